@@ -1,0 +1,27 @@
+"""The errors cairn reports to a user, and which exit code each one means.
+
+    grammar.DockerfileError        a Dockerfile problem at a line span        exit 2
+    ├── grammar.ShellWordError     a word variable expansion rejects
+    └── InstructionError           an instruction that parses but is invalid
+                                   (argument count, flag, stage name, ...)
+    CairnError                     anything else cairn reports                 exit 1
+    └── UsageError                 a bad command-line value, named             exit 2
+
+Only builder.cli formats these and picks exit codes; everything else raises.
+"""
+
+from __future__ import annotations
+
+from grammar import DockerfileError
+
+
+class InstructionError(DockerfileError):
+    """An instruction that is well-formed text but not a valid instruction."""
+
+
+class CairnError(Exception):
+    exit_code = 1
+
+
+class UsageError(CairnError):
+    exit_code = 2

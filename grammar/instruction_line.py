@@ -1,0 +1,74 @@
+"""Splits one logical line into keyword, flags and argument text with the Lark grammar.
+
+The grammar (dockerfile.lark) is compiled once per process and cached on disk by Lark,
+so start-up pays for loading it, not for building its tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .gostr import trim_space
+
+GRAMMAR_PATH = Path(__file__).with_name("dockerfile.lark")
+
+
+@dataclass(frozen=True)
+class LineHead:
+    keyword: str
+    flags: tuple[str, ...]
+    rest: str
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    import lark
+
+    return lark.Lark(
+        GRAMMAR_PATH.read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        cache=True,
+    )
+
+
+def split_line(line: str) -> LineHead:
+    """`line` is non-empty, has no newline and no leading whitespace."""
+    tokens = _parser().parse(line).children
+    keyword = str(tokens[0])
+    flags = []
+    rest = ""
+    for tok in tokens[1:]:
+        kind = tok.type
+        if kind == "FLAG":
+            flags.append(flag_word(str(tok)))
+        elif kind == "REST":
+            rest = trim_space(str(tok))
+    return LineHead(keyword, tuple(flags), rest)
+
+
+def flag_word(raw: str) -> str:
+    """The value of a flag token: quotes removed, `\\x` read as `x`, a final `\\` dropped."""
+    if "\\" not in raw and "'" not in raw and '"' not in raw:
+        return raw
+    out: list[str] = []
+    quote = ""
+    i, n = 0, len(raw)
+    while i < n:
+        ch = raw[i]
+        i += 1
+        if quote and ch == quote:
+            quote = ""
+            continue
+        if not quote and ch in ("'", '"'):
+            quote = ch
+            continue
+        if ch == "\\":
+            if i == n:
+                break
+            ch = raw[i]
+            i += 1
+        out.append(ch)
+    return "".join(out)

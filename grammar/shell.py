@@ -1,0 +1,399 @@
+"""Shell-word processing: variable expansion, quotes and word splitting, as BuildKit does it.
+
+This is the Dockerfile's own small shell dialect (not sh): `$v`, `${v}`, `${v:-d}`,
+`${v-d}`, `${v:+a}`, `${v+a}`, `${v:?msg}`, `${v?msg}`, `${v#p}`, `${v##p}`, `${v%p}`,
+`${v%%p}`, `${v/p/r}`, `${v//p/r}`; single quotes are literal, double quotes expand, and
+the escape character (`\\` or a backtick) escapes. A malformed word raises ShellWordError.
+
+Public entry points: `expand_word`, `expand_words`, and `ShellLexer` for the options the
+parser needs (raw quotes and escapes, leaving unset variables alone).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from .errors import ShellWordError
+from .gostr import is_digit, is_letter, is_space
+
+_EOF = ""
+_SPECIAL_PARAMS = frozenset("@*#?-$!0")
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """The result of processing one word."""
+
+    word: str
+    words: tuple[str, ...]
+    matched: frozenset[str] = field(default=frozenset())
+    unmatched: frozenset[str] = field(default=frozenset())
+
+
+class _Words:
+    """Accumulates the split words while a word is processed."""
+
+    __slots__ = ("word", "words", "in_word")
+
+    def __init__(self) -> None:
+        self.word = ""
+        self.words: list[str] = []
+        self.in_word = False
+
+    def add_char(self, ch: str) -> None:
+        if is_space(ch):
+            if self.in_word and self.word:
+                self.words.append(self.word)
+                self.word = ""
+                self.in_word = False
+        else:
+            self.add_raw(ch)
+
+    def add_raw(self, text: str) -> None:
+        self.word += text
+        self.in_word = True
+
+    def add_string(self, text: str) -> None:
+        for ch in text:
+            self.add_char(ch)
+
+    def result(self) -> list[str]:
+        if self.word:
+            self.words.append(self.word)
+            self.word = ""
+            self.in_word = False
+        return self.words
+
+
+class ShellLexer:
+    """Processes words with an escape character and a few switches BuildKit's parser uses."""
+
+    def __init__(
+        self,
+        escape: str = "\\",
+        *,
+        raw_quotes: bool = False,
+        raw_escapes: bool = False,
+        skip_unset: bool = False,
+    ):
+        if escape not in ("\\", "`"):
+            raise ValueError("escape must be \\ or `")
+        self.escape = escape
+        self.raw_quotes = raw_quotes
+        self.raw_escapes = raw_escapes
+        self.skip_unset = skip_unset
+
+    def process(self, word: str, env: Mapping[str, str]) -> Expansion:
+        run = _Run(self, word, env)
+        try:
+            result, words = run.stop_on(_EOF, self.raw_escapes)
+        except ShellWordError as err:
+            raise ShellWordError(f"failed to process {_quote(word)}: {err.message}") from None
+        return Expansion(result, tuple(words), frozenset(run.matched), frozenset(run.unmatched))
+
+
+def _quote(text: str) -> str:
+    from .gostr import go_quote
+
+    return go_quote(text)
+
+
+class _Run:
+    """One pass over one word (BuildKit's shellWord)."""
+
+    def __init__(self, lexer: ShellLexer, text: str, env: Mapping[str, str]):
+        self.lx = lexer
+        self.text = text
+        self.pos = 0
+        self.env = env
+        self.raw_escapes = lexer.raw_escapes
+        self.matched: set[str] = set()
+        self.unmatched: set[str] = set()
+
+    # scanner
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else _EOF
+
+    def next(self) -> str:
+        if self.pos < len(self.text):
+            ch = self.text[self.pos]
+            self.pos += 1
+            return ch
+        return _EOF
+
+    def stop_on(self, stop: str, raw_escapes: bool) -> tuple[str, list[str]]:
+        saved = self.raw_escapes
+        self.raw_escapes = raw_escapes
+        try:
+            return self._stop_on(stop)
+        finally:
+            self.raw_escapes = saved
+
+    def _stop_on(self, stop: str) -> tuple[str, list[str]]:
+        result: list[str] = []
+        words = _Words()
+        esc = self.lx.escape
+        while self.peek() != _EOF:
+            ch = self.peek()
+            if stop and ch == stop:
+                self.next()
+                return "".join(result), words.result()
+            if ch == "$":
+                tmp = self.dollar()
+                result.append(tmp)
+                words.add_string(tmp)
+            elif ch == "'":
+                tmp = self.single_quote()
+                result.append(tmp)
+                words.add_raw(tmp)
+            elif ch == '"':
+                tmp = self.double_quote()
+                result.append(tmp)
+                words.add_raw(tmp)
+            else:
+                ch = self.next()
+                if ch == esc:
+                    if self.raw_escapes:
+                        words.add_raw(ch)
+                        result.append(ch)
+                    ch = self.next()
+                    if ch == _EOF:
+                        break
+                    words.add_raw(ch)
+                else:
+                    words.add_char(ch)
+                result.append(ch)
+        if stop:
+            raise ShellWordError(f"unexpected end of statement while looking for matching {stop}")
+        return "".join(result), words.result()
+
+    def single_quote(self) -> str:
+        out: list[str] = []
+        ch = self.next()
+        if self.lx.raw_quotes:
+            out.append(ch)
+        while True:
+            ch = self.next()
+            if ch == _EOF:
+                raise ShellWordError("unexpected end of statement while looking for matching single-quote")
+            if ch == "'":
+                if self.lx.raw_quotes:
+                    out.append(ch)
+                return "".join(out)
+            out.append(ch)
+
+    def double_quote(self) -> str:
+        out: list[str] = []
+        ch = self.next()
+        if self.lx.raw_quotes:
+            out.append(ch)
+        esc = self.lx.escape
+        while True:
+            nxt = self.peek()
+            if nxt == _EOF:
+                raise ShellWordError("unexpected end of statement while looking for matching double-quote")
+            if nxt == '"':
+                ch = self.next()
+                if self.lx.raw_quotes:
+                    out.append(ch)
+                return "".join(out)
+            if nxt == "$":
+                out.append(self.dollar())
+                continue
+            ch = self.next()
+            if ch == esc:
+                if self.raw_escapes:
+                    out.append(ch)
+                after = self.peek()
+                if after == _EOF:
+                    continue  # an escape at the end of the word is dropped
+                if after in ('"', "$", esc):
+                    ch = self.next()
+            out.append(ch)
+
+    def name(self) -> str:
+        out: list[str] = []
+        while self.peek() != _EOF:
+            ch = self.peek()
+            if not out and is_digit(ch):
+                while self.peek() != _EOF and is_digit(self.peek()):
+                    out.append(self.next())
+                return "".join(out)
+            if not out and ch in _SPECIAL_PARAMS:
+                return self.next()
+            if not (is_letter(ch) or is_digit(ch) or ch == "_"):
+                break
+            out.append(self.next())
+        return "".join(out)
+
+    def lookup(self, name: str) -> tuple[str, bool]:
+        if name in self.env:
+            self.matched.add(name)
+            return self.env[name], True
+        self.unmatched.add(name)
+        return "", False
+
+    def dollar(self) -> str:
+        self.next()
+        if self.peek() != "{":
+            name = self.name()
+            if not name:
+                return "$"
+            value, found = self.lookup(name)
+            if not found and self.lx.skip_unset:
+                return "$" + name
+            return value
+
+        self.next()
+        nxt = self.peek()
+        if nxt == _EOF:
+            raise ShellWordError("syntax error: missing '}'")
+        if nxt in "{}:":
+            raise ShellWordError("syntax error: bad substitution")
+        name = self.name()
+        ch = self.next()
+        chs = ch
+        if ch == "}":
+            value, found = self.lookup(name)
+            if not found and self.lx.skip_unset:
+                return "${%s}" % name
+            return value
+        if ch == ":":
+            ch = self.next()
+            return self._modifier(name, ch, chs + ch, null_is_unset=True)
+        if ch and ch in "+-?#%":
+            return self._modifier(name, ch, chs, null_is_unset=False)
+        if ch == "/":
+            return self._replace(name)
+        if ch == _EOF:
+            raise ShellWordError("syntax error: missing '}'")
+        raise ShellWordError(f"unsupported modifier ({chs}) in substitution")
+
+    def _read_to_close(self, raw_escapes: bool) -> str:
+        try:
+            word, _ = self.stop_on("}", raw_escapes)
+        except ShellWordError:
+            if self.peek() == _EOF:
+                raise ShellWordError("syntax error: missing '}'") from None
+            raise
+        return word
+
+    def _modifier(self, name: str, ch: str, chs: str, null_is_unset: bool) -> str:
+        word = self._read_to_close(ch in ("#", "%"))
+        value, found = self.lookup(name)
+        if self.lx.skip_unset and not found:
+            return "${%s%s%s}" % (name, chs, word)
+        empty = not found or (null_is_unset and value == "")
+        if ch == "-":
+            return word if empty else value
+        if ch == "+":
+            return "" if empty else word
+        if ch == "?":
+            if not found:
+                raise ShellWordError(f"{name}: {word or 'is not allowed to be unset'}")
+            if null_is_unset and value == "":
+                raise ShellWordError(f"{name}: {word or 'is not allowed to be empty'}")
+            return value
+        if ch in ("#", "%"):
+            greedy = word[:1] == ch
+            if greedy:
+                word = word[1:]
+            if ch == "%":
+                return _trim_suffix(word, value, greedy)
+            return _trim_prefix(word, value, greedy)
+        raise ShellWordError(f"unsupported modifier ({chs}) in substitution")
+
+    def _replace(self, name: str) -> str:
+        replace_all = self.peek() == "/"
+        if replace_all:
+            self.next()
+        try:
+            pattern, _ = self.stop_on("/", True)
+        except ShellWordError:
+            if self.peek() == _EOF:
+                raise ShellWordError("syntax error: missing '/' in ${}") from None
+            raise
+        replacement = self._read_to_close(True)
+        value, found = self.lookup(name)
+        if self.lx.skip_unset and not found:
+            return "${%s/%s/%s}" % (name, pattern, replacement)
+        regex = _pattern_regex(pattern, greedy=True, anchored=False)
+        if replace_all:
+            return regex.sub(lambda _m: replacement, value)
+        m = regex.search(value)
+        if m:
+            value = value[: m.start()] + replacement + value[m.end() :]
+        return value
+
+
+def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
+    """A shell wildcard pattern (`*`, `?`, `\\` escapes; no brackets) as a regex."""
+    out = ["^"] if anchored else []
+    star = ".*" if greedy else ".*?"
+    i = 0
+    while i < len(pattern):
+        tok = pattern[i]
+        i += 1
+        if tok == "*":
+            out.append(star)
+        elif tok == "?":
+            out.append(".")
+        elif tok == "\\":
+            nxt = pattern[i] if i < len(pattern) else ""
+            if nxt in ("}", "/"):
+                continue  # escaped to get past ${...} parsing; not part of the pattern
+            if nxt not in ("*", "?", "\\"):
+                raise ShellWordError(
+                    f"invalid pattern ({pattern}) in substitution: invalid escape '\\{nxt}'"
+                )
+            out.append(re.escape(nxt))
+            i += 1
+        else:
+            out.append(re.escape(tok))
+    return re.compile("".join(out), re.DOTALL)
+
+
+def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
+    m = _pattern_regex(pattern, greedy=greedy, anchored=True).search(value)
+    return value[m.end() :] if m else value
+
+
+def _reverse_pattern(pattern: str) -> str:
+    """Reverse a pattern keeping each `\\x` escape in front of its character."""
+    tokens: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            tokens.append(pattern[i : i + 2])
+            i += 2
+        else:
+            tokens.append(pattern[i])
+            i += 1
+    return "".join(reversed(tokens))
+
+
+def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
+    # Shortest/longest rightmost match = leftmost match on the reversed strings.
+    return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
+
+
+_DEFAULT = {"\\": ShellLexer("\\"), "`": ShellLexer("`")}
+
+
+def _lexer(escape: str) -> ShellLexer:
+    try:
+        return _DEFAULT[escape]
+    except KeyError:
+        raise ValueError("escape must be \\ or `") from None
+
+
+def expand_word(word: str, env: Mapping[str, str], escape: str = "\\") -> str:
+    """Expand variables and remove quotes; the result is one string."""
+    return _lexer(escape).process(word, env).word
+
+
+def expand_words(word: str, env: Mapping[str, str], escape: str = "\\") -> list[str]:
+    """Expand variables and remove quotes, then split on unquoted whitespace."""
+    return list(_lexer(escape).process(word, env).words)
