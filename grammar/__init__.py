@@ -8,7 +8,7 @@ grammar imports neither builder nor runtime.
 """
 
 from .ast import Directive, Dockerfile, Heredoc, Instruction, Warning
-from .dump import dump, dump_instruction, to_json
+from .dump import dump, dump_instruction, read_dump, to_json
 from .errors import DockerfileError, ShellWordError
 from .heredoc import parse_heredoc
 from .parser import parse
@@ -30,5 +30,6 @@ __all__ = [
     "expand_words",
     "parse",
     "parse_heredoc",
+    "read_dump",
     "to_json",
 ]

@@ -92,3 +92,44 @@ def go_quote(text: str) -> str:
 def go_quote_list(items) -> str:
     """fmt's %q of a []string: `["a" "b"]`."""
     return "[" + " ".join(go_quote(s) for s in items) + "]"
+
+
+_UNESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
+              "\\": "\\", '"': '"', "'": "'"}
+
+
+def go_unquote_at(text: str, pos: int) -> tuple[str, int]:
+    """Read the Go string literal starting at text[pos] (a `"`); return it and the index after.
+
+    The inverse of go_quote: `\\xHH` above 0x7f comes back as the surrogate escape go_quote
+    printed it from. Raises ValueError on a malformed literal.
+    """
+    if text[pos : pos + 1] != '"':
+        raise ValueError(f"expected a quoted string at {pos}")
+    out: list[str] = []
+    i = pos + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            return "".join(out), i + 1
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        kind = text[i + 1 : i + 2]
+        if kind in _UNESCAPES:
+            out.append(_UNESCAPES[kind])
+            i += 2
+        elif kind in ("x", "u", "U"):
+            width = {"x": 2, "u": 4, "U": 8}[kind]
+            code = int(text[i + 2 : i + 2 + width], 16)
+            if kind == "x" and code >= 0x80:
+                code += 0xDC00  # a raw byte, as decode(surrogateescape) holds it
+            out.append(chr(code))
+            i += 2 + width
+        elif kind.isdigit():
+            out.append(chr(int(text[i + 1 : i + 4], 8)))
+            i += 4
+        else:
+            raise ValueError(f"bad escape \\{kind} at {i}")
+    raise ValueError("unterminated quoted string")

@@ -21,7 +21,7 @@ _MAX = (1 << 63) - 1
 def parse_duration(text: str) -> int:
     """Nanoseconds; raises ValueError with Go's message for malformed text."""
     orig = text
-    bad = ValueError(f'time: invalid duration "{orig}"')
+    bad = ValueError(f'invalid duration "{orig}" (write it like 30s, 1m30s or 500ms)')
     sign = 1
     if text[:1] in ("+", "-"):
         sign = -1 if text[0] == "-" else 1
@@ -37,9 +37,9 @@ def parse_duration(text: str) -> int:
         if not whole and not frac:
             raise bad
         if not unit:
-            raise ValueError(f'time: missing unit in duration "{orig}"')
+            raise ValueError(f'missing unit in duration "{orig}" (write it like 30s, 1m30s or 500ms)')
         if unit not in _UNITS_NS:
-            raise ValueError(f'time: unknown unit "{unit}" in duration "{orig}"')
+            raise ValueError(f'unknown unit "{unit}" in duration "{orig}" (units: ns, us, ms, s, m, h)')
         scale = _UNITS_NS[unit]
         value = int(whole or "0") * scale
         if frac:

@@ -164,9 +164,7 @@ def _interval(flags: FlagValues, name: str) -> int:
     if ns == 0:
         return 0
     if ns < _MIN_DURATION_NS:
-        raise InstructionError(
-            f'Interval "{name}" cannot be less than {format_duration(_MIN_DURATION_NS)}'
-        )
+        raise InstructionError(f"--{name} cannot be less than {format_duration(_MIN_DURATION_NS)}")
     return ns
 
 
@@ -200,7 +198,7 @@ def _healthcheck(node: Instruction, kw: str) -> t.Command:
             if not re.fullmatch(r"[+-]?\d+", text) or abs(retries) >= 1 << 31:
                 raise ValueError
         except ValueError:
-            raise InstructionError(f'strconv.ParseInt: parsing "{text}": invalid syntax') from None
+            raise InstructionError(f'--retries: "{text}" is not a whole number') from None
         if retries < 0:
             raise InstructionError(f"--retries cannot be negative ({retries})")
     return t.Healthcheck(
