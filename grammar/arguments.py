@@ -24,6 +24,7 @@ from .gostr import GO_SPACE, is_space
 _SPLIT = re.compile(r"[\t\v\f\r ]+")
 _NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SPACES = re.compile("[%s]+" % GO_SPACE)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def single_string(rest: str, escape: str) -> Arguments:
 
 def quoted_words(rest: str, escape: str) -> list[str]:
     """Split on unquoted whitespace, keeping quotes and escapes in the words."""
+    if escape not in rest and "'" not in rest and '"' not in rest:
+        return _SPACES.split(rest.strip(GO_SPACE)) if rest.strip(GO_SPACE) else []
     words: list[str] = []
     buf: list[str] = []
     in_word = False

@@ -65,37 +65,33 @@ def read_dump(text: str) -> tuple[Instruction, ...]:
     """Read BuildKit's dump format back into instructions (no lines, heredocs or case).
 
     The dump is one `(keyword [flags] (child) "arg"...)` per line; reading it back and
-    dumping again gives the same text, which the property tests rely on.
+    dumping again gives the same text, which the property tests rely on. A keyword may
+    hold any character but a space, so each node is read up to a known end: the line's
+    last `)` for an instruction, the one before it for ONBUILD's nested instruction
+    (which is always the last item on its line).
     """
-    return tuple(_read_node(line, 0)[0] for line in text.split("\n") if line)
+    return tuple(_read_node(line, 0, len(line) - 1) for line in text.split("\n") if line)
 
 
-def _read_node(line: str, pos: int) -> tuple[Instruction, int]:
-    if line[pos : pos + 1] != "(":
-        raise ValueError(f"expected ( at {pos}")
+def _read_node(line: str, pos: int, close: int) -> Instruction:
+    """The node whose `(` is at pos and whose `)` is at close."""
+    if line[pos : pos + 1] != "(" or line[close : close + 1] != ")":
+        raise ValueError(f"expected a (...) node at {pos}..{close}")
     pos += 1
-    if line.startswith('"")', pos):  # BuildKit's dump of an instruction with an empty keyword
-        return Instruction(keyword="", args=("",)), pos + 3
-    # A keyword ends at a space; it is followed by ")" only when it has no flags or
-    # arguments, which happens only to known (alphabetic) keywords, so a ")" inside an
-    # unknown keyword is part of it.
-    end = pos
-    while end < len(line) and line[end] != " ":
-        if line[end] == ")" and line[pos:end].isascii() and line[pos:end].isalpha():
-            break
-        end += 1
+    if line[pos:close] == '""':  # BuildKit's dump of an instruction with an empty keyword
+        return Instruction(keyword="", args=("",))
+    space = line.find(" ", pos, close)
+    end = close if space == -1 else space
     keyword = line[pos:end]
     pos = end
     flags: list[str] = []
     args: list[str] = []
     child = None
-    while True:
-        if line[pos : pos + 1] == ")":
-            return Instruction(keyword, tuple(args), tuple(flags), False, child), pos + 1
-        if line[pos : pos + 1] != " ":
+    while pos < close:
+        if line[pos] != " ":
             raise ValueError(f"expected a space at {pos}")
         pos += 1
-        ch = line[pos : pos + 1]
+        ch = line[pos]
         if ch == "[":
             pos += 1
             while line[pos] != "]":
@@ -105,7 +101,9 @@ def _read_node(line: str, pos: int) -> tuple[Instruction, int]:
                     pos += 1
             pos += 1
         elif ch == "(":
-            child, pos = _read_node(line, pos)
+            child = _read_node(line, pos, close - 1)
+            pos = close
         else:
             value, pos = go_unquote_at(line, pos)
             args.append(value)
+    return Instruction(keyword, tuple(args), tuple(flags), False, child)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .gostr import trim_space
+from .gostr import GO_SPACE
 
 GRAMMAR_PATH = Path(__file__).with_name("dockerfile.lark")
 
@@ -35,18 +35,16 @@ def _parser():
 
 
 def split_line(line: str) -> LineHead:
-    """`line` is non-empty, has no newline and no leading whitespace."""
+    """`line` is non-empty, holds no newline and no surrounding whitespace."""
     tokens = _parser().parse(line).children
-    keyword = str(tokens[0])
     flags = []
     rest = ""
     for tok in tokens[1:]:
-        kind = tok.type
-        if kind == "FLAG":
-            flags.append(flag_word(str(tok)))
-        elif kind == "REST":
-            rest = trim_space(str(tok))
-    return LineHead(keyword, tuple(flags), rest)
+        if tok.type == "FLAG":
+            flags.append(flag_word(tok.value.lstrip(GO_SPACE)))
+        elif tok.type == "REST":
+            rest = tok.value.strip(GO_SPACE)
+    return LineHead(tokens[0].value, tuple(flags), rest)
 
 
 def flag_word(raw: str) -> str:

@@ -142,36 +142,12 @@ def parse(source: str | bytes) -> Dockerfile:
             node = instruction_from_line(logical, directives.escape)
         except DockerfileError as err:
             raise err.at(start, i) from None
-        heredocs: list[Heredoc] = []
+        heredocs: tuple[Heredoc, ...] = ()
         if "<<" in logical and _can_contain_heredoc(node):
-            try:
-                openers = heredocs_in_line(logical)
-            except DockerfileError as err:
-                raise err.at(start, i) from None
-            for doc in openers:
-                body: list[str] = []
-                terminated = False
-                while i < n:
-                    raw = lines[i]
-                    i += 1
-                    candidate = _trim_newline(raw)
-                    if doc.chomp:
-                        candidate = candidate.lstrip("\t")
-                    if candidate == doc.name:
-                        terminated = True
-                        break
-                    body.append(raw)
-                if not terminated:
-                    raise DockerfileError("unterminated heredoc", start, i)
-                heredocs.append(replace(doc, content="".join(body)))
+            heredocs, i = _read_heredocs(logical, lines, i, start)
         instructions.append(
-            replace(
-                node,
-                heredocs=tuple(heredocs),
-                start_line=start,
-                end_line=i,
-                comments=tuple(comments),
-            )
+            Instruction(node.keyword, node.args, node.flags, node.json, node.child, heredocs,
+                        node.original, start, i, tuple(comments))
         )
         comments = []
 
@@ -183,6 +159,30 @@ def parse(source: str | bytes) -> Dockerfile:
         escape=directives.escape,
         warnings=tuple(warnings),
     )
+
+
+def _read_heredocs(logical: str, lines: list[str], i: int, start: int) -> tuple[tuple[Heredoc, ...], int]:
+    """Read the bodies of the heredocs `logical` opens from lines[i:]; return them and the next index."""
+    try:
+        openers = heredocs_in_line(logical)
+    except DockerfileError as err:
+        raise err.at(start, i) from None
+    found: list[Heredoc] = []
+    for doc in openers:
+        body: list[str] = []
+        while True:
+            if i >= len(lines):
+                raise DockerfileError("unterminated heredoc", start, i)
+            raw = lines[i]
+            i += 1
+            candidate = _trim_newline(raw)
+            if doc.chomp:
+                candidate = candidate.lstrip("\t")
+            if candidate == doc.name:
+                break
+            body.append(raw)
+        found.append(replace(doc, content="".join(body)))
+    return tuple(found), i
 
 
 def _can_contain_heredoc(node: Instruction) -> bool:

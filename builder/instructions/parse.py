@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 from typing import Callable
 
-from grammar import Dockerfile, Instruction, parse_heredoc
+from grammar import Dockerfile, DockerfileError, Heredoc, Instruction, parse_heredoc
 
 from ..errors import InstructionError
 from . import types as t
@@ -212,6 +212,14 @@ def _healthcheck(node: Instruction, kw: str) -> t.Command:
     )
 
 
+def _heredoc_word(word: str) -> Heredoc | None:
+    """The heredoc a COPY/ADD word names; a malformed one is a plain path, as in BuildKit."""
+    try:
+        return parse_heredoc(word)
+    except DockerfileError:
+        return None
+
+
 def _sources_and_dest(node: Instruction, kw: str):
     if len(node.args) < 2:
         raise InstructionError(
@@ -219,12 +227,12 @@ def _sources_and_dest(node: Instruction, kw: str):
             "Destination could not be determined"
         )
     *srcs, dest = node.args
-    if parse_heredoc(dest) is not None:
+    if _heredoc_word(dest) is not None:
         raise InstructionError(f"{kw} cannot accept a heredoc as a destination")
     bodies = {h.name: h for h in node.heredocs}
     paths, contents = [], []
     for src in srcs:
-        doc = parse_heredoc(src) if not node.json else None
+        doc = _heredoc_word(src) if not node.json else None
         if doc is None:
             paths.append(src)
             continue
@@ -310,7 +318,7 @@ def parse_instruction(node: Instruction) -> t.Command:
         raise _unknown(node.keyword).at(node.start_line, node.end_line)
     try:
         cmd = build(node, node.name.upper())
-    except InstructionError as err:
+    except DockerfileError as err:
         raise err.at(node.start_line, node.end_line) from None
     return _located(cmd, node)
 

@@ -1,0 +1,51 @@
+"""Content digests: `sha256:<64 hex>`, the address of every blob in OCI."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+_DIGEST = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)\Z")
+_HEX_LEN = {"sha256": 64, "sha512": 128}
+
+
+class DigestError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class Digest:
+    algorithm: str
+    hex: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Digest":
+        m = _DIGEST.match(text)
+        if not m:
+            raise DigestError(f"invalid digest {text!r}: expected sha256:<64 hex digits>")
+        algo, hexpart = m.groups()
+        want = _HEX_LEN.get(algo)
+        if want is None:
+            raise DigestError(f"unsupported digest algorithm {algo!r} in {text!r}")
+        if len(hexpart) != want or not re.fullmatch(r"[0-9a-f]+", hexpart):
+            raise DigestError(f"invalid digest {text!r}: expected {want} lower-case hex digits")
+        return cls(algo, hexpart)
+
+    @classmethod
+    def of(cls, data: bytes) -> "Digest":
+        return cls("sha256", hashlib.sha256(data).hexdigest())
+
+    @classmethod
+    def from_hash(cls, h) -> "Digest":
+        return cls(h.name, h.hexdigest())
+
+    def new_hash(self):
+        return hashlib.new(self.algorithm)
+
+    def __str__(self) -> str:
+        return f"{self.algorithm}:{self.hex}"
+
+    @property
+    def short(self) -> str:
+        return self.hex[:12]
