@@ -1,0 +1,21 @@
+"""The `cairn` command group; each submodule adds its commands to it."""
+
+from __future__ import annotations
+
+import click
+
+from .common import default_root
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", default=default_root, show_default="$CAIRN_ROOT, /var/lib/cairn as root",
+              help="Store directory.")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, root: str, debug: bool) -> None:
+    """cairn: a Dockerfile build engine whose first concern is layer caching."""
+    ctx.obj = {"root": root, "debug": debug, "store": None}
+
+
+from . import images as _images  # noqa: E402,F401  (registers commands)
+from . import parse as _parse  # noqa: E402,F401

@@ -1,0 +1,96 @@
+"""What the CLI commands share: the store they open, error texts, human-readable sizes and times."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from grammar import DockerfileError
+
+from ..errors import CairnError
+
+_CONTEXT_LINES = 6
+
+
+class Failure(CairnError):
+    """A message already formatted for the user, with its exit code."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.exit_code = code
+
+
+def default_root() -> str:
+    env = os.environ.get("CAIRN_ROOT")
+    if env:
+        return env
+    if os.geteuid() == 0:
+        return "/var/lib/cairn"
+    return str(Path.home() / ".local" / "share" / "cairn")
+
+
+def open_store(ctx: click.Context):
+    from ..store.store import Store
+
+    obj = ctx.find_root().obj
+    if obj.get("store") is None:
+        try:
+            obj["store"] = Store(obj["root"])
+        except OSError as err:
+            raise CairnError(f"cannot open the store at {obj['root']}: {err.strerror or err}") from None
+        ctx.find_root().call_on_close(obj["store"].close)
+    return obj["store"]
+
+
+def dockerfile_error_text(err: DockerfileError, filename: str, source: str | None) -> str:
+    """`Dockerfile:LINE: message`, then the offending lines for context."""
+    if not err.start_line:
+        return f"{filename}: {err.message}"
+    text = f"{filename}:{err.start_line}: {err.message}"
+    if source is not None:
+        lines = source.split("\n")
+        last = min(err.end_line, err.start_line + _CONTEXT_LINES - 1, len(lines))
+        for no in range(err.start_line, last + 1):
+            text += f"\n {no:>4} | {lines[no - 1]}"
+    return text
+
+
+def read_file_arg(path: str) -> bytes:
+    try:
+        if path == "-":
+            return sys.stdin.buffer.read()
+        return Path(path).read_bytes()
+    except OSError as err:
+        raise CairnError(f"cannot read {path}: {err.strerror}") from None
+
+
+def human_size(n: int) -> str:
+    """docker's decimal units: 4.26MB."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            if unit == "B":
+                return f"{n}B"
+            return f"{n:.3g}{unit}"
+        n /= 1000
+    return f"{n}B"
+
+
+def human_ago(iso: str | None) -> str:
+    if not iso:
+        return "N/A"
+    try:
+        then = datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return "N/A"
+    delta = time.time() - then
+    for secs, name in ((365 * 86400, "year"), (30 * 86400, "month"), (7 * 86400, "week"),
+                       (86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if delta >= secs:
+            n = int(delta // secs)
+            return f"{n} {name}{'s' if n != 1 else ''} ago"
+    return "Less than a second ago"

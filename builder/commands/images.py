@@ -1,0 +1,176 @@
+"""Store commands: import, images, tag, rmi, inspect, save, load, prune, store check."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..reference import parse_reference
+from . import cli
+from .common import Failure, human_ago, human_size, open_store
+
+
+@cli.command("import")
+@click.option("-c", "--change", "changes", multiple=True, metavar="INSTRUCTION",
+              help="Apply a Dockerfile instruction to the image config (CMD, ENV, ...).")
+@click.argument("rootfs", type=click.Path(dir_okay=False))
+@click.argument("ref")
+@click.pass_context
+def import_cmd(ctx, changes, rootfs, ref):
+    """Make a one-layer image from a root filesystem tarball."""
+    from ..importer import import_rootfs
+
+    image = import_rootfs(open_store(ctx), rootfs, ref, list(changes))
+    click.echo(str(image.id))
+
+
+@cli.command("images")
+@click.option("-q", "--quiet", is_flag=True, help="Only image IDs.")
+@click.option("--digests", is_flag=True, help="Show manifest digests.")
+@click.pass_context
+def images_cmd(ctx, quiet, digests):
+    """List images in the store."""
+    from ..store import images
+
+    store = open_store(ctx)
+    rows = []
+    for image in images.list_images(store):
+        config = json.loads(store.blobs.read(image.config, verify=False))
+        names = [parse_reference(t) for t in image.tags] or [None]
+        for ref in names:
+            repo = (ref.familiar.rsplit(":", 1)[0] if ref and ref.tag else "<none>") if ref else "<none>"
+            tag = ref.tag if ref and ref.tag else "<none>"
+            rows.append((repo, tag, str(image.manifest) if digests else None, image.id.short,
+                         human_ago(config.get("created")), human_size(image.size)))
+    if quiet:
+        seen = []
+        for r in rows:
+            if r[3] not in seen:
+                seen.append(r[3])
+        click.echo("\n".join(seen) + ("\n" if seen else ""), nl=False)
+        return
+    header = ("REPOSITORY", "TAG", "DIGEST" if digests else None, "IMAGE ID", "CREATED", "SIZE")
+    table = [tuple(c for c in row if c is not None) for row in [header, *rows]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for row in table:
+        click.echo("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@cli.command("tag")
+@click.argument("source")
+@click.argument("target")
+@click.pass_context
+def tag_cmd(ctx, source, target):
+    """Give an image another name."""
+    from ..store import images
+
+    images.tag_image(open_store(ctx), source, target)
+
+
+@cli.command("rmi")
+@click.option("-f", "--force", is_flag=True, help="Remove an image ID with several tags.")
+@click.argument("refs", nargs=-1, required=True)
+@click.pass_context
+def rmi_cmd(ctx, force, refs):
+    """Remove image names; an image with no name left is deleted (see `cairn prune`)."""
+    from ..store import images
+
+    store = open_store(ctx)
+    for ref in refs:
+        for line in images.remove_image(store, ref, force):
+            click.echo(line)
+
+
+@cli.command("inspect")
+@click.argument("refs", nargs=-1, required=True)
+@click.pass_context
+def inspect_cmd(ctx, refs):
+    """Show an image's ID, names, manifest digest, config, layers and size as JSON."""
+    from ..store import images
+
+    store = open_store(ctx)
+    out = []
+    for text in refs:
+        image = images.resolve(store, text)
+        manifest, config = images.load_documents(store, image)
+        doc = config.doc
+        entry = {
+            "Id": str(image.id),
+            "RepoTags": [parse_reference(t).familiar for t in image.tags],
+            "ManifestDigest": str(image.manifest),
+            "Created": doc.get("created"),
+            "Author": doc.get("author", ""),
+            "Architecture": doc.get("architecture"),
+            "Variant": doc.get("variant"),
+            "Os": doc.get("os"),
+            "Config": doc.get("config") or {},
+            "RootFS": {"Type": "layers", "Layers": doc["rootfs"]["diff_ids"]},
+            "Layers": [layer.descriptor.to_json() | {"diffID": str(layer.diff_id)} for layer in image.layers],
+            "History": doc.get("history", []),
+            "Size": image.size,
+        }
+        out.append({k: v for k, v in entry.items() if v is not None})
+    click.echo(json.dumps(out, indent=4))
+
+
+@cli.command("save")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Archive to write.")
+@click.option("--format", "fmt", type=click.Choice(["docker", "oci"]), default="docker", show_default=True)
+@click.argument("refs", nargs=-1, required=True)
+@click.pass_context
+def save_cmd(ctx, output, fmt, refs):
+    """Write images to a docker-archive (for `docker load`) or an OCI layout tar."""
+    from ..archive import save
+
+    save(open_store(ctx), list(refs), output, fmt)
+
+
+@cli.command("load")
+@click.option("-i", "--input", "path", required=True, type=click.Path(dir_okay=False), help="Archive to read.")
+@click.pass_context
+def load_cmd(ctx, path):
+    """Read images from a docker-archive or an OCI layout tar."""
+    from ..archive import load
+
+    for item in load(open_store(ctx), path):
+        if item.refs:
+            for ref in item.refs:
+                click.echo(f"Loaded image: {ref.familiar}")
+        else:
+            click.echo(f"Loaded image ID: {item.image.id}")
+
+
+@cli.command("prune")
+@click.pass_context
+def prune_cmd(ctx):
+    """Remove blobs and snapshots that no image or cache record uses."""
+    from ..store.maintenance import prune
+
+    res = prune(open_store(ctx))
+    click.echo(f"Deleted {res.blobs} blobs and {res.snapshots} snapshots; reclaimed {human_size(res.bytes)}")
+
+
+@cli.group("store")
+def store_group():
+    """Look after the local store."""
+
+
+@store_group.command("check")
+@click.option("-v", "--verbose", is_flag=True, help="Also list unreferenced files.")
+@click.pass_context
+def store_check_cmd(ctx, verbose):
+    """Verify every blob against its digest and every reference the store records."""
+    from ..store.maintenance import check
+
+    report = check(open_store(ctx))
+    for line in report.problems:
+        click.echo(f"problem: {line}")
+    if verbose:
+        for line in report.unreferenced:
+            click.echo(f"unreferenced: {line}")
+    click.echo(f"{report.blobs} blobs, {report.images} images, {report.snapshots} snapshots checked; "
+               f"{len(report.problems)} problems; {len(report.unreferenced)} unreferenced files"
+               + (" (cairn prune removes them)" if report.unreferenced else ""))
+    if not report.ok:
+        raise Failure("the store has problems", 1)

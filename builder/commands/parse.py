@@ -1,0 +1,35 @@
+"""`cairn parse`: the syntax tree of a Dockerfile."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from grammar import DockerfileError
+
+from . import cli
+from .common import Failure, dockerfile_error_text, read_file_arg
+
+
+@cli.command("parse")
+@click.option("--dump", "fmt", flag_value="dump", default=True, help="BuildKit's AST dump (default).")
+@click.option("--json", "fmt", flag_value="json", help="The AST as JSON, with lines and heredocs.")
+@click.option("--validate", is_flag=True, help="Also check every instruction as `build` would.")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+def parse_cmd(fmt: str, validate: bool, file: str) -> None:
+    """Parse a Dockerfile and print its syntax tree."""
+    import grammar
+
+    source = grammar.parser.decode(read_file_arg(file))
+    try:
+        tree = grammar.parse(source)
+        if validate:
+            from ..instructions import parse_dockerfile
+
+            parse_dockerfile(tree)
+    except DockerfileError as err:
+        label = "Dockerfile" if file == "-" else file
+        raise Failure(dockerfile_error_text(err, label, source), 2) from err
+    out = grammar.dump(tree) if fmt == "dump" else grammar.to_json(tree) + "\n"
+    sys.stdout.buffer.write(out.encode("utf-8", errors="surrogateescape"))

@@ -1,0 +1,1 @@
+"""Layers in their two forms: a snapshot directory (overlay format) and a tar blob."""

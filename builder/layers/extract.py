@@ -1,0 +1,239 @@
+"""Unpacks a layer tar into a snapshot directory, safely, in overlay format.
+
+Nothing is ever written outside the root: names with `..` are refused; absolute names
+are read as relative to the root; every parent directory is opened without following
+symlinks, so a name that passes through a symlink (made by this layer or planted to
+trick us) is refused; hard links must point at an entry inside the root. Symlink
+targets are stored as data and never followed. OCI whiteouts become overlay markers: an
+empty `.wh.NAME` becomes a 0/0 character device NAME, `.wh..wh..opq` marks its directory
+`trusted.overlay.opaque=y`. As root, owners and device nodes are kept; otherwise they
+are skipped (a snapshot made without root is only good for reading).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tarfile
+
+from ..errors import CairnError
+from .tarstream import OPAQUE_MARKER, WHITEOUT_PREFIX
+
+_CHUNK = 1 << 20
+
+
+class LayerError(CairnError):
+    """A layer tar that is corrupt or would write outside its root."""
+
+
+def _clean(name: str) -> str:
+    parts = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise LayerError(f"layer entry {name!r} points outside the layer (contains '..')")
+        parts.append(part)
+    return "/".join(parts)
+
+
+class _Root:
+    """Directory fds under the root, opened component by component without following links."""
+
+    def __init__(self, root: str):
+        self.root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        self.fds: dict[str, int] = {"": self.root_fd}
+        self.as_root = os.geteuid() == 0
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+    def dir_fd(self, path: str, create: bool, name: str) -> int:
+        """An fd for directory `path` (relative), creating missing parents when asked."""
+        fd = self.fds.get(path)
+        if fd is not None:
+            return fd
+        parent, _, base = path.rpartition("/")
+        pfd = self.dir_fd(parent, create, name)
+        try:
+            fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=pfd)
+        except FileNotFoundError:
+            if not create:
+                raise
+            os.mkdir(base, 0o755, dir_fd=pfd)
+            fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=pfd)
+        except OSError as err:
+            if err.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise LayerError(f"layer entry {name!r} passes through a symlink or non-directory {path!r}") from None
+            raise
+        self.fds[path] = fd
+        return fd
+
+    def forget(self, path: str) -> None:
+        """Drop cached fds at and under `path` (it is being replaced)."""
+        for key in [k for k in self.fds if k == path or k.startswith(path + "/")]:
+            if key:
+                os.close(self.fds.pop(key))
+
+
+def _remove(dir_fd: int, name: str) -> None:
+    """Remove an existing entry (file, link or whole directory) so a new one can take its place."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        try:
+            for child in os.listdir(fd):
+                _remove(fd, child)
+        finally:
+            os.close(fd)
+        os.rmdir(name, dir_fd=dir_fd)
+    else:
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def _set_xattrs(target: int | str, member: tarfile.TarInfo, as_root: bool) -> None:
+    """Set the member's xattrs on an fd, or on a path whose last component is not followed."""
+    for key, value in member.pax_headers.items():
+        if not key.startswith("SCHILY.xattr."):
+            continue
+        attr = key[len("SCHILY.xattr."):]
+        if attr.startswith(("trusted.", "security.")) and not as_root:
+            continue
+        try:
+            raw = value.encode("utf-8", "surrogateescape")
+            if isinstance(target, int):
+                os.setxattr(target, attr, raw)
+            else:
+                os.setxattr(target, attr, raw, follow_symlinks=False)
+        except OSError as err:
+            if err.errno not in (errno.ENOTSUP, errno.EPERM):
+                raise
+
+
+def _meta_by_fd(fd: int, member: tarfile.TarInfo, as_root: bool) -> None:
+    if as_root:
+        os.fchown(fd, member.uid, member.gid)  # before chmod: chown clears set-id bits
+    os.fchmod(fd, member.mode & 0o7777)
+    _set_xattrs(fd, member, as_root)
+
+
+def _meta_by_name(pfd: int, base: str, member: tarfile.TarInfo, as_root: bool) -> None:
+    if as_root:
+        os.chown(base, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
+    os.chmod(base, member.mode & 0o7777, dir_fd=pfd)
+    _set_xattrs(f"/proc/self/fd/{pfd}/{base}", member, as_root)
+
+
+def extract_tar(stream, root: str) -> None:
+    """Unpack the tar read from `stream` into the empty directory `root`."""
+    r = _Root(root)
+    dir_times: list[tuple[str, int]] = []
+    try:
+        try:
+            tar = tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape")
+        except tarfile.TarError as err:
+            raise LayerError(f"not a tar archive: {err}") from None
+        try:
+            for member in tar:
+                _extract_one(tar, member, r, dir_times)
+        except (tarfile.TarError, EOFError) as err:
+            raise LayerError(f"corrupt or truncated layer tar: {err}") from None
+        for path, mtime in reversed(dir_times):
+            parent, _, base = path.rpartition("/")
+            try:
+                pfd = r.dir_fd(parent, False, path)
+                os.utime(base, (mtime, mtime), dir_fd=pfd, follow_symlinks=False)
+            except (FileNotFoundError, LayerError):
+                pass
+    finally:
+        r.close()
+
+
+def _extract_one(tar: tarfile.TarFile, member: tarfile.TarInfo, r: _Root, dir_times: list) -> None:
+    path = _clean(member.name)
+    if not path:
+        return  # the root directory itself ("./")
+    parent, _, base = path.rpartition("/")
+    pfd = r.dir_fd(parent, True, member.name)
+
+    if base == OPAQUE_MARKER:
+        if r.as_root:
+            os.setxattr(pfd, "trusted.overlay.opaque", b"y")
+        return
+    if base.startswith(WHITEOUT_PREFIX):
+        hidden = base[len(WHITEOUT_PREFIX):]
+        if not hidden or hidden in (".", ".."):
+            raise LayerError(f"bad whiteout entry {member.name!r}")
+        r.forget(f"{parent}/{hidden}" if parent else hidden)
+        _remove(pfd, hidden)
+        if r.as_root:
+            os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+        return
+
+    if member.isdir():
+        try:
+            st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+            if not stat.S_ISDIR(st.st_mode):
+                r.forget(path)
+                _remove(pfd, base)
+                os.mkdir(base, 0o700, dir_fd=pfd)
+        except FileNotFoundError:
+            os.mkdir(base, 0o700, dir_fd=pfd)
+        fd = r.dir_fd(path, False, member.name)
+        _meta_by_fd(fd, member, r.as_root)
+        dir_times.append((path, member.mtime))
+        return
+
+    r.forget(path)
+    _remove(pfd, base)
+    if member.isreg():
+        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=pfd)
+        try:
+            src = tar.extractfile(member)
+            left = member.size
+            while left > 0:
+                chunk = src.read(min(_CHUNK, left))
+                if not chunk:
+                    raise LayerError(f"layer tar is truncated in {member.name!r}")
+                os.write(fd, chunk)
+                left -= len(chunk)
+            _meta_by_fd(fd, member, r.as_root)
+            os.utime(fd, (member.mtime, member.mtime))
+        finally:
+            os.close(fd)
+        return
+    if member.issym():
+        os.symlink(member.linkname, base, dir_fd=pfd)
+        if r.as_root:
+            os.chown(base, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
+        os.utime(base, (member.mtime, member.mtime), dir_fd=pfd, follow_symlinks=False)
+        return
+    if member.islnk():
+        target = _clean(member.linkname)
+        if not target:
+            raise LayerError(f"hard link {member.name!r} points at the layer root")
+        tparent, _, tbase = target.rpartition("/")
+        try:
+            tfd = r.dir_fd(tparent, False, member.name)
+            os.link(tbase, base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise LayerError(f"hard link {member.name!r} points at {member.linkname!r}, which is not in the layer") from None
+        return
+    if member.ischr() or member.isblk() or member.isfifo():
+        if member.isfifo():
+            os.mkfifo(base, 0o600, dir_fd=pfd)
+        elif r.as_root:
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            os.mknod(base, kind | 0o600, os.makedev(member.devmajor, member.devminor), dir_fd=pfd)
+        else:
+            return  # device nodes need root
+        _meta_by_name(pfd, base, member, r.as_root)
+        os.utime(base, (member.mtime, member.mtime), dir_fd=pfd, follow_symlinks=False)
+        return
+    raise LayerError(f"unsupported tar entry type {member.type!r} for {member.name!r}")

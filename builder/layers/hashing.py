@@ -1,0 +1,31 @@
+"""Writers that hash what passes through them, so digests come from the same pass."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..digest import Digest
+
+
+class HashingWriter:
+    """A file-like sink that hashes and counts bytes, then passes them on (or drops them)."""
+
+    def __init__(self, sink=None):
+        self._hash = hashlib.sha256()
+        self._sink = sink
+        self.size = 0
+
+    def write(self, data) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        if self._sink is not None:
+            self._sink.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        if self._sink is not None and hasattr(self._sink, "flush"):
+            self._sink.flush()
+
+    @property
+    def digest(self) -> Digest:
+        return Digest.from_hash(self._hash)

@@ -1,0 +1,1 @@
+"""The local store: blobs, snapshots and the database (see store.py)."""

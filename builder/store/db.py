@@ -1,0 +1,112 @@
+"""The store's SQLite database (WAL): images, tags, layers, snapshots, cache records, stat cache.
+
+Several cairn processes share one database; each change is one transaction, so a process
+killed at any point leaves either all of a change or none of it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    manifest TEXT PRIMARY KEY,          -- manifest digest: the image's identity in the store
+    config TEXT NOT NULL,               -- config digest: docker's "image ID"
+    size INTEGER NOT NULL,              -- sum of the layers' uncompressed sizes
+    added REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS image_layers (
+    manifest TEXT NOT NULL REFERENCES images(manifest) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    diff_id TEXT NOT NULL,
+    blob TEXT NOT NULL,                 -- the manifest's layer descriptor digest
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (manifest, position)
+);
+CREATE INDEX IF NOT EXISTS image_layers_diff_id ON image_layers(diff_id);
+CREATE INDEX IF NOT EXISTS image_layers_blob ON image_layers(blob);
+CREATE TABLE IF NOT EXISTS tags (
+    name TEXT PRIMARY KEY,              -- normalised reference: docker.io/library/busybox:latest
+    manifest TEXT NOT NULL REFERENCES images(manifest)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    diff_id TEXT PRIMARY KEY,           -- snapshots/<hex> holds the unpacked layer
+    size INTEGER NOT NULL,              -- its uncompressed tar size
+    added REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS layer_blobs (  -- compressed (or plain) blobs known for a diff_id
+    diff_id TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (diff_id, blob)
+);
+CREATE TABLE IF NOT EXISTS cache_records (
+    key TEXT PRIMARY KEY,
+    parent TEXT,
+    inputs TEXT NOT NULL,               -- canonical JSON of what the key was made from
+    diff_id TEXT,
+    config_delta TEXT,
+    size INTEGER,
+    created REAL NOT NULL,
+    last_used REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stat_cache (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    mode INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 60000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    _migrate(conn)
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise RuntimeError(f"the store was written by a newer cairn (schema {row[0]})")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+class transaction:
+    """`with transaction(conn):` BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

@@ -1,0 +1,129 @@
+"""The local store: one root directory shared by every cairn process on the machine.
+
+    <root>/blobs/sha256/<hex>   content-addressed blobs (builder.store.blobs)
+    <root>/snapshots/<hex>      unpacked layers in overlay format, named by diff_id
+    <root>/tmp/                 temp files and half-made snapshots, renamed when complete
+    <root>/cairn.db             SQLite (WAL): images, tags, layers, cache, stat cache
+    <root>/lock                 flock: shared while adding, exclusive while pruning
+
+Writers add blobs and snapshots first and then record them in one transaction, so a
+crash leaves at most unreferenced files, which `prune` removes; a record never points
+at something missing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..digest import Digest
+from . import db
+from .blobs import BlobStore
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.tmp_dir = self.root / "tmp"
+        self.snapshots_dir = self.root / "snapshots"
+        for d in (self.root, self.tmp_dir, self.snapshots_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.blobs = BlobStore(self.root, self.tmp_dir)
+        self.conn = db.connect(self.root / "cairn.db")
+        self._lock_fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def close(self) -> None:
+        self.conn.close()
+        os.close(self._lock_fd)
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- locking ------------------------------------------------------------------------
+    @contextmanager
+    def adding(self):
+        """Held while blobs or snapshots are written and recorded (many at once)."""
+        fcntl.flock(self._lock_fd, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def exclusive(self):
+        """Held while deleting unreferenced files, so nothing half-recorded is removed."""
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def transaction(self):
+        return db.transaction(self.conn)
+
+    # -- snapshots ----------------------------------------------------------------------
+    def snapshot_path(self, diff_id: Digest) -> Path:
+        return self.snapshots_dir / diff_id.hex
+
+    def has_snapshot(self, diff_id: Digest) -> bool:
+        row = self.conn.execute("SELECT 1 FROM snapshots WHERE diff_id=?", (str(diff_id),)).fetchone()
+        return row is not None and self.snapshot_path(diff_id).is_dir()
+
+    def new_tmp_dir(self, prefix: str = "snap-") -> Path:
+        return Path(tempfile.mkdtemp(dir=self.tmp_dir, prefix=prefix))
+
+    def commit_snapshot(self, tmp: Path, diff_id: Digest, size: int) -> Path:
+        """Move a complete snapshot into place under its diff_id and record it."""
+        final = self.snapshot_path(diff_id)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.is_dir():
+                raise
+            remove_tree(tmp)  # another process made the same snapshot first
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO snapshots(diff_id, size, added) VALUES (?,?,?)",
+                      (str(diff_id), size, time.time()))
+        return final
+
+    def snapshot_size(self, diff_id: Digest) -> int | None:
+        row = self.conn.execute("SELECT size FROM snapshots WHERE diff_id=?", (str(diff_id),)).fetchone()
+        return row[0] if row else None
+
+    # -- layer blobs --------------------------------------------------------------------
+    def record_layer_blob(self, diff_id: Digest, blob: Digest, media_type: str, size: int) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO layer_blobs(diff_id, blob, media_type, size) VALUES (?,?,?,?)",
+                      (str(diff_id), str(blob), media_type, size))
+
+    def layer_blobs(self, diff_id: Digest) -> list[tuple[Digest, str, int]]:
+        rows = self.conn.execute("SELECT blob, media_type, size FROM layer_blobs WHERE diff_id=?",
+                                 (str(diff_id),)).fetchall()
+        return [(Digest.parse(b), mt, size) for b, mt, size in rows if self.blobs.has(Digest.parse(b))]
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree, including read-only directories and device nodes."""
+    def onerror(func, p, exc_info):
+        parent = os.path.dirname(p)
+        try:
+            os.chmod(parent, 0o700)
+            func(p)
+        except OSError:
+            pass
+
+    if path.is_symlink() or not path.exists():
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        return
+    shutil.rmtree(path, onerror=onerror)
