@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         return 130
+    except OSError as err:
+        if debug:
+            raise
+        where = f": {err.filename}" if err.filename else ""
+        click.echo(f"error: {err.strerror or err}{where}", err=True)
+        return 1
     except BrokenPipeError:
         return 1
     except Exception as err:  # noqa: BLE001 - the last line of defence for users

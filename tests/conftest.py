@@ -32,3 +32,35 @@ def case_dirs(root: Path) -> list[Path]:
     found = sorted(p.parent for p in root.glob("*/Dockerfile"))
     assert found, f"no test cases under {root}"
     return found
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory) -> Path:
+    """A rootfs tarball made from Debian's busybox-static by examples/busybox-rootfs.sh."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("rootfs") / "busybox.tar"
+    subprocess.run([str(REPO / "examples" / "busybox-rootfs.sh"), str(out)], check=True, timeout=120)
+    return out
+
+
+@pytest.fixture
+def store(tmp_path):
+    from builder.store.store import Store
+
+    s = Store(tmp_path / "store")
+    yield s
+    s.close()
+
+
+def cairn_cli(*args: str, root=None, stdin: bytes | None = None, env=None):
+    """Run the cairn CLI in a subprocess, as a user would."""
+    import subprocess
+    import sys
+
+    full_env = dict(os.environ)
+    if root is not None:
+        full_env["CAIRN_ROOT"] = str(root)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "builder.cli", *args], cwd=REPO, input=stdin,
+                          capture_output=True, timeout=300, env=full_env)
