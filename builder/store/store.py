@@ -5,6 +5,7 @@
     <root>/tmp/                 temp files and half-made snapshots, renamed when complete
     <root>/cairn.db             SQLite (WAL): images, tags, layers, cache, stat cache
     <root>/lock                 flock: shared while adding, exclusive while pruning
+    <root>/init.lock            flock: held while a process opens the database
 
 Writers add blobs and snapshots first and then record them in one transaction, so a
 crash leaves at most unreferenced files, which `prune` removes; a record never points
@@ -34,8 +35,15 @@ class Store:
         for d in (self.root, self.tmp_dir, self.snapshots_dir):
             d.mkdir(parents=True, exist_ok=True)
         self.blobs = BlobStore(self.root, self.tmp_dir)
-        self.conn = db.connect(self.root / "cairn.db")
         self._lock_fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Switching to WAL and creating tables need the database to themselves; two
+        # processes opening a new store at once would otherwise see "database is locked".
+        init_fd = os.open(self.root / "init.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(init_fd, fcntl.LOCK_EX)
+            self.conn = db.connect(self.root / "cairn.db")
+        finally:
+            os.close(init_fd)
 
     def close(self) -> None:
         self.conn.close()
