@@ -180,3 +180,31 @@ def test_kill_9_during_import_leaves_a_consistent_store(tmp_path, busybox_tar):
         assert images.resolve(s, "bb:before")
         prune(s)
         assert check(s).ok and os.listdir(s.tmp_dir) == []
+
+
+@pytest.mark.parametrize("entries", [
+    [("ok", "file", "fine"), ("../escape", "file", "x")],
+    [("link", "symlink", "/etc"), ("link/passwd", "file", "owned")],
+], ids=["dotdot", "symlink-parent"])
+def test_import_of_a_malicious_tar_is_refused_and_changes_nothing(tmp_path, entries):
+    from .tarmaker import make_tar
+
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(make_tar(entries))
+    root = tmp_path / "s"
+    res = cairn_cli("import", str(bad), "evil:1", root=root)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr.startswith(b"error: layer entry") and b"Traceback" not in res.stderr
+    assert not (tmp_path / "escape").exists()
+    with Store(root) as s:
+        assert images.list_images(s) == [] and os.listdir(s.snapshots_dir) == []
+        assert os.listdir(s.tmp_dir) == [] and check(s).ok
+
+
+def test_import_of_a_truncated_tar_is_refused(tmp_path, busybox_tar):
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(busybox_tar.read_bytes()[:300_000])
+    res = cairn_cli("import", str(cut), "cut:1", root=tmp_path / "s")
+    assert res.returncode == 1 and b"truncated" in res.stderr, res.stderr
+    with Store(tmp_path / "s") as s:
+        assert images.list_images(s) == [] and os.listdir(s.tmp_dir) == []

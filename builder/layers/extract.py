@@ -15,12 +15,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tarfile
 
 from ..errors import CairnError
+from .pipeline import ThreadedReader
+from .tarreader import Entry, TarFormatError, TarReader
 from .tarstream import OPAQUE_MARKER, WHITEOUT_PREFIX
 
-_CHUNK = 1 << 20
 
 
 class LayerError(CairnError):
@@ -45,6 +45,7 @@ class _Root:
         self.root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
         self.fds: dict[str, int] = {"": self.root_fd}
         self.as_root = os.geteuid() == 0
+        self.made: set[str] = set()  # paths this extraction created (the root starts empty)
 
     def close(self) -> None:
         for fd in self.fds.values():
@@ -64,6 +65,7 @@ class _Root:
             if not create:
                 raise
             os.mkdir(base, 0o755, dir_fd=pfd)
+            self.made.add(path)
             fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=pfd)
         except OSError as err:
             if err.errno in (errno.ELOOP, errno.ENOTDIR):
@@ -72,11 +74,15 @@ class _Root:
         self.fds[path] = fd
         return fd
 
-    def forget(self, path: str) -> None:
-        """Drop cached fds at and under `path` (it is being replaced)."""
-        for key in [k for k in self.fds if k == path or k.startswith(path + "/")]:
-            if key:
-                os.close(self.fds.pop(key))
+    def replace(self, path: str, pfd: int, base: str) -> None:
+        """Make way for a new entry at `path`: remove what this layer put there before."""
+        if path not in self.made:
+            return
+        prefix = path + "/"
+        for key in [k for k in self.fds if k == path or k.startswith(prefix)]:
+            os.close(self.fds.pop(key))
+        self.made.difference_update([k for k in self.made if k == path or k.startswith(prefix)])
+        _remove(pfd, base)
 
 
 def _remove(dir_fd: int, name: str) -> None:
@@ -97,7 +103,7 @@ def _remove(dir_fd: int, name: str) -> None:
         os.unlink(name, dir_fd=dir_fd)
 
 
-def _set_xattrs(target: int | str, member: tarfile.TarInfo, as_root: bool) -> None:
+def _set_xattrs(target: int | str, member: Entry, as_root: bool) -> None:
     """Set the member's xattrs on an fd, or on a path whose last component is not followed."""
     for key, value in member.pax_headers.items():
         if not key.startswith("SCHILY.xattr."):
@@ -116,14 +122,14 @@ def _set_xattrs(target: int | str, member: tarfile.TarInfo, as_root: bool) -> No
                 raise
 
 
-def _meta_by_fd(fd: int, member: tarfile.TarInfo, as_root: bool) -> None:
+def _meta_by_fd(fd: int, member: Entry, as_root: bool) -> None:
     if as_root:
         os.fchown(fd, member.uid, member.gid)  # before chmod: chown clears set-id bits
     os.fchmod(fd, member.mode & 0o7777)
     _set_xattrs(fd, member, as_root)
 
 
-def _meta_by_name(pfd: int, base: str, member: tarfile.TarInfo, as_root: bool) -> None:
+def _meta_by_name(pfd: int, base: str, member: Entry, as_root: bool) -> None:
     if as_root:
         os.chown(base, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
     os.chmod(base, member.mode & 0o7777, dir_fd=pfd)
@@ -135,15 +141,15 @@ def extract_tar(stream, root: str) -> None:
     r = _Root(root)
     dir_times: list[tuple[str, int]] = []
     try:
+        ahead = ThreadedReader(stream)
+        reader = TarReader(ahead)
         try:
-            tar = tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape")
-        except tarfile.TarError as err:
-            raise LayerError(f"not a tar archive: {err}") from None
-        try:
-            for member in tar:
-                _extract_one(tar, member, r, dir_times)
-        except (tarfile.TarError, EOFError) as err:
+            for member in reader:
+                _extract_one(reader, member, r, dir_times)
+        except TarFormatError as err:
             raise LayerError(f"corrupt or truncated layer tar: {err}") from None
+        finally:
+            ahead.close()
         for path, mtime in reversed(dir_times):
             parent, _, base = path.rpartition("/")
             try:
@@ -155,7 +161,7 @@ def extract_tar(stream, root: str) -> None:
         r.close()
 
 
-def _extract_one(tar: tarfile.TarFile, member: tarfile.TarInfo, r: _Root, dir_times: list) -> None:
+def _extract_one(reader: TarReader, member: Entry, r: _Root, dir_times: list) -> None:
     path = _clean(member.name)
     if not path:
         return  # the root directory itself ("./")
@@ -170,39 +176,33 @@ def _extract_one(tar: tarfile.TarFile, member: tarfile.TarInfo, r: _Root, dir_ti
         hidden = base[len(WHITEOUT_PREFIX):]
         if not hidden or hidden in (".", ".."):
             raise LayerError(f"bad whiteout entry {member.name!r}")
-        r.forget(f"{parent}/{hidden}" if parent else hidden)
-        _remove(pfd, hidden)
+        hidden_path = f"{parent}/{hidden}" if parent else hidden
+        r.replace(hidden_path, pfd, hidden)
         if r.as_root:
             os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+            r.made.add(hidden_path)
         return
 
     if member.isdir():
-        try:
-            st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
-            if not stat.S_ISDIR(st.st_mode):
-                r.forget(path)
-                _remove(pfd, base)
-                os.mkdir(base, 0o700, dir_fd=pfd)
-        except FileNotFoundError:
+        if path in r.made and path not in r.fds:
+            r.replace(path, pfd, base)  # a non-directory made earlier by this layer
+        if path not in r.made:
             os.mkdir(base, 0o700, dir_fd=pfd)
+            r.made.add(path)
         fd = r.dir_fd(path, False, member.name)
         _meta_by_fd(fd, member, r.as_root)
         dir_times.append((path, member.mtime))
         return
 
-    r.forget(path)
-    _remove(pfd, base)
+    r.replace(path, pfd, base)
+    r.made.add(path)
     if member.isreg():
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=pfd)
         try:
-            src = tar.extractfile(member)
-            left = member.size
-            while left > 0:
-                chunk = src.read(min(_CHUNK, left))
-                if not chunk:
-                    raise LayerError(f"layer tar is truncated in {member.name!r}")
-                os.write(fd, chunk)
-                left -= len(chunk)
+            for chunk in reader.data(member):
+                while chunk:
+                    written = os.write(fd, chunk)
+                    chunk = chunk[written:]
             _meta_by_fd(fd, member, r.as_root)
             os.utime(fd, (member.mtime, member.mtime))
         finally:

@@ -23,6 +23,7 @@ from ..store.store import Store, remove_tree
 from .compression import DECOMPRESS_ERRORS, MEDIA_TYPES, compressor, decompressed
 from .extract import LayerError, extract_tar
 from .hashing import HashingWriter
+from .pipeline import ThreadedWriter
 from .tarstream import TarOptions, write_tar
 
 _CHUNK = 1 << 20
@@ -150,7 +151,12 @@ def write_layer_tar(store: Store, diff_id: Digest, out, options: TarOptions | No
             while chunk := src.read(_CHUNK):
                 sink.write(chunk)
     elif store.has_snapshot(diff_id):
-        write_tar(str(store.snapshot_path(diff_id)), sink, options)
+        # Hashing and compressing run in a worker thread while this one reads the tree.
+        worker = ThreadedWriter(sink)
+        try:
+            write_tar(str(store.snapshot_path(diff_id)), worker, options)
+        finally:
+            worker.close()
     else:
         raise BlobError(f"layer {diff_id} is neither unpacked nor stored as a blob")
     if sink.digest != diff_id:

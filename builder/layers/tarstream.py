@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import os
 import stat
-import tarfile
 from dataclasses import dataclass
+
+from . import tarheader
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
 _CHUNK = 1 << 20
-_BLOCK = tarfile.BLOCKSIZE
+_BLOCK = tarheader.BLOCK
 
 
 @dataclass(frozen=True)
@@ -67,62 +68,55 @@ def _is_opaque(path: str) -> bool:
 
 
 class _TarEmitter:
+    """Emits tar bytes into `out`, coalescing small pieces into large writes."""
+
     def __init__(self, out, options: TarOptions):
         self.out = out
         self.options = options
         self.links: dict[tuple[int, int], str] = {}
+        self.pieces: list[bytes] = []
+        self.pending = 0
 
-    def header(self, info: tarfile.TarInfo, pax: dict[str, str] | None = None) -> None:
-        if pax:
-            info.pax_headers = pax
-        self.out.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+    def put(self, data: bytes) -> None:
+        self.pieces.append(data)
+        self.pending += len(data)
+        if self.pending >= _CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pieces:
+            self.out.write(b"".join(self.pieces))
+            self.pieces.clear()
+            self.pending = 0
 
     def entry(self, full: str, name: str, st: os.stat_result) -> None:
-        info = tarfile.TarInfo(name)
-        info.mode = stat.S_IMODE(st.st_mode)
-        info.uid, info.gid = st.st_uid, st.st_gid
-        info.uname = info.gname = ""
-        info.mtime = self.options.mtime(st.st_mtime)
         mode = st.st_mode
-        pax = _xattrs(full)
+        common = {"mode": stat.S_IMODE(mode), "uid": st.st_uid, "gid": st.st_gid,
+                  "mtime": self.options.mtime(st.st_mtime), "pax": _xattrs(full)}
         if stat.S_ISDIR(mode):
-            info.type = tarfile.DIRTYPE
-            info.name = name + "/"
-            self.header(info, pax)
+            self.put(tarheader.header(name + "/", typeflag=b"5", **common))
             return
         if stat.S_ISREG(mode) and st.st_nlink > 1:
             key = (st.st_dev, st.st_ino)
             first = self.links.get(key)
             if first is not None:
-                info.type = tarfile.LNKTYPE
-                info.linkname = first
-                self.header(info, pax)
+                self.put(tarheader.header(name, typeflag=b"1", linkname=first, **common))
                 return
             self.links[key] = name
         if stat.S_ISREG(mode):
-            info.type = tarfile.REGTYPE
-            info.size = st.st_size
-            self.header(info, pax)
+            self.put(tarheader.header(name, typeflag=b"0", size=st.st_size, **common))
             self._copy(full, st.st_size)
         elif stat.S_ISLNK(mode):
-            info.type = tarfile.SYMTYPE
-            info.linkname = os.readlink(full)
-            self.header(info, pax)
+            self.put(tarheader.header(name, typeflag=b"2", linkname=os.readlink(full), **common))
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-            info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
-            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-            self.header(info, pax)
+            self.put(tarheader.header(name, typeflag=b"3" if stat.S_ISCHR(mode) else b"4",
+                                      devmajor=os.major(st.st_rdev), devminor=os.minor(st.st_rdev), **common))
         elif stat.S_ISFIFO(mode):
-            info.type = tarfile.FIFOTYPE
-            self.header(info, pax)
+            self.put(tarheader.header(name, typeflag=b"6", **common))
         # sockets are not carried by layers, as in docker
 
     def whiteout(self, name: str) -> None:
-        info = tarfile.TarInfo(name)
-        info.mode = 0
-        info.uname = info.gname = ""
-        info.mtime = self.options.mtime(self.options.source_date_epoch or 0)
-        self.header(info)
+        self.put(tarheader.header(name, mode=0, mtime=self.options.mtime(self.options.source_date_epoch or 0)))
 
     def _copy(self, path: str, size: int) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
@@ -132,16 +126,21 @@ class _TarEmitter:
                 chunk = os.read(fd, min(_CHUNK, left))
                 if not chunk:
                     raise OSError(f"{path} shrank while it was being read")
-                self.out.write(chunk)
+                if len(chunk) >= _CHUNK // 2:
+                    self.flush()
+                    self.out.write(chunk)
+                else:
+                    self.put(chunk)
                 left -= len(chunk)
         finally:
             os.close(fd)
         pad = (-size) % _BLOCK
         if pad:
-            self.out.write(b"\0" * pad)
+            self.put(b"\0" * pad)
 
     def end(self) -> None:
-        self.out.write(b"\0" * (2 * _BLOCK))
+        self.put(b"\0" * (2 * _BLOCK))
+        self.flush()
 
 
 def write_tar(root: str, out, options: TarOptions | None = None) -> None:
