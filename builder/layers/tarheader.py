@@ -8,6 +8,8 @@ are long or not ASCII, for numbers too large for ustar's octal fields, and for x
 
 from __future__ import annotations
 
+import struct
+
 BLOCK = 512
 _MAX_ID = 0o7777777
 _MAX_SIZE = 0o77777777777
@@ -18,22 +20,16 @@ def _octal(value: int, width: int) -> bytes:
     return b"%0*o\x00" % (width - 1, value)
 
 
+_LAYOUT = struct.Struct("100s8s8s8s12s12s8s1s100s8s64s8s8s167s")
+
+
 def _ustar(name: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, typeflag: bytes,
            linkname: bytes, devmajor: int, devminor: int) -> bytes:
-    parts = [
-        name.ljust(100, b"\0"),
-        _octal(mode, 8), _octal(uid, 8), _octal(gid, 8), _octal(size, 12), _octal(mtime, 12),
-        b"        ",
-        typeflag,
-        linkname.ljust(100, b"\0"),
-        _MAGIC,
-        b"\0" * 64,  # uname, gname
-        _octal(devmajor, 8), _octal(devminor, 8),
-        b"\0" * 167,  # prefix + pad
-    ]
-    header = bytearray(b"".join(parts))
-    checksum = sum(header)
-    header[148:156] = b"%06o\x00 " % checksum
+    header = bytearray(_LAYOUT.pack(
+        name, b"%07o\x00" % mode, b"%07o\x00" % uid, b"%07o\x00" % gid, b"%011o\x00" % size,
+        b"%011o\x00" % mtime, b"        ", typeflag, linkname, _MAGIC, b"",
+        b"%07o\x00" % devmajor, b"%07o\x00" % devminor, b""))
+    header[148:156] = b"%06o\x00 " % sum(header)
     return bytes(header)
 
 

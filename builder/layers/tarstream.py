@@ -40,31 +40,26 @@ class TarOptions:
         return max(seconds, 0)
 
 
-def _xattrs(path: str) -> dict[str, str]:
+def _xattrs(path: str) -> tuple[dict[str, str], bool]:
+    """The entry's xattrs as PAX records (overlay's own left out), and whether it is opaque."""
     try:
         names = os.listxattr(path, follow_symlinks=False)
     except OSError:
-        return {}
+        return {}, False
+    if not names:
+        return {}, False
     out = {}
+    opaque = False
     for name in sorted(names):
-        if name.startswith(OVERLAY_XATTR_PREFIXES):
-            continue
         try:
             value = os.getxattr(path, name, follow_symlinks=False)
         except OSError:
             continue
+        if name.startswith(OVERLAY_XATTR_PREFIXES):
+            opaque = opaque or (name in OPAQUE_XATTRS and value == b"y")
+            continue
         out["SCHILY.xattr." + name] = value.decode("utf-8", "surrogateescape")
-    return out
-
-
-def _is_opaque(path: str) -> bool:
-    for name in OPAQUE_XATTRS:
-        try:
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-        except OSError:
-            pass
-    return False
+    return out, opaque
 
 
 class _TarEmitter:
@@ -89,19 +84,21 @@ class _TarEmitter:
             self.pieces.clear()
             self.pending = 0
 
-    def entry(self, full: str, name: str, st: os.stat_result) -> None:
+    def entry(self, full: str, name: str, st: os.stat_result) -> bool:
+        """Write one entry; returns True for an opaque directory."""
         mode = st.st_mode
+        pax, opaque = _xattrs(full)
         common = {"mode": stat.S_IMODE(mode), "uid": st.st_uid, "gid": st.st_gid,
-                  "mtime": self.options.mtime(st.st_mtime), "pax": _xattrs(full)}
+                  "mtime": self.options.mtime(st.st_mtime), "pax": pax}
         if stat.S_ISDIR(mode):
             self.put(tarheader.header(name + "/", typeflag=b"5", **common))
-            return
+            return opaque
         if stat.S_ISREG(mode) and st.st_nlink > 1:
             key = (st.st_dev, st.st_ino)
             first = self.links.get(key)
             if first is not None:
                 self.put(tarheader.header(name, typeflag=b"1", linkname=first, **common))
-                return
+                return False
             self.links[key] = name
         if stat.S_ISREG(mode):
             self.put(tarheader.header(name, typeflag=b"0", size=st.st_size, **common))
@@ -114,6 +111,7 @@ class _TarEmitter:
         elif stat.S_ISFIFO(mode):
             self.put(tarheader.header(name, typeflag=b"6", **common))
         # sockets are not carried by layers, as in docker
+        return False
 
     def whiteout(self, name: str) -> None:
         self.put(tarheader.header(name, mode=0, mtime=self.options.mtime(self.options.source_date_epoch or 0)))
@@ -149,15 +147,15 @@ def write_tar(root: str, out, options: TarOptions | None = None) -> None:
 
     def walk(dir_path: str, prefix: str) -> None:
         for name in sorted(os.listdir(dir_path), key=os.fsencode):
-            full = os.path.join(dir_path, name)
+            full = dir_path + "/" + name
             rel = prefix + name
             st = os.lstat(full)
             if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
                 emitter.whiteout(prefix + WHITEOUT_PREFIX + name)
                 continue
-            emitter.entry(full, rel, st)
+            opaque = emitter.entry(full, rel, st)
             if stat.S_ISDIR(st.st_mode):
-                if _is_opaque(full):
+                if opaque:
                     emitter.whiteout(rel + "/" + OPAQUE_MARKER)
                 walk(full, rel + "/")
 
