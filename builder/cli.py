@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="cairn", standalone_mode=False)
+        result = cli.main(args=args, prog_name="cairn", standalone_mode=False)
+        if isinstance(result, int):
+            return result  # ctx.exit(code): a container's exit code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130

@@ -19,3 +19,4 @@ def cli(ctx: click.Context, root: str, debug: bool) -> None:
 
 from . import images as _images  # noqa: E402,F401  (registers commands)
 from . import parse as _parse  # noqa: E402,F401
+from . import run as _run  # noqa: E402,F401

@@ -7,17 +7,15 @@ the flag again once build args are known (`parse_mount(text, expand)`).
 from __future__ import annotations
 
 import csv
-import re
 from typing import Callable
 
+from .. import units
 from ..errors import InstructionError
 from .suggest import with_hint
 from .types import Mount
 
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 SHARING_MODES = ("shared", "private", "locked")
-_SIZE = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-_SIZE_UNITS = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
@@ -31,13 +29,10 @@ def _go_bool(key: str, value: str) -> bool:
 
 
 def ram_in_bytes(value: str) -> int:
-    """docker's units.RAMInBytes: `64m`, `1g`, `512KiB`, plain bytes."""
-    m = _SIZE.match(value)
-    if not m:
-        raise InstructionError(f"invalid size: '{value}'")
-    size = float(m.group(1))
-    unit = (m.group(2) or "").lower()
-    return int(size * _SIZE_UNITS.get(unit, 1))
+    try:
+        return units.ram_in_bytes(value)
+    except ValueError as err:
+        raise InstructionError(str(err)) from None
 
 
 def _fields(text: str) -> list[str]:

@@ -1,0 +1,61 @@
+"""`cairn run`: run an image's command in a new container."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import UsageError
+from ..units import ram_in_bytes
+from . import cli
+from .common import open_store
+
+
+def _memory(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        size = ram_in_bytes(value)
+    except ValueError:
+        raise UsageError(f"invalid --memory {value!r}: write it like 512m or 1g") from None
+    if size < 6 * 1024 * 1024:
+        raise UsageError(f"invalid --memory {value!r}: the minimum is 6m")
+    return size
+
+
+@cli.command("run", context_settings={"allow_interspersed_args": False})
+@click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
+@click.option("--name", default="", help="A name for the container.")
+@click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE", help="Set an environment variable.")
+@click.option("-v", "--volume", "volumes", multiple=True, metavar="SRC:DST[:ro]", help="Bind-mount a host path.")
+@click.option("--network", default="none", show_default=True, metavar="none|host",
+              help="Network mode.")
+@click.option("-w", "--workdir", default="", help="Working directory inside the container.")
+@click.option("-u", "--user", default="", help="User (name|uid[:group|gid]).")
+@click.option("-h", "--hostname", default="", help="Container host name.")
+@click.option("--entrypoint", default=None, help="Override the image's ENTRYPOINT.")
+@click.option("--memory", "-m", default=None, help="Memory limit (e.g. 512m).")
+@click.option("--cpus", type=float, default=None, help="CPU limit in cores (e.g. 1.5).")
+@click.option("--pids-limit", type=int, default=None, help="Maximum number of processes.")
+@click.argument("image")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run_cmd(ctx, remove, name, env, volumes, network, workdir, user, hostname, entrypoint, memory, cpus,
+            pids_limit, image, command):
+    """Run COMMAND (or the image's default) in a new container; exits with its exit code."""
+    import os
+
+    from ..containers import RunRequest, Volume, run
+
+    if os.geteuid() != 0:
+        raise UsageError("cairn run needs root (namespaces, mounts and cgroups)")
+    if cpus is not None and cpus <= 0:
+        raise UsageError(f"invalid --cpus {cpus}: must be more than 0")
+    if pids_limit is not None and pids_limit <= 0:
+        raise UsageError(f"invalid --pids-limit {pids_limit}: must be more than 0")
+    req = RunRequest(
+        image=image, command=tuple(command), entrypoint=entrypoint, env=tuple(env),
+        volumes=tuple(Volume.parse(v) for v in volumes), workdir=workdir, user=user, network=network,
+        hostname=hostname, memory=_memory(memory), cpus=cpus, pids_limit=pids_limit, remove=remove, name=name,
+    )
+    code = run(open_store(ctx), req)
+    ctx.exit(code)

@@ -1,0 +1,265 @@
+"""Containers: from an image in the store to a runtime Spec, run, and cleaned up.
+
+A container is a directory `<store>/containers/<id>/` holding its overlay upper and work
+dirs, the mount point of its root, its /etc/hosts, /etc/hostname and /etc/resolv.conf,
+and `state.json`. The image's layers are the store's shared snapshots (overlay lower
+dirs, top first); only the upper dir is the container's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime import process
+from runtime.cgroups import Cgroup
+from runtime.spec import Mount, Overlay, Process, Resources, Root, Spec
+
+from .errors import CairnError, UsageError
+from .image_config import DEFAULT_PATH, env_list_get, env_list_set
+from .image_files import read_file
+from .layers.materialize import unpack_blob
+from .store import images
+from .store.store import Store, remove_tree
+from .users import resolve_user
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                     signal.SIGUSR2)
+NETWORK_MODES = ("none", "host")
+DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+                "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+
+
+@dataclass(frozen=True)
+class Volume:
+    source: str
+    destination: str
+    readonly: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> "Volume":
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            raise UsageError(f"invalid -v {text!r}: expected SRC:DST[:ro|rw]")
+        src, dst = parts[0], parts[1]
+        mode = parts[2] if len(parts) == 3 else "rw"
+        if mode not in ("ro", "rw"):
+            raise UsageError(f"invalid -v {text!r}: mode must be ro or rw, not {mode!r}")
+        if not src.startswith("/"):
+            raise UsageError(f"invalid -v {text!r}: the source must be an absolute host path")
+        if not dst.startswith("/"):
+            raise UsageError(f"invalid -v {text!r}: the destination must be an absolute path")
+        if not os.path.exists(src):
+            raise UsageError(f"invalid -v {text!r}: {src} does not exist")
+        return cls(os.path.abspath(src), os.path.normpath(dst), mode == "ro")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    image: str
+    command: tuple[str, ...] = ()
+    entrypoint: str | None = None
+    env: tuple[str, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    workdir: str = ""
+    user: str = ""
+    network: str = "none"
+    hostname: str = ""
+    memory: int | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
+    remove: bool = False
+    name: str = ""
+    extra_hosts: tuple[str, ...] = field(default=())
+
+
+def _command(config: dict, req: RunRequest) -> list[str]:
+    entrypoint = list(config.get("Entrypoint") or [])
+    cmd = list(config.get("Cmd") or [])
+    if req.entrypoint is not None:
+        entrypoint = [req.entrypoint] if req.entrypoint else []
+        cmd = []  # docker: --entrypoint clears the image's CMD
+    if req.command:
+        cmd = list(req.command)
+    args = entrypoint + cmd
+    if not args:
+        raise UsageError("no command specified: the image has no CMD or ENTRYPOINT; give one after the image")
+    return args
+
+
+def _env(config: dict, req: RunRequest, home: str) -> list[str]:
+    env = list(config.get("Env") or [])
+    if env_list_get(env, "PATH") is None:
+        env = env_list_set(env, "PATH", DEFAULT_PATH)
+    for item in req.env:
+        key, eq, value = item.partition("=")
+        if not key:
+            raise UsageError(f"invalid -e {item!r}: expected KEY=VALUE or KEY")
+        if not eq:
+            if key not in os.environ:
+                continue
+            value = os.environ[key]
+        env = env_list_set(env, key, value)
+    if env_list_get(env, "HOME") is None:
+        env = env_list_set(env, "HOME", home)
+    if env_list_get(env, "HOSTNAME") is None and req.hostname:
+        env = env_list_set(env, "HOSTNAME", req.hostname)
+    return env
+
+
+def _host_resolv_conf() -> str:
+    try:
+        return Path("/etc/resolv.conf").read_text()
+    except OSError:
+        return ""
+
+
+class ContainerDir:
+    def __init__(self, store: Store, cid: str):
+        self.id = cid
+        self.path = store.root / "containers" / cid
+        self.upper, self.work, self.rootfs = self.path / "upper", self.path / "work", self.path / "rootfs"
+
+    def create(self) -> None:
+        for d in (self.upper, self.work, self.rootfs):
+            d.mkdir(parents=True, exist_ok=False)
+
+    def write_state(self, **fields) -> None:
+        state = self.state()
+        state.update(fields)
+        tmp = self.path / "state.json.tmp"
+        tmp.write_text(json.dumps(state, indent=2))
+        os.replace(tmp, self.path / "state.json")
+
+    def state(self) -> dict:
+        try:
+            return json.loads((self.path / "state.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+
+def prepare(store: Store, req: RunRequest) -> tuple[Spec, ContainerDir, dict]:
+    if req.network not in NETWORK_MODES:
+        raise UsageError(f"invalid --network {req.network!r}: use one of {', '.join(NETWORK_MODES)}")
+    image = images.resolve(store, req.image)
+    manifest, config_doc = images.load_documents(store, image)
+    with store.adding():
+        for layer in image.layers:
+            if not store.has_snapshot(layer.diff_id):
+                unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
+    lowers = [str(store.snapshot_path(layer.diff_id)) for layer in reversed(image.layers)]
+    config = config_doc.config
+    cid = secrets.token_hex(32)
+    hostname = req.hostname or cid[:12]
+    req = RunRequest(**{**req.__dict__, "hostname": hostname})
+    user = resolve_user(req.user or config.get("User") or "", read_file(lowers, "/etc/passwd"),
+                        read_file(lowers, "/etc/group"))
+    args = _command(config, req)
+    env = _env(config, req, user.home)
+    cdir = ContainerDir(store, cid)
+    cdir.create()
+    hosts = DOCKER_HOSTS
+    files = {"/etc/hosts": hosts, "/etc/hostname": hostname + "\n", "/etc/resolv.conf": _host_resolv_conf()}
+    file_mounts = []
+    for dest, content in files.items():
+        host_path = cdir.path / dest.rsplit("/", 1)[1]
+        host_path.write_text(content)
+        file_mounts.append((dest, str(host_path)))
+    workdir = req.workdir or config.get("WorkingDir") or "/"
+    if not workdir.startswith("/"):
+        raise UsageError(f"invalid -w {workdir!r}: the working directory must be an absolute path")
+    if not lowers:
+        lowers = [str(cdir.path / "empty")]
+        os.mkdir(lowers[0])
+    spec = Spec(
+        process=Process(args=tuple(args), env=tuple(env), cwd=workdir, uid=user.uid, gid=user.gid,
+                        additional_gids=user.groups),
+        root=Root(str(cdir.rootfs), Overlay(tuple(lowers), str(cdir.upper), str(cdir.work))),
+        hostname=hostname,
+        mounts=tuple(Mount(v.destination, "bind", v.source, ("ro",) if v.readonly else ()) for v in req.volumes),
+        resources=Resources(req.memory, req.cpus, req.pids_limit),
+        files=tuple(file_mounts),
+        network=req.network,
+    )
+    cdir.write_state(id=cid, name=req.name, image=req.image, image_id=str(image.id), command=args,
+                     created=time.time(), status="created")
+    return spec, cdir, config
+
+
+def run(store: Store, req: RunRequest) -> int:
+    """Run in the foreground; returns the container's exit code (docker's codes on failure)."""
+    spec, cdir, _config = prepare(store, req)
+    cgroup = None
+    relay = _SignalRelay()
+    try:
+        relay.install()
+        cgroup = Cgroup.create(cdir.id[:32])
+        cgroup.apply(spec.resources)
+        try:
+            pid = process.start(spec, before_go=cgroup.add)
+        except process.ContainerStartError as err:
+            cdir.write_state(status="exited", exit_code=err.code, error=err.message)
+            raise ContainerError(err.code, err.message) from None
+        relay.target(pid)
+        cdir.write_state(status="running", pid=pid, started=time.time())
+        code = process.wait(pid)
+        oom = cgroup.oom_killed()
+        cdir.write_state(status="exited", exit_code=code, finished=time.time(), oom_killed=oom)
+        return code
+    finally:
+        relay.restore()
+        if cgroup is not None:
+            cgroup.destroy()
+        if req.remove:
+            remove_tree(cdir.path)
+
+
+class _SignalRelay:
+    """Forwards the signals cairn gets to the container; ones that come before the
+    container exists are held and delivered once it does."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.pending: list[int] = []
+        self.saved: dict = {}
+
+    def install(self) -> None:
+        for sig in FORWARDED_SIGNALS:
+            self.saved[sig] = signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, sig: int, _frame) -> None:
+        if self.pid is None:
+            self.pending.append(sig)
+        else:
+            _forward(self.pid, sig)
+
+    def target(self, pid: int) -> None:
+        self.pid = pid
+        for sig in self.pending:
+            _forward(pid, sig)
+        self.pending.clear()
+
+    def restore(self) -> None:
+        for sig, old in self.saved.items():
+            signal.signal(sig, old)
+        self.saved.clear()
+
+
+def _forward(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+class ContainerError(CairnError):
+    """The container could not start; exit_code follows docker (125, 126, 127)."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.exit_code = code

@@ -1,0 +1,255 @@
+"""Starts a Spec as an isolated process tree and waits for it.
+
+    parent (cairn)          sets itself as child subreaper, forks A
+      A                     unshares the namespaces (pid included), forks B, reports B's pid, exits
+        B (PID 1 inside)    waits for "go"; builds its root; drops privileges; execs
+    parent                  puts B in its cgroup, lets the caller wire B's network, says "go",
+                            then reads B's error pipe: EOF means exec happened
+
+B's setup errors come back through a close-on-exec pipe, so a failed setup is an error
+in the parent with a message, never a silent exit. Exit codes follow docker: the
+process's own, 128+signal, 127 for a command not found, 126 for one not executable.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import struct
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from . import rootfs
+from . import syscalls as sc
+from .loopback import loopback_up
+from .spec import CAPABILITY_NUMBERS, Spec
+
+NOT_FOUND = 127
+NOT_EXECUTABLE = 126
+
+_NS_FLAGS = {"mount": sc.CLONE_NEWNS, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NEWIPC,
+             "pid": sc.CLONE_NEWPID, "network": sc.CLONE_NEWNET}
+
+
+class RuntimeError_(OSError):
+    """A container that could not be set up; the message says which step failed."""
+
+
+@dataclass
+class Started:
+    pid: int  # host pid of the container's PID 1
+    err_fd: int
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def _child_fail(fd: int, code: int, message: str) -> None:
+    try:
+        _write_all(fd, struct.pack("!i", code) + message.encode("utf-8", "replace"))
+    finally:
+        os._exit(code)
+
+
+def _drop_privileges(spec: Spec) -> None:
+    proc = spec.process
+    keep = {CAPABILITY_NUMBERS[c] for c in proc.capabilities}
+    last = max(CAPABILITY_NUMBERS.values())
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except OSError:
+        pass
+    for cap in range(last + 1):
+        if cap not in keep:
+            try:
+                sc.prctl(sc.PR_CAPBSET_DROP, cap)
+            except OSError as err:
+                if err.errno != errno.EINVAL:
+                    raise
+    if proc.no_new_privileges:
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    os.setgroups(list(proc.additional_gids))
+    os.setgid(proc.gid)
+    os.setuid(proc.uid)
+    mask = sum(1 << c for c in keep)
+    if proc.uid == 0:
+        sc.capset(mask, mask, 0)
+    # a non-root user keeps no effective capabilities, as with docker
+
+
+def _exec(spec: Spec, err_fd: int) -> None:
+    proc = spec.process
+    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in proc.env)
+    try:
+        os.chdir(proc.cwd)
+    except FileNotFoundError:
+        os.makedirs(proc.cwd, exist_ok=True)
+        os.chdir(proc.cwd)
+    if not proc.args:
+        _child_fail(err_fd, NOT_FOUND, "no command given")
+    try:
+        os.execvpe(proc.args[0], list(proc.args), env)
+    except FileNotFoundError:
+        where = "" if "/" in proc.args[0] else " in $PATH"
+        _child_fail(err_fd, NOT_FOUND, f'exec: "{proc.args[0]}": executable file not found{where}')
+    except PermissionError:
+        _child_fail(err_fd, NOT_EXECUTABLE, f'exec: "{proc.args[0]}": permission denied')
+    except OSError as err:
+        _child_fail(err_fd, NOT_EXECUTABLE, f'exec: "{proc.args[0]}": {err.strerror}')
+
+
+def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[], None] | None) -> None:
+    """B: runs as PID 1 of the new pid namespace. Never returns."""
+    try:
+        if os.read(go_fd, 1) != b"g":
+            os._exit(1)  # the parent went away before saying go
+        os.close(go_fd)
+        # A has exited by now (the parent waited for it before "go"), so our parent is
+        # the subreaper that started us: die with it. (getppid() is 0 across pid namespaces.)
+        sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        if "cgroup" in spec.namespaces:
+            sc.unshare(sc.CLONE_NEWCGROUP)
+        if spec.network in ("none", "bridge"):
+            loopback_up()
+        elif spec.network != "host":  # a path: join that namespace
+            fd = os.open(spec.network, os.O_RDONLY)
+            sc.setns(fd, sc.CLONE_NEWNET)
+            os.close(fd)
+        rootfs.setup(spec)
+        if spec.hostname and "uts" in spec.namespaces:
+            socket.sethostname(spec.hostname)
+        os.setsid()
+        if setup_stdio is not None:
+            setup_stdio()
+        _drop_privileges(spec)
+    except BaseException as err:  # reported to the parent, which raises it
+        if isinstance(err, OSError):
+            detail = err.strerror or str(err)
+            if err.filename:
+                detail += f" ({err.filename})"
+        else:
+            detail = f"{type(err).__name__}: {err}"
+        _child_fail(err_fd, 125, f"container setup failed: {detail}")
+    _exec(spec, err_fd)
+
+
+def _ns_flags(spec: Spec) -> int:
+    flags = 0
+    for name in spec.namespaces:
+        if name == "network" and spec.network not in ("none", "bridge"):
+            continue
+        flags |= _NS_FLAGS.get(name, 0)
+    return flags
+
+
+def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
+          setup_stdio: Callable[[], None] | None = None) -> int:
+    """Create the container and let it exec; returns the host pid of its PID 1.
+
+    `before_go(pid)` runs in the parent while the container waits: add it to a cgroup,
+    move a veth into its network namespace. Raises RuntimeError_ if setup or exec fails
+    (the process has then been reaped).
+    """
+    sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+    pid_r, pid_w = os.pipe()
+    go_r, go_w = os.pipe()
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    a = os.fork()
+    if a == 0:  # A
+        try:
+            os.close(pid_r)
+            os.close(go_w)
+            os.close(err_r)
+            sc.unshare(_ns_flags(spec))
+            b = os.fork()
+            if b == 0:
+                os.close(pid_w)
+                _container_main(spec, go_r, err_w, setup_stdio)
+            _write_all(pid_w, str(b).encode())
+            os._exit(0)
+        except BaseException as err:
+            try:
+                _write_all(err_w, struct.pack("!i", 125) + f"cannot create namespaces: {err}".encode())
+            finally:
+                os._exit(125)
+    os.close(pid_w)
+    os.close(go_r)
+    os.close(err_w)
+    try:
+        _, status = os.waitpid(a, 0)
+        data = b""
+        while chunk := os.read(pid_r, 64):
+            data += chunk
+        os.close(pid_r)
+        if os.waitstatus_to_exitcode(status) != 0 or not data:
+            raise RuntimeError_(errno.ECHILD, _read_error(err_r) or "cannot create the container")
+        pid = int(data)
+        try:
+            if before_go is not None:
+                before_go(pid)
+            os.write(go_w, b"g")
+        except BaseException:
+            _kill_and_reap(pid)
+            raise
+        finally:
+            os.close(go_w)
+        message = _read_error(err_r)
+        if message is not None:
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            raise ContainerStartError(code, message)
+        return pid
+    finally:
+        os.close(err_r)
+
+
+class ContainerStartError(RuntimeError_):
+    """Setup or exec failed inside the container; `.code` is the exit code to report."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(errno.EINVAL, message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _read_error(fd: int) -> str | None:
+    data = b""
+    while chunk := os.read(fd, 4096):
+        data += chunk
+    if not data:
+        return None
+    return data[4:].decode("utf-8", "replace") if len(data) >= 4 else data.decode("utf-8", "replace")
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def wait(pid: int) -> int:
+    """Wait for the container's PID 1; its exit code, or 128+signal."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code

@@ -1,0 +1,126 @@
+"""Builds the container's filesystem view, inside its new mount namespace.
+
+The steps run in this order, each one small (bubblewrap's setup_newroot is the model):
+make every mount private; mount the root (overlay or bind); mount /proc, /dev (tmpfs with
+the usual nodes), /dev/pts, /dev/shm, /dev/mqueue and a read-only /sys; the caller's
+mounts (binds, tmpfs); the per-container files (/etc/hosts, ...); pivot_root into it and
+detach the old root; then mask and write-protect runc's lists of /proc and /sys paths.
+All mounts live in the container's namespace and vanish with it: nothing is left on the host.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+from . import syscalls as sc
+from .securejoin import make_mountpoint, secure_join
+from .spec import Mount, Spec
+
+_FLAGS = {"ro": sc.MS_RDONLY, "nosuid": sc.MS_NOSUID, "nodev": sc.MS_NODEV, "noexec": sc.MS_NOEXEC,
+          "strictatime": sc.MS_STRICTATIME}
+
+DEFAULT_MOUNTS = (
+    Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
+    Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
+    Mount("/dev/pts", "devpts", "devpts", ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")),
+    Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
+    Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
+    Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", "ro")),
+)
+
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
+DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+             ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"))
+
+
+def _split(options: tuple[str, ...]) -> tuple[int, str]:
+    flags, data = 0, []
+    for opt in options:
+        if opt in _FLAGS:
+            flags |= _FLAGS[opt]
+        elif opt != "rw":
+            data.append(opt)
+    return flags, ",".join(data)
+
+
+def _mount_one(root: str, m: Mount) -> None:
+    flags, data = _split(m.options)
+    if m.type == "bind":
+        src_is_dir = os.path.isdir(m.source)
+        target = make_mountpoint(root, m.destination, src_is_dir)
+        sc.mount(m.source, target, None, sc.MS_BIND | sc.MS_REC)
+        if flags & sc.MS_RDONLY:
+            sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | (flags & ~sc.MS_RDONLY))
+        return
+    target = make_mountpoint(root, m.destination, True)
+    try:
+        sc.mount(m.source or m.type, target, m.type, flags, data or None)
+    except OSError as err:
+        if m.type == "sysfs" and err.errno in (errno.EPERM, errno.EBUSY):
+            # sysfs cannot be mounted afresh while sharing the host's network namespace
+            sc.mount("/sys", target, None, sc.MS_BIND | sc.MS_REC)
+            sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+            return
+        raise
+
+
+def _make_devices(root: str) -> None:
+    dev = secure_join(root, "/dev")
+    for name, major, minor in DEVICES:
+        path = os.path.join(dev, name)
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+        os.chmod(path, 0o666)
+    for name, target in DEV_LINKS:
+        path = os.path.join(dev, name)
+        if not os.path.lexists(path):
+            os.symlink(target, path)
+
+
+def _bind_files(root: str, files: tuple[tuple[str, str], ...]) -> None:
+    for dest, source in files:
+        target = make_mountpoint(root, dest, False)
+        sc.mount(source, target, None, sc.MS_BIND)
+
+
+def _mask(paths: tuple[str, ...], readonly: tuple[str, ...]) -> None:
+    for path in paths:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
+        else:
+            sc.mount("/dev/null", path, None, sc.MS_BIND)
+    for path in readonly:
+        if not os.path.exists(path):
+            continue
+        sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
+        sc.mount(None, path, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+
+
+def setup(spec: Spec) -> None:
+    """Assemble and enter the container's root. Runs in the child, in its own mount namespace."""
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    root = spec.root.path
+    if spec.root.overlay is not None:
+        ov = spec.root.overlay
+        data = f"lowerdir={':'.join(ov.lowerdirs)},upperdir={ov.upperdir},workdir={ov.workdir}"
+        sc.mount("overlay", root, "overlay", 0, data)
+    else:
+        sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
+    for m in DEFAULT_MOUNTS:
+        _mount_one(root, m)
+    _make_devices(root)
+    for m in spec.mounts:
+        _mount_one(root, m)
+    _bind_files(root, spec.files)
+    os.chdir(root)
+    sc.pivot_root(".", ".")
+    sc.umount2(".", sc.MNT_DETACH)
+    os.chdir("/")
+    _mask(spec.masked_paths, spec.readonly_paths)
+    if spec.root.readonly:
+        sc.mount(None, "/", None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
