@@ -1,7 +1,7 @@
 """A private Docker engine for tests that compare with docker, started only where dockerd exists.
 
 It listens on its own socket with its own data root, no bridge and no iptables rules,
-and is stopped and cleaned up (mounts included) when the test session ends.
+and is stopped and cleaned up (mounts included) when the module that used it ends.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def _unmount_below(path: str) -> None:
         subprocess.run(["umount", "-l", point], check=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def docker_engine():
     """Yields an env dict (DOCKER_HOST) for /usr/bin/docker, or skips."""
     dockerd = shutil.which("dockerd")
