@@ -30,7 +30,7 @@ from .users import resolve_user
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2)
-NETWORK_MODES = ("none", "host")
+NETWORK_MODES = ("bridge", "none", "host")
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
                 "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 
@@ -68,7 +68,9 @@ class RunRequest:
     volumes: tuple[Volume, ...] = ()
     workdir: str = ""
     user: str = ""
-    network: str = "none"
+    network: str = "bridge"
+    ports: tuple = ()  # runtime.portproxy.PortMapping
+    interactive: bool = False
     hostname: str = ""
     memory: int | None = None
     cpus: float | None = None
@@ -143,9 +145,17 @@ class ContainerDir:
             return {}
 
 
-def prepare(store: Store, req: RunRequest) -> tuple[Spec, ContainerDir, dict]:
+def bridge_config():
+    from runtime.network import Bridge
+
+    return Bridge(os.environ.get("CAIRN_BRIDGE", "cairn0"), os.environ.get("CAIRN_SUBNET", "10.88.0.0/16"))
+
+
+def prepare(store: Store, req: RunRequest) -> "Prepared":
     if req.network not in NETWORK_MODES:
         raise UsageError(f"invalid --network {req.network!r}: use one of {', '.join(NETWORK_MODES)}")
+    if req.ports and req.network != "bridge":
+        raise UsageError(f"-p needs the bridge network, not --network {req.network}")
     image = images.resolve(store, req.image)
     manifest, config_doc = images.load_documents(store, image)
     with store.adding():
@@ -164,6 +174,12 @@ def prepare(store: Store, req: RunRequest) -> tuple[Spec, ContainerDir, dict]:
     cdir = ContainerDir(store, cid)
     cdir.create()
     hosts = DOCKER_HOSTS
+    address = None
+    if req.network == "bridge":
+        from .ipam import allocate
+
+        address = allocate(store, bridge_config().subnet, cid)
+        hosts += f"{address}\t{hostname}\n"
     files = {"/etc/hosts": hosts, "/etc/hostname": hostname + "\n", "/etc/resolv.conf": _host_resolv_conf()}
     file_mounts = []
     for dest, content in files.items():
@@ -187,21 +203,85 @@ def prepare(store: Store, req: RunRequest) -> tuple[Spec, ContainerDir, dict]:
         network=req.network,
     )
     cdir.write_state(id=cid, name=req.name, image=req.image, image_id=str(image.id), command=args,
-                     created=time.time(), status="created")
-    return spec, cdir, config
+                     created=time.time(), status="created", address=str(address) if address else None)
+    return Prepared(spec, cdir, config, address)
+
+
+@dataclass
+class Prepared:
+    spec: Spec
+    cdir: ContainerDir
+    config: dict
+    address: object = None  # ipaddress.IPv4Address on the bridge
+
+
+def _stdin_null() -> None:
+    fd = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(fd, 0)
+    os.close(fd)
+
+
+class _Network:
+    """The bridge attachment and published ports of one container, torn down together."""
+
+    def __init__(self, store: Store, prep: Prepared, req: RunRequest):
+        self.store, self.prep, self.req = store, prep, req
+        self.proxies: list = []
+        self.host_ifname = None
+
+    def setup_before_start(self) -> None:
+        if self.req.network != "bridge":
+            return
+        from runtime.network import ensure_bridge
+        from runtime.portproxy import Proxy
+
+        ensure_bridge(bridge_config())
+        for mapping in self.req.ports:
+            self.proxies.append(Proxy(mapping, str(self.prep.address)))
+
+    def attach(self, pid: int) -> None:
+        if self.req.network != "bridge":
+            return
+        from runtime.network import attach
+
+        self.host_ifname = "cairn" + self.prep.cdir.id[:8]
+        attach(bridge_config(), pid, self.prep.address, self.host_ifname)
+        for proxy in self.proxies:
+            proxy.start()
+
+    def teardown(self) -> None:
+        for proxy in self.proxies:
+            proxy.close()
+        if self.host_ifname is not None:
+            from runtime.network import detach
+
+            detach(self.host_ifname)
+        if self.prep.address is not None:
+            from .ipam import release
+
+            release(self.store, self.prep.cdir.id)
 
 
 def run(store: Store, req: RunRequest) -> int:
     """Run in the foreground; returns the container's exit code (docker's codes on failure)."""
-    spec, cdir, _config = prepare(store, req)
+    prep = prepare(store, req)
+    spec, cdir = prep.spec, prep.cdir
     cgroup = None
     relay = _SignalRelay()
+    net = _Network(store, prep, req)
     try:
         relay.install()
+        net.setup_before_start()
         cgroup = Cgroup.create(cdir.id[:32])
         cgroup.apply(spec.resources)
+
+        def before_go(pid: int) -> None:
+            cgroup.add(pid)
+            net.attach(pid)
+
         try:
-            pid = process.start(spec, before_go=cgroup.add)
+            pid = process.start(spec, before_go=before_go,
+                                setup_stdio=None if req.interactive else _stdin_null)
         except process.ContainerStartError as err:
             cdir.write_state(status="exited", exit_code=err.code, error=err.message)
             raise ContainerError(err.code, err.message) from None
@@ -213,10 +293,13 @@ def run(store: Store, req: RunRequest) -> int:
         return code
     finally:
         relay.restore()
-        if cgroup is not None:
-            cgroup.destroy()
-        if req.remove:
-            remove_tree(cdir.path)
+        try:
+            net.teardown()
+        finally:
+            if cgroup is not None:
+                cgroup.destroy()
+            if req.remove:
+                remove_tree(cdir.path)
 
 
 class _SignalRelay:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+import os
 
 from .gostr import GO_SPACE
 
-GRAMMAR_PATH = Path(__file__).with_name("dockerfile.lark")
+GRAMMAR_PATH = os.path.join(os.path.dirname(__file__), "dockerfile.lark")
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,17 @@ class LineHead:
     rest: str
 
 
+def _read_grammar() -> str:
+    with open(GRAMMAR_PATH, encoding="utf-8") as f:
+        return f.read()
+
+
 @lru_cache(maxsize=1)
 def _parser():
     import lark
 
     return lark.Lark(
-        GRAMMAR_PATH.read_text(encoding="utf-8"),
+        _read_grammar(),
         parser="lalr",
         lexer="contextual",
         cache=True,

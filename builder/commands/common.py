@@ -10,8 +10,6 @@ from pathlib import Path
 
 import click
 
-from grammar import DockerfileError
-
 from ..errors import CairnError
 
 _CONTEXT_LINES = 6
@@ -47,7 +45,7 @@ def open_store(ctx: click.Context):
     return obj["store"]
 
 
-def dockerfile_error_text(err: DockerfileError, filename: str, source: str | None) -> str:
+def dockerfile_error_text(err, filename: str, source: str | None) -> str:
     """`Dockerfile:LINE: message`, then the offending lines for context."""
     if not err.start_line:
         return f"{filename}: {err.message}"

@@ -6,7 +6,6 @@ import json
 
 import click
 
-from ..reference import parse_reference
 from . import cli
 from .common import Failure, human_ago, human_size, open_store
 
@@ -31,6 +30,7 @@ def import_cmd(ctx, changes, rootfs, ref):
 @click.pass_context
 def images_cmd(ctx, quiet, digests):
     """List images in the store."""
+    from ..reference import parse_reference
     from ..store import images
 
     store = open_store(ctx)
@@ -87,6 +87,7 @@ def rmi_cmd(ctx, force, refs):
 @click.pass_context
 def inspect_cmd(ctx, refs):
     """Show an image's ID, names, manifest digest, config, layers and size as JSON."""
+    from ..reference import parse_reference
     from ..store import images
 
     store = open_store(ctx)

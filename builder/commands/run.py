@@ -27,8 +27,11 @@ def _memory(value: str | None) -> int | None:
 @click.option("--name", default="", help="A name for the container.")
 @click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE", help="Set an environment variable.")
 @click.option("-v", "--volume", "volumes", multiple=True, metavar="SRC:DST[:ro]", help="Bind-mount a host path.")
-@click.option("--network", default="none", show_default=True, metavar="none|host",
+@click.option("--network", default="bridge", show_default=True, metavar="bridge|none|host",
               help="Network mode.")
+@click.option("-p", "--publish", "ports", multiple=True, metavar="[IP:]HOST:CTR[/udp]",
+              help="Publish a container port on the host.")
+@click.option("-i", "--interactive", is_flag=True, help="Keep stdin open to the container.")
 @click.option("-w", "--workdir", default="", help="Working directory inside the container.")
 @click.option("-u", "--user", default="", help="User (name|uid[:group|gid]).")
 @click.option("-h", "--hostname", default="", help="Container host name.")
@@ -39,8 +42,8 @@ def _memory(value: str | None) -> int | None:
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run_cmd(ctx, remove, name, env, volumes, network, workdir, user, hostname, entrypoint, memory, cpus,
-            pids_limit, image, command):
+def run_cmd(ctx, remove, name, env, volumes, network, ports, interactive, workdir, user, hostname, entrypoint,
+            memory, cpus, pids_limit, image, command):
     """Run COMMAND (or the image's default) in a new container; exits with its exit code."""
     import os
 
@@ -52,8 +55,15 @@ def run_cmd(ctx, remove, name, env, volumes, network, workdir, user, hostname, e
         raise UsageError(f"invalid --cpus {cpus}: must be more than 0")
     if pids_limit is not None and pids_limit <= 0:
         raise UsageError(f"invalid --pids-limit {pids_limit}: must be more than 0")
+    from runtime.portproxy import PortMapping
+
+    try:
+        mappings = tuple(PortMapping.parse(p) for p in ports)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     req = RunRequest(
-        image=image, command=tuple(command), entrypoint=entrypoint, env=tuple(env),
+        image=image, command=tuple(command), entrypoint=entrypoint, env=tuple(env), ports=mappings,
+        interactive=interactive,
         volumes=tuple(Volume.parse(v) for v in volumes), workdir=workdir, user=user, network=network,
         hostname=hostname, memory=_memory(memory), cpus=cpus, pids_limit=pids_limit, remove=remove, name=name,
     )

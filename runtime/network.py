@@ -1,0 +1,159 @@
+"""Bridge networking with pyroute2: the bridge, a veth pair per container, and masquerade.
+
+    host: bridge <name> (gateway address) <- veth <hostside> -- eth0 (container netns)
+
+`ensure_bridge` makes the bridge once (it outlives containers, like docker0), with
+forwarding on and a MASQUERADE rule for its subnet when iptables is present. `attach`
+wires one container's network namespace (by pid) while the container waits to start;
+`detach` removes the host side (the peer goes with it). pyroute2 costs ~90 ms to import,
+so this module is imported only when a bridge network is asked for.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+
+from . import syscalls as sc
+
+
+@dataclass(frozen=True)
+class Bridge:
+    name: str = "cairn0"
+    subnet: str = "10.88.0.0/16"
+
+    @property
+    def network(self) -> ipaddress.IPv4Network:
+        return ipaddress.ip_network(self.subnet)
+
+    @property
+    def gateway(self) -> ipaddress.IPv4Address:
+        return next(self.network.hosts())
+
+
+@dataclass(frozen=True)
+class Attachment:
+    host_ifname: str
+    address: ipaddress.IPv4Address
+    bridge: Bridge
+
+
+class NetworkError(OSError):
+    pass
+
+
+def _iptables(*args: str) -> subprocess.CompletedProcess | None:
+    exe = shutil.which("iptables")
+    if exe is None:
+        return None
+    return subprocess.run([exe, "-w", "5", *args], capture_output=True, text=True, timeout=30)
+
+
+def _masquerade_rule(bridge: Bridge) -> tuple[str, ...]:
+    return ("-t", "nat", "POSTROUTING", "-s", bridge.subnet, "!", "-o", bridge.name, "-j", "MASQUERADE")
+
+
+def ensure_bridge(bridge: Bridge) -> None:
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        found = ipr.link_lookup(ifname=bridge.name)
+        if not found:
+            try:
+                ipr.link("add", ifname=bridge.name, kind="bridge")
+            except Exception as err:  # another process made it first
+                if not ipr.link_lookup(ifname=bridge.name):
+                    raise NetworkError(f"cannot create bridge {bridge.name}: {err}") from None
+            idx = ipr.link_lookup(ifname=bridge.name)[0]
+            try:
+                ipr.addr("add", index=idx, address=str(bridge.gateway), prefixlen=bridge.network.prefixlen)
+            except Exception:
+                pass  # already there
+        idx = ipr.link_lookup(ifname=bridge.name)[0]
+        ipr.link("set", index=idx, state="up")
+    try:
+        with open("/proc/sys/net/ipv4/ip_forward", "w") as f:
+            f.write("1")
+    except OSError:
+        pass
+    rule = _masquerade_rule(bridge)
+    present = _iptables(rule[0], rule[1], "-C", *rule[2:])
+    if present is not None and present.returncode != 0:
+        _iptables(rule[0], rule[1], "-A", *rule[2:])
+
+
+def remove_bridge(bridge: Bridge) -> None:
+    """Delete the bridge and its masquerade rule (tests clean up with this)."""
+    from pyroute2 import IPRoute
+
+    rule = _masquerade_rule(bridge)
+    while True:
+        res = _iptables(rule[0], rule[1], "-D", *rule[2:])
+        if res is None or res.returncode != 0:
+            break
+    with IPRoute() as ipr:
+        for idx in ipr.link_lookup(ifname=bridge.name):
+            ipr.link("del", index=idx)
+
+
+def _in_netns(pid: int, fn) -> None:
+    """Run fn(IPRoute) with a netlink socket opened inside the network namespace of pid."""
+    from pyroute2 import IPRoute
+
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+            try:
+                sc.setns(fd, sc.CLONE_NEWNET)  # this thread only
+            finally:
+                os.close(fd)
+            with IPRoute() as ipr:
+                fn(ipr)
+        except BaseException as err:  # re-raised in the caller's thread
+            errors.append(err)
+
+    thread = threading.Thread(target=target, name="cairn-netns")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def attach(bridge: Bridge, pid: int, address: ipaddress.IPv4Address, host_ifname: str) -> Attachment:
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        ipr.link("add", ifname=host_ifname, kind="veth", peer={"ifname": "eth0", "net_ns_pid": pid})
+        idx = ipr.link_lookup(ifname=host_ifname)[0]
+        master = ipr.link_lookup(ifname=bridge.name)[0]
+        ipr.link("set", index=idx, master=master, state="up")
+
+    def configure(ipr) -> None:
+        eth0 = ipr.link_lookup(ifname="eth0")[0]
+        ipr.addr("add", index=eth0, address=str(address), prefixlen=bridge.network.prefixlen)
+        ipr.link("set", index=eth0, state="up")
+        ipr.route("add", dst="0.0.0.0/0", gateway=str(bridge.gateway))
+
+    try:
+        _in_netns(pid, configure)
+    except BaseException:
+        detach(host_ifname)
+        raise
+    return Attachment(host_ifname, address, bridge)
+
+
+def detach(host_ifname: str) -> None:
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        for idx in ipr.link_lookup(ifname=host_ifname):
+            try:
+                ipr.link("del", index=idx)
+            except Exception:
+                pass  # gone with the container's namespace
