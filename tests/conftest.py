@@ -13,6 +13,18 @@ settings.register_profile("deep", max_examples=20000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Containers started by tests use their own bridge and subnet, never the default cairn0;
+# modules that run containers remove it when they end (see remove_test_bridge).
+TEST_BRIDGE, TEST_SUBNET = "cairnt0", "10.89.0.0/24"
+os.environ["CAIRN_BRIDGE"] = TEST_BRIDGE
+os.environ["CAIRN_SUBNET"] = TEST_SUBNET
+
+
+def remove_test_bridge() -> None:
+    from runtime.network import Bridge, remove_bridge
+
+    remove_bridge(Bridge(TEST_BRIDGE, TEST_SUBNET))
 GOLDEN = REPO / "tests" / "golden"
 CONFORMANCE = Path(os.environ.get("CAIRN_CONFORMANCE", REPO.parent / "shared" / "conformance"))
 

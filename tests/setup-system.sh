@@ -1,12 +1,15 @@
 #!/bin/sh
 # System packages the tests use, from Debian's archive: busybox-static (base images),
-# skopeo and umoci (readers of our output), attr (xattr tools). Installs only what is missing.
+# skopeo and umoci (readers of our output), attr (xattr tools), iptables and iproute2
+# (bridge masquerade, network checks). Installs only what is missing.
 set -eu
 need=""
 command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
 command -v skopeo >/dev/null 2>&1 || need="$need skopeo"
 command -v umoci >/dev/null 2>&1 || need="$need umoci"
 command -v setfattr >/dev/null 2>&1 || need="$need attr"
+command -v iptables >/dev/null 2>&1 || need="$need iptables"
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "tests need:$need (run as root, or install them)" >&2

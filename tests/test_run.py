@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from .conftest import REPO, cairn_cli
+from .conftest import REPO, cairn_cli, remove_test_bridge
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
 
@@ -20,7 +20,10 @@ def root(tmp_path_factory, busybox_tar):
     store_root = tmp_path_factory.mktemp("runstore")
     res = cairn_cli("import", "-c", 'CMD ["/bin/sh"]', str(busybox_tar), "busybox:local", root=store_root)
     assert res.returncode == 0, res.stderr
-    yield store_root
+    try:
+        yield store_root
+    finally:
+        remove_test_bridge()
     assert list((store_root / "containers").iterdir()) == [], "a --rm container was left behind"
 
 
@@ -47,7 +50,8 @@ def test_command_not_found_and_not_executable(root):
 
 
 def test_default_command_entrypoint_and_args(root):
-    assert out(run(root, "busybox:local", stdin=b"echo from-default-cmd\n")).strip() == "from-default-cmd"
+    assert out(run(root, "-i", "busybox:local", stdin=b"echo from-default-cmd\n")).strip() == "from-default-cmd"
+    assert out(run(root, "busybox:local", stdin=b"echo not-read\n")) == ""  # no -i: stdin is /dev/null
     res = run(root, "--entrypoint", "echo", "busybox:local", "a", "b")
     assert out(res) == "a b\n"
 

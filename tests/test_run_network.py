@@ -18,11 +18,11 @@ import urllib.request
 
 import pytest
 
-from .conftest import REPO, cairn_cli
+from .conftest import REPO, TEST_BRIDGE, TEST_SUBNET, cairn_cli
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
 
-BRIDGE, SUBNET, GATEWAY = "cairnt0", "10.89.0.0/24", "10.89.0.1"
+BRIDGE, SUBNET, GATEWAY = TEST_BRIDGE, TEST_SUBNET, "10.89.0.1"
 NET_ENV = {"CAIRN_BRIDGE": BRIDGE, "CAIRN_SUBNET": SUBNET}
 
 
