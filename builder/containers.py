@@ -8,8 +8,8 @@ dirs, top first); only the upper dir is the container's own.
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import secrets
 import signal
 import time
@@ -21,16 +21,17 @@ from runtime.cgroups import Cgroup
 from runtime.spec import Mount, Overlay, Process, Resources, Root, Spec
 
 from .errors import CairnError, UsageError
-from .image_config import DEFAULT_PATH, env_list_get, env_list_set
+from .envlist import DEFAULT_PATH, env_list_get, env_list_set
 from .image_files import read_file
-from .layers.materialize import unpack_blob
 from .store import images
 from .store.store import Store, remove_tree
+from .container_dirs import ContainerDir
 from .users import resolve_user
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2)
 NETWORK_MODES = ("bridge", "none", "host")
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
                 "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 
@@ -71,6 +72,8 @@ class RunRequest:
     network: str = "bridge"
     ports: tuple = ()  # runtime.portproxy.PortMapping
     interactive: bool = False
+    tty: bool = False
+    init: bool = False
     hostname: str = ""
     memory: int | None = None
     cpus: float | None = None
@@ -121,30 +124,6 @@ def _host_resolv_conf() -> str:
         return ""
 
 
-class ContainerDir:
-    def __init__(self, store: Store, cid: str):
-        self.id = cid
-        self.path = store.root / "containers" / cid
-        self.upper, self.work, self.rootfs = self.path / "upper", self.path / "work", self.path / "rootfs"
-
-    def create(self) -> None:
-        for d in (self.upper, self.work, self.rootfs):
-            d.mkdir(parents=True, exist_ok=False)
-
-    def write_state(self, **fields) -> None:
-        state = self.state()
-        state.update(fields)
-        tmp = self.path / "state.json.tmp"
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, self.path / "state.json")
-
-    def state(self) -> dict:
-        try:
-            return json.loads((self.path / "state.json").read_text())
-        except (OSError, ValueError):
-            return {}
-
-
 def bridge_config():
     from runtime.network import Bridge
 
@@ -156,11 +135,21 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
         raise UsageError(f"invalid --network {req.network!r}: use one of {', '.join(NETWORK_MODES)}")
     if req.ports and req.network != "bridge":
         raise UsageError(f"-p needs the bridge network, not --network {req.network}")
+    if req.name:
+        from .container_dirs import name_taken
+
+        if not _NAME.match(req.name):
+            raise UsageError(f"invalid --name {req.name!r}: use letters, digits, '_', '.' and '-'")
+        if name_taken(store, req.name):
+            raise CairnError(f'the container name "{req.name}" is already in use')
     image = images.resolve(store, req.image)
     manifest, config_doc = images.load_documents(store, image)
-    with store.adding():
-        for layer in image.layers:
-            if not store.has_snapshot(layer.diff_id):
+    missing = [layer for layer in image.layers if not store.has_snapshot(layer.diff_id)]
+    if missing:
+        from .layers.materialize import unpack_blob
+
+        with store.adding():
+            for layer in missing:
                 unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
     lowers = [str(store.snapshot_path(layer.diff_id)) for layer in reversed(image.layers)]
     config = config_doc.config
@@ -194,7 +183,7 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
         os.mkdir(lowers[0])
     spec = Spec(
         process=Process(args=tuple(args), env=tuple(env), cwd=workdir, uid=user.uid, gid=user.gid,
-                        additional_gids=user.groups),
+                        additional_gids=user.groups, terminal=req.tty, init=req.init),
         root=Root(str(cdir.rootfs), Overlay(tuple(lowers), str(cdir.upper), str(cdir.work))),
         hostname=hostname,
         mounts=tuple(Mount(v.destination, "bind", v.source, ("ro",) if v.readonly else ()) for v in req.volumes),
@@ -203,7 +192,8 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
         network=req.network,
     )
     cdir.write_state(id=cid, name=req.name, image=req.image, image_id=str(image.id), command=args,
-                     created=time.time(), status="created", address=str(address) if address else None)
+                     created=time.time(), status="created", address=str(address) if address else None,
+                     stop_signal=config.get("StopSignal") or "SIGTERM")
     return Prepared(spec, cdir, config, address)
 
 
@@ -264,7 +254,15 @@ class _Network:
 
 def run(store: Store, req: RunRequest) -> int:
     """Run in the foreground; returns the container's exit code (docker's codes on failure)."""
-    prep = prepare(store, req)
+    return run_prepared(store, prepare(store, req), req)
+
+
+def run_prepared(store: Store, prep: Prepared, req: RunRequest, on_started=None) -> int:
+    """Start a prepared container, wait for it, tear everything down; its exit code.
+
+    `on_started(pid)` is called once the command has been exec'd (detached runs report
+    back to the waiting CLI with it).
+    """
     spec, cdir = prep.spec, prep.cdir
     cgroup = None
     relay = _SignalRelay()
@@ -279,18 +277,34 @@ def run(store: Store, req: RunRequest) -> int:
             cgroup.add(pid)
             net.attach(pid)
 
+        terminal = None
+        setup_stdio = None if req.interactive else _stdin_null
+        if req.tty:
+            from runtime.terminal import Terminal
+
+            terminal = Terminal(req.interactive)
+            setup_stdio = terminal.child_setup
         try:
-            pid = process.start(spec, before_go=before_go,
-                                setup_stdio=None if req.interactive else _stdin_null)
+            pid = process.start(spec, before_go=before_go, setup_stdio=setup_stdio)
         except process.ContainerStartError as err:
-            cdir.write_state(status="exited", exit_code=err.code, error=err.message)
+            cdir.write_state(status="exited", exit_code=err.code, error=err.message, finished=time.time())
             raise ContainerError(err.code, err.message) from None
+        if terminal is not None:
+            terminal.start_relay()
         relay.target(pid)
         cdir.write_state(status="running", pid=pid, started=time.time())
+        if on_started is not None:
+            on_started(pid)
         code = process.wait(pid)
+        if terminal is not None:
+            terminal.finish()
         oom = cgroup.oom_killed()
         cdir.write_state(status="exited", exit_code=code, finished=time.time(), oom_killed=oom)
         return code
+    except BaseException:
+        if cdir.state().get("status") != "exited":
+            cdir.write_state(status="exited", exit_code=125, finished=time.time())
+        raise
     finally:
         relay.restore()
         try:

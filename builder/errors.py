@@ -2,21 +2,17 @@
 
     grammar.DockerfileError        a Dockerfile problem at a line span        exit 2
     ├── grammar.ShellWordError     a word variable expansion rejects
-    └── InstructionError           an instruction that parses but is invalid
+    └── instructions.errors.InstructionError
+                                   an instruction that parses but is invalid
                                    (argument count, flag, stage name, ...)
     CairnError                     anything else cairn reports                 exit 1
     └── UsageError                 a bad command-line value, named             exit 2
 
-Only builder.cli formats these and picks exit codes; everything else raises.
+Only builder.cli formats these and picks exit codes; everything else raises. (This module
+imports nothing, so every command can afford it at start-up.)
 """
 
 from __future__ import annotations
-
-from grammar import DockerfileError
-
-
-class InstructionError(DockerfileError):
-    """An instruction that is well-formed text but not a valid instruction."""
 
 
 class CairnError(Exception):

@@ -12,11 +12,11 @@ import platform
 import posixpath
 from typing import Callable
 
-from .errors import InstructionError
+from .envlist import DEFAULT_PATH, env_list_get, env_list_set  # noqa: F401 - re-exported
+from .instructions.errors import InstructionError
 from .instructions import types as t
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
          "armv6l": "arm", "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x",
          "riscv64": "riscv64"}
@@ -31,25 +31,6 @@ def host_platform() -> dict[str, str]:
         out["variant"] = "v7"
     elif machine == "armv6l":
         out["variant"] = "v6"
-    return out
-
-
-def env_list_get(env: list[str], key: str) -> str | None:
-    for item in env:
-        k, _, v = item.partition("=")
-        if k == key:
-            return v
-    return None
-
-
-def env_list_set(env: list[str], key: str, value: str) -> list[str]:
-    """Set KEY=value, in place of an existing KEY (keeping the order), else at the end."""
-    out = list(env)
-    for i, item in enumerate(out):
-        if item.partition("=")[0] == key:
-            out[i] = f"{key}={value}"
-            return out
-    out.append(f"{key}={value}")
     return out
 
 

@@ -57,7 +57,20 @@ def _masquerade_rule(bridge: Bridge) -> tuple[str, ...]:
     return ("-t", "nat", "POSTROUTING", "-s", bridge.subnet, "!", "-o", bridge.name, "-j", "MASQUERADE")
 
 
+def bridge_ready(bridge: Bridge) -> bool:
+    """The bridge exists and is up (read from sysfs: no netlink, no pyroute2 import)."""
+    base = f"/sys/class/net/{bridge.name}"
+    try:
+        flags = int(open(f"{base}/flags").read(), 16)
+    except (OSError, ValueError):
+        return False
+    return os.path.isdir(f"{base}/bridge") and bool(flags & 0x1)
+
+
 def ensure_bridge(bridge: Bridge) -> None:
+    """Create and configure the bridge unless it is up already (set up once, like docker0)."""
+    if bridge_ready(bridge):
+        return
     from pyroute2 import IPRoute
 
     with IPRoute() as ipr:

@@ -128,6 +128,8 @@ def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[
         if setup_stdio is not None:
             setup_stdio()
         _drop_privileges(spec)
+        if spec.process.init:
+            _init_then_exec(spec, err_fd)
     except BaseException as err:  # reported to the parent, which raises it
         if isinstance(err, OSError):
             detail = err.strerror or str(err)
@@ -137,6 +139,40 @@ def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[
             detail = f"{type(err).__name__}: {err}"
         _child_fail(err_fd, 125, f"container setup failed: {detail}")
     _exec(spec, err_fd)
+
+
+def _init_then_exec(spec: Spec, err_fd: int) -> None:
+    """--init: fork the command, then stay as PID 1 reaping orphans and forwarding
+    signals to it; exit as it exits. Only the child returns from this function."""
+    child = os.fork()
+    if child == 0:
+        for sig in _INIT_FORWARDED:
+            signal.signal(sig, signal.SIG_DFL)
+        return  # the caller execs the command
+    os.close(err_fd)  # the parent sees EOF when the command execs (or its error)
+
+    def forward(sig, _frame):
+        try:
+            os.kill(child, sig)
+        except ProcessLookupError:
+            pass
+
+    for sig in _INIT_FORWARDED:
+        signal.signal(sig, forward)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
+
+
+_INIT_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+                   signal.SIGUSR2, signal.SIGWINCH)
 
 
 def _ns_flags(spec: Spec) -> int:

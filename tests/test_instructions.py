@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder.errors import InstructionError
+from builder.instructions.errors import InstructionError
 from builder.instructions import parse_dockerfile
 from builder.instructions import types as t
 from builder.instructions.durations import parse_duration

@@ -6,8 +6,6 @@ import sys
 
 import click
 
-from grammar import DockerfileError
-
 from . import cli
 from .common import Failure, dockerfile_error_text, read_file_arg
 
@@ -20,6 +18,7 @@ from .common import Failure, dockerfile_error_text, read_file_arg
 def parse_cmd(fmt: str, validate: bool, file: str) -> None:
     """Parse a Dockerfile and print its syntax tree."""
     import grammar
+    from grammar import DockerfileError
 
     source = grammar.parser.decode(read_file_arg(file))
     try:

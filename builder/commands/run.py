@@ -24,6 +24,7 @@ def _memory(value: str | None) -> int | None:
 
 @cli.command("run", context_settings={"allow_interspersed_args": False})
 @click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
+@click.option("-d", "--detach", is_flag=True, help="Run in the background and print the container ID.")
 @click.option("--name", default="", help="A name for the container.")
 @click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE", help="Set an environment variable.")
 @click.option("-v", "--volume", "volumes", multiple=True, metavar="SRC:DST[:ro]", help="Bind-mount a host path.")
@@ -32,6 +33,8 @@ def _memory(value: str | None) -> int | None:
 @click.option("-p", "--publish", "ports", multiple=True, metavar="[IP:]HOST:CTR[/udp]",
               help="Publish a container port on the host.")
 @click.option("-i", "--interactive", is_flag=True, help="Keep stdin open to the container.")
+@click.option("-t", "--tty", is_flag=True, help="Give the container a pseudo-terminal.")
+@click.option("--init", is_flag=True, help="Run a reaper as PID 1 that forwards signals to the command.")
 @click.option("-w", "--workdir", default="", help="Working directory inside the container.")
 @click.option("-u", "--user", default="", help="User (name|uid[:group|gid]).")
 @click.option("-h", "--hostname", default="", help="Container host name.")
@@ -42,7 +45,7 @@ def _memory(value: str | None) -> int | None:
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run_cmd(ctx, remove, name, env, volumes, network, ports, interactive, workdir, user, hostname, entrypoint,
+def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive, tty, init, workdir, user, hostname, entrypoint,
             memory, cpus, pids_limit, image, command):
     """Run COMMAND (or the image's default) in a new container; exits with its exit code."""
     import os
@@ -63,9 +66,16 @@ def run_cmd(ctx, remove, name, env, volumes, network, ports, interactive, workdi
         raise UsageError(str(err)) from None
     req = RunRequest(
         image=image, command=tuple(command), entrypoint=entrypoint, env=tuple(env), ports=mappings,
-        interactive=interactive,
+        interactive=interactive, tty=tty, init=init,
         volumes=tuple(Volume.parse(v) for v in volumes), workdir=workdir, user=user, network=network,
         hostname=hostname, memory=_memory(memory), cpus=cpus, pids_limit=pids_limit, remove=remove, name=name,
     )
+    if detach and (interactive or tty):
+        raise UsageError("-d cannot be combined with -i or -t")
+    if detach:
+        from ..lifecycle import run_detached
+
+        click.echo(run_detached(open_store(ctx), req))
+        return
     code = run(open_store(ctx), req)
     ctx.exit(code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import InstructionError
+from .errors import InstructionError
 from .suggest import with_hint
 
 BOOL, STRING, STRINGS = "bool", "string", "strings"

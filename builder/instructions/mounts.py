@@ -10,7 +10,7 @@ import csv
 from typing import Callable
 
 from .. import units
-from ..errors import InstructionError
+from .errors import InstructionError
 from .suggest import with_hint
 from .types import Mount
 

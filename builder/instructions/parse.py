@@ -12,7 +12,7 @@ from typing import Callable
 
 from grammar import Dockerfile, DockerfileError, Heredoc, Instruction, parse_heredoc
 
-from ..errors import InstructionError
+from .errors import InstructionError
 from . import types as t
 from .durations import format_duration, parse_duration
 from .flags import BOOL, STRING, STRINGS, FlagValues, parse_flags

@@ -1,0 +1,68 @@
+"""Container commands: ps, stop, rm, logs (run is in run.py)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import cli
+from .common import open_store
+
+
+@cli.command("ps")
+@click.option("-a", "--all", "include_all", is_flag=True, help="Show stopped containers too.")
+@click.option("-q", "--quiet", is_flag=True, help="Only IDs.")
+@click.pass_context
+def ps_cmd(ctx, include_all, quiet):
+    """List containers."""
+    from ..lifecycle import ps_rows
+
+    rows = ps_rows(open_store(ctx), include_all)
+    if quiet:
+        for row in rows:
+            click.echo(row[0])
+        return
+    table = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"), *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(6)]
+    for row in table:
+        click.echo("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@cli.command("stop")
+@click.option("-t", "--time", "timeout", type=float, default=10.0, show_default=True,
+              help="Seconds to wait before killing the container.")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def stop_cmd(ctx, timeout, containers):
+    """Stop running containers (SIGTERM, then SIGKILL)."""
+    from ..lifecycle import stop
+
+    store = open_store(ctx)
+    for key in containers:
+        stop(store, key, timeout)
+        click.echo(key)
+
+
+@cli.command("rm")
+@click.option("-f", "--force", is_flag=True, help="Kill a running container first.")
+@click.argument("containers", nargs=-1, required=True)
+@click.pass_context
+def rm_cmd(ctx, force, containers):
+    """Remove containers."""
+    from ..lifecycle import remove
+
+    store = open_store(ctx)
+    for key in containers:
+        remove(store, key, force)
+        click.echo(key)
+
+
+@cli.command("logs")
+@click.argument("container")
+@click.pass_context
+def logs_cmd(ctx, container):
+    """Print a detached container's output."""
+    from ..lifecycle import logs
+
+    sys.stdout.buffer.write(logs(open_store(ctx), container))

@@ -1,0 +1,179 @@
+"""Detached containers and their lifecycle: run -d, ps, stop, rm, logs.
+
+`run -d` forks a monitor that starts the container with its output appended to
+`<container>/log`, waits for it and tears it down, as the foreground run does; the CLI
+waits only until the command was exec'd (or failed) and prints the container ID. The
+state on disk (`state.json`) is what later commands read.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime
+
+from .container_dirs import ContainerDir, all_containers, find_container
+from .containers import ContainerError, RunRequest, prepare, run_prepared
+from .errors import CairnError
+from .store.store import Store, remove_tree
+
+
+def run_detached(store: Store, req: RunRequest) -> str:
+    prep = prepare(store, req)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the monitor
+        os.close(read_fd)
+        code = 1
+        try:
+            os.setsid()
+            log = os.open(prep.cdir.path / "log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+            null = os.open("/dev/null", os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(log, 1)
+            os.dup2(log, 2)
+            os.close(null)
+            os.close(log)
+            own = Store(store.root)  # never share the parent's SQLite connection
+            prep.cdir.write_state(monitor=os.getpid())
+
+            def started(container_pid: int) -> None:
+                os.write(write_fd, f"ok {container_pid}".encode())
+                os.close(write_fd)
+
+            run_prepared(own, prep, req, on_started=started)
+            code = 0
+        except ContainerError as err:
+            try:
+                os.write(write_fd, f"err {err.exit_code} {err}".encode())
+            except OSError:
+                pass
+        except BaseException as err:  # reported through the pipe, never a traceback
+            try:
+                os.write(write_fd, f"err 125 {type(err).__name__}: {err}".encode())
+            except OSError:
+                pass
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    data = b""
+    while chunk := os.read(read_fd, 4096):
+        data += chunk
+    os.close(read_fd)
+    text = data.decode("utf-8", "replace")
+    if text.startswith("ok "):
+        return prep.cdir.id
+    if text.startswith("err "):
+        _, code, message = text.split(" ", 2)
+        raise ContainerError(int(code), message)
+    raise CairnError("the container monitor exited before starting the container")
+
+
+def _wait_exited(c: ContainerDir, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if c.state().get("status") == "exited":
+            return True
+        if not c.pid_alive() and not _monitor_alive(c):
+            return True
+        time.sleep(0.02)
+    return c.state().get("status") == "exited"
+
+
+def _monitor_alive(c: ContainerDir) -> bool:
+    pid = c.state().get("monitor")
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _signal_number(name: str) -> int:
+    name = name.upper()
+    if name.isdigit():
+        return int(name)
+    try:
+        return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
+    except KeyError:
+        return int(signal.SIGTERM)
+
+
+def stop(store: Store, key: str, timeout: float = 10.0) -> ContainerDir:
+    """SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` seconds."""
+    c = find_container(store, key)
+    if not c.running():
+        return c
+    pid = c.state()["pid"]
+    try:
+        os.kill(pid, _signal_number(c.state().get("stop_signal") or "SIGTERM"))
+    except ProcessLookupError:
+        return c
+    if not _wait_exited(c, timeout):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _wait_exited(c, 10.0)
+    return c
+
+
+def remove(store: Store, key: str, force: bool = False) -> str:
+    c = find_container(store, key)
+    if c.running():
+        if not force:
+            raise CairnError(f"container {c.id[:12]} is running: stop it first, or use rm -f")
+        stop(store, key, timeout=0)
+    _wait_exited(c, 10.0)
+    if _monitor_alive(c):
+        deadline = time.monotonic() + 10
+        while _monitor_alive(c) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    from .ipam import release
+
+    release(store, c.id)
+    remove_tree(c.path)
+    return c.id
+
+
+def logs(store: Store, key: str) -> bytes:
+    c = find_container(store, key)
+    try:
+        return (c.path / "log").read_bytes()
+    except FileNotFoundError:
+        raise CairnError(f"container {c.id[:12]} has no logs: it ran in the foreground") from None
+
+
+def _ago(ts: float | None) -> str:
+    if not ts:
+        return ""
+    delta = max(0, int(time.time() - ts))
+    for secs, name in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if delta >= secs:
+            n = delta // secs
+            return f"{n} {name}{'s' if n != 1 else ''}"
+    return "Less than a second"
+
+
+def ps_rows(store: Store, include_all: bool) -> list[tuple[str, ...]]:
+    rows = []
+    for c in all_containers(store):
+        st = c.state()
+        running = c.running()
+        if not include_all and not running:
+            continue
+        if running:
+            status = f"Up {_ago(st.get('started'))}"
+        elif st.get("status") == "exited":
+            status = f"Exited ({st.get('exit_code')}) {_ago(st.get('finished'))} ago"
+        else:
+            status = "Dead"
+        created = datetime.fromtimestamp(st.get("created", 0)).strftime("%Y-%m-%d %H:%M:%S")
+        command = " ".join(st.get("command") or [])
+        if len(command) > 30:
+            command = command[:29] + "…"
+        rows.append((c.id[:12], st.get("image", ""), f'"{command}"', created, status, st.get("name") or ""))
+    return rows
