@@ -5,12 +5,14 @@
 `ensure_bridge` makes the bridge once (it outlives containers, like docker0), with
 forwarding on and a MASQUERADE rule for its subnet when iptables is present. `attach`
 wires one container's network namespace (by pid) while the container waits to start;
-`detach` removes the host side (the peer goes with it). pyroute2 costs ~90 ms to import,
-so this module is imported only when a bridge network is asked for.
+`detach` removes the host side (the peer goes with it). The bridge is made with pyroute2;
+the per-container steps use runtime.netlink, because importing pyroute2 costs ~350 ms
+here, more than a container start may take.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import shutil
@@ -19,6 +21,7 @@ import threading
 from dataclasses import dataclass
 
 from . import syscalls as sc
+from .netlink import Netlink, index_of
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,7 @@ def remove_bridge(bridge: Bridge) -> None:
 
 
 def _in_netns(pid: int, fn) -> None:
-    """Run fn(IPRoute) with a netlink socket opened inside the network namespace of pid."""
-    from pyroute2 import IPRoute
-
+    """Run fn(Netlink) with a netlink socket opened inside the network namespace of pid."""
     errors: list[BaseException] = []
 
     def target() -> None:
@@ -126,8 +127,8 @@ def _in_netns(pid: int, fn) -> None:
                 sc.setns(fd, sc.CLONE_NEWNET)  # this thread only
             finally:
                 os.close(fd)
-            with IPRoute() as ipr:
-                fn(ipr)
+            with Netlink() as nl:
+                fn(nl)
         except BaseException as err:  # re-raised in the caller's thread
             errors.append(err)
 
@@ -139,19 +140,23 @@ def _in_netns(pid: int, fn) -> None:
 
 
 def attach(bridge: Bridge, pid: int, address: ipaddress.IPv4Address, host_ifname: str) -> Attachment:
-    from pyroute2 import IPRoute
+    """A veth pair from the bridge into the namespace of pid, addressed and routed."""
+    master = index_of(bridge.name)
+    if master is None:
+        raise NetworkError(errno.ENODEV, f"bridge {bridge.name} does not exist")
+    with Netlink() as nl:
+        nl.add_veth(host_ifname, "eth0", pid)
+        try:
+            nl.set_up(index_of(host_ifname), master=master)
+        except BaseException:
+            nl.delete_link(index_of(host_ifname) or 0)
+            raise
 
-    with IPRoute() as ipr:
-        ipr.link("add", ifname=host_ifname, kind="veth", peer={"ifname": "eth0", "net_ns_pid": pid})
-        idx = ipr.link_lookup(ifname=host_ifname)[0]
-        master = ipr.link_lookup(ifname=bridge.name)[0]
-        ipr.link("set", index=idx, master=master, state="up")
-
-    def configure(ipr) -> None:
-        eth0 = ipr.link_lookup(ifname="eth0")[0]
-        ipr.addr("add", index=eth0, address=str(address), prefixlen=bridge.network.prefixlen)
-        ipr.link("set", index=eth0, state="up")
-        ipr.route("add", dst="0.0.0.0/0", gateway=str(bridge.gateway))
+    def configure(nl: Netlink) -> None:
+        eth0 = index_of("eth0")
+        nl.add_address(eth0, address, bridge.network.prefixlen)
+        nl.set_up(eth0)
+        nl.add_default_route(bridge.gateway, eth0)
 
     try:
         _in_netns(pid, configure)
@@ -162,11 +167,8 @@ def attach(bridge: Bridge, pid: int, address: ipaddress.IPv4Address, host_ifname
 
 
 def detach(host_ifname: str) -> None:
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        for idx in ipr.link_lookup(ifname=host_ifname):
-            try:
-                ipr.link("del", index=idx)
-            except Exception:
-                pass  # gone with the container's namespace
+    """Remove the host side of a container's veth (the peer goes with it)."""
+    index = index_of(host_ifname)
+    if index is not None:
+        with Netlink() as nl:
+            nl.delete_link(index)

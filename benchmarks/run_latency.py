@@ -1,0 +1,139 @@
+"""Start-up latency of `cairn run --rm IMAGE true` against runc and docker, same image.
+
+In one run, interleaved, medians of N (default 10):
+  cairn run --rm busybox:local true                (default bridge network)
+  cairn run --rm --network none busybox:local true
+  runc run (bundle on the same busybox rootfs, its default namespaces, no network)
+  docker run --rm [--network none] busybox:local true   (a private dockerd, when installed)
+
+Goals (issue 4): bridge at most 0.5x docker's time; --network none at most 4x runc's.
+Everything is made in a temp dir and removed: the store, a bridge `cairnb0`
+(10.90.0.0/24), the runc bundle, dockerd's data root and its docker0 bridge.
+
+    python benchmarks/run_latency.py [--runs 10]   (as root)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+BRIDGE, SUBNET = "cairnb0", "10.90.0.0/24"
+
+
+def timed(cmd, env=None) -> float:
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr.decode()[-500:]}")
+    return elapsed
+
+
+def start_dockerd(base: Path):
+    dockerd = shutil.which("dockerd")
+    if dockerd is None or not os.path.exists("/usr/bin/docker"):
+        return None, None
+    sock = base / "d.sock"
+    proc = subprocess.Popen([dockerd, "--data-root", str(base / "root"), "--exec-root", str(base / "exec"),
+                             "-H", f"unix://{sock}", "--pidfile", str(base / "pid"), "--iptables=false",
+                             "--bip", "10.91.0.1/24"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
+    for _ in range(120):
+        if subprocess.run(["/usr/bin/docker", "version"], env=env, capture_output=True).returncode == 0:
+            return proc, env
+        time.sleep(0.5)
+    proc.kill()
+    return None, None
+
+
+def stop_dockerd(proc, base: Path) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    with open("/proc/mounts") as f:
+        points = [line.split()[1] for line in f if line.split()[1].startswith(str(base))]
+    for p in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", p], check=False)
+    subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=10)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root")
+    cairn = shutil.which("cairn") or str(Path(sys.executable).with_name("cairn"))
+    work = Path(tempfile.mkdtemp(prefix="cairn-bench-run-"))
+    env = dict(os.environ, CAIRN_ROOT=str(work / "store"), CAIRN_BRIDGE=BRIDGE, CAIRN_SUBNET=SUBNET)
+    dockerd = None
+    try:
+        rootfs_tar = work / "busybox.tar"
+        subprocess.run([str(REPO / "examples" / "busybox-rootfs.sh"), str(rootfs_tar)], check=True)
+        subprocess.run([cairn, "import", str(rootfs_tar), "busybox:local"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        bundle = work / "bundle"
+        (bundle / "rootfs").mkdir(parents=True)
+        subprocess.run(["tar", "-C", str(bundle / "rootfs"), "-xf", str(rootfs_tar)], check=True)
+        subprocess.run(["runc", "spec"], cwd=bundle, check=True)
+        spec = json.loads((bundle / "config.json").read_text())
+        spec["process"]["terminal"] = False
+        spec["process"]["args"] = ["true"]
+        (bundle / "config.json").write_text(json.dumps(spec))
+
+        sides = {
+            "cairn bridge": lambda i: timed([cairn, "run", "--rm", "busybox:local", "true"], env),
+            "cairn none": lambda i: timed([cairn, "run", "--rm", "--network", "none", "busybox:local", "true"], env),
+            "runc": lambda i: timed(["runc", "--root", str(work / "runc-state"), "run", "--bundle", str(bundle),
+                                     f"bench-{os.getpid()}-{i}"]),
+        }
+        dockerd, denv = start_dockerd(work / "docker")
+        if dockerd is not None:
+            subprocess.run([cairn, "save", "-o", str(work / "bb-docker.tar"), "busybox:local"], env=env, check=True)
+            subprocess.run(["/usr/bin/docker", "load", "-i", str(work / "bb-docker.tar")], env=denv, check=True,
+                           stdout=subprocess.DEVNULL)
+            sides["docker bridge"] = lambda i: timed(["/usr/bin/docker", "run", "--rm", "busybox:local", "true"], denv)
+            sides["docker none"] = lambda i: timed(["/usr/bin/docker", "run", "--rm", "--network", "none",
+                                                    "busybox:local", "true"], denv)
+        for name, fn in sides.items():  # warm-up: page cache, bridge creation, image unpack
+            fn(-1)
+        results: dict[str, list[float]] = {name: [] for name in sides}
+        for i in range(args.runs):
+            for name, fn in sides.items():
+                results[name].append(fn(i))
+        med = {name: statistics.median(v) for name, v in results.items()}
+        print(f"machine: {os.cpu_count()} cpus; median of {args.runs} runs each, interleaved")
+        for name, value in med.items():
+            print(f"  {name:<14} {value * 1000:7.1f} ms")
+        if "docker bridge" in med:
+            print(f"cairn bridge / docker bridge = {med['cairn bridge'] / med['docker bridge']:.2f}x (goal <= 0.5x)")
+            print(f"cairn none / docker none     = {med['cairn none'] / med['docker none']:.2f}x")
+        else:
+            print("docker: not installed here, not measured")
+        print(f"cairn none / runc            = {med['cairn none'] / med['runc']:.2f}x (goal <= 4x)")
+    finally:
+        if dockerd is not None:
+            stop_dockerd(dockerd, work / "docker")
+        from runtime.network import Bridge, remove_bridge
+
+        remove_bridge(Bridge(BRIDGE, SUBNET))
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
