@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
 import time
 from dataclasses import dataclass, field
@@ -153,7 +152,7 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
                 unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
     lowers = [str(store.snapshot_path(layer.diff_id)) for layer in reversed(image.layers)]
     config = config_doc.config
-    cid = secrets.token_hex(32)
+    cid = os.urandom(32).hex()
     hostname = req.hostname or cid[:12]
     req = RunRequest(**{**req.__dict__, "hostname": hostname})
     user = resolve_user(req.user or config.get("User") or "", read_file(lowers, "/etc/passwd"),

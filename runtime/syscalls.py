@@ -4,10 +4,19 @@ umount2, pivot_root, prctl and capset. Each raises OSError with errno, like os d
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+def _load_libc() -> ctypes.CDLL:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not glibc: ask the (slow, subprocess-running) finder
+        from ctypes import util as ctypes_util
+
+        return ctypes.CDLL(ctypes_util.find_library("c"), use_errno=True)
+
+
+_libc = _load_libc()
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
