@@ -26,7 +26,7 @@ from . import oci
 from .digest import Digest, DigestError
 from .errors import CairnError
 from .image_config import host_platform
-from .layers.compression import decompressed_by_kind, sniff
+from .layers.compression import open_decompressed, sniff
 from .layers.materialize import layer_tar_size, unpack_blob, write_layer_tar
 from .reference import Reference, ReferenceError, parse_reference
 from .store import images
@@ -201,20 +201,12 @@ class Loaded:
 
 class _Archive:
     def __init__(self, path: str):
-        try:
-            raw = open(path, "rb")
-        except OSError as err:
-            raise ArchiveError(f"cannot read {path}: {err.strerror}") from None
-        kind = sniff(raw.read(6))
-        raw.seek(0)
-        if kind not in ("none", "gzip", "zstd"):
-            raise ArchiveError(f"{path}: unsupported archive compression {kind}")
+        raw, kind = open_decompressed(path)
         if kind != "none":
             # Random access needs a plain tar: decompress into a temp file first.
             tmp = tempfile.TemporaryFile()
-            src = decompressed_by_kind(raw, kind)
             try:
-                while chunk := src.read(_CHUNK):
+                while chunk := raw.read(_CHUNK):
                     tmp.write(chunk)
             except Exception as err:
                 raise ArchiveError(f"{path}: cannot decompress: {err}") from None

@@ -9,8 +9,6 @@ tar, never the wall clock. `-c` applies Dockerfile instructions to the config, a
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +18,7 @@ import grammar
 from . import image_config, oci
 from .errors import CairnError, UsageError
 from .instructions import parse_instruction
-from .layers.compression import decompressed_by_kind, sniff
+from .layers.compression import open_decompressed
 from .layers.materialize import snapshot_from_stream
 from .layers.tarstream import TarOptions
 from .reference import parse_reference
@@ -29,20 +27,6 @@ from .store.store import Store
 
 CHANGE_KEYWORDS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER",
                    "VOLUME", "WORKDIR")
-
-
-def _open_tar(path: Path):
-    try:
-        f = open(path, "rb")
-    except OSError as err:
-        raise CairnError(f"cannot read {path}: {err.strerror}") from None
-    kind = sniff(f.read(6))
-    f.seek(0)
-    if kind == "xz":
-        return lzma.open(f)
-    if kind == "bzip2":
-        return bz2.open(f)
-    return decompressed_by_kind(f, kind)
 
 
 def _newest_mtime(root: Path) -> int:
@@ -84,7 +68,8 @@ def import_rootfs(store: Store, tar_path: str, ref_text: str, changes: list[str]
     options = TarOptions.from_env()
     path = Path(tar_path)
     with store.adding():
-        with _open_tar(path) as stream:
+        stream, _kind = open_decompressed(path)
+        with stream:
             diff_id, _size = snapshot_from_stream(store, stream, options)
         epoch = options.source_date_epoch
         created = iso_time(epoch if epoch is not None else _newest_mtime(store.snapshot_path(diff_id)))

@@ -76,6 +76,25 @@ def decompressed_by_kind(stream, kind: str):
     return stream
 
 
+def open_decompressed(path) -> tuple[object, str]:
+    """Open a file that may be gzip, zstd, xz or bzip2 compressed: (readable stream, kind)."""
+    try:
+        f = open(path, "rb")
+    except OSError as err:
+        raise CairnError(f"cannot read {path}: {err.strerror}") from None
+    kind = sniff(f.read(6))
+    f.seek(0)
+    if kind == "xz":
+        import lzma
+
+        return lzma.open(f), kind
+    if kind == "bzip2":
+        import bz2
+
+        return bz2.open(f), kind
+    return decompressed_by_kind(f, kind), kind
+
+
 def sniff(head: bytes) -> str:
     """The compression of a blob from its first bytes: zstd, gzip, bzip2, xz or none."""
     if head.startswith(b"\x28\xb5\x2f\xfd"):
@@ -90,3 +109,4 @@ def sniff(head: bytes) -> str:
 
 
 DECOMPRESS_ERRORS = (zstandard.ZstdError, zlib.error, gzip.BadGzipFile, EOFError, OSError)
+# lzma.LZMAError and bz2's OSError are OSError or covered by it.
