@@ -42,19 +42,23 @@ class ContainerDir:
             return {}
 
     def pid_alive(self) -> bool:
-        pid = self.state().get("pid")
-        if not pid:
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return process_alive(self.state().get("pid"))
 
     def running(self) -> bool:
         return self.state().get("status") == "running" and self.pid_alive()
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether pid is a live process (a zombie waiting to be reaped counts as gone)."""
+    if not pid:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = stat[stat.rfind(b")") + 2: stat.rfind(b")") + 3]
+    return state not in (b"Z", b"X")
 
 
 def all_containers(store: Store) -> list[ContainerDir]:

@@ -191,8 +191,8 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
         network=req.network,
     )
     cdir.write_state(id=cid, name=req.name, image=req.image, image_id=str(image.id), command=args,
-                     created=time.time(), status="created", address=str(address) if address else None,
-                     stop_signal=config.get("StopSignal") or "SIGTERM")
+                     created=time.time(), status="created", owner=os.getpid(), address=str(address) if address else None,
+                     stop_signal=config.get("StopSignal") or "SIGTERM", remove=req.remove)
     return Prepared(spec, cdir, config, address)
 
 

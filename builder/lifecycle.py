@@ -13,7 +13,7 @@ import signal
 import time
 from datetime import datetime
 
-from .container_dirs import ContainerDir, all_containers, find_container
+from .container_dirs import ContainerDir, all_containers, find_container, process_alive
 from .containers import ContainerError, RunRequest, prepare, run_prepared
 from .errors import CairnError
 from .store.store import Store, remove_tree
@@ -70,6 +70,39 @@ def run_detached(store: Store, req: RunRequest) -> str:
     raise CairnError("the container monitor exited before starting the container")
 
 
+def reap_stale(store: Store) -> list[str]:
+    """Clean up after containers whose cairn process died with them (kill -9, a crash):
+    their cgroup, veth and address go, their state says exited, and --rm ones are removed."""
+    reaped = []
+    for c in all_containers(store):
+        st = c.state()
+        if st.get("status") == "exited" or c.pid_alive() or _monitor_alive(c) or _owner_alive(st):
+            continue
+        from runtime.cgroups import Cgroup
+
+        cg = Cgroup.existing(c.id[:32])
+        if cg is not None:
+            cg.destroy()
+        if st.get("address"):
+            from runtime.network import detach
+
+            from .ipam import release
+
+            detach("cairn" + c.id[:8])
+            release(store, c.id)
+        c.write_state(status="exited", exit_code=st.get("exit_code", 137), finished=time.time(),
+                      error="cairn stopped while the container ran")
+        if st.get("remove"):
+            remove_tree(c.path)
+        reaped.append(c.id)
+    return reaped
+
+
+def _owner_alive(st: dict) -> bool:
+    """A foreground run's own cairn process (it is the container's parent)."""
+    return process_alive(st.get("owner"))
+
+
 def _wait_exited(c: ContainerDir, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -82,14 +115,7 @@ def _wait_exited(c: ContainerDir, timeout: float) -> bool:
 
 
 def _monitor_alive(c: ContainerDir) -> bool:
-    pid = c.state().get("monitor")
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+    return process_alive(c.state().get("monitor"))
 
 
 def _signal_number(name: str) -> int:

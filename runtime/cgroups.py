@@ -83,6 +83,22 @@ class Cgroup:
     paths: dict[str, Path]  # controller -> directory (v2: {"unified": dir})
 
     @classmethod
+    def existing(cls, name: str) -> "Cgroup | None":
+        """The cgroup `create(name)` made, if it is still there (for cleaning up after a crash)."""
+        mounts, own = _mounts(), _own_paths()
+        v2 = _v2_usable(mounts, own)
+        if v2 is not None:
+            path = v2 / "cairn" / name
+            return cls(name, 2, {"unified": path}) if path.is_dir() else None
+        paths = {}
+        for ctrl in V1_CONTROLLERS:
+            if ctrl in mounts:
+                path = Path(mounts[ctrl]) / own.get(ctrl, "/").lstrip("/") / "cairn" / name
+                if path.is_dir():
+                    paths[ctrl] = path
+        return cls(name, 1, paths) if paths else None
+
+    @classmethod
     def create(cls, name: str) -> "Cgroup":
         mounts, own = _mounts(), _own_paths()
         v2 = _v2_usable(mounts, own)

@@ -129,3 +129,28 @@ def test_tty_and_interactive(root):
         del os.environ["CAIRN_ROOT"]
     assert code == 3
     assert b"/dev/pts/0" in out and b"got-hello" in out
+
+
+def test_kill_9_of_cairn_is_cleaned_up_by_the_next_command(root):
+    import signal
+    import subprocess
+
+    from runtime.cgroups import Cgroup
+
+    env = dict(os.environ, CAIRN_ROOT=str(root))
+    before = {p.name for p in (root / "containers").iterdir()}
+    proc = subprocess.Popen([sys.executable, "-m", "builder.cli", "run", "--rm", "busybox:local", "sh", "-c",
+                             "echo ready; sleep 60"], cwd=REPO, env=env, stdout=subprocess.PIPE)
+    assert proc.stdout.readline() == b"ready\n"
+    (cid,) = [p.name for p in (root / "containers").iterdir() if p.name not in before]
+    assert Cgroup.existing(cid[:32]) is not None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10  # the container dies with its parent (PDEATHSIG)
+    while time.monotonic() < deadline and (Cgroup.existing(cid[:32]) or Cgroup(cid[:32], 1, {})).pids():
+        time.sleep(0.05)
+    assert cli(root, "ps", "-a").returncode == 0  # reaps what the killed run left
+    assert not (root / "containers" / cid).exists()
+    assert Cgroup.existing(cid[:32]) is None
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    assert "cairn" + cid[:8] not in links

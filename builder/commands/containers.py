@@ -16,9 +16,11 @@ from .common import open_store
 @click.pass_context
 def ps_cmd(ctx, include_all, quiet):
     """List containers."""
-    from ..lifecycle import ps_rows
+    from ..lifecycle import ps_rows, reap_stale
 
-    rows = ps_rows(open_store(ctx), include_all)
+    store = open_store(ctx)
+    reap_stale(store)
+    rows = ps_rows(store, include_all)
     if quiet:
         for row in rows:
             click.echo(row[0])
@@ -50,9 +52,10 @@ def stop_cmd(ctx, timeout, containers):
 @click.pass_context
 def rm_cmd(ctx, force, containers):
     """Remove containers."""
-    from ..lifecycle import remove
+    from ..lifecycle import reap_stale, remove
 
     store = open_store(ctx)
+    reap_stale(store)
     for key in containers:
         remove(store, key, force)
         click.echo(key)
