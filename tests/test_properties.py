@@ -70,3 +70,19 @@ def test_expansion_fails_only_with_shell_word_error(word, env):
                 fn(word, env, escape=esc)
             except ShellWordError:
                 pass
+
+
+line_text = st.lists(st.one_of(st.sampled_from(PIECES + KEYWORDS + ["--x", "-- ", " --", "\u3000", "\x0b"]),
+                               st.text(max_size=4)), min_size=1, max_size=12).map("".join)
+
+
+@SETTINGS
+@given(line_text)
+def test_line_split_shortcut_agrees_with_the_grammar(text):
+    from grammar.gostr import GO_SPACE
+    from grammar.instruction_line import split_line, split_line_with_grammar
+
+    line = text.replace("\n", " ").strip(GO_SPACE)
+    if not line:
+        return
+    assert split_line(line) == split_line_with_grammar(line)
