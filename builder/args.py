@@ -1,0 +1,125 @@
+"""Build arguments and their scopes, as the Dockerfile reference defines them.
+
+- Global ARGs (before the first FROM) can be used only in FROM lines; a stage sees one only
+  after redeclaring it (`ARG NAME`), and then gets its global value.
+- `--build-arg` overrides the value of an ARG wherever it is declared; the proxy ARGs
+  work without a declaration; the platform ARGs are set for the global scope and must be
+  declared in a stage to be seen there.
+- In a stage, ENV wins over ARG for expansion; RUN sees both as its environment, but
+  only ENV goes into the image.
+- A build arg that no ARG (and no predefined name) consumes is reported back to the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grammar
+
+from .image_config import host_platform
+from .instructions import types as t
+
+PROXY_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
+                        "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"})
+
+
+def platform_args() -> dict[str, str]:
+    plat = host_platform()
+    os_, arch, variant = plat["os"], plat["architecture"], plat.get("variant", "")
+    platform = f"{os_}/{arch}" + (f"/{variant}" if variant else "")
+    out = {}
+    for prefix in ("TARGET", "BUILD"):
+        out.update({f"{prefix}PLATFORM": platform, f"{prefix}OS": os_, f"{prefix}ARCH": arch,
+                    f"{prefix}VARIANT": variant})
+    return out
+
+
+def parse_build_args(items: list[str]) -> dict[str, str]:
+    """`--build-arg K=V` (or `K`, taking K from the environment, as docker does)."""
+    import os
+
+    from .errors import UsageError
+
+    out: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not key or any(c.isspace() for c in key):
+            raise UsageError(f"invalid --build-arg {item!r}: expected NAME=VALUE")
+        if not eq:
+            if key not in os.environ:
+                continue
+            value = os.environ[key]
+        out[key] = value
+    return out
+
+
+@dataclass
+class GlobalScope:
+    """The meta ARGs (before the first FROM), with --build-arg applied; used for FROM lines."""
+
+    build_args: dict[str, str]
+    escape: str = "\\"
+    values: dict[str, str] = field(default_factory=dict)
+    consumed: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.values.update(platform_args())
+
+    def declare(self, decl: t.ArgDecl) -> None:
+        if decl.name in self.build_args:
+            self.values[decl.name] = self.build_args[decl.name]
+            self.consumed.add(decl.name)
+        elif decl.default is not None:
+            self.values[decl.name] = grammar.expand_word(decl.default, self.values, self.escape)
+        # declared without a value and not given: it stays unset (or keeps a predefined value)
+
+    def expand(self, word: str) -> str:
+        return grammar.expand_word(word, self.values, self.escape)
+
+
+@dataclass
+class StageScope:
+    """ARGs declared in one stage, and the stage's ENV (from its base image and ENV lines)."""
+
+    globals: GlobalScope
+    env: dict[str, str]
+    args: dict[str, str | None] = field(default_factory=dict)  # declared; None = no value
+
+    def declare(self, decl: t.ArgDecl) -> None:
+        g = self.globals
+        if decl.name in g.build_args:
+            value: str | None = g.build_args[decl.name]
+            g.consumed.add(decl.name)
+        elif decl.default is not None:
+            value = grammar.expand_word(decl.default, self.expansion_env(), g.escape)
+        elif decl.name in g.values:
+            value = g.values[decl.name]
+        else:
+            value = None
+        self.args[decl.name] = value
+
+    def set_env(self, key: str, value: str) -> None:
+        self.env[key] = value
+
+    def expansion_env(self) -> dict[str, str]:
+        """What $VAR means in this stage now: declared ARGs, overridden by ENV."""
+        out = {k: v for k, v in self.args.items() if v is not None}
+        for key in PROXY_ARGS & self.globals.build_args.keys():
+            out.setdefault(key, self.globals.build_args[key])
+        out.update(self.env)
+        return out
+
+    def expand(self, word: str) -> str:
+        return grammar.expand_word(word, self.expansion_env(), self.globals.escape)
+
+    def expand_words(self, word: str) -> list[str]:
+        return grammar.expand_words(word, self.expansion_env(), self.globals.escape)
+
+    def run_env(self) -> list[str]:
+        """RUN's environment: the image ENV plus ARGs in scope (ENV wins), as KEY=VALUE."""
+        merged = self.expansion_env()
+        return [f"{k}={v}" for k, v in merged.items()]
+
+
+def unused_build_args(g: GlobalScope) -> list[str]:
+    return sorted(k for k in g.build_args if k not in g.consumed and k not in PROXY_ARGS)

@@ -1,0 +1,145 @@
+"""Which stages a build runs, in what order, and what each one starts from.
+
+Stages are the nodes; edges come from `FROM <stage>`, `COPY --from=<stage|index>` and
+`RUN --mount=from=<stage>` (after expanding build args). Only the stages the target
+needs are built. The order is a topological one (each stage after those it uses), and
+`levels` groups stages that can run at the same time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grammar
+
+from .args import GlobalScope
+from .errors import CairnError
+from .instructions import types as t
+from .instructions.errors import InstructionError
+from .instructions.mounts import parse_mount
+
+
+@dataclass(frozen=True)
+class BaseRef:
+    """What a stage starts FROM: another stage (by index), `scratch`, or an image reference."""
+
+    stage: int | None = None
+    image: str | None = None
+
+    @property
+    def scratch(self) -> bool:
+        return self.stage is None and self.image is None
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    index: int
+    stage: t.Stage
+    base: BaseRef
+    deps: frozenset[int]  # stages this one needs (its base included)
+    platform: str
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    stages: tuple[PlannedStage, ...]  # only the needed ones, in build order
+    target: int
+    levels: tuple[tuple[int, ...], ...]  # stages that may run in parallel, level by level
+
+
+def _stage_index(plan: t.DockerfilePlan, name: str) -> int | None:
+    """A stage by name (case-insensitive) or by index."""
+    key = name.lower()
+    for st in plan.stages:
+        if st.name and st.name == key:
+            return st.index
+    if name.isdecimal():
+        idx = int(name)
+        if idx < len(plan.stages):
+            return idx
+    return None
+
+
+def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope) -> set[int]:
+    """Stages used by COPY --from and RUN --mount=from in this stage (expanded with globals)."""
+    deps: set[int] = set()
+    for cmd in st.commands:
+        refs: list[tuple[str, t.Command]] = []
+        if isinstance(cmd, t.Copy) and cmd.from_:
+            refs.append((cmd.from_, cmd))
+        if isinstance(cmd, t.Run):
+            for m in cmd.mounts:
+                if m.from_:
+                    refs.append((m.from_, cmd))
+                elif "$" in m.raw and "from=" in m.raw:
+                    expanded = parse_mount(m.raw, g.expand)
+                    if expanded.from_:
+                        refs.append((expanded.from_, cmd))
+        for ref, where in refs:
+            name = g.expand(ref) if "$" in ref else ref
+            idx = _stage_index(plan, name)
+            if idx is not None:
+                deps.add(idx)
+    return deps
+
+
+def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None) -> BuildPlan:
+    """Resolve bases and dependencies; raises InstructionError/CairnError for bad targets,
+    unknown stages used by index, and cycles."""
+    for arg in plan.meta_args:
+        for decl in arg.args:
+            g.declare(decl)
+    if target:
+        tgt = _stage_index(plan, target)
+        if tgt is None:
+            raise CairnError(f'target stage "{target}" could not be found')
+    else:
+        tgt = len(plan.stages) - 1
+
+    planned: dict[int, PlannedStage] = {}
+    for st in plan.stages:
+        try:
+            base_name = g.expand(st.base_name)
+            platform = g.expand(st.platform) if st.platform else ""
+        except grammar.ShellWordError as err:
+            raise err.at(st.start_line, st.start_line) from None
+        if not base_name:
+            raise InstructionError("base name (FROM) should not be blank").at(st.start_line)
+        base_idx = _stage_index(plan, base_name)
+        if base_idx is not None and plan.stages[base_idx].name == base_name.lower() and base_idx >= st.index:
+            raise InstructionError(f'stage "{st.name or st.index}" cannot use stage "{base_name}" as its base: '
+                                   "a stage can only start FROM an earlier one").at(st.start_line)
+        if base_idx is not None and plan.stages[base_idx].name != base_name.lower():
+            base_idx = None  # a bare number in FROM is an image name, not a stage index
+        if base_idx is not None:
+            base = BaseRef(stage=base_idx)
+        elif base_name.lower() == "scratch":
+            base = BaseRef()
+        else:
+            base = BaseRef(image=base_name)
+        deps = _from_deps(plan, st, g)
+        if base.stage is not None:
+            deps.add(base.stage)
+        planned[st.index] = PlannedStage(st.index, st, base, frozenset(deps), platform)
+
+    needed: list[int] = []
+    state: dict[int, str] = {}
+
+    def visit(i: int, path: list[int]) -> None:
+        if state.get(i) == "done":
+            return
+        if state.get(i) == "active":
+            cycle = " -> ".join(str(plan.stages[j].name or j) for j in path + [i])
+            raise InstructionError(f"circular dependency between stages: {cycle}").at(plan.stages[i].start_line)
+        state[i] = "active"
+        for d in sorted(planned[i].deps):
+            visit(d, path + [i])
+        state[i] = "done"
+        needed.append(i)
+
+    visit(tgt, [])
+    depth: dict[int, int] = {}
+    for i in needed:
+        depth[i] = 1 + max((depth[d] for d in planned[i].deps), default=-1)
+    levels = tuple(tuple(i for i in needed if depth[i] == lvl) for lvl in range(max(depth.values()) + 1))
+    return BuildPlan(tuple(planned[i] for i in needed), tgt, levels)
