@@ -17,7 +17,8 @@ def cli(ctx: click.Context, root: str, debug: bool) -> None:
     ctx.obj = {"root": root, "debug": debug, "store": None}
 
 
-from . import containers as _containers  # noqa: E402,F401  (registers commands)
+from . import build as _build  # noqa: E402,F401  (registers commands)
+from . import containers as _containers  # noqa: E402,F401
 from . import images as _images  # noqa: E402,F401
 from . import parse as _parse  # noqa: E402,F401
 from . import run as _run  # noqa: E402,F401

@@ -1,0 +1,48 @@
+"""`cairn build`: build an image from a Dockerfile and a context directory."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from . import cli
+from .common import Failure, dockerfile_error_text, open_store, read_file_arg
+
+
+@cli.command("build")
+@click.option("-t", "--tag", "tags", multiple=True, metavar="REF", help="Name the image (repeatable).")
+@click.option("-f", "--file", "dockerfile", default=None, help="Dockerfile (default CONTEXT/Dockerfile; - for stdin).")
+@click.option("--target", default=None, help="Build up to this stage.")
+@click.option("--build-arg", "build_args", multiple=True, metavar="NAME=VALUE", help="Set a build arg.")
+@click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True)
+@click.argument("context", type=click.Path())
+@click.pass_context
+def build_cmd(ctx, tags, dockerfile, target, build_args, progress, context):
+    """Build an image from CONTEXT."""
+    import grammar
+
+    from ..args import parse_build_args
+    from ..errors import UsageError
+    from ..executor.build import BuildOptions, build
+
+    if os.geteuid() != 0:
+        raise UsageError("cairn build needs root (RUN steps use namespaces, mounts and cgroups)")
+    if not os.path.isdir(context):
+        raise UsageError(f"build context {context!r} is not a directory")
+    path = dockerfile or os.path.join(context, "Dockerfile")
+    raw = read_file_arg(path)
+    name = "Dockerfile" if path == "-" else os.path.basename(path)
+    options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name)
+
+    def out(line: str) -> None:
+        if progress != "quiet":
+            click.echo(line, err=True)
+
+    try:
+        image = build(open_store(ctx), context, raw, options, out, None if path == "-" else path)
+    except grammar.DockerfileError as err:
+        raise Failure(dockerfile_error_text(err, name, grammar.parser.decode(raw)), 2) from err
+    click.echo(str(image.id))
+    sys.stdout.flush()

@@ -1,0 +1,216 @@
+"""`cairn build`: runs the planned stages in order and writes the target image to the store.
+
+This is the executor's first cut: FROM (store images, earlier stages, scratch), RUN,
+COPY/ADD from the context and heredocs, and every metadata instruction. Not yet: pulling
+bases, COPY --from, ADD of URLs and archives, secret and ssh mounts, the layer cache and
+parallel stages; each of those fails with a clear error rather than building wrongly.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from dataclasses import dataclass
+
+import grammar
+
+from .. import image_config, oci
+from ..args import GlobalScope, StageScope, unused_build_args
+from ..errors import CairnError
+from ..image_files import read_file
+from ..instructions import parse_dockerfile
+from ..instructions import types as t
+from ..instructions.errors import InstructionError
+from ..layers.materialize import tar_digest, unpack_blob
+from ..plan import PlannedStage, plan_build
+from ..reference import parse_reference
+from ..store import images
+from ..store.store import Store, remove_tree
+from ..users import resolve_user
+from .context import BuildContext
+from .copy import copy_into_layer, parse_chmod
+from .run_step import RunFailed, run_step
+from .state import Layer, StageState, scratch_doc
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    tags: tuple[str, ...] = ()
+    target: str | None = None
+    build_args: tuple[tuple[str, str], ...] = ()
+    dockerfile_name: str = "Dockerfile"
+
+
+class BuildError(CairnError):
+    """A step failed; the message starts with `Dockerfile:LINE:`."""
+
+
+def _now() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    seconds = int(epoch) if epoch and epoch.isdigit() else int(time.time())
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState]) -> StageState:
+    if ps.base.stage is not None:
+        return states[ps.base.stage].clone()
+    if ps.base.scratch:
+        return StageState(store, [], scratch_doc(image_config.host_platform()))
+    try:
+        image = images.resolve(store, ps.base.image)
+    except images.ImageNotFound:
+        raise CairnError(f"base image {ps.base.image!r} is not in the store (pulling is not implemented yet: "
+                         "import or load it first)") from None
+    _, config = images.load_documents(store, image)
+    for layer in image.layers:
+        if not store.has_snapshot(layer.diff_id):
+            unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
+    doc = copy.deepcopy(config.doc)
+    cfg = doc.setdefault("config", {})
+    if image_config.env_list_get(cfg.get("Env") or [], "PATH") is None:
+        cfg["Env"] = image_config.env_list_set(cfg.get("Env") or [], "PATH", image_config.DEFAULT_PATH)
+    return StageState(store, [Layer(l.diff_id, l.descriptor) for l in image.layers], doc)
+
+
+def _chown(state: StageState, spec: str) -> tuple[int, int] | None:
+    if not spec:
+        return None
+    lowers = state.lowerdirs()
+    user = resolve_user(spec, read_file(lowers, "/etc/passwd"), read_file(lowers, "/etc/group"))
+    return user.uid, user.gid
+
+
+def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext) -> Layer:
+    if isinstance(cmd, t.Copy) and cmd.from_:
+        raise CairnError("COPY --from is not supported yet")
+    if isinstance(cmd, t.Add):
+        for src in cmd.sources:
+            if "://" in src or src.startswith("git@"):
+                raise CairnError("ADD of a URL or git repository is not supported yet")
+            for rel in ctx.select(state.scope.expand(src)):
+                path = ctx.path(rel)
+                if path.is_file():
+                    with open(path, "rb") as f:
+                        head = f.read(262)
+                    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or \
+                            head[:4] == b"\x28\xb5\x2f\xfd" or head[257:262] == b"ustar":
+                        raise CairnError(f"ADD of a local archive ({rel}) is not supported yet")
+    scope = state.scope
+    sources = [scope.expand(s) for s in cmd.sources]
+    contents = [(c.path, (scope.expand(c.data) if c.expand else c.data).encode()) for c in cmd.contents]
+    layer_dir = store.new_tmp_dir("copy-")
+    try:
+        copy_into_layer(str(layer_dir), ctx, sources, contents, scope.expand(cmd.dest),
+                        state.config.get("WorkingDir") or "/", state.lowerdirs(),
+                        _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)))
+        os.chmod(layer_dir, 0o755)
+        diff_id, size = tar_digest(layer_dir)
+        store.commit_snapshot(layer_dir, diff_id, size)
+    except BaseException:
+        remove_tree(layer_dir)
+        raise
+    return Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size))
+
+
+def _workdir_step(store: Store, state: StageState, cmd: t.Workdir) -> Layer | None:
+    """WORKDIR creates its directory (in a layer of its own) when the image lacks it."""
+    image_config.apply(state.doc, cmd, state.scope.expand)
+    path = state.config["WorkingDir"]
+    lowers = state.lowerdirs()
+    if any(os.path.isdir(os.path.join(layer, path.lstrip("/"))) for layer in lowers):
+        return None
+    layer_dir = store.new_tmp_dir("workdir-")
+    try:
+        os.makedirs(str(layer_dir) + path, 0o755)
+        os.chmod(layer_dir, 0o755)
+        diff_id, size = tar_digest(layer_dir)
+        store.commit_snapshot(layer_dir, diff_id, size)
+    except BaseException:
+        remove_tree(layer_dir)
+        raise
+    return Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size))
+
+
+def _created_by(cmd: t.Command) -> str:
+    text = cmd.original
+    if isinstance(cmd, t.Run):
+        return f"RUN {text.split(None, 1)[1] if ' ' in text else ''} # buildkit"
+    return text
+
+
+def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptions, out=print,
+          dockerfile_path: str | None = None) -> images.ImageRecord:
+    tags = [parse_reference(tag) for tag in options.tags]
+    tree = grammar.parse(dockerfile)
+    plan = parse_dockerfile(tree)
+    g = GlobalScope(dict(options.build_args), tree.escape)
+    bp = plan_build(plan, g, options.target)
+    ctx = BuildContext.open(context_dir, dockerfile_path)
+    states: dict[int, StageState] = {}
+    total = sum(1 + len(ps.stage.commands) for ps in bp.stages)
+    step = 0
+    name = options.dockerfile_name
+    for ps in bp.stages:
+        step += 1
+        label = ps.stage.name or str(ps.index)
+        out(f"#{step} [{label}] {ps.stage.original}")
+        state = _base_state(store, ps, states)
+        state.scope = StageScope(g, state.env_dict())
+        for cmd in ps.stage.commands:
+            step += 1
+            t0 = time.monotonic()
+            out(f"#{step} [{label} {step}/{total}] {cmd.original}")
+            try:
+                layer = _execute(store, state, cmd, ctx, f"#{step}")
+            except (RunFailed, CairnError, OSError) as err:
+                detail = getattr(err, "strerror", None) or str(err)
+                raise BuildError(f"{name}:{cmd.start_line}: {cmd.keyword} failed: {detail}") from err
+            except grammar.DockerfileError as err:
+                raise err.at(cmd.start_line, cmd.end_line) from None
+            if layer is not None:
+                state.layers.append(layer)
+            state.add_history(_created_by(cmd), empty_layer=layer is None)
+            out(f"#{step} DONE {time.monotonic() - t0:.1f}s")
+        states[ps.index] = state
+    final = states[bp.target]
+    doc = final.doc
+    doc["created"] = _now()
+    doc["rootfs"] = {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in final.layers]}
+    for key in ("container", "container_config", "docker_version", "parent"):
+        doc.pop(key, None)
+    config = oci.ImageConfig.build(doc)
+    manifest = oci.Manifest.build(config.descriptor(), [layer.descriptor for layer in final.layers])
+    for unused in unused_build_args(g):
+        out(f"[warning] build arg {unused} was not consumed by any ARG")
+    return images.add_image(store, manifest, config, tags)
+
+
+def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, prefix: str) -> Layer | None:
+    scope = state.scope
+    if isinstance(cmd, t.Arg):
+        for decl in cmd.args:
+            scope.declare(decl)
+        return None
+    if isinstance(cmd, t.Env):
+        image_config.apply(state.doc, cmd, scope.expand)
+        for key, value in state.env_dict().items():
+            scope.set_env(key, value)
+        return None
+    if isinstance(cmd, t.Cmd):
+        state.cmd_set = True
+        image_config.apply(state.doc, cmd, scope.expand)
+        return None
+    if isinstance(cmd, t.Entrypoint):
+        image_config.apply(state.doc, cmd, scope.expand, cmd_set=state.cmd_set)
+        return None
+    if isinstance(cmd, t.Workdir):
+        return _workdir_step(store, state, cmd)
+    if isinstance(cmd, image_config.METADATA_COMMANDS):
+        image_config.apply(state.doc, cmd, scope.expand)
+        return None
+    if isinstance(cmd, t.Run):
+        return run_step(store, state, cmd, str(ctx.root), print, prefix)
+    if isinstance(cmd, (t.Copy, t.Add)):
+        return _copy_step(store, state, cmd, ctx)
+    raise InstructionError(f"{cmd.keyword} is not supported by the executor yet")

@@ -1,0 +1,83 @@
+"""The build context: a directory read in place (never copied whole), filtered by
+`.dockerignore` (or `<Dockerfile>.dockerignore`, which takes precedence)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CairnError
+from .dockerignore import Pattern, is_ignored, parse_dockerignore
+
+
+class ContextError(CairnError):
+    pass
+
+
+@dataclass
+class BuildContext:
+    root: Path
+    patterns: list[Pattern] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, root: str, dockerfile_path: str | None = None) -> "BuildContext":
+        path = Path(root)
+        if not path.is_dir():
+            raise ContextError(f"build context {root!r} is not a directory")
+        ignore_text = ""
+        candidates = []
+        if dockerfile_path and dockerfile_path != "-":
+            candidates.append(Path(dockerfile_path + ".dockerignore"))
+        candidates.append(path / ".dockerignore")
+        for cand in candidates:
+            if cand.is_file():
+                ignore_text = cand.read_text(errors="replace")
+                break
+        return cls(path.resolve(), parse_dockerignore(ignore_text))
+
+    def ignored(self, rel: str) -> bool:
+        return bool(self.patterns) and is_ignored(rel, self.patterns)
+
+    def _clean(self, src: str) -> str:
+        norm = posixpath.normpath(src)
+        if norm == ".." or norm.startswith("../"):
+            raise ContextError(f"forbidden path outside the build context: {src}")
+        rel = posixpath.normpath("/" + src).lstrip("/")
+        return "" if rel == "." else rel
+
+    def select(self, src: str) -> list[str]:
+        """Context-relative paths a COPY source names (wildcards expanded, ignored files out)."""
+        rel = self._clean(src)
+        if any(c in rel for c in "*?["):
+            depth = rel.count("/") + 1
+            found = []
+            for entry in self._walk(depth):
+                if entry.count("/") + 1 == depth and fnmatch.fnmatchcase(entry, rel):
+                    found.append(entry)
+            if not found:
+                raise ContextError(f"no source files were specified: {src!r} matches nothing in the context")
+            return sorted(found)
+        full = self.root / rel if rel else self.root
+        if not os.path.lexists(full) or (rel and self.ignored(rel)):
+            raise ContextError(f"{src}: not found in the build context (or excluded by .dockerignore)")
+        return [rel]
+
+    def _walk(self, max_depth: int):
+        stack = [("", 0)]
+        while stack:
+            rel, depth = stack.pop()
+            if depth >= max_depth:
+                continue
+            for name in sorted(os.listdir(self.root / rel if rel else self.root)):
+                child = f"{rel}/{name}" if rel else name
+                if self.ignored(child):
+                    continue
+                yield child
+                if (self.root / child).is_dir() and not (self.root / child).is_symlink():
+                    stack.append((child, depth + 1))
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel if rel else self.root

@@ -1,0 +1,150 @@
+"""COPY/ADD from the build context (and heredocs) written straight into a new layer.
+
+Docker's path rules: a directory source copies its contents; several sources, or a
+destination ending in `/` (or an existing directory in the image), mean "into this
+directory"; otherwise the destination is the file's new name. Relative destinations are
+under WORKDIR. Owners are 0:0 unless --chown; modes and mtimes are kept unless --chmod.
+Parent directories the layer needs carry the metadata they have in the image below.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import stat
+
+from ..errors import CairnError
+from .context import BuildContext
+
+
+def _lower_stat(lowers: list[str], path: str) -> os.stat_result | None:
+    rel = path.lstrip("/")
+    for layer in lowers:
+        full = os.path.join(layer, rel)
+        try:
+            st = os.lstat(full)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            return None  # a whiteout
+        return st
+    return None
+
+
+def _ensure_parents(layer: str, dest_dir: str, lowers: list[str]) -> None:
+    """Create dest_dir's chain in the layer, each with the image's metadata where it has one."""
+    parts = [p for p in dest_dir.split("/") if p]
+    path = ""
+    for part in parts:
+        path += "/" + part
+        full = layer + path
+        if os.path.isdir(full) and not os.path.islink(full):
+            continue
+        os.mkdir(full, 0o755)
+        st = _lower_stat(lowers, path)
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            os.chown(full, st.st_uid, st.st_gid)
+            os.chmod(full, stat.S_IMODE(st.st_mode))
+            os.utime(full, ns=(st.st_mtime_ns, st.st_mtime_ns))
+
+
+def _apply_owner_mode(path: str, chown: tuple[int, int] | None, chmod: int | None) -> None:
+    if chown is not None:
+        os.chown(path, chown[0], chown[1], follow_symlinks=False)
+    if chmod is not None and not os.path.islink(path):
+        os.chmod(path, chmod)
+
+
+def _copy_entry(src: str, dst: str, chown, chmod) -> None:
+    st = os.lstat(src)
+    if stat.S_ISDIR(st.st_mode):
+        if not os.path.isdir(dst):
+            os.mkdir(dst, stat.S_IMODE(st.st_mode) or 0o755)
+        for name in sorted(os.listdir(src)):
+            _copy_entry(os.path.join(src, name), os.path.join(dst, name), chown, chmod)
+        os.chmod(dst, stat.S_IMODE(st.st_mode))
+        os.chown(dst, 0, 0)
+    elif stat.S_ISLNK(st.st_mode):
+        if os.path.lexists(dst):
+            os.unlink(dst)
+        os.symlink(os.readlink(src), dst)
+        os.chown(dst, 0, 0, follow_symlinks=False)
+    elif stat.S_ISREG(st.st_mode):
+        shutil.copyfile(src, dst, follow_symlinks=False)
+        os.chmod(dst, stat.S_IMODE(st.st_mode))
+        os.chown(dst, 0, 0)
+    else:
+        return  # devices, fifos and sockets in a context are not copied
+    _apply_owner_mode(dst, chown, chmod)
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+
+
+def copy_into_layer(layer: str, ctx: BuildContext, sources: list[str], contents: list[tuple[str, bytes]],
+                    dest: str, workdir: str, lowers: list[str], chown: tuple[int, int] | None,
+                    chmod: int | None, filter_rel=None) -> None:
+    """Write a COPY's result into the empty directory `layer`."""
+    if not dest.startswith("/"):
+        dest = posixpath.join(workdir or "/", dest)
+    into_dir = dest.endswith("/") or len(sources) + len(contents) > 1
+    dest = posixpath.normpath(dest)
+    selected: list[str] = []
+    for src in sources:
+        selected += ctx.select(src)
+    if len(selected) + len(contents) > 1:
+        into_dir = True
+    if not into_dir:
+        st = _lower_stat(lowers, dest)
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            into_dir = True
+        if len(selected) == 1 and ctx.path(selected[0]).is_dir() and not ctx.path(selected[0]).is_symlink():
+            into_dir = True  # a directory's contents go into dest
+    if into_dir:
+        _ensure_parents(layer, dest, lowers)
+    else:
+        _ensure_parents(layer, posixpath.dirname(dest), lowers)
+    for rel in selected:
+        src = str(ctx.path(rel))
+        if os.path.isdir(src) and not os.path.islink(src):
+            target = layer + dest
+            for name in sorted(os.listdir(src)):
+                child = f"{rel}/{name}" if rel else name
+                if ctx.ignored(child):
+                    continue
+                _copy_tree_filtered(ctx, child, os.path.join(target, name), chown, chmod)
+        else:
+            target = layer + (posixpath.join(dest, posixpath.basename(rel)) if into_dir else dest)
+            _copy_entry(src, target, chown, chmod)
+    for name, data in contents:
+        target = layer + (posixpath.join(dest, name) if into_dir else dest)
+        with open(target, "wb") as f:
+            f.write(data)
+        os.chmod(target, 0o644)
+        _apply_owner_mode(target, chown, chmod)
+
+
+def _copy_tree_filtered(ctx: BuildContext, rel: str, dst: str, chown, chmod) -> None:
+    src = str(ctx.path(rel))
+    st = os.lstat(src)
+    if stat.S_ISDIR(st.st_mode):
+        if not os.path.isdir(dst):
+            os.mkdir(dst, 0o755)
+        for name in sorted(os.listdir(src)):
+            child = f"{rel}/{name}"
+            if not ctx.ignored(child):
+                _copy_tree_filtered(ctx, child, os.path.join(dst, name), chown, chmod)
+        os.chmod(dst, stat.S_IMODE(st.st_mode))
+        os.chown(dst, 0, 0)
+        _apply_owner_mode(dst, chown, chmod)
+        os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+    else:
+        _copy_entry(src, dst, chown, chmod)
+
+
+def parse_chmod(text: str) -> int | None:
+    if not text:
+        return None
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise CairnError(f"--chmod={text}: only octal modes are supported so far") from None

@@ -1,0 +1,172 @@
+"""RUN: the command runs in a container over the stage's layers; its overlay upper dir
+becomes the new layer. Output streams to the progress writer and its tail is kept for the
+error message; a non-zero exit fails the build with the step and that output."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+
+from runtime import process
+from runtime.cgroups import Cgroup
+from runtime.spec import Mount, Overlay, Process, Root, Spec
+
+from ..errors import CairnError
+from ..image_files import read_file
+from ..instructions import types as t
+from ..layers.materialize import tar_digest
+from ..store.store import Store, remove_tree
+from ..users import resolve_user
+from .state import Layer, StageState
+
+HOSTNAME = "buildkitsandbox"
+RUN_NETWORK = {"default": "host", "host": "host", "none": "none"}
+_MOUNTPOINTS = ("/proc", "/dev", "/sys", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc")
+
+
+class RunFailed(CairnError):
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
+def _command(state: StageState, cmd: t.Run) -> list[str]:
+    if not cmd.shell_form:
+        return list(cmd.command)
+    shell = list(state.config.get("Shell") or ["/bin/sh", "-c"])
+    text = cmd.command[0]
+    if cmd.files:
+        opener = text.strip()
+        if len(cmd.files) == 1 and opener.lstrip("0123456789").startswith("<<") and " " not in opener:
+            return shell + [cmd.files[0].body]
+        raise CairnError("a RUN heredoc used as input to a command is not supported yet; "
+                         "write `RUN <<EOF` with the script as its body")
+    return shell + [text]
+
+
+def _mounts(state: StageState, cmd: t.Run, context_root: str, cache_root: str) -> list[Mount]:
+    out = []
+    for m in cmd.mounts:
+        if m.type == "tmpfs":
+            opts = (f"size={m.size}",) if m.size else ()
+            out.append(Mount(m.target, "tmpfs", "tmpfs", opts))
+        elif m.type == "cache":
+            key = (m.id or m.target).strip("/").replace("/", "_") or "root"
+            path = os.path.join(cache_root, key)
+            os.makedirs(path, exist_ok=True)
+            out.append(Mount(m.target, "bind", path, ("ro",) if m.readonly else ()))
+        elif m.type == "bind" and not m.from_:
+            src = os.path.normpath(os.path.join(context_root, m.source.lstrip("/")))
+            if not src.startswith(context_root):
+                raise CairnError(f"--mount source {m.source!r} is outside the build context")
+            out.append(Mount(m.target, "bind", src, ("ro",) if m.readonly else ()))
+        else:
+            raise CairnError(f"RUN --mount=type={m.type}{',from=' + m.from_ if m.from_ else ''} is not supported yet")
+    return out
+
+
+def _drop_unused_mountpoints(upper: str, lowers: list[str]) -> None:
+    """Mount points made only for the run (absent below, empty now) are not part of the layer."""
+    for path in _MOUNTPOINTS:
+        full = upper + path
+        if not os.path.lexists(full):
+            continue
+        below = any(os.path.lexists(os.path.join(layer, path.lstrip("/"))) for layer in lowers)
+        if below:
+            continue
+        try:
+            if os.path.isdir(full) and not os.path.islink(full):
+                if not os.listdir(full):
+                    os.rmdir(full)
+            elif os.path.getsize(full) == 0:
+                os.unlink(full)
+        except OSError:
+            pass
+
+
+def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, out, prefix: str) -> Layer:
+    lowers = state.lowerdirs()
+    cfg = state.config
+    user = resolve_user(state.scope.expand(cfg.get("User") or ""), read_file(lowers, "/etc/passwd"),
+                        read_file(lowers, "/etc/group"))
+    upper = store.new_tmp_dir("run-upper-")
+    work = store.new_tmp_dir("run-work-")
+    root = store.new_tmp_dir("run-root-")
+    files_dir = store.new_tmp_dir("run-files-")
+    files = []
+    for name, content in (("hosts", "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
+                          ("hostname", HOSTNAME + "\n"), ("resolv.conf", _resolv())):
+        (files_dir / name).write_text(content)
+        files.append((f"/etc/{name}", str(files_dir / name)))
+    if not lowers:
+        empty = store.new_tmp_dir("run-empty-")
+        lowers_for_mount = [str(empty)]
+    else:
+        empty = None
+        lowers_for_mount = lowers
+    spec = Spec(
+        process=Process(args=tuple(_command(state, cmd)), env=tuple(state.scope.run_env()),
+                        cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups),
+        root=Root(str(root), Overlay(tuple(lowers_for_mount), str(upper), str(work))),
+        hostname=HOSTNAME,
+        mounts=tuple(_mounts(state, cmd, context_root, str(store.root / "cache-mounts"))),
+        files=tuple(files),
+        network=RUN_NETWORK.get(cmd.network, "host"),
+    )
+    read_fd, write_fd = os.pipe()
+    tail: deque[str] = deque(maxlen=20)
+
+    def stdio() -> None:
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(write_fd, 1)
+        os.dup2(write_fd, 2)
+        os.close(null)
+
+    def pump() -> None:
+        with os.fdopen(read_fd, "rb", buffering=0) as f:
+            for line in iter(f.readline, b""):
+                text = line.decode("utf-8", "replace").rstrip("\n")
+                tail.append(text)
+                out(f"{prefix} {text}")
+
+    reader = threading.Thread(target=pump, daemon=True)
+    cgroup = Cgroup.create("build-" + os.urandom(8).hex())
+    try:
+        reader.start()
+        try:
+            pid = process.start(spec, before_go=cgroup.add, setup_stdio=stdio)
+        except process.ContainerStartError as err:
+            raise RunFailed(err.message, err.code) from None
+        finally:
+            os.close(write_fd)
+        code = process.wait(pid)
+        reader.join(timeout=30)
+        if code != 0:
+            shown = "\n".join(f"  {line}" for line in tail)
+            raise RunFailed(f"the command exited with code {code}" + (f"; its last output:\n{shown}" if shown else ""),
+                            code)
+        _drop_unused_mountpoints(str(upper), lowers)
+        os.chmod(upper, 0o755)
+        diff_id, size = tar_digest(upper)
+        store.commit_snapshot(upper, diff_id, size)
+        from .. import oci
+
+        return Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size))
+    except BaseException:
+        remove_tree(upper)
+        raise
+    finally:
+        cgroup.destroy()
+        for d in (work, root, files_dir, empty):
+            if d is not None:
+                remove_tree(d)
+
+
+def _resolv() -> str:
+    try:
+        with open("/etc/resolv.conf") as f:
+            return f.read()
+    except OSError:
+        return ""

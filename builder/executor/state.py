@@ -1,0 +1,56 @@
+"""The state a stage carries from step to step: its layers, image config and ARG/ENV scope."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+from .. import oci
+from ..digest import Digest
+from ..args import StageScope
+from ..envlist import DEFAULT_PATH
+from ..store.store import Store
+
+
+@dataclass(frozen=True)
+class Layer:
+    diff_id: Digest
+    descriptor: oci.Descriptor
+
+
+@dataclass
+class StageState:
+    store: Store
+    layers: list = field(default_factory=list)  # list[Layer], bottom first
+    doc: dict = field(default_factory=dict)  # the image config document being built
+    scope: StageScope | None = None
+    cmd_set: bool = False  # CMD given in this stage (an ENTRYPOINT clears an inherited CMD)
+
+    @property
+    def config(self) -> dict:
+        return self.doc.setdefault("config", {})
+
+    def lowerdirs(self) -> list[str]:
+        return [str(self.store.snapshot_path(layer.diff_id)) for layer in reversed(self.layers)]
+
+    def env_dict(self) -> dict[str, str]:
+        return dict(e.split("=", 1) if "=" in e else (e, "") for e in self.config.get("Env") or [])
+
+    def add_history(self, created_by: str, empty_layer: bool) -> None:
+        entry = {"created": self.doc.get("created") or _now(), "created_by": created_by, "comment": "buildkit.dockerfile.v0"}
+        if empty_layer:
+            entry["empty_layer"] = True
+        self.doc.setdefault("history", []).append(entry)
+
+    def clone(self) -> "StageState":
+        return StageState(self.store, list(self.layers), copy.deepcopy(self.doc), None, False)
+
+
+def scratch_doc(platform: dict[str, str]) -> dict:
+    return {**platform, "config": {"Env": [f"PATH={DEFAULT_PATH}"]}, "rootfs": {"type": "layers", "diff_ids": []},
+            "history": []}
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,0 +1,116 @@
+"""`cairn build` (the executor's first cut) with real RUN containers, then `cairn run`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, cairn_cli, remove_test_bridge
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, busybox_tar):
+    store_root = tmp_path_factory.mktemp("buildstore")
+    res = cairn_cli("import", str(busybox_tar), "busybox:local", root=store_root)
+    assert res.returncode == 0, res.stderr
+    try:
+        yield store_root
+    finally:
+        remove_test_bridge()
+
+
+def build(root, context: Path, *args):
+    return cairn_cli("build", "--progress", "plain", *args, str(context), root=root)
+
+
+def run(root, *args):
+    return cairn_cli("run", "--rm", "--network", "none", *args, root=root)
+
+
+def write(ctx: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = ctx / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return ctx
+
+
+def test_example_builds_and_runs(root):
+    res = build(root, REPO / "examples" / "hello", "-t", "hello:test")
+    assert res.returncode == 0, res.stderr
+    out = run(root, "hello:test")
+    assert out.returncode == 0 and out.stdout == b"hello from cairn\n"
+
+
+def test_run_layers_whiteouts_env_args_and_config(root, tmp_path):
+    ctx = write(tmp_path, {"Dockerfile": (
+        "FROM busybox:local\n"
+        "ARG GREETING=hi\n"
+        "ENV KEEP=kept\n"
+        "RUN echo $GREETING-$KEEP > /made && mkdir -p /d && touch /d/gone /gone\n"
+        "RUN rm /gone /d/gone\n"
+        "USER nobody\n"
+        "WORKDIR /work/dir\n"
+        "CMD [\"sh\", \"-c\", \"cat /made; ls /d | wc -l; test -e /gone || echo no-gone; pwd; id -u; "
+        "echo ${GREETING:-unset}\"]\n")})
+    res = build(root, ctx, "-t", "t1", "--build-arg", "GREETING=hello")
+    assert res.returncode == 0, res.stderr
+    out = run(root, "t1")
+    assert out.stdout.decode().split() == ["hello-kept", "0", "no-gone", "/work/dir", "65534", "unset"]
+    doc = json.loads(cairn_cli("inspect", "t1", root=root).stdout)[0]
+    assert "KEEP=kept" in doc["Config"]["Env"] and not any(e.startswith("GREETING") for e in doc["Config"]["Env"])
+    assert doc["Config"]["User"] == "nobody" and doc["Config"]["WorkingDir"] == "/work/dir"
+    assert len(doc["RootFS"]["Layers"]) == 4  # base, two RUNs, WORKDIR's directory
+    assert [h.get("empty_layer", False) for h in doc["History"][-7:]] == [True, True, False, False, True, False, True]
+
+
+def test_copy_rules_and_dockerignore(root, tmp_path):
+    ctx = write(tmp_path, {
+        "Dockerfile": ("FROM busybox:local\nCOPY app/ /srv/app/\nCOPY one.txt /renamed.txt\n"
+                       "COPY *.cfg /etc/conf/\nCOPY --chmod=600 --chown=nobody one.txt /secret\n"
+                       "CMD [\"sh\", \"-c\", \"find /srv /renamed.txt /etc/conf | sort; stat -c '%a %U' /secret\"]\n"),
+        ".dockerignore": "app/skip.log\n*.bak\n",
+        "app/main.py": "print(1)\n", "app/sub/x.txt": "x", "app/skip.log": "no",
+        "one.txt": "1", "a.cfg": "a", "b.cfg": "b", "c.bak": "no",
+    })
+    res = build(root, ctx, "-t", "t2")
+    assert res.returncode == 0, res.stderr
+    lines = run(root, "t2").stdout.decode().splitlines()
+    assert lines == ["/etc/conf", "/etc/conf/a.cfg", "/etc/conf/b.cfg", "/renamed.txt", "/srv", "/srv/app",
+                     "/srv/app/main.py", "/srv/app/sub", "/srv/app/sub/x.txt", "600 nobody"]
+
+
+def test_multistage_target_and_failed_run(root, tmp_path):
+    ctx = write(tmp_path, {"Dockerfile": ("FROM busybox:local AS base\nRUN echo base > /base\n"
+                                          "FROM base AS bad\nRUN echo oops-output; exit 3\n"
+                                          "FROM base AS good\nRUN cat /base > /good\n")})
+    assert build(root, ctx, "-t", "t3", "--target", "good").returncode == 0
+    assert run(root, "t3", "cat", "/good").stdout == b"base\n"
+    res = build(root, ctx, "-t", "t3bad", "--target", "bad")
+    err = res.stderr.decode()
+    assert res.returncode == 1
+    assert "Dockerfile:4: RUN failed: the command exited with code 3" in err and "oops-output" in err
+    assert b"Traceback" not in res.stderr
+    assert cairn_cli("inspect", "t3bad", root=root).returncode == 1  # no tag for a failed build
+
+
+def test_unsupported_and_bad_input_are_clear_errors(root, tmp_path):
+    ctx = write(tmp_path, {"Dockerfile": "FROM busybox:local\nCOPY --from=busybox:local /bin/sh /sh\n"})
+    res = build(root, ctx)
+    assert res.returncode == 1 and b"Dockerfile:2: COPY failed: COPY --from is not supported yet" in res.stderr
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\nCOPY missing.txt /x\n")
+    res = build(root, tmp_path)
+    assert res.returncode == 1 and b"missing.txt: not found in the build context" in res.stderr
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\nRUNN x\n")
+    res = build(root, tmp_path)
+    assert res.returncode == 2 and res.stderr.startswith(b"Dockerfile:2: unknown instruction: RUNN")
+    (tmp_path / "Dockerfile").write_text("FROM nosuch:image\n")
+    res = build(root, tmp_path)
+    assert res.returncode == 1 and b"not in the store" in res.stderr
+    res = cairn_cli("build", str(tmp_path / "nope"), root=root)
+    assert res.returncode == 2 and b"is not a directory" in res.stderr
