@@ -114,3 +114,20 @@ def test_unsupported_and_bad_input_are_clear_errors(root, tmp_path):
     assert res.returncode == 1 and b"not in the store" in res.stderr
     res = cairn_cli("build", str(tmp_path / "nope"), root=root)
     assert res.returncode == 2 and b"is not a directory" in res.stderr
+
+
+def test_add_extracts_local_archives(root, tmp_path):
+    import tarfile
+
+    src = tmp_path / "payload"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "data.txt").write_text("from the archive")
+    with tarfile.open(tmp_path / "payload.tar.gz", "w:gz") as tar:
+        tar.add(src / "pkg", arcname="pkg")
+    (tmp_path / "plain.txt").write_text("plain")
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\nADD payload.tar.gz /opt/\nADD plain.txt /opt/\n"
+                                         "ADD --unpack=false payload.tar.gz /kept/\n")
+    res = build(root, tmp_path, "-t", "t4")
+    assert res.returncode == 0, res.stderr
+    out = run(root, "t4", "sh", "-c", "cat /opt/pkg/data.txt; echo; cat /opt/plain.txt; echo; ls /kept")
+    assert out.stdout.decode().split("\n")[:3] == ["from the archive", "plain", "payload.tar.gz"]

@@ -29,7 +29,7 @@ from ..store import images
 from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from .context import BuildContext
-from .copy import copy_into_layer, parse_chmod
+from .copy import copy_into_layer, parse_chmod, unpack_archive_into
 from .run_step import RunFailed, run_step
 from .state import Layer, StageState, scratch_doc
 
@@ -73,6 +73,22 @@ def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState]) -
     return StageState(store, [Layer(l.diff_id, l.descriptor) for l in image.layers], doc)
 
 
+def _is_archive(path) -> bool:
+    """What ADD extracts: a local tar, plain or gzip, bzip2, xz or zstd compressed."""
+    if not path.is_file():
+        return False
+    from ..layers.compression import open_decompressed
+
+    stream, _kind = open_decompressed(path)
+    try:
+        head = stream.read(512)
+    except Exception:
+        return False
+    finally:
+        stream.close()
+    return len(head) == 512 and head[257:262] == b"ustar"
+
+
 def _chown(state: StageState, spec: str) -> tuple[int, int] | None:
     if not spec:
         return None
@@ -84,26 +100,29 @@ def _chown(state: StageState, spec: str) -> tuple[int, int] | None:
 def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext) -> Layer:
     if isinstance(cmd, t.Copy) and cmd.from_:
         raise CairnError("COPY --from is not supported yet")
+    archives: list[str] = []
     if isinstance(cmd, t.Add):
         for src in cmd.sources:
             if "://" in src or src.startswith("git@"):
                 raise CairnError("ADD of a URL or git repository is not supported yet")
-            for rel in ctx.select(state.scope.expand(src)):
-                path = ctx.path(rel)
-                if path.is_file():
-                    with open(path, "rb") as f:
-                        head = f.read(262)
-                    if head[:2] == b"\x1f\x8b" or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00" or \
-                            head[:4] == b"\x28\xb5\x2f\xfd" or head[257:262] == b"ustar":
-                        raise CairnError(f"ADD of a local archive ({rel}) is not supported yet")
+        if cmd.unpack is not False:
+            for src in list(cmd.sources):
+                rels = ctx.select(state.scope.expand(src))
+                if len(rels) == 1 and _is_archive(ctx.path(rels[0])):
+                    archives.append(rels[0])
     scope = state.scope
     sources = [scope.expand(s) for s in cmd.sources]
+    sources = [s for s in sources if not (archives and ctx.select(s)[0] in archives and len(ctx.select(s)) == 1)]
     contents = [(c.path, (scope.expand(c.data) if c.expand else c.data).encode()) for c in cmd.contents]
     layer_dir = store.new_tmp_dir("copy-")
     try:
-        copy_into_layer(str(layer_dir), ctx, sources, contents, scope.expand(cmd.dest),
-                        state.config.get("WorkingDir") or "/", state.lowerdirs(),
-                        _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)))
+        workdir = state.config.get("WorkingDir") or "/"
+        dest = scope.expand(cmd.dest)
+        if sources or contents:
+            copy_into_layer(str(layer_dir), ctx, sources, contents, dest, workdir, state.lowerdirs(),
+                            _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)))
+        for rel in archives:
+            unpack_archive_into(str(layer_dir), ctx.path(rel), dest, workdir, state.lowerdirs())
         os.chmod(layer_dir, 0o755)
         diff_id, size = tar_digest(layer_dir)
         store.commit_snapshot(layer_dir, diff_id, size)

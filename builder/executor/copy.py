@@ -148,3 +148,39 @@ def parse_chmod(text: str) -> int | None:
         return int(text, 8)
     except ValueError:
         raise CairnError(f"--chmod={text}: only octal modes are supported so far") from None
+
+
+def unpack_archive_into(layer: str, archive, dest: str, workdir: str, lowers: list[str]) -> None:
+    """ADD of a local archive: its entries, safely extracted, under dest (a directory)."""
+    from ..layers.compression import open_decompressed
+    from ..layers.extract import extract_tar
+
+    if not dest.startswith("/"):
+        dest = posixpath.join(workdir or "/", dest)
+    dest = posixpath.normpath(dest)
+    _ensure_parents(layer, dest, lowers)
+    scratch = layer + "/.cairn-add-" + os.urandom(4).hex()
+    os.mkdir(scratch)
+    try:
+        stream, _kind = open_decompressed(archive)
+        with stream:
+            extract_tar(stream, scratch)
+        _merge_move(scratch, layer + dest)
+    finally:
+        if os.path.isdir(scratch):
+            shutil.rmtree(scratch)
+
+
+def _merge_move(src: str, dst: str) -> None:
+    for name in os.listdir(src):
+        s, d = os.path.join(src, name), os.path.join(dst, name)
+        if os.path.isdir(s) and not os.path.islink(s) and os.path.isdir(d) and not os.path.islink(d):
+            _merge_move(s, d)
+            os.rmdir(s)
+        else:
+            if os.path.lexists(d):
+                if os.path.isdir(d) and not os.path.islink(d):
+                    shutil.rmtree(d)
+                else:
+                    os.unlink(d)
+            os.rename(s, d)
