@@ -100,9 +100,9 @@ def test_multistage_target_and_failed_run(root, tmp_path):
 
 
 def test_unsupported_and_bad_input_are_clear_errors(root, tmp_path):
-    ctx = write(tmp_path, {"Dockerfile": "FROM busybox:local\nCOPY --from=busybox:local /bin/sh /sh\n"})
+    ctx = write(tmp_path, {"Dockerfile": "FROM busybox:local\nCOPY --from=nosuch:image /bin/sh /sh\n"})
     res = build(root, ctx)
-    assert res.returncode == 1 and b"Dockerfile:2: COPY failed: COPY --from is not supported yet" in res.stderr
+    assert res.returncode == 1 and b"Dockerfile:2: COPY failed: COPY --from=nosuch:image: no such stage" in res.stderr
     (tmp_path / "Dockerfile").write_text("FROM busybox:local\nCOPY missing.txt /x\n")
     res = build(root, tmp_path)
     assert res.returncode == 1 and b"missing.txt: not found in the build context" in res.stderr
@@ -131,3 +131,20 @@ def test_add_extracts_local_archives(root, tmp_path):
     assert res.returncode == 0, res.stderr
     out = run(root, "t4", "sh", "-c", "cat /opt/pkg/data.txt; echo; cat /opt/plain.txt; echo; ls /kept")
     assert out.stdout.decode().split("\n")[:3] == ["from the archive", "plain", "payload.tar.gz"]
+
+
+def test_copy_from_stage_and_image(root, tmp_path):
+    ctx = write(tmp_path, {"Dockerfile": (
+        "FROM busybox:local AS builder\n"
+        "RUN mkdir -p /out/sub && echo artefact > /out/sub/a.txt && echo old > /out/old && ln -s a.txt /out/sub/link\n"
+        "RUN rm /out/old\n"
+        "FROM scratch\n"
+        "COPY --from=builder /out/ /app/\n"
+        "COPY --from=busybox:local /bin/busybox /bin/busybox\n"
+        "COPY --from=0 /out/sub/a.txt /single\n")})
+    res = build(root, ctx, "-t", "t5")
+    assert res.returncode == 0, res.stderr
+    out = run(root, "--entrypoint", "/bin/busybox", "t5", "sh", "-c",
+              "/bin/busybox find /app | /bin/busybox sort; /bin/busybox cat /single; "
+              "/bin/busybox readlink /app/sub/link")
+    assert out.stdout.decode().split() == ["/app", "/app/sub", "/app/sub/a.txt", "/app/sub/link", "artefact", "a.txt"]

@@ -1,9 +1,10 @@
 """`cairn build`: runs the planned stages in order and writes the target image to the store.
 
 This is the executor's first cut: FROM (store images, earlier stages, scratch), RUN,
-COPY/ADD from the context and heredocs, and every metadata instruction. Not yet: pulling
-bases, COPY --from, ADD of URLs and archives, secret and ssh mounts, the layer cache and
-parallel stages; each of those fails with a clear error rather than building wrongly.
+COPY/ADD from the context, heredocs, COPY --from a stage or a stored image, ADD of local
+archives, and every metadata instruction. Not yet: pulling bases, ADD of URLs, secret
+and ssh mounts, RUN --mount=from, ONBUILD triggers, the layer cache and parallel stages;
+each of those fails with a clear error rather than building wrongly.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from .context import BuildContext
 from .copy import copy_into_layer, parse_chmod, unpack_archive_into
+from .merged import MergedView
 from .run_step import RunFailed, run_step
 from .state import Layer, StageState, scratch_doc
 
@@ -97,9 +99,28 @@ def _chown(state: StageState, spec: str) -> tuple[int, int] | None:
     return user.uid, user.gid
 
 
-def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext) -> Layer:
-    if isinstance(cmd, t.Copy) and cmd.from_:
-        raise CairnError("COPY --from is not supported yet")
+def _copy_source(store: Store, state: StageState, cmd, ctx: BuildContext, states, plan):
+    """The build context, or for COPY --from a merged view of a stage or an image."""
+    if not (isinstance(cmd, t.Copy) and cmd.from_):
+        return ctx
+    ref = state.scope.expand(cmd.from_)
+    for ps in plan.stages:
+        if ps.stage.name == ref.lower() or (ref.isdecimal() and ps.index == int(ref)):
+            src_state = states[ps.index]
+            return MergedView(src_state.lowerdirs(), f"stage {ref}")
+    try:
+        image = images.resolve(store, ref)
+    except images.ImageNotFound:
+        raise CairnError(f"COPY --from={ref}: no such stage, and the image is not in the store "
+                         "(pulling is not implemented yet)") from None
+    for layer in image.layers:
+        if not store.has_snapshot(layer.diff_id):
+            unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
+    return MergedView([str(store.snapshot_path(l.diff_id)) for l in reversed(image.layers)], f"image {ref}")
+
+
+def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=None, plan=None) -> Layer:
+    source = _copy_source(store, state, cmd, ctx, states or {}, plan)
     archives: list[str] = []
     if isinstance(cmd, t.Add):
         for src in cmd.sources:
@@ -119,7 +140,7 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext) -> Layer
         workdir = state.config.get("WorkingDir") or "/"
         dest = scope.expand(cmd.dest)
         if sources or contents:
-            copy_into_layer(str(layer_dir), ctx, sources, contents, dest, workdir, state.lowerdirs(),
+            copy_into_layer(str(layer_dir), source, sources, contents, dest, workdir, state.lowerdirs(),
                             _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)))
         for rel in archives:
             unpack_archive_into(str(layer_dir), ctx.path(rel), dest, workdir, state.lowerdirs())
@@ -181,7 +202,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             t0 = time.monotonic()
             out(f"#{step} [{label} {step}/{total}] {cmd.original}")
             try:
-                layer = _execute(store, state, cmd, ctx, f"#{step}")
+                layer = _execute(store, state, cmd, ctx, f"#{step}", states, bp)
             except (RunFailed, CairnError, OSError) as err:
                 detail = getattr(err, "strerror", None) or str(err)
                 raise BuildError(f"{name}:{cmd.start_line}: {cmd.keyword} failed: {detail}") from err
@@ -205,7 +226,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     return images.add_image(store, manifest, config, tags)
 
 
-def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, prefix: str) -> Layer | None:
+def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, prefix: str,
+             states: dict, plan) -> Layer | None:
     scope = state.scope
     if isinstance(cmd, t.Arg):
         for decl in cmd.args:
@@ -231,5 +253,5 @@ def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext,
     if isinstance(cmd, t.Run):
         return run_step(store, state, cmd, str(ctx.root), print, prefix)
     if isinstance(cmd, (t.Copy, t.Add)):
-        return _copy_step(store, state, cmd, ctx)
+        return _copy_step(store, state, cmd, ctx, states, plan)
     raise InstructionError(f"{cmd.keyword} is not supported by the executor yet")

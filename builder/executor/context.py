@@ -81,3 +81,20 @@ class BuildContext:
 
     def path(self, rel: str) -> Path:
         return self.root / rel if rel else self.root
+
+    # the read interface COPY uses (shared with executor.merged.MergedView)
+    def host_path(self, rel: str) -> str:
+        return str(self.path(rel))
+
+    def lstat(self, rel: str) -> os.stat_result | None:
+        try:
+            return os.lstat(self.path(rel))
+        except FileNotFoundError:
+            return None
+
+    def is_dir(self, rel: str) -> bool:
+        p = self.path(rel)
+        return p.is_dir() and not p.is_symlink()
+
+    def listdir(self, rel: str) -> list[str]:
+        return sorted(os.listdir(self.path(rel)))

@@ -15,7 +15,6 @@ import shutil
 import stat
 
 from ..errors import CairnError
-from .context import BuildContext
 
 
 def _lower_stat(lowers: list[str], path: str) -> os.stat_result | None:
@@ -56,89 +55,71 @@ def _apply_owner_mode(path: str, chown: tuple[int, int] | None, chmod: int | Non
         os.chmod(path, chmod)
 
 
-def _copy_entry(src: str, dst: str, chown, chmod) -> None:
-    st = os.lstat(src)
+def _copy(source, rel: str, dst: str, chown, chmod) -> None:
+    """Copy one entry (recursively) from a COPY source (context or merged image view)."""
+    st = source.lstat(rel)
+    if st is None:
+        return
     if stat.S_ISDIR(st.st_mode):
         if not os.path.isdir(dst):
-            os.mkdir(dst, stat.S_IMODE(st.st_mode) or 0o755)
-        for name in sorted(os.listdir(src)):
-            _copy_entry(os.path.join(src, name), os.path.join(dst, name), chown, chmod)
+            os.mkdir(dst, 0o755)
+        for name in source.listdir(rel):
+            child = f"{rel}/{name}" if rel else name
+            if not source.ignored(child):
+                _copy(source, child, os.path.join(dst, name), chown, chmod)
         os.chmod(dst, stat.S_IMODE(st.st_mode))
         os.chown(dst, 0, 0)
     elif stat.S_ISLNK(st.st_mode):
         if os.path.lexists(dst):
             os.unlink(dst)
-        os.symlink(os.readlink(src), dst)
+        os.symlink(os.readlink(source.host_path(rel)), dst)
         os.chown(dst, 0, 0, follow_symlinks=False)
     elif stat.S_ISREG(st.st_mode):
-        shutil.copyfile(src, dst, follow_symlinks=False)
+        shutil.copyfile(source.host_path(rel), dst, follow_symlinks=False)
         os.chmod(dst, stat.S_IMODE(st.st_mode))
         os.chown(dst, 0, 0)
     else:
-        return  # devices, fifos and sockets in a context are not copied
+        return  # devices, fifos and sockets are not copied
     _apply_owner_mode(dst, chown, chmod)
     os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
-def copy_into_layer(layer: str, ctx: BuildContext, sources: list[str], contents: list[tuple[str, bytes]],
+def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple[str, bytes]],
                     dest: str, workdir: str, lowers: list[str], chown: tuple[int, int] | None,
-                    chmod: int | None, filter_rel=None) -> None:
-    """Write a COPY's result into the empty directory `layer`."""
+                    chmod: int | None) -> None:
+    """Write a COPY's result into the empty directory `layer`; `source` is the build context
+    or, for COPY --from, a MergedView of a stage or image."""
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
     into_dir = dest.endswith("/") or len(sources) + len(contents) > 1
     dest = posixpath.normpath(dest)
     selected: list[str] = []
     for src in sources:
-        selected += ctx.select(src)
+        selected += source.select(src)
     if len(selected) + len(contents) > 1:
         into_dir = True
     if not into_dir:
         st = _lower_stat(lowers, dest)
         if st is not None and stat.S_ISDIR(st.st_mode):
             into_dir = True
-        if len(selected) == 1 and ctx.path(selected[0]).is_dir() and not ctx.path(selected[0]).is_symlink():
+        if len(selected) == 1 and source.is_dir(selected[0]):
             into_dir = True  # a directory's contents go into dest
-    if into_dir:
-        _ensure_parents(layer, dest, lowers)
-    else:
-        _ensure_parents(layer, posixpath.dirname(dest), lowers)
+    _ensure_parents(layer, dest if into_dir else posixpath.dirname(dest), lowers)
     for rel in selected:
-        src = str(ctx.path(rel))
-        if os.path.isdir(src) and not os.path.islink(src):
-            target = layer + dest
-            for name in sorted(os.listdir(src)):
+        if source.is_dir(rel):
+            for name in source.listdir(rel):
                 child = f"{rel}/{name}" if rel else name
-                if ctx.ignored(child):
-                    continue
-                _copy_tree_filtered(ctx, child, os.path.join(target, name), chown, chmod)
+                if not source.ignored(child):
+                    _copy(source, child, os.path.join(layer + dest, name), chown, chmod)
         else:
             target = layer + (posixpath.join(dest, posixpath.basename(rel)) if into_dir else dest)
-            _copy_entry(src, target, chown, chmod)
+            _copy(source, rel, target, chown, chmod)
     for name, data in contents:
         target = layer + (posixpath.join(dest, name) if into_dir else dest)
         with open(target, "wb") as f:
             f.write(data)
         os.chmod(target, 0o644)
         _apply_owner_mode(target, chown, chmod)
-
-
-def _copy_tree_filtered(ctx: BuildContext, rel: str, dst: str, chown, chmod) -> None:
-    src = str(ctx.path(rel))
-    st = os.lstat(src)
-    if stat.S_ISDIR(st.st_mode):
-        if not os.path.isdir(dst):
-            os.mkdir(dst, 0o755)
-        for name in sorted(os.listdir(src)):
-            child = f"{rel}/{name}"
-            if not ctx.ignored(child):
-                _copy_tree_filtered(ctx, child, os.path.join(dst, name), chown, chmod)
-        os.chmod(dst, stat.S_IMODE(st.st_mode))
-        os.chown(dst, 0, 0)
-        _apply_owner_mode(dst, chown, chmod)
-        os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
-    else:
-        _copy_entry(src, dst, chown, chmod)
 
 
 def parse_chmod(text: str) -> int | None:

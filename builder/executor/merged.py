@@ -1,0 +1,107 @@
+"""A read-only view of an image's or stage's merged filesystem, from its layer snapshots,
+without mounting: what COPY --from reads. Upper layers win; a whiteout hides a name, an
+opaque directory hides what lower layers have under it."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+import stat
+
+from ..errors import CairnError
+
+
+def _is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+class MergedView:
+    def __init__(self, lowers_top_first: list[str], label: str):
+        self.layers = lowers_top_first
+        self.label = label
+
+    def _find(self, rel: str) -> tuple[str, os.stat_result] | None:
+        """(host path, stat) of the visible entry at rel, or None."""
+        parts = [p for p in rel.split("/") if p]
+        for layer in self.layers:
+            hidden_below = False
+            cur = layer
+            for i, part in enumerate(parts):
+                cur = os.path.join(cur, part)
+                try:
+                    st = os.lstat(cur)
+                except FileNotFoundError:
+                    break
+                if _is_whiteout(st):
+                    return None
+                if i == len(parts) - 1:
+                    return cur, st
+                if not stat.S_ISDIR(st.st_mode):
+                    return None  # a file in an upper layer shadows a directory below
+                if _opaque(cur):
+                    hidden_below = True
+            else:
+                if not parts:
+                    return layer, os.lstat(layer)
+            if hidden_below:
+                return None
+        return None
+
+    def lstat(self, rel: str) -> os.stat_result | None:
+        found = self._find(rel)
+        return found[1] if found else None
+
+    def host_path(self, rel: str) -> str:
+        found = self._find(rel)
+        if found is None:
+            raise CairnError(f"{rel}: not found in {self.label}")
+        return found[0]
+
+    def listdir(self, rel: str) -> list[str]:
+        names: dict[str, bool] = {}
+        parts = [p for p in rel.split("/") if p]
+        for layer in self.layers:
+            path = os.path.join(layer, *parts)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                break
+            for name in os.listdir(path):
+                if name not in names:
+                    names[name] = not _is_whiteout(os.lstat(os.path.join(path, name)))
+            if _opaque(path):
+                break
+        return sorted(n for n, visible in names.items() if visible)
+
+    def select(self, src: str) -> list[str]:
+        rel = posixpath.normpath("/" + src).lstrip("/")
+        rel = "" if rel == "." else rel
+        if any(c in rel for c in "*?["):
+            parent = posixpath.dirname(rel)
+            if any(c in parent for c in "*?["):
+                raise CairnError(f"wildcards in directory names are not supported in COPY --from yet: {src}")
+            found = [posixpath.join(parent, n) for n in self.listdir(parent)
+                     if fnmatch.fnmatchcase(n, posixpath.basename(rel))]
+            if not found:
+                raise CairnError(f"no source files were specified: {src!r} matches nothing in {self.label}")
+            return found
+        if rel and self.lstat(rel) is None:
+            raise CairnError(f"{src}: not found in {self.label}")
+        return [rel]
+
+    def is_dir(self, rel: str) -> bool:
+        st = self.lstat(rel) if rel else os.lstat(self.layers[0]) if self.layers else None
+        return st is not None and stat.S_ISDIR(st.st_mode)
+
+    def ignored(self, rel: str) -> bool:
+        return False
