@@ -24,6 +24,7 @@ from ..instructions import parse_dockerfile
 from ..instructions import types as t
 from ..instructions.errors import InstructionError
 from ..layers.materialize import tar_digest, unpack_blob
+from ..merged_view import MergedView
 from ..plan import PlannedStage, plan_build
 from ..reference import parse_reference
 from ..store import images
@@ -31,7 +32,6 @@ from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from .context import BuildContext
 from .copy import copy_into_layer, parse_chmod, unpack_archive_into
-from .merged import MergedView
 from .run_step import RunFailed, run_step
 from .state import Layer, StageState, scratch_doc
 

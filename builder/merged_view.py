@@ -1,5 +1,5 @@
 """A read-only view of an image's or stage's merged filesystem, from its layer snapshots,
-without mounting: what COPY --from reads. Upper layers win; a whiteout hides a name, an
+without mounting: what COPY --from and the /etc/passwd lookups read. Upper layers win; a whiteout hides a name, an
 opaque directory hides what lower layers have under it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 import posixpath
 import stat
 
-from ..errors import CairnError
+from .errors import CairnError
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
