@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import grammar
 
+from .envlist import DEFAULT_PATH
 from .image_config import host_platform
 from .instructions import types as t
 
@@ -116,8 +117,10 @@ class StageScope:
         return grammar.expand_words(word, self.expansion_env(), self.globals.escape)
 
     def run_env(self) -> list[str]:
-        """RUN's environment: the image ENV plus ARGs in scope (ENV wins), as KEY=VALUE."""
+        """RUN's environment: the image ENV plus ARGs in scope (ENV wins), as KEY=VALUE,
+        with the default PATH when the image sets none."""
         merged = self.expansion_env()
+        merged.setdefault("PATH", DEFAULT_PATH)
         return [f"{k}={v}" for k, v in merged.items()]
 
 

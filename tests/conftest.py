@@ -39,6 +39,14 @@ def update_golden(request) -> bool:
     return request.config.getoption("--update-golden")
 
 
+def case_dirs_with(root: Path, marker: str) -> list[Path]:
+    """Every folder under root that holds `marker` (a relative path), sorted; fails loudly if none."""
+    found = sorted(p.parent for p in root.glob(f"*/{marker}"))
+    found = sorted({root / p.relative_to(root).parts[0] for p in found})
+    assert found, f"no test cases under {root}"
+    return found
+
+
 def case_dirs(root: Path) -> list[Path]:
     """Every folder under root that holds a Dockerfile, sorted; fails loudly if none."""
     found = sorted(p.parent for p in root.glob("*/Dockerfile"))

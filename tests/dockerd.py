@@ -1,7 +1,8 @@
 """A private Docker engine for tests that compare with docker, started only where dockerd exists.
 
-It listens on its own socket with its own data root, no bridge and no iptables rules,
-and is stopped and cleaned up (mounts included) when the module that used it ends.
+It listens on its own socket with its own data root and no iptables rules; its docker0
+bridge (10.91.0.1/24, which BuildKit's RUN steps need) is deleted afterwards. It is stopped
+and cleaned up (mounts included) when the module that used it ends.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def docker_engine():
     log = open(f"{base}/log", "wb")
     proc = subprocess.Popen(
         [dockerd, "--data-root", f"{base}/root", "--exec-root", f"{base}/exec", "-H", f"unix://{sock}",
-         "--pidfile", f"{base}/pid", "--bridge", "none", "--iptables=false", "--ip-masq=false"],
+         "--pidfile", f"{base}/pid", "--bip", "10.91.0.1/24", "--iptables=false", "--ip-masq=false"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     env = dict(os.environ, DOCKER_HOST=f"unix://{sock}", DOCKER_BUILDKIT="1")
     try:
@@ -58,4 +59,5 @@ def docker_engine():
             proc.wait(timeout=10)
         log.close()
         _unmount_below(base)
+        subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)  # BuildKit's RUN needs it
         shutil.rmtree(base, ignore_errors=True)

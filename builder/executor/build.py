@@ -54,11 +54,20 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
+def _default_path(doc: dict) -> None:
+    """As BuildKit: a base without PATH gets the default one, before the stage's own ENVs."""
+    cfg = doc.setdefault("config", {})
+    if image_config.env_list_get(cfg.get("Env") or [], "PATH") is None:
+        cfg["Env"] = image_config.env_list_set(cfg.get("Env") or [], "PATH", image_config.DEFAULT_PATH)
+
+
 def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState]) -> StageState:
     if ps.base.stage is not None:
         return states[ps.base.stage].clone()
     if ps.base.scratch:
-        return StageState(store, [], scratch_doc(image_config.host_platform()))
+        doc = scratch_doc(image_config.host_platform())
+        _default_path(doc)
+        return StageState(store, [], doc)
     try:
         image = images.resolve(store, ps.base.image)
     except images.ImageNotFound:
@@ -69,9 +78,7 @@ def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState]) -
         if not store.has_snapshot(layer.diff_id):
             unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
     doc = copy.deepcopy(config.doc)
-    cfg = doc.setdefault("config", {})
-    if image_config.env_list_get(cfg.get("Env") or [], "PATH") is None:
-        cfg["Env"] = image_config.env_list_set(cfg.get("Env") or [], "PATH", image_config.DEFAULT_PATH)
+    _default_path(doc)
     return StageState(store, [Layer(l.diff_id, l.descriptor) for l in image.layers], doc)
 
 

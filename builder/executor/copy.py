@@ -31,8 +31,9 @@ def _lower_stat(lowers: list[str], path: str) -> os.stat_result | None:
     return None
 
 
-def _ensure_parents(layer: str, dest_dir: str, lowers: list[str]) -> None:
-    """Create dest_dir's chain in the layer, each with the image's metadata where it has one."""
+def _ensure_parents(layer: str, dest_dir: str, lowers: list[str], chown: tuple[int, int] | None = None) -> None:
+    """Create dest_dir's chain in the layer, each with the image's metadata where it has one;
+    directories the image lacks are new, and belong to --chown's owner, as in BuildKit."""
     parts = [p for p in dest_dir.split("/") if p]
     path = ""
     for part in parts:
@@ -46,6 +47,8 @@ def _ensure_parents(layer: str, dest_dir: str, lowers: list[str]) -> None:
             os.chown(full, st.st_uid, st.st_gid)
             os.chmod(full, stat.S_IMODE(st.st_mode))
             os.utime(full, ns=(st.st_mtime_ns, st.st_mtime_ns))
+        elif chown is not None:
+            os.chown(full, chown[0], chown[1])
 
 
 def _apply_owner_mode(path: str, chown: tuple[int, int] | None, chmod: int | None) -> None:
@@ -104,7 +107,7 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
             into_dir = True
         if len(selected) == 1 and source.is_dir(selected[0]):
             into_dir = True  # a directory's contents go into dest
-    _ensure_parents(layer, dest if into_dir else posixpath.dirname(dest), lowers)
+    _ensure_parents(layer, dest if into_dir else posixpath.dirname(dest), lowers, chown)
     for rel in selected:
         if source.is_dir(rel):
             for name in source.listdir(rel):

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from .. import oci
 from ..digest import Digest
 from ..args import StageScope
-from ..envlist import DEFAULT_PATH
 from ..store.store import Store
 
 
@@ -48,8 +47,7 @@ class StageState:
 
 
 def scratch_doc(platform: dict[str, str]) -> dict:
-    return {**platform, "config": {"Env": [f"PATH={DEFAULT_PATH}"]}, "rootfs": {"type": "layers", "diff_ids": []},
-            "history": []}
+    return {**platform, "config": {}, "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
 
 
 def _now() -> str:
