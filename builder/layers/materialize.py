@@ -151,6 +151,12 @@ def write_layer_tar(store: Store, diff_id: Digest, out, options: TarOptions | No
             while chunk := src.read(_CHUNK):
                 sink.write(chunk)
     elif store.has_snapshot(diff_id):
+        from .tarstream import TAR_FORMAT
+
+        if store.tar_format() != TAR_FORMAT:
+            raise CairnError(f"layer {diff_id} exists only as a snapshot written by another cairn version "
+                             f"(layer format {store.tar_format()}, this one writes {TAR_FORMAT}); "
+                             "import or build the image again")
         # Hashing and compressing run in a worker thread while this one reads the tree.
         worker = ThreadedWriter(sink)
         try:

@@ -16,6 +16,11 @@ from dataclasses import dataclass
 
 from . import tarheader
 
+# The bytes this module writes are part of the store format: a layer kept only as a
+# snapshot is trusted to give back the tar its diff_id was computed from. Any change to
+# the output must bump TAR_FORMAT (the store refuses to rebuild older snapshots' blobs).
+TAR_FORMAT = 1
+
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")

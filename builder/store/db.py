@@ -84,6 +84,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        from ..layers.tarstream import TAR_FORMAT
+
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('tar_format', ?)", (str(TAR_FORMAT),))
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))

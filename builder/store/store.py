@@ -102,6 +102,10 @@ class Store:
                       (str(diff_id), size, time.time()))
         return final
 
+    def tar_format(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='tar_format'").fetchone()
+        return int(row[0]) if row else 0
+
     def snapshot_size(self, diff_id: Digest) -> int | None:
         row = self.conn.execute("SELECT size FROM snapshots WHERE diff_id=?", (str(diff_id),)).fetchone()
         return row[0] if row else None
