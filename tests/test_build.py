@@ -148,3 +148,42 @@ def test_copy_from_stage_and_image(root, tmp_path):
               "/bin/busybox find /app | /bin/busybox sort; /bin/busybox cat /single; "
               "/bin/busybox readlink /app/sub/link")
     assert out.stdout.decode().split() == ["/app", "/app/sub", "/app/sub/a.txt", "/app/sub/link", "artefact", "a.txt"]
+
+
+def test_secrets_are_readable_in_run_and_never_in_a_layer(root, tmp_path):
+    secret = tmp_path / "token.txt"
+    secret.write_text("s3cr3t-value")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox:local\n"
+        "RUN --mount=type=secret,id=token cat /run/secrets/token > /dev/null && echo used > /used\n"
+        "RUN --mount=type=secret,id=token,target=/etc/app/token test -s /etc/app/token\n")
+    res = cairn_cli("build", "--progress", "plain", "--secret", f"id=token,src={secret}", "-t", "t6", str(ctx),
+                    root=root)
+    assert res.returncode == 0, res.stderr
+    archive = tmp_path / "t6.tar"
+    assert cairn_cli("save", "-o", str(archive), "t6", root=root).returncode == 0
+    assert b"s3cr3t-value" not in archive.read_bytes()
+    out = run(root, "t6", "sh", "-c", "cat /used; ls /run/secrets /etc/app 2>&1 | wc -l")
+    assert out.stdout.decode().split()[0] == "used"
+    assert b"/run/secrets" not in cairn_cli("run", "--rm", "--network", "none", "t6", "find", "/run", root=root).stdout
+    res = cairn_cli("build", "--progress", "plain", "-t", "t6b", str(ctx), root=root)  # no --secret given
+    assert res.returncode == 1
+
+
+def test_onbuild_triggers_run_in_the_child_build(root, tmp_path):
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    (parent / "Dockerfile").write_text("FROM busybox:local\nONBUILD COPY marker.txt /marker\n"
+                                       "ONBUILD RUN echo triggered > /triggered\n")
+    assert build(root, parent, "-t", "onbuild-base").returncode == 0
+    child = tmp_path / "child"
+    child.mkdir()
+    (child / "marker.txt").write_text("from-child-context")
+    (child / "Dockerfile").write_text("FROM onbuild-base\nRUN cat /marker /triggered\n")
+    res = build(root, child, "-t", "onbuild-child")
+    assert res.returncode == 0, res.stderr
+    assert b"from-child-context" in res.stdout + res.stderr
+    doc = json.loads(cairn_cli("inspect", "onbuild-child", root=root).stdout)[0]
+    assert "OnBuild" not in doc["Config"] or not doc["Config"]["OnBuild"]

@@ -16,10 +16,12 @@ from .common import Failure, dockerfile_error_text, open_store, read_file_arg
 @click.option("-f", "--file", "dockerfile", default=None, help="Dockerfile (default CONTEXT/Dockerfile; - for stdin).")
 @click.option("--target", default=None, help="Build up to this stage.")
 @click.option("--build-arg", "build_args", multiple=True, metavar="NAME=VALUE", help="Set a build arg.")
+@click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=PATH",
+              help="A secret for RUN --mount=type=secret (never stored in a layer).")
 @click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True)
 @click.argument("context", type=click.Path())
 @click.pass_context
-def build_cmd(ctx, tags, dockerfile, target, build_args, progress, context):
+def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, progress, context):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -34,7 +36,8 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, progress, context):
     path = dockerfile or os.path.join(context, "Dockerfile")
     raw = read_file_arg(path)
     name = "Dockerfile" if path == "-" else os.path.basename(path)
-    options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name)
+    options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
+                           tuple(_parse_secret(s) for s in secrets))
 
     def out(line: str) -> None:
         if progress != "quiet":
@@ -46,3 +49,15 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, progress, context):
         raise Failure(dockerfile_error_text(err, name, grammar.parser.decode(raw)), 2) from err
     click.echo(str(image.id))
     sys.stdout.flush()
+
+
+def _parse_secret(text: str) -> tuple[str, str]:
+    from ..errors import UsageError
+
+    fields = dict(part.partition("=")[::2] for part in text.split(","))
+    sid, src = fields.get("id"), fields.get("src") or fields.get("source")
+    if not sid or not src:
+        raise UsageError(f"invalid --secret {text!r}: expected id=ID,src=PATH")
+    if not os.path.isfile(src):
+        raise UsageError(f"invalid --secret {text!r}: {src} is not a file")
+    return sid, os.path.abspath(src)

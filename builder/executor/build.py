@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grammar
 
@@ -20,7 +20,7 @@ from .. import image_config, oci
 from ..args import GlobalScope, StageScope, unused_build_args
 from ..errors import CairnError
 from ..image_files import read_file
-from ..instructions import parse_dockerfile
+from ..instructions import parse_dockerfile, parse_instruction
 from ..instructions import types as t
 from ..instructions.errors import InstructionError
 from ..layers.materialize import tar_digest, unpack_blob
@@ -42,6 +42,7 @@ class BuildOptions:
     target: str | None = None
     build_args: tuple[tuple[str, str], ...] = ()
     dockerfile_name: str = "Dockerfile"
+    secrets: tuple[tuple[str, str], ...] = ()  # id -> host file, for RUN --mount=type=secret
 
 
 class BuildError(CairnError):
@@ -179,6 +180,22 @@ def _workdir_step(store: Store, state: StageState, cmd: t.Workdir) -> Layer | No
     return Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size))
 
 
+def _onbuild_triggers(state: StageState, ps: PlannedStage) -> list[t.Command]:
+    """The base's ONBUILD triggers, run first in this stage (and not passed on further)."""
+    triggers = state.config.pop("OnBuild", None) or []
+    commands = []
+    for expression in triggers:
+        try:
+            tree = grammar.parse(expression)
+            for node in tree.instructions:
+                cmd = parse_instruction(node)
+                commands.append(replace(cmd, start_line=ps.stage.start_line, end_line=ps.stage.start_line))
+        except grammar.DockerfileError as err:
+            raise InstructionError(f"ONBUILD trigger {expression!r} of the base: {err.message}").at(
+                ps.stage.start_line) from None
+    return commands
+
+
 def _created_by(cmd: t.Command) -> str:
     text = cmd.original
     if isinstance(cmd, t.Run):
@@ -195,7 +212,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     bp = plan_build(plan, g, options.target)
     ctx = BuildContext.open(context_dir, dockerfile_path)
     states: dict[int, StageState] = {}
-    total = sum(1 + len(ps.stage.commands) for ps in bp.stages)
+    total = sum(1 + len(ps.stage.commands) for ps in bp.stages)  # (ONBUILD triggers come on top)
     step = 0
     name = options.dockerfile_name
     for ps in bp.stages:
@@ -204,12 +221,13 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         out(f"#{step} [{label}] {ps.stage.original}")
         state = _base_state(store, ps, states)
         state.scope = StageScope(g, state.env_dict())
-        for cmd in ps.stage.commands:
+        state.secrets = options.secrets
+        for cmd in _onbuild_triggers(state, ps) + list(ps.stage.commands):
             step += 1
             t0 = time.monotonic()
             out(f"#{step} [{label} {step}/{total}] {cmd.original}")
             try:
-                layer = _execute(store, state, cmd, ctx, f"#{step}", states, bp)
+                layer = _execute(store, state, cmd, ctx, f"#{step}", states, bp, out)
             except (RunFailed, CairnError, OSError) as err:
                 detail = getattr(err, "strerror", None) or str(err)
                 raise BuildError(f"{name}:{cmd.start_line}: {cmd.keyword} failed: {detail}") from err
@@ -234,7 +252,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
 
 
 def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, prefix: str,
-             states: dict, plan) -> Layer | None:
+             states: dict, plan, out=print) -> Layer | None:
     scope = state.scope
     if isinstance(cmd, t.Arg):
         for decl in cmd.args:
@@ -258,7 +276,7 @@ def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext,
         image_config.apply(state.doc, cmd, scope.expand)
         return None
     if isinstance(cmd, t.Run):
-        return run_step(store, state, cmd, str(ctx.root), print, prefix)
+        return run_step(store, state, cmd, str(ctx.root), out, prefix, dict(state.secrets))
     if isinstance(cmd, (t.Copy, t.Add)):
         return _copy_step(store, state, cmd, ctx, states, plan)
     raise InstructionError(f"{cmd.keyword} is not supported by the executor yet")

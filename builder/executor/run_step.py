@@ -45,9 +45,20 @@ def _command(state: StageState, cmd: t.Run) -> list[str]:
     return shell + [text]
 
 
-def _mounts(state: StageState, cmd: t.Run, context_root: str, cache_root: str) -> list[Mount]:
+def _mounts(state: StageState, cmd: t.Run, context_root: str, cache_root: str,
+            secrets: dict[str, str]) -> list[Mount]:
     out = []
     for m in cmd.mounts:
+        if m.type == "secret":
+            sid = m.id or os.path.basename(m.target or "")
+            src = secrets.get(sid)
+            if src is None:
+                if m.required:
+                    raise CairnError(f"secret {sid!r} is required but was not given (--secret id={sid},src=PATH)")
+                continue
+            target = m.target or f"/run/secrets/{sid}"
+            out.append(Mount(target, "bind", src, ("ro",)))
+            continue
         if m.type == "tmpfs":
             opts = (f"size={m.size}",) if m.size else ()
             out.append(Mount(m.target, "tmpfs", "tmpfs", opts))
@@ -66,9 +77,10 @@ def _mounts(state: StageState, cmd: t.Run, context_root: str, cache_root: str) -
     return out
 
 
-def _drop_unused_mountpoints(upper: str, lowers: list[str]) -> None:
-    """Mount points made only for the run (absent below, empty now) are not part of the layer."""
-    for path in _MOUNTPOINTS:
+def _drop_unused_mountpoints(upper: str, lowers: list[str], extra: tuple[str, ...] = ()) -> None:
+    """Mount points made only for the run (absent below, empty now) are not part of the layer:
+    not /proc or /etc/hosts, and never a secret's file."""
+    for path in tuple(extra) + _MOUNTPOINTS:
         full = upper + path
         if not os.path.lexists(full):
             continue
@@ -85,7 +97,8 @@ def _drop_unused_mountpoints(upper: str, lowers: list[str]) -> None:
             pass
 
 
-def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, out, prefix: str) -> Layer:
+def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, out, prefix: str,
+             secrets: dict[str, str] | None = None) -> Layer:
     lowers = state.lowerdirs()
     cfg = state.config
     user = resolve_user(state.scope.expand(cfg.get("User") or ""), read_file(lowers, "/etc/passwd"),
@@ -110,7 +123,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, out
                         cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups),
         root=Root(str(root), Overlay(tuple(lowers_for_mount), str(upper), str(work))),
         hostname=HOSTNAME,
-        mounts=tuple(_mounts(state, cmd, context_root, str(store.root / "cache-mounts"))),
+        mounts=tuple(_mounts(state, cmd, context_root, str(store.root / "cache-mounts"), secrets or {})),
         files=tuple(files),
         network=RUN_NETWORK.get(cmd.network, "host"),
     )
@@ -147,7 +160,11 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, out
             shown = "\n".join(f"  {line}" for line in tail)
             raise RunFailed(f"the command exited with code {code}" + (f"; its last output:\n{shown}" if shown else ""),
                             code)
-        _drop_unused_mountpoints(str(upper), lowers)
+        extra = []
+        for m in spec.mounts:  # mount targets, parents first then the target itself, last-made first
+            parts = [p for p in m.destination.split("/") if p]
+            extra += ["/" + "/".join(parts[:i]) for i in range(len(parts), 0, -1)]
+        _drop_unused_mountpoints(str(upper), lowers, tuple(extra))
         os.chmod(upper, 0o755)
         diff_id, size = tar_digest(upper)
         store.commit_snapshot(upper, diff_id, size)

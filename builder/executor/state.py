@@ -25,6 +25,7 @@ class StageState:
     doc: dict = field(default_factory=dict)  # the image config document being built
     scope: StageScope | None = None
     cmd_set: bool = False  # CMD given in this stage (an ENTRYPOINT clears an inherited CMD)
+    secrets: tuple = ()  # (id, host path) pairs from --secret
 
     @property
     def config(self) -> dict:
