@@ -187,3 +187,26 @@ def test_onbuild_triggers_run_in_the_child_build(root, tmp_path):
     assert b"from-child-context" in res.stdout + res.stderr
     doc = json.loads(cairn_cli("inspect", "onbuild-child", root=root).stdout)[0]
     assert "OnBuild" not in doc["Config"] or not doc["Config"]["OnBuild"]
+
+
+def test_outputs_and_metadata_file(root, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox:local\nRUN echo built > /built\nCOPY f /f\nENV X=1\n",
+                                   "f": "file"})
+    meta = tmp_path / "meta.json"
+    res = cairn_cli("build", "--progress", "quiet", "-t", "t7", "-o", f"type=oci,dest={tmp_path / 'oci.tar'}",
+                    "-o", f"type=docker,dest={tmp_path / 'docker.tar'}", "-o", f"type=local,dest={tmp_path / 'rootfs'}",
+                    "--metadata-file", str(meta), str(ctx), root=root)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(meta.read_text())
+    assert doc["misses"] == 2 and doc["hits"] == 0 and doc["hit_rate"] == 0.0
+    assert [s["instruction"] for s in doc["steps"]] == ["RUN echo built > /built", "COPY f /f", "ENV X=1"]
+    assert all(s["cached"] is False and s["seconds"] >= 0 for s in doc["steps"])
+    assert doc["containerimage.digest"].startswith("sha256:")
+    assert (tmp_path / "rootfs" / "built").read_text() == "built\n" and (tmp_path / "rootfs" / "bin" / "busybox").exists()
+    import subprocess
+
+    for kind, name in (("oci-archive", "oci.tar"), ("docker-archive", "docker.tar")):
+        out = subprocess.run(["skopeo", "inspect", f"{kind}:{tmp_path / name}"], capture_output=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+    bad = cairn_cli("build", "-o", "type=zip,dest=x", str(ctx), root=root)
+    assert bad.returncode == 2 and b"type must be oci, docker or local" in bad.stderr

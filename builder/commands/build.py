@@ -18,16 +18,21 @@ from .common import Failure, dockerfile_error_text, open_store, read_file_arg
 @click.option("--build-arg", "build_args", multiple=True, metavar="NAME=VALUE", help="Set a build arg.")
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=PATH",
               help="A secret for RUN --mount=type=secret (never stored in a layer).")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="type=oci|docker|local,dest=PATH",
+              help="Also write the image as an archive or a directory.")
+@click.option("--metadata-file", default=None, type=click.Path(dir_okay=False),
+              help="Write the image digest and per-step timings and cache use as JSON.")
 @click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True)
 @click.argument("context", type=click.Path())
 @click.pass_context
-def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, progress, context):
+def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, progress, context):
     """Build an image from CONTEXT."""
     import grammar
 
     from ..args import parse_build_args
     from ..errors import UsageError
     from ..executor.build import BuildOptions, build
+    from ..executor.outputs import Output, write_output
 
     if os.geteuid() != 0:
         raise UsageError("cairn build needs root (RUN steps use namespaces, mounts and cgroups)")
@@ -36,6 +41,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, progress, cont
     path = dockerfile or os.path.join(context, "Dockerfile")
     raw = read_file_arg(path)
     name = "Dockerfile" if path == "-" else os.path.basename(path)
+    wanted = [Output.parse(o) for o in outputs]
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
                            tuple(_parse_secret(s) for s in secrets))
 
@@ -43,11 +49,19 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, progress, cont
         if progress != "quiet":
             click.echo(line, err=True)
 
+    store = open_store(ctx)
     try:
-        image = build(open_store(ctx), context, raw, options, out, None if path == "-" else path)
+        result = build(store, context, raw, options, out, None if path == "-" else path)
     except grammar.DockerfileError as err:
         raise Failure(dockerfile_error_text(err, name, grammar.parser.decode(raw)), 2) from err
-    click.echo(str(image.id))
+    for output in wanted:
+        write_output(store, result.image, output)
+    if metadata_file:
+        import json
+
+        with open(metadata_file, "w") as f:
+            json.dump(result.metadata(), f, indent=2)
+    click.echo(str(result.image.id))
     sys.stdout.flush()
 
 

@@ -204,7 +204,7 @@ def _created_by(cmd: t.Command) -> str:
 
 
 def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptions, out=print,
-          dockerfile_path: str | None = None) -> images.ImageRecord:
+          dockerfile_path: str | None = None) -> "BuildResult":
     tags = [parse_reference(tag) for tag in options.tags]
     tree = grammar.parse(dockerfile)
     plan = parse_dockerfile(tree)
@@ -212,6 +212,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     bp = plan_build(plan, g, options.target)
     ctx = BuildContext.open(context_dir, dockerfile_path)
     states: dict[int, StageState] = {}
+    steps: list[dict] = []
     total = sum(1 + len(ps.stage.commands) for ps in bp.stages)  # (ONBUILD triggers come on top)
     step = 0
     name = options.dockerfile_name
@@ -236,7 +237,11 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             if layer is not None:
                 state.layers.append(layer)
             state.add_history(_created_by(cmd), empty_layer=layer is None)
-            out(f"#{step} DONE {time.monotonic() - t0:.1f}s")
+            seconds = time.monotonic() - t0
+            steps.append({"instruction": cmd.original, "stage": label, "cached": False,
+                          "seconds": round(seconds, 3), "started": round(time.time() - seconds, 3),
+                          "finished": round(time.time(), 3), "kind": cmd.keyword})
+            out(f"#{step} DONE {seconds:.1f}s")
         states[ps.index] = state
     final = states[bp.target]
     doc = final.doc
@@ -248,7 +253,28 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     manifest = oci.Manifest.build(config.descriptor(), [layer.descriptor for layer in final.layers])
     for unused in unused_build_args(g):
         out(f"[warning] build arg {unused} was not consumed by any ARG")
-    return images.add_image(store, manifest, config, tags)
+    image = images.add_image(store, manifest, config, tags)
+    return BuildResult(image, tuple(steps))
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    image: images.ImageRecord
+    steps: tuple[dict, ...]
+
+    def metadata(self) -> dict:
+        """What --metadata-file writes; totals count RUN, COPY and ADD steps only."""
+        counted = [s for s in self.steps if s["kind"] in ("RUN", "COPY", "ADD")]
+        hits = sum(1 for s in counted if s["cached"])
+        return {
+            "containerimage.digest": str(self.image.manifest),
+            "containerimage.config.digest": str(self.image.config),
+            "image.name": ",".join(self.image.tags),
+            "steps": [{k: v for k, v in s.items() if k != "kind"} for s in self.steps],
+            "hits": hits,
+            "misses": len(counted) - hits,
+            "hit_rate": round(hits / len(counted), 4) if counted else 0.0,
+        }
 
 
 def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, prefix: str,
