@@ -210,3 +210,18 @@ def test_outputs_and_metadata_file(root, tmp_path):
         assert out.returncode == 0, out.stderr
     bad = cairn_cli("build", "-o", "type=zip,dest=x", str(ctx), root=root)
     assert bad.returncode == 2 and b"type must be oci, docker or local" in bad.stderr
+
+
+def test_independent_stages_run_in_parallel(root, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": (
+        "FROM busybox:local AS a\nRUN sleep 2 && echo a > /a\n"
+        "FROM busybox:local AS b\nRUN sleep 2 && echo b > /b\n"
+        "FROM busybox:local\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n")})
+    meta = tmp_path / "meta.json"
+    res = cairn_cli("build", "--progress", "plain", "-t", "t8", "--metadata-file", str(meta), str(ctx), root=root)
+    assert res.returncode == 0, res.stderr
+    runs = [s for s in json.loads(meta.read_text())["steps"] if s["instruction"].startswith("RUN")]
+    assert len(runs) == 2
+    first, second = sorted(runs, key=lambda s: s["started"])
+    assert second["started"] < first["finished"], runs  # the two RUN steps overlapped
+    assert run(root, "t8", "cat", "/a", "/b").stdout == b"a\nb\n"

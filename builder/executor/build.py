@@ -10,8 +10,10 @@ each of those fails with a clear error rather than building wrongly.
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import grammar
@@ -214,18 +216,18 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     states: dict[int, StageState] = {}
     steps: list[dict] = []
     total = sum(1 + len(ps.stage.commands) for ps in bp.stages)  # (ONBUILD triggers come on top)
-    step = 0
+    counter = itertools.count(1)
     name = options.dockerfile_name
-    for ps in bp.stages:
-        step += 1
+
+    def run_stage(ps: PlannedStage) -> StageState:
         label = ps.stage.name or str(ps.index)
-        out(f"#{step} [{label}] {ps.stage.original}")
+        out(f"#{next(counter)} [{label}] {ps.stage.original}")
         state = _base_state(store, ps, states)
         state.scope = StageScope(g, state.env_dict())
         state.secrets = options.secrets
         for cmd in _onbuild_triggers(state, ps) + list(ps.stage.commands):
-            step += 1
-            t0 = time.monotonic()
+            step = next(counter)
+            t0, wall0 = time.monotonic(), time.time()
             out(f"#{step} [{label} {step}/{total}] {cmd.original}")
             try:
                 layer = _execute(store, state, cmd, ctx, f"#{step}", states, bp, out)
@@ -239,10 +241,21 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             state.add_history(_created_by(cmd), empty_layer=layer is None)
             seconds = time.monotonic() - t0
             steps.append({"instruction": cmd.original, "stage": label, "cached": False,
-                          "seconds": round(seconds, 3), "started": round(time.time() - seconds, 3),
-                          "finished": round(time.time(), 3), "kind": cmd.keyword})
+                          "seconds": round(seconds, 3), "started": round(wall0, 3),
+                          "finished": round(wall0 + seconds, 3), "kind": cmd.keyword})
             out(f"#{step} DONE {seconds:.1f}s")
-        states[ps.index] = state
+        return state
+
+    planned = {ps.index: ps for ps in bp.stages}
+    for level in bp.levels:
+        if len(level) == 1:
+            states[level[0]] = run_stage(planned[level[0]])
+            continue
+        # Independent stages run side by side; the first failure is reported after all end.
+        with ThreadPoolExecutor(max_workers=len(level), thread_name_prefix="cairn-stage") as pool:
+            futures = {i: pool.submit(run_stage, planned[i]) for i in level}
+        for i in level:
+            states[i] = futures[i].result()
     final = states[bp.target]
     doc = final.doc
     doc["created"] = _now()

@@ -18,6 +18,7 @@ import fcntl
 import os
 import shutil
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ class Store:
         for d in (self.root, self.tmp_dir, self.snapshots_dir):
             d.mkdir(parents=True, exist_ok=True)
         self.blobs = BlobStore(self.root, self.tmp_dir)
+        self._tx_lock = threading.RLock()
         self._lock_fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         # Switching to WAL and creating tables need the database to themselves; two
         # processes opening a new store at once would otherwise see "database is locked".
@@ -74,8 +76,12 @@ class Store:
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
+    @contextmanager
     def transaction(self):
-        return db.transaction(self.conn)
+        """One write transaction at a time per Store (threads of one build share it)."""
+        with self._tx_lock:
+            with db.transaction(self.conn) as conn:
+                yield conn
 
     # -- snapshots ----------------------------------------------------------------------
     def snapshot_path(self, diff_id: Digest) -> Path:
