@@ -19,13 +19,14 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _dockerd import start_dockerd, stop_dockerd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -39,37 +40,6 @@ def timed(cmd, env=None) -> float:
     if res.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr.decode()[-500:]}")
     return elapsed
-
-
-def start_dockerd(base: Path):
-    dockerd = shutil.which("dockerd")
-    if dockerd is None or not os.path.exists("/usr/bin/docker"):
-        return None, None
-    sock = base / "d.sock"
-    proc = subprocess.Popen([dockerd, "--data-root", str(base / "root"), "--exec-root", str(base / "exec"),
-                             "-H", f"unix://{sock}", "--pidfile", str(base / "pid"), "--iptables=false",
-                             "--bip", "10.91.0.1/24"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    env = dict(os.environ, DOCKER_HOST=f"unix://{sock}")
-    for _ in range(120):
-        if subprocess.run(["/usr/bin/docker", "version"], env=env, capture_output=True).returncode == 0:
-            return proc, env
-        time.sleep(0.5)
-    proc.kill()
-    return None, None
-
-
-def stop_dockerd(proc, base: Path) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    with open("/proc/mounts") as f:
-        points = [line.split()[1] for line in f if line.split()[1].startswith(str(base))]
-    for p in sorted(points, key=len, reverse=True):
-        subprocess.run(["umount", "-l", p], check=False)
-    subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
 
 
 def main() -> None:
