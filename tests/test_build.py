@@ -225,3 +225,15 @@ def test_independent_stages_run_in_parallel(root, tmp_path):
     first, second = sorted(runs, key=lambda s: s["started"])
     assert second["started"] < first["finished"], runs  # the two RUN steps overlapped
     assert run(root, "t8", "cat", "/a", "/b").stdout == b"a\nb\n"
+
+
+@pytest.mark.parametrize("line,message", [
+    ("COPY --exclude=*.md . /x", b"COPY --exclude is not supported yet"),
+    ("COPY --parents a/b /x/", b"COPY --parents is not supported yet"),
+    ("ADD https://example.invalid/f /f", b"ADD of a URL or git repository is not supported yet"),
+    ("RUN --mount=type=ssh true", b"RUN --mount=type=ssh is not supported yet"),
+])
+def test_not_yet_supported_flags_fail_clearly(root, tmp_path, line, message):
+    (tmp_path / "Dockerfile").write_text(f"FROM busybox:local\n{line}\n")
+    res = build(root, tmp_path)
+    assert res.returncode == 1 and message in res.stderr, res.stderr

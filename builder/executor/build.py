@@ -130,6 +130,10 @@ def _copy_source(store: Store, state: StageState, cmd, ctx: BuildContext, states
 
 
 def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=None, plan=None) -> Layer:
+    if cmd.excludes:
+        raise CairnError(f"{cmd.keyword} --exclude is not supported yet")
+    if isinstance(cmd, t.Copy) and cmd.parents:
+        raise CairnError("COPY --parents is not supported yet")
     source = _copy_source(store, state, cmd, ctx, states or {}, plan)
     archives: list[str] = []
     if isinstance(cmd, t.Add):
