@@ -230,10 +230,48 @@ def test_independent_stages_run_in_parallel(root, tmp_path):
 @pytest.mark.parametrize("line,message", [
     ("COPY --exclude=*.md . /x", b"COPY --exclude is not supported yet"),
     ("COPY --parents a/b /x/", b"COPY --parents is not supported yet"),
-    ("ADD https://example.invalid/f /f", b"ADD of a URL or git repository is not supported yet"),
+    ("ADD git@github.com:x/y.git /src", b"ADD of a git repository is not supported yet"),
     ("RUN --mount=type=ssh true", b"RUN --mount=type=ssh is not supported yet"),
 ])
 def test_not_yet_supported_flags_fail_clearly(root, tmp_path, line, message):
     (tmp_path / "Dockerfile").write_text(f"FROM busybox:local\n{line}\n")
     res = build(root, tmp_path)
     assert res.returncode == 1 and message in res.stderr, res.stderr
+
+
+def test_add_url_with_checksum(root, tmp_path):
+    import hashlib
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "tool.tar.gz").write_bytes(b"not unpacked: remote files stay as they are")
+    digest = hashlib.sha256((served / "tool.tar.gz").read_bytes()).hexdigest()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(served), **kw)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/tool.tar.gz"
+    try:
+        ctx = write(tmp_path / "ctx", {"Dockerfile": f"FROM busybox:local\nADD --checksum=sha256:{digest} {url} /opt/\n"
+                                                      f"ADD {url} /renamed\n"})
+        res = build(root, ctx, "-t", "t9")
+        assert res.returncode == 0, res.stderr
+        out = run(root, "t9", "sh", "-c", "stat -c '%a %s' /opt/tool.tar.gz /renamed")
+        assert out.stdout.decode().split("\n")[:2] == ["600 43", "600 43"]
+        (ctx / "Dockerfile").write_text(f"FROM busybox:local\nADD --checksum=sha256:{'0' * 64} {url} /opt/\n")
+        res = build(root, ctx, "-t", "t9bad")
+        assert res.returncode == 1 and b"checksum mismatch" in res.stderr
+        (ctx / "Dockerfile").write_text(f"FROM busybox:local\nADD {url}.missing /opt/\n")
+        res = build(root, ctx, "-t", "t9missing")
+        assert res.returncode == 1 and b"cannot download" in res.stderr
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -34,6 +34,7 @@ from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from .context import BuildContext
 from .copy import copy_into_layer, parse_chmod, unpack_archive_into
+from .download import download_into
 from .run_step import RunFailed, run_step
 from .state import Layer, StageState, scratch_doc
 
@@ -136,17 +137,24 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
         raise CairnError("COPY --parents is not supported yet")
     source = _copy_source(store, state, cmd, ctx, states or {}, plan)
     archives: list[str] = []
+    urls: list[str] = []
     if isinstance(cmd, t.Add):
         for src in cmd.sources:
-            if "://" in src or src.startswith("git@"):
-                raise CairnError("ADD of a URL or git repository is not supported yet")
+            expanded = state.scope.expand(src)
+            if expanded.startswith(("http://", "https://")) and not expanded.endswith(".git"):
+                urls.append(expanded)
+            elif "://" in src or src.startswith("git@"):
+                raise CairnError("ADD of a git repository is not supported yet")
+        if cmd.checksum and (len(urls) != 1 or len(cmd.sources) != 1):
+            raise CairnError("ADD --checksum needs exactly one URL source")
         if cmd.unpack is not False:
-            for src in list(cmd.sources):
+            for src in [s for s in cmd.sources if state.scope.expand(s) not in urls]:
                 rels = ctx.select(state.scope.expand(src))
                 if len(rels) == 1 and _is_archive(ctx.path(rels[0])):
                     archives.append(rels[0])
     scope = state.scope
     sources = [scope.expand(s) for s in cmd.sources]
+    sources = [s for s in sources if s not in urls]
     sources = [s for s in sources if not (archives and ctx.select(s)[0] in archives and len(ctx.select(s)) == 1)]
     contents = [(c.path, (scope.expand(c.data) if c.expand else c.data).encode()) for c in cmd.contents]
     layer_dir = store.new_tmp_dir("copy-")
@@ -158,6 +166,10 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
                             _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)))
         for rel in archives:
             unpack_archive_into(str(layer_dir), ctx.path(rel), dest, workdir, state.lowerdirs())
+        for url in urls:
+            download_into(str(layer_dir), url, dest, workdir, state.lowerdirs(), len(cmd.sources) > 1,
+                          scope.expand(cmd.checksum), _chown(state, scope.expand(cmd.chown)),
+                          parse_chmod(scope.expand(cmd.chmod)))
         os.chmod(layer_dir, 0o755)
         diff_id, size = tar_digest(layer_dir)
         store.commit_snapshot(layer_dir, diff_id, size)
