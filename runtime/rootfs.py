@@ -55,6 +55,11 @@ def _mount_one(root: str, m: Mount) -> None:
             sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | (flags & ~sc.MS_RDONLY))
         return
     target = make_mountpoint(root, m.destination, True)
+    if m.type == "overlay" and data.count(":") == 0 and data.startswith("lowerdir="):
+        # one lower directory: overlayfs wants two without an upper; a read-only bind is the same
+        sc.mount(data[len("lowerdir="):], target, None, sc.MS_BIND | sc.MS_REC)
+        sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+        return
     try:
         sc.mount(m.source or m.type, target, m.type, flags, data or None)
     except OSError as err:

@@ -73,7 +73,7 @@ class Root:
 @dataclass(frozen=True)
 class Mount:
     destination: str
-    type: str  # bind | tmpfs | proc | sysfs | devpts | mqueue
+    type: str  # bind | tmpfs | proc | sysfs | devpts | mqueue | overlay (read-only, lowerdir=... option)
     source: str = ""
     options: tuple[str, ...] = ()  # ro, rw, nosuid, nodev, noexec, mode=..., size=...
 

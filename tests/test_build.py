@@ -275,3 +275,15 @@ def test_add_url_with_checksum(root, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_run_mount_from_a_stage(root, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": (
+        "FROM busybox:local AS tools\nRUN mkdir -p /opt/t && echo from-tools > /opt/t/msg\n"
+        "RUN echo second-layer > /opt/t/more\n"
+        "FROM busybox:local\n"
+        "RUN --mount=type=bind,from=tools,source=/opt/t,target=/mnt cat /mnt/msg /mnt/more > /seen "
+        "&& ! touch /mnt/ro 2>/dev/null\n")})
+    res = build(root, ctx, "-t", "t10")
+    assert res.returncode == 0, res.stderr
+    assert run(root, "t10", "sh", "-c", "cat /seen; ls /mnt | wc -l").stdout == b"from-tools\nsecond-layer\n0\n"

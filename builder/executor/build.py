@@ -110,24 +110,29 @@ def _chown(state: StageState, spec: str) -> tuple[int, int] | None:
     return user.uid, user.gid
 
 
-def _copy_source(store: Store, state: StageState, cmd, ctx: BuildContext, states, plan):
-    """The build context, or for COPY --from a merged view of a stage or an image."""
-    if not (isinstance(cmd, t.Copy) and cmd.from_):
-        return ctx
-    ref = state.scope.expand(cmd.from_)
+def _from_layers(store: Store, state: StageState, ref_word: str, states, plan, flag: str) -> tuple[list[str], str]:
+    """Layer directories (top first) of the stage or stored image a --from names."""
+    ref = state.scope.expand(ref_word)
     for ps in plan.stages:
         if ps.stage.name == ref.lower() or (ref.isdecimal() and ps.index == int(ref)):
-            src_state = states[ps.index]
-            return MergedView(src_state.lowerdirs(), f"stage {ref}")
+            return states[ps.index].lowerdirs(), f"stage {ref}"
     try:
         image = images.resolve(store, ref)
     except images.ImageNotFound:
-        raise CairnError(f"COPY --from={ref}: no such stage, and the image is not in the store "
+        raise CairnError(f"{flag}={ref}: no such stage, and the image is not in the store "
                          "(pulling is not implemented yet)") from None
     for layer in image.layers:
         if not store.has_snapshot(layer.diff_id):
             unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
-    return MergedView([str(store.snapshot_path(l.diff_id)) for l in reversed(image.layers)], f"image {ref}")
+    return [str(store.snapshot_path(l.diff_id)) for l in reversed(image.layers)], f"image {ref}"
+
+
+def _copy_source(store: Store, state: StageState, cmd, ctx: BuildContext, states, plan):
+    """The build context, or for COPY --from a merged view of a stage or an image."""
+    if not (isinstance(cmd, t.Copy) and cmd.from_):
+        return ctx
+    lowers, label = _from_layers(store, state, cmd.from_, states, plan, "COPY --from")
+    return MergedView(lowers, label)
 
 
 def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=None, plan=None) -> Layer:
@@ -331,7 +336,8 @@ def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext,
         image_config.apply(state.doc, cmd, scope.expand)
         return None
     if isinstance(cmd, t.Run):
-        return run_step(store, state, cmd, str(ctx.root), out, prefix, dict(state.secrets))
+        return run_step(store, state, cmd, str(ctx.root), out, prefix, dict(state.secrets),
+                        lambda ref: _from_layers(store, state, ref, states, plan, "RUN --mount from")[0])
     if isinstance(cmd, (t.Copy, t.Add)):
         return _copy_step(store, state, cmd, ctx, states, plan)
     raise InstructionError(f"{cmd.keyword} is not supported by the executor yet")

@@ -46,7 +46,7 @@ def _command(state: StageState, cmd: t.Run) -> list[str]:
 
 
 def _mounts(state: StageState, cmd: t.Run, context_root: str, cache_root: str,
-            secrets: dict[str, str]) -> list[Mount]:
+            secrets: dict[str, str], from_roots) -> list[Mount]:
     out = []
     for m in cmd.mounts:
         if m.type == "secret":
@@ -67,6 +67,13 @@ def _mounts(state: StageState, cmd: t.Run, context_root: str, cache_root: str,
             path = os.path.join(cache_root, key)
             os.makedirs(path, exist_ok=True)
             out.append(Mount(m.target, "bind", path, ("ro",) if m.readonly else ()))
+        elif m.type == "bind" and m.from_:
+            lowers = from_roots(m.from_)
+            sub = m.source.strip("/")
+            dirs = [os.path.join(layer, sub) for layer in lowers if os.path.isdir(os.path.join(layer, sub))]
+            if not dirs:
+                raise CairnError(f"--mount from={m.from_}: {m.source or '/'} is not a directory there")
+            out.append(Mount(m.target, "overlay", "overlay", (f"lowerdir={':'.join(dirs)}",)))
         elif m.type == "bind" and not m.from_:
             src = os.path.normpath(os.path.join(context_root, m.source.lstrip("/")))
             if not src.startswith(context_root):
@@ -98,7 +105,9 @@ def _drop_unused_mountpoints(upper: str, lowers: list[str], extra: tuple[str, ..
 
 
 def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, out, prefix: str,
-             secrets: dict[str, str] | None = None) -> Layer:
+             secrets: dict[str, str] | None = None, from_roots=None) -> Layer:
+    """`from_roots(name)` gives the layer directories (top first) of a stage or image, for
+    RUN --mount=type=bind,from=..."""
     lowers = state.lowerdirs()
     cfg = state.config
     user = resolve_user(state.scope.expand(cfg.get("User") or ""), read_file(lowers, "/etc/passwd"),
@@ -123,7 +132,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, out
                         cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups),
         root=Root(str(root), Overlay(tuple(lowers_for_mount), str(upper), str(work))),
         hostname=HOSTNAME,
-        mounts=tuple(_mounts(state, cmd, context_root, str(store.root / "cache-mounts"), secrets or {})),
+        mounts=tuple(_mounts(state, cmd, context_root, str(store.root / "cache-mounts"), secrets or {},
+                             from_roots)),
         files=tuple(files),
         network=RUN_NETWORK.get(cmd.network, "host"),
     )
