@@ -105,3 +105,30 @@ class MergedView:
 
     def ignored(self, rel: str) -> bool:
         return False
+
+    def resolve_links(self, rel: str) -> str:
+        """Follow symlinks in every component of rel, as the image's own root would."""
+        todo = [p for p in rel.split("/") if p]
+        done: list[str] = []
+        hops = 0
+        while todo:
+            part = todo.pop(0)
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            if part == ".":
+                continue
+            cand = "/".join(done + [part])
+            st = self.lstat(cand)
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                hops += 1
+                if hops > 40:
+                    raise CairnError(f"{rel}: too many levels of symbolic links in {self.label}")
+                target = os.readlink(self.host_path(cand))
+                if target.startswith("/"):
+                    done = []
+                todo = [p for p in target.split("/") if p] + todo
+                continue
+            done.append(part)
+        return "/".join(done)

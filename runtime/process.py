@@ -87,10 +87,13 @@ def _exec(spec: Spec, err_fd: int) -> None:
     proc = spec.process
     env = dict(e.split("=", 1) if "=" in e else (e, "") for e in proc.env)
     try:
-        os.chdir(proc.cwd)
-    except FileNotFoundError:
-        os.makedirs(proc.cwd, exist_ok=True)
-        os.chdir(proc.cwd)
+        try:
+            os.chdir(proc.cwd)
+        except FileNotFoundError:
+            os.makedirs(proc.cwd, exist_ok=True)
+            os.chdir(proc.cwd)
+    except OSError as err:
+        _child_fail(err_fd, 125, f"cannot enter the working directory {proc.cwd}: {err.strerror}")
     if not proc.args:
         _child_fail(err_fd, NOT_FOUND, "no command given")
     try:

@@ -33,7 +33,7 @@ from ..store import images
 from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from .context import BuildContext
-from .copy import copy_into_layer, parse_chmod, unpack_archive_into
+from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
 from .download import download_into
 from .run_step import RunFailed, run_step
 from .state import Layer, StageState, scratch_doc
@@ -193,7 +193,9 @@ def _workdir_step(store: Store, state: StageState, cmd: t.Workdir) -> Layer | No
         return None
     layer_dir = store.new_tmp_dir("workdir-")
     try:
-        os.makedirs(str(layer_dir) + path, 0o755)
+        # as BuildKit: the directories WORKDIR creates belong to the current USER
+        owner = _chown(state, state.scope.expand(state.config.get("User") or "")) or (0, 0)
+        ensure_parents(str(layer_dir), path, lowers, owner)
         os.chmod(layer_dir, 0o755)
         diff_id, size = tar_digest(layer_dir)
         store.commit_snapshot(layer_dir, diff_id, size)

@@ -98,3 +98,10 @@ class BuildContext:
 
     def listdir(self, rel: str) -> list[str]:
         return sorted(os.listdir(self.path(rel)))
+
+    def resolve_links(self, rel: str) -> str:
+        """Follow symlinks in a source path; they must stay inside the context."""
+        real = os.path.realpath(self.path(rel))
+        if real != str(self.root) and not real.startswith(str(self.root) + os.sep):
+            raise ContextError(f"{rel}: points outside the build context")
+        return os.path.relpath(real, self.root) if real != str(self.root) else ""

@@ -31,7 +31,7 @@ def _lower_stat(lowers: list[str], path: str) -> os.stat_result | None:
     return None
 
 
-def _ensure_parents(layer: str, dest_dir: str, lowers: list[str], chown: tuple[int, int] | None = None) -> None:
+def ensure_parents(layer: str, dest_dir: str, lowers: list[str], chown: tuple[int, int] | None = None) -> None:
     """Create dest_dir's chain in the layer, each with the image's metadata where it has one;
     directories the image lacks are new, and belong to --chown's owner, as in BuildKit."""
     parts = [p for p in dest_dir.split("/") if p]
@@ -107,15 +107,16 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
             into_dir = True
         if len(selected) == 1 and source.is_dir(selected[0]):
             into_dir = True  # a directory's contents go into dest
-    _ensure_parents(layer, dest if into_dir else posixpath.dirname(dest), lowers, chown)
-    for rel in selected:
+    ensure_parents(layer, dest if into_dir else posixpath.dirname(dest), lowers, chown)
+    for named in selected:
+        rel = source.resolve_links(named)  # a symlinked source copies what it points at
         if source.is_dir(rel):
             for name in source.listdir(rel):
                 child = f"{rel}/{name}" if rel else name
                 if not source.ignored(child):
                     _copy(source, child, os.path.join(layer + dest, name), chown, chmod)
         else:
-            target = layer + (posixpath.join(dest, posixpath.basename(rel)) if into_dir else dest)
+            target = layer + (posixpath.join(dest, posixpath.basename(named)) if into_dir else dest)
             _copy(source, rel, target, chown, chmod)
     for name, data in contents:
         target = layer + (posixpath.join(dest, name) if into_dir else dest)
@@ -142,7 +143,7 @@ def unpack_archive_into(layer: str, archive, dest: str, workdir: str, lowers: li
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
     dest = posixpath.normpath(dest)
-    _ensure_parents(layer, dest, lowers)
+    ensure_parents(layer, dest, lowers)
     scratch = layer + "/.cairn-add-" + os.urandom(4).hex()
     os.mkdir(scratch)
     try:

@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 
 from ..errors import CairnError
-from .copy import _apply_owner_mode, _ensure_parents
+from .copy import _apply_owner_mode, ensure_parents
 
 _CHUNK = 1 << 20
 TIMEOUT = 60
@@ -27,7 +27,7 @@ def download_into(layer: str, url: str, dest: str, workdir: str, lowers: list[st
     dest = posixpath.normpath(dest)
     name = posixpath.basename(urllib.parse.urlparse(url).path) or "index.html"
     target = posixpath.join(dest, name) if into_dir else dest
-    _ensure_parents(layer, posixpath.dirname(target), lowers, chown)
+    ensure_parents(layer, posixpath.dirname(target), lowers, chown)
     algo, _, want = checksum.partition(":") if checksum else ("sha256", "", "")
     if checksum and algo not in ("sha256", "sha384", "sha512"):
         raise CairnError(f"unsupported --checksum algorithm {algo!r}")

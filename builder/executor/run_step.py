@@ -113,6 +113,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, out
     user = resolve_user(state.scope.expand(cfg.get("User") or ""), read_file(lowers, "/etc/passwd"),
                         read_file(lowers, "/etc/group"))
     upper = store.new_tmp_dir("run-upper-")
+    os.chmod(upper, 0o755)  # the container's / takes the upper dir's mode (mkdtemp makes 0700)
     work = store.new_tmp_dir("run-work-")
     root = store.new_tmp_dir("run-root-")
     files_dir = store.new_tmp_dir("run-files-")
