@@ -228,8 +228,7 @@ def test_independent_stages_run_in_parallel(root, tmp_path):
 
 
 @pytest.mark.parametrize("line,message", [
-    ("COPY --exclude=*.md . /x", b"COPY --exclude is not supported yet"),
-    ("COPY --parents a/b /x/", b"COPY --parents is not supported yet"),
+    ("COPY --exclude=*.md --from=busybox:local /etc /x", b"COPY --exclude with --from is not supported yet"),
     ("ADD git@github.com:x/y.git /src", b"ADD of a git repository is not supported yet"),
     ("RUN --mount=type=ssh true", b"RUN --mount=type=ssh is not supported yet"),
 ])
@@ -287,3 +286,29 @@ def test_run_mount_from_a_stage(root, tmp_path):
     res = build(root, ctx, "-t", "t10")
     assert res.returncode == 0, res.stderr
     assert run(root, "t10", "sh", "-c", "cat /seen; ls /mnt | wc -l").stdout == b"from-tools\nsecond-layer\n0\n"
+
+
+def test_copy_exclude_parents_and_symbolic_chmod(root, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": (
+        "FROM busybox:local\n"
+        "COPY --exclude=*.md --exclude=docs docs-and-src/ /app/\n"
+        "COPY --parents a/b/one.txt a/c/two.txt /keep/\n"
+        "COPY --chmod=u+x,go-w,o-r tool.sh /tool\n"),
+        "docs-and-src/main.py": "m", "docs-and-src/README.md": "r", "docs-and-src/docs/x": "d",
+        "docs-and-src/sub/deep.py": "p", "a/b/one.txt": "1", "a/c/two.txt": "2", "tool.sh": "t"})
+    os.chmod(tmp_path / "ctx" / "tool.sh", 0o666)
+    res = build(root, tmp_path / "ctx", "-t", "t11")
+    assert res.returncode == 0, res.stderr
+    out = run(root, "t11", "sh", "-c", "find /app /keep | sort; stat -c %a /tool").stdout.decode().split()
+    assert out == ["/app", "/app/main.py", "/app/sub", "/app/sub/deep.py", "/keep", "/keep/a", "/keep/a/b",
+                   "/keep/a/b/one.txt", "/keep/a/c", "/keep/a/c/two.txt", "740"]
+
+
+def test_progress_json_is_an_event_stream(root, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox:local\nRUN echo hello-log\n"})
+    res = cairn_cli("build", "--progress", "json", str(ctx), root=root)
+    assert res.returncode == 0, res.stderr
+    events = [json.loads(line) for line in res.stderr.decode().splitlines()]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "stage" and "step" in kinds and kinds[-1] == "done"
+    assert {"type": "log", "step": 2, "text": "hello-log"}.items() <= next(e for e in events if e["type"] == "log").items()

@@ -22,7 +22,8 @@ from .common import Failure, dockerfile_error_text, open_store, read_file_arg
               help="Also write the image as an archive or a directory.")
 @click.option("--metadata-file", default=None, type=click.Path(dir_okay=False),
               help="Write the image digest and per-step timings and cache use as JSON.")
-@click.option("--progress", type=click.Choice(["auto", "plain", "quiet"]), default="auto", show_default=True)
+@click.option("--progress", type=click.Choice(["auto", "tty", "plain", "json", "quiet"]), default="auto",
+              show_default=True, help="How build progress is shown on stderr.")
 @click.argument("context", type=click.Path())
 @click.pass_context
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, progress, context):
@@ -45,13 +46,11 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
                            tuple(_parse_secret(s) for s in secrets))
 
-    def out(line: str) -> None:
-        if progress != "quiet":
-            click.echo(line, err=True)
-
     store = open_store(ctx)
     try:
-        result = build(store, context, raw, options, out, None if path == "-" else path)
+        from ..executor.progress import Progress
+
+        result = build(store, context, raw, options, Progress(progress), None if path == "-" else path)
     except grammar.DockerfileError as err:
         raise Failure(dockerfile_error_text(err, name, grammar.parser.decode(raw)), 2) from err
     for output in wanted:

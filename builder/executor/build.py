@@ -35,6 +35,7 @@ from ..users import resolve_user
 from .context import BuildContext
 from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
 from .download import download_into
+from .progress import Progress
 from .run_step import RunFailed, run_step
 from .state import Layer, StageState, scratch_doc
 
@@ -137,9 +138,9 @@ def _copy_source(store: Store, state: StageState, cmd, ctx: BuildContext, states
 
 def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=None, plan=None) -> Layer:
     if cmd.excludes:
-        raise CairnError(f"{cmd.keyword} --exclude is not supported yet")
-    if isinstance(cmd, t.Copy) and cmd.parents:
-        raise CairnError("COPY --parents is not supported yet")
+        if isinstance(cmd, t.Copy) and cmd.from_:
+            raise CairnError("COPY --exclude with --from is not supported yet")
+        ctx = ctx.excluding([state.scope.expand(p) for p in cmd.excludes])
     source = _copy_source(store, state, cmd, ctx, states or {}, plan)
     archives: list[str] = []
     urls: list[str] = []
@@ -168,7 +169,8 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
         dest = scope.expand(cmd.dest)
         if sources or contents:
             copy_into_layer(str(layer_dir), source, sources, contents, dest, workdir, state.lowerdirs(),
-                            _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)))
+                            _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)),
+                            parents=isinstance(cmd, t.Copy) and cmd.parents)
         for rel in archives:
             unpack_archive_into(str(layer_dir), ctx.path(rel), dest, workdir, state.lowerdirs())
         for url in urls:
@@ -228,8 +230,9 @@ def _created_by(cmd: t.Command) -> str:
     return text
 
 
-def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptions, out=print,
+def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptions, progress: Progress | None = None,
           dockerfile_path: str | None = None) -> "BuildResult":
+    progress = progress or Progress("quiet")
     tags = [parse_reference(tag) for tag in options.tags]
     tree = grammar.parse(dockerfile)
     plan = parse_dockerfile(tree)
@@ -244,16 +247,16 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
 
     def run_stage(ps: PlannedStage) -> StageState:
         label = ps.stage.name or str(ps.index)
-        out(f"#{next(counter)} [{label}] {ps.stage.original}")
+        progress.stage(next(counter), label, ps.stage.original)
         state = _base_state(store, ps, states)
         state.scope = StageScope(g, state.env_dict())
         state.secrets = options.secrets
         for cmd in _onbuild_triggers(state, ps) + list(ps.stage.commands):
             step = next(counter)
             t0, wall0 = time.monotonic(), time.time()
-            out(f"#{step} [{label} {step}/{total}] {cmd.original}")
+            progress.step(step, label, total, cmd.original)
             try:
-                layer = _execute(store, state, cmd, ctx, f"#{step}", states, bp, out)
+                layer = _execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp)
             except (RunFailed, CairnError, OSError) as err:
                 detail = getattr(err, "strerror", None) or str(err)
                 raise BuildError(f"{name}:{cmd.start_line}: {cmd.keyword} failed: {detail}") from err
@@ -266,7 +269,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             steps.append({"instruction": cmd.original, "stage": label, "cached": False,
                           "seconds": round(seconds, 3), "started": round(wall0, 3),
                           "finished": round(wall0 + seconds, 3), "kind": cmd.keyword})
-            out(f"#{step} DONE {seconds:.1f}s")
+            progress.done(step, seconds)
         return state
 
     planned = {ps.index: ps for ps in bp.stages}
@@ -288,7 +291,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     config = oci.ImageConfig.build(doc)
     manifest = oci.Manifest.build(config.descriptor(), [layer.descriptor for layer in final.layers])
     for unused in unused_build_args(g):
-        out(f"[warning] build arg {unused} was not consumed by any ARG")
+        progress.warn(f"build arg {unused} was not consumed by any ARG")
     image = images.add_image(store, manifest, config, tags)
     return BuildResult(image, tuple(steps))
 
@@ -313,8 +316,8 @@ class BuildResult:
         }
 
 
-def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, prefix: str,
-             states: dict, plan, out=print) -> Layer | None:
+def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, log,
+             states: dict, plan) -> Layer | None:
     scope = state.scope
     if isinstance(cmd, t.Arg):
         for decl in cmd.args:
@@ -338,7 +341,7 @@ def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext,
         image_config.apply(state.doc, cmd, scope.expand)
         return None
     if isinstance(cmd, t.Run):
-        return run_step(store, state, cmd, str(ctx.root), out, prefix, dict(state.secrets),
+        return run_step(store, state, cmd, str(ctx.root), log, dict(state.secrets),
                         lambda ref: _from_layers(store, state, ref, states, plan, "RUN --mount from")[0])
     if isinstance(cmd, (t.Copy, t.Add)):
         return _copy_step(store, state, cmd, ctx, states, plan)

@@ -21,6 +21,7 @@ class ContextError(CairnError):
 class BuildContext:
     root: Path
     patterns: list[Pattern] = field(default_factory=list)
+    excludes: list[Pattern] = field(default_factory=list)
 
     @classmethod
     def open(cls, root: str, dockerfile_path: str | None = None) -> "BuildContext":
@@ -39,7 +40,17 @@ class BuildContext:
         return cls(path.resolve(), parse_dockerignore(ignore_text))
 
     def ignored(self, rel: str) -> bool:
-        return bool(self.patterns) and is_ignored(rel, self.patterns)
+        if self.patterns and is_ignored(rel, self.patterns):
+            return True
+        if self.excludes:
+            # COPY --exclude patterns are relative to the source, which is one of rel's ancestors
+            parts = rel.split("/")
+            return any(is_ignored("/".join(parts[i:]), self.excludes) for i in range(len(parts)))
+        return False
+
+    def excluding(self, patterns: list[str]) -> "BuildContext":
+        """The same context, with COPY --exclude patterns as well as .dockerignore's."""
+        return BuildContext(self.root, self.patterns, self.excludes + parse_dockerignore("\n".join(patterns)))
 
     def _clean(self, src: str) -> str:
         norm = posixpath.normpath(src)

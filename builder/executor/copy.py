@@ -51,11 +51,13 @@ def ensure_parents(layer: str, dest_dir: str, lowers: list[str], chown: tuple[in
             os.chown(full, chown[0], chown[1])
 
 
-def _apply_owner_mode(path: str, chown: tuple[int, int] | None, chmod: int | None) -> None:
+def _apply_owner_mode(path: str, chown: tuple[int, int] | None, chmod) -> None:
+    """chmod is a Chmod (octal or symbolic) or None."""
     if chown is not None:
         os.chown(path, chown[0], chown[1], follow_symlinks=False)
     if chmod is not None and not os.path.islink(path):
-        os.chmod(path, chmod)
+        st = os.lstat(path)
+        os.chmod(path, chmod.apply(st.st_mode, stat.S_ISDIR(st.st_mode)))
 
 
 def _copy(source, rel: str, dst: str, chown, chmod) -> None:
@@ -89,7 +91,7 @@ def _copy(source, rel: str, dst: str, chown, chmod) -> None:
 
 def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple[str, bytes]],
                     dest: str, workdir: str, lowers: list[str], chown: tuple[int, int] | None,
-                    chmod: int | None) -> None:
+                    chmod, parents: bool = False) -> None:
     """Write a COPY's result into the empty directory `layer`; `source` is the build context
     or, for COPY --from, a MergedView of a stage or image."""
     if not dest.startswith("/"):
@@ -108,6 +110,14 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
         if len(selected) == 1 and source.is_dir(selected[0]):
             into_dir = True  # a directory's contents go into dest
     ensure_parents(layer, dest if into_dir else posixpath.dirname(dest), lowers, chown)
+    if parents:  # COPY --parents: each source keeps its path under dest
+        ensure_parents(layer, dest, lowers, chown)
+        for named in selected:
+            rel = source.resolve_links(named)
+            target = posixpath.join(dest, named)
+            ensure_parents(layer, posixpath.dirname(target), lowers, chown)
+            _copy(source, rel, layer + target, chown, chmod)
+        return
     for named in selected:
         rel = source.resolve_links(named)  # a symlinked source copies what it points at
         if source.is_dir(rel):
@@ -126,13 +136,13 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
         _apply_owner_mode(target, chown, chmod)
 
 
-def parse_chmod(text: str) -> int | None:
+def parse_chmod(text: str):
+    """A Chmod for --chmod's value (octal or symbolic), or None."""
     if not text:
         return None
-    try:
-        return int(text, 8)
-    except ValueError:
-        raise CairnError(f"--chmod={text}: only octal modes are supported so far") from None
+    from .chmod import Chmod
+
+    return Chmod(text)
 
 
 def unpack_archive_into(layer: str, archive, dest: str, workdir: str, lowers: list[str]) -> None:

@@ -104,7 +104,7 @@ def _drop_unused_mountpoints(upper: str, lowers: list[str], extra: tuple[str, ..
             pass
 
 
-def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, out, prefix: str,
+def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log,
              secrets: dict[str, str] | None = None, from_roots=None) -> Layer:
     """`from_roots(name)` gives the layer directories (top first) of a stage or image, for
     RUN --mount=type=bind,from=..."""
@@ -153,7 +153,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, out
             for line in iter(f.readline, b""):
                 text = line.decode("utf-8", "replace").rstrip("\n")
                 tail.append(text)
-                out(f"{prefix} {text}")
+                log(text)
 
     reader = threading.Thread(target=pump, daemon=True)
     cgroup = Cgroup.create("build-" + os.urandom(8).hex())

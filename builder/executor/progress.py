@@ -1,0 +1,52 @@
+"""Build progress on stderr: `plain` (a line per step with timings, RUN output prefixed
+with its step, like BuildKit's), `tty` (the same, highlighted, for a terminal), `json` (one
+event object per line, for tools), `quiet`; `auto` picks tty on a terminal, else plain."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+
+class Progress:
+    def __init__(self, mode: str = "plain", stream=None):
+        self.stream = stream or sys.stderr
+        if mode == "auto":
+            mode = "tty" if hasattr(self.stream, "isatty") and self.stream.isatty() else "plain"
+        self.mode = mode
+        self._lock = threading.Lock()
+
+    def _emit(self, text: str, event: dict) -> None:
+        if self.mode == "quiet":
+            return
+        with self._lock:
+            if self.mode == "json":
+                event["time"] = round(time.time(), 3)
+                self.stream.write(json.dumps(event) + "\n")
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def _style(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.mode == "tty" else text
+
+    def stage(self, n: int, label: str, text: str) -> None:
+        self._emit(self._style(f"#{n} [{label}] {text}", "1"), {"type": "stage", "step": n, "stage": label,
+                                                                  "text": text})
+
+    def step(self, n: int, label: str, total: int, text: str) -> None:
+        self._emit(self._style(f"#{n} [{label} {n}/{total}] {text}", "1"),
+                   {"type": "step", "step": n, "stage": label, "text": text})
+
+    def log(self, n: int, line: str) -> None:
+        self._emit(self._style(f"#{n} {line}", "2"), {"type": "log", "step": n, "text": line})
+
+    def done(self, n: int, seconds: float, cached: bool = False) -> None:
+        word = "CACHED" if cached else f"DONE {seconds:.1f}s"
+        self._emit(self._style(f"#{n} {word}", "34"), {"type": "done", "step": n, "seconds": round(seconds, 3),
+                                                       "cached": cached})
+
+    def warn(self, text: str) -> None:
+        self._emit(self._style(f"[warning] {text}", "33"), {"type": "warning", "text": text})
