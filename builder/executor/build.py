@@ -36,6 +36,10 @@ from .context import BuildContext
 from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
 from .download import download_into
 from .progress import Progress
+from ..cache import records as cache_records
+from ..cache.keys import chain_id, step_key
+from ..cache.sources import StatCache, hash_context_sources
+from .run_step import run_command
 from .run_step import RunFailed, run_step
 from .state import Layer, StageState, scratch_doc
 
@@ -47,6 +51,7 @@ class BuildOptions:
     build_args: tuple[tuple[str, str], ...] = ()
     dockerfile_name: str = "Dockerfile"
     secrets: tuple[tuple[str, str], ...] = ()  # id -> host file, for RUN --mount=type=secret
+    no_cache: bool = False
 
 
 class BuildError(CairnError):
@@ -186,12 +191,17 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
     return Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size))
 
 
+def _workdir_needs_layer(state: StageState) -> bool:
+    path = state.config.get("WorkingDir") or "/"
+    return not any(os.path.isdir(os.path.join(layer, path.lstrip("/"))) for layer in state.lowerdirs())
+
+
 def _workdir_step(store: Store, state: StageState, cmd: t.Workdir) -> Layer | None:
-    """WORKDIR creates its directory (in a layer of its own) when the image lacks it."""
-    image_config.apply(state.doc, cmd, state.scope.expand)
+    """WORKDIR creates its directory (in a layer of its own) when the image lacks it.
+    (The config change was applied by the caller.)"""
     path = state.config["WorkingDir"]
     lowers = state.lowerdirs()
-    if any(os.path.isdir(os.path.join(layer, path.lstrip("/"))) for layer in lowers):
+    if not _workdir_needs_layer(state):
         return None
     layer_dir = store.new_tmp_dir("workdir-")
     try:
@@ -205,6 +215,59 @@ def _workdir_step(store: Store, state: StageState, cmd: t.Workdir) -> Layer | No
         remove_tree(layer_dir)
         raise
     return Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size))
+
+
+def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, states, plan,
+               stat_cache: StatCache) -> tuple[str, dict] | None:
+    """The key of a RUN/COPY/ADD step (or a WORKDIR that makes its directory) on the current
+    filesystem, or None (not cached)."""
+    scope, cfg = state.scope, state.config
+    if isinstance(cmd, t.Workdir):
+        if not _workdir_needs_layer(state):
+            return None
+        return step_key(state.fs_key, {"WORKDIR": cfg.get("WorkingDir"), "user": scope.expand(cfg.get("User") or "")})
+    if isinstance(cmd, t.Run):
+        mounts = []
+        for m in cmd.mounts:
+            entry = {"raw": scope.expand(m.raw)}
+            if m.from_:
+                entry["from"] = _from_layers(store, state, m.from_, states, plan, "RUN --mount from")[0]
+                entry["from"] = [os.path.basename(p) for p in entry["from"]]
+            mounts.append(entry)
+        definition = {"RUN": run_command(state, cmd), "env": sorted(scope.run_env()),
+                      "user": scope.expand(cfg.get("User") or ""), "workdir": cfg.get("WorkingDir") or "/",
+                      "network": cmd.network, "security": cmd.security, "mounts": mounts}
+        return step_key(state.fs_key, definition)
+    if isinstance(cmd, (t.Copy, t.Add)):
+        definition: dict = {cmd.keyword: True, "dest": scope.expand(cmd.dest), "workdir": cfg.get("WorkingDir") or "/",
+                            "chown": list(_chown(state, scope.expand(cmd.chown)) or []),
+                            "chmod": scope.expand(cmd.chmod), "excludes": [scope.expand(e) for e in cmd.excludes],
+                            "contents": [[c.path, scope.expand(c.data) if c.expand else c.data, c.expand]
+                                         for c in cmd.contents]}
+        sources = [scope.expand(src) for src in cmd.sources]
+        if isinstance(cmd, t.Add):
+            definition["unpack"] = cmd.unpack
+            if any(src.startswith("git@") or ("://" in src and not src.startswith(("http://", "https://")))
+                   for src in sources):
+                return None  # not cacheable (and the step reports what is unsupported)
+            if any(src.startswith(("http://", "https://")) for src in sources):
+                if not cmd.checksum:
+                    return None  # a URL's content is only known by fetching it
+                definition["checksum"] = scope.expand(cmd.checksum)
+                definition["urls"] = sources
+                return step_key(state.fs_key, definition)
+        if isinstance(cmd, t.Copy):
+            definition["parents"] = cmd.parents
+        if isinstance(cmd, t.Copy) and cmd.from_:
+            lowers, _label = _from_layers(store, state, cmd.from_, states, plan, "COPY --from")
+            definition["from"] = [os.path.basename(p) for p in lowers]
+            definition["sources"] = sources
+            return step_key(state.fs_key, definition)
+        source = ctx.excluding(definition["excludes"]) if cmd.excludes else ctx
+        selected = [rel for src in sources for rel in source.select(src)]
+        definition["sources"] = hash_context_sources(source, selected, stat_cache, with_mode=not cmd.chmod)
+        return step_key(state.fs_key, definition)
+    return None
 
 
 def _onbuild_triggers(state: StageState, ps: PlannedStage) -> list[t.Command]:
@@ -249,14 +312,33 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         label = ps.stage.name or str(ps.index)
         progress.stage(next(counter), label, ps.stage.original)
         state = _base_state(store, ps, states)
+        state.fs_key = states[ps.base.stage].fs_key if ps.base.stage is not None else \
+            chain_id([str(layer.diff_id) for layer in state.layers])
         state.scope = StageScope(g, state.env_dict())
         state.secrets = options.secrets
         for cmd in _onbuild_triggers(state, ps) + list(ps.stage.commands):
             step = next(counter)
             t0, wall0 = time.monotonic(), time.time()
             progress.step(step, label, total, cmd.original)
+            cached = False
+            key = None
+            if isinstance(cmd, t.Workdir):
+                image_config.apply(state.doc, cmd, state.scope.expand)
             try:
-                layer = _execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp)
+                keyed = None if options.no_cache else _cache_key(store, state, cmd, ctx, states, bp, stat_cache)
+                if keyed is not None:
+                    key, inputs = keyed
+                    hit = cache_records.lookup(store, key)
+                    if hit is not None:
+                        layer, cached = Layer(hit[0], oci.Descriptor(oci.OCI_LAYER, hit[0], hit[1])), True
+                if not cached:
+                    layer = _execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp)
+                    if keyed is not None and layer is not None:
+                        cache_records.record(store, key, state.fs_key, inputs, layer.diff_id,
+                                             layer.descriptor.size)
+                if layer is not None:
+                    state.fs_key = key or step_key(state.fs_key, {"uncached": cmd.original,
+                                                                  "layer": str(layer.diff_id)})[0]
             except (RunFailed, CairnError, OSError) as err:
                 detail = getattr(err, "strerror", None) or str(err)
                 raise BuildError(f"{name}:{cmd.start_line}: {cmd.keyword} failed: {detail}") from err
@@ -266,13 +348,14 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                 state.layers.append(layer)
             state.add_history(_created_by(cmd), empty_layer=layer is None)
             seconds = time.monotonic() - t0
-            steps.append({"instruction": cmd.original, "stage": label, "cached": False,
+            steps.append({"instruction": cmd.original, "stage": label, "cached": cached, "key": key,
                           "seconds": round(seconds, 3), "started": round(wall0, 3),
                           "finished": round(wall0 + seconds, 3), "kind": cmd.keyword})
-            progress.done(step, seconds)
+            progress.done(step, seconds, cached)
         return state
 
     planned = {ps.index: ps for ps in bp.stages}
+    stat_cache = StatCache(store)
     for level in bp.levels:
         if len(level) == 1:
             states[level[0]] = run_stage(planned[level[0]])
@@ -282,6 +365,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             futures = {i: pool.submit(run_stage, planned[i]) for i in level}
         for i in level:
             states[i] = futures[i].result()
+    stat_cache.flush()
     final = states[bp.target]
     doc = final.doc
     doc["created"] = _now()
@@ -336,7 +420,7 @@ def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext,
         image_config.apply(state.doc, cmd, scope.expand, cmd_set=state.cmd_set)
         return None
     if isinstance(cmd, t.Workdir):
-        return _workdir_step(store, state, cmd)
+        return _workdir_step(store, state, cmd)  # its config change is applied before keying
     if isinstance(cmd, image_config.METADATA_COMMANDS):
         image_config.apply(state.doc, cmd, scope.expand)
         return None

@@ -31,7 +31,8 @@ class RunFailed(CairnError):
         self.code = code
 
 
-def _command(state: StageState, cmd: t.Run) -> list[str]:
+def run_command(state: StageState, cmd: t.Run) -> list[str]:
+    """The argv a RUN executes (shell form through SHELL; `RUN <<EOF` runs its body)."""
     if not cmd.shell_form:
         return list(cmd.command)
     shell = list(state.config.get("Shell") or ["/bin/sh", "-c"])
@@ -129,7 +130,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
         empty = None
         lowers_for_mount = lowers
     spec = Spec(
-        process=Process(args=tuple(_command(state, cmd)), env=tuple(state.scope.run_env()),
+        process=Process(args=tuple(run_command(state, cmd)), env=tuple(state.scope.run_env()),
                         cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups),
         root=Root(str(root), Overlay(tuple(lowers_for_mount), str(upper), str(work))),
         hostname=HOSTNAME,

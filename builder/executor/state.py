@@ -26,6 +26,7 @@ class StageState:
     scope: StageScope | None = None
     cmd_set: bool = False  # CMD given in this stage (an ENTRYPOINT clears an inherited CMD)
     secrets: tuple = ()  # (id, host path) pairs from --secret
+    fs_key: str = "scratch"  # cache key of the filesystem so far (base ChainID, then each layer step)
 
     @property
     def config(self) -> dict:
@@ -44,7 +45,7 @@ class StageState:
         self.doc.setdefault("history", []).append(entry)
 
     def clone(self) -> "StageState":
-        return StageState(self.store, list(self.layers), copy.deepcopy(self.doc), None, False)
+        return StageState(self.store, list(self.layers), copy.deepcopy(self.doc), None, False, (), self.fs_key)
 
 
 def scratch_doc(platform: dict[str, str]) -> dict:

@@ -1,0 +1,77 @@
+"""Content hashes of what a COPY/ADD selects, as BuildKit hashes it: for each entry its
+path relative to the source, type, mode bits (left out with --chmod), and content
+(xxh3-128) or link target; never mtime, and no owner for the build context.
+
+Files are hashed behind a stat cache in the store's database, keyed by path and holding
+(size, mtime_ns, ctime_ns, inode, mode): an unchanged context is stat-ed, never read, and
+any change to those fields (a same-size rewrite changes ctime) means the file is read again.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import xxhash
+
+from ..store.store import Store
+
+_CHUNK = 1 << 20
+
+
+class StatCache:
+    def __init__(self, store: Store):
+        self.store = store
+        self.pending: list[tuple] = []
+
+    def file_hash(self, path: str, st: os.stat_result) -> str:
+        fields = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
+        row = self.store.conn.execute(
+            "SELECT size, mtime_ns, ctime_ns, inode, mode, hash FROM stat_cache WHERE path=?", (path,)).fetchone()
+        if row is not None and tuple(row[:5]) == fields:
+            return row[5]
+        h = xxhash.xxh3_128()
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+        digest = h.hexdigest()
+        self.pending.append((path, *fields, digest))
+        return digest
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        with self.store.transaction() as c:
+            c.executemany("INSERT INTO stat_cache(path, size, mtime_ns, ctime_ns, inode, mode, hash) "
+                          "VALUES (?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
+                          "mtime_ns=excluded.mtime_ns, ctime_ns=excluded.ctime_ns, inode=excluded.inode, "
+                          "mode=excluded.mode, hash=excluded.hash", self.pending)
+        self.pending.clear()
+
+
+def hash_context_sources(ctx, selected: list[str], cache: StatCache, with_mode: bool) -> list:
+    """A list describing exactly what the selected context paths hold (symlinked sources
+    followed, ignored entries left out), for the step's key."""
+    out = []
+    for named in selected:
+        rel = ctx.resolve_links(named)
+        out.append([named, _entry(ctx, rel, cache, with_mode)])
+    return out
+
+
+def _entry(ctx, rel: str, cache: StatCache, with_mode: bool):
+    path = ctx.host_path(rel)
+    st = os.lstat(path)
+    mode = stat.S_IMODE(st.st_mode) if with_mode else None
+    if stat.S_ISDIR(st.st_mode):
+        children = []
+        for name in ctx.listdir(rel):
+            child = f"{rel}/{name}" if rel else name
+            if not ctx.ignored(child):
+                children.append([name, _entry(ctx, child, cache, with_mode)])
+        return ["d", mode, children]
+    if stat.S_ISLNK(st.st_mode):
+        return ["l", os.readlink(path)]
+    if stat.S_ISREG(st.st_mode):
+        return ["f", mode, cache.file_hash(os.path.abspath(path), st)]
+    return ["o", stat.S_IFMT(st.st_mode)]

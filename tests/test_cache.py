@@ -1,0 +1,77 @@
+"""The layer cache on a deps-then-src build: which steps hit, as the issue's scenarios ask."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from .conftest import cairn_cli, remove_test_bridge
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
+
+DOCKERFILE = ("FROM busybox:local\nWORKDIR /app\nCOPY deps.txt .\n"
+              "RUN mkdir -p /deps && while read d; do echo \"$d\" > \"/deps/$d\"; done < deps.txt\n"
+              "COPY --chmod=644 src/ ./src/\nRUN find src -type f | wc -l > /app/count\n")
+
+
+@pytest.fixture
+def project(tmp_path_factory, busybox_tar):
+    root = tmp_path_factory.mktemp("cachestore")
+    assert cairn_cli("import", str(busybox_tar), "busybox:local", root=root).returncode == 0
+    ctx = tmp_path_factory.mktemp("cachectx")
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    (ctx / "deps.txt").write_text("alpha\nbeta\n")
+    (ctx / ".dockerignore").write_text("notes.md\n")
+    (ctx / "notes.md").write_text("ignored")
+    (ctx / "src").mkdir()
+    for i in range(5):
+        (ctx / "src" / f"m{i}.py").write_text(f"print({i})\n")
+    yield root, ctx
+    remove_test_bridge()
+
+
+def hits(root, ctx, *extra) -> list[bool]:
+    meta = ctx.parent / f"meta-{os.getpid()}.json"
+    res = cairn_cli("build", "--progress", "plain", "--metadata-file", str(meta), *extra, str(ctx), root=root)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(meta.read_text())
+    steps = [s for s in doc["steps"] if s["instruction"].split()[0] in ("RUN", "COPY", "ADD")]
+    assert doc["hits"] == sum(s["cached"] for s in steps) and doc["misses"] == len(steps) - doc["hits"]
+    return [s["cached"] for s in steps]
+
+
+def test_scenarios(project):
+    root, ctx = project
+    assert hits(root, ctx) == [False, False, False, False]  # cold
+    assert hits(root, ctx) == [True, True, True, True]  # nothing changed
+    for path in ctx.rglob("*"):  # every file touched
+        os.utime(path, (1, 1))
+    assert hits(root, ctx) == [True, True, True, True]
+    for path in (ctx / "src").iterdir():  # modes changed, but COPY --chmod sets them
+        os.chmod(path, 0o600)
+    assert hits(root, ctx) == [True, True, True, True]
+    (ctx / "src" / "m3.py").write_text("print('changed')\n")  # one source file changed
+    assert hits(root, ctx) == [True, True, False, False]
+    target = ctx / "src" / "m1.py"  # same size, mtime restored: ctime still changes
+    st = os.stat(target)
+    target.write_text("print(9)\n")
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert hits(root, ctx) == [True, True, False, False]
+    (ctx / "notes.md").write_text("ignored, edited")  # excluded by .dockerignore
+    assert hits(root, ctx) == [True, True, True, True]
+    (ctx / "Dockerfile").write_text(DOCKERFILE.replace("wc -l >", "wc -l >>"))  # the last instruction
+    assert hits(root, ctx) == [True, True, True, False]
+    assert hits(root, ctx, "--no-cache") == [False, False, False, False]
+
+
+def test_all_hits_build_gives_the_same_image(project):
+    root, ctx = project
+    first = cairn_cli("build", "--progress", "quiet", "-t", "c1", str(ctx), root=root)
+    second = cairn_cli("build", "--progress", "quiet", "-t", "c2", str(ctx), root=root,
+                       env={"SOURCE_DATE_EPOCH": "0"})
+    assert first.returncode == second.returncode == 0
+    a = json.loads(cairn_cli("inspect", "c1", root=root).stdout)[0]
+    b = json.loads(cairn_cli("inspect", "c2", root=root).stdout)[0]
+    assert a["RootFS"] == b["RootFS"]
