@@ -32,6 +32,12 @@ def project(tmp_path_factory, busybox_tar):
     remove_test_bridge()
 
 
+def explanations(root, ctx) -> list:
+    meta = ctx.parent / f"meta-{os.getpid()}.json"
+    return [s["explanation"] for s in json.loads(meta.read_text())["steps"]
+            if s["instruction"].split()[0] in ("RUN", "COPY", "ADD")]
+
+
 def hits(root, ctx, *extra) -> list[bool]:
     meta = ctx.parent / f"meta-{os.getpid()}.json"
     res = cairn_cli("build", "--progress", "plain", "--metadata-file", str(meta), *extra, str(ctx), root=root)
@@ -54,6 +60,8 @@ def test_scenarios(project):
     assert hits(root, ctx) == [True, True, True, True]
     (ctx / "src" / "m3.py").write_text("print('changed')\n")  # one source file changed
     assert hits(root, ctx) == [True, True, False, False]
+    why = explanations(root, ctx)
+    assert why[2] == "files changed: src/m3.py" and why[3].startswith("the parent changed")
     target = ctx / "src" / "m1.py"  # same size, mtime restored: ctime still changes
     st = os.stat(target)
     target.write_text("print(9)\n")
@@ -63,6 +71,7 @@ def test_scenarios(project):
     assert hits(root, ctx) == [True, True, True, True]
     (ctx / "Dockerfile").write_text(DOCKERFILE.replace("wc -l >", "wc -l >>"))  # the last instruction
     assert hits(root, ctx) == [True, True, True, False]
+    assert explanations(root, ctx)[3] == "the command changed"
     assert hits(root, ctx, "--no-cache") == [False, False, False, False]
 
 
@@ -75,3 +84,29 @@ def test_all_hits_build_gives_the_same_image(project):
     a = json.loads(cairn_cli("inspect", "c1", root=root).stdout)[0]
     b = json.loads(cairn_cli("inspect", "c2", root=root).stdout)[0]
     assert a["RootFS"] == b["RootFS"]
+
+
+def test_build_arg_change_is_explained(project):
+    root, ctx = project
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nARG V=1\nRUN echo $V > /v\n")
+    assert hits(root, ctx) == [False]
+    assert hits(root, ctx, "--build-arg", "V=2") == [False]
+    assert explanations(root, ctx) == ["env or build args changed: V"]
+    assert hits(root, ctx, "--build-arg", "V=1") == [True]
+
+
+def test_cache_du_ls_prune(project):
+    root, ctx = project
+    assert hits(root, ctx) == [False, False, False, False]
+    du = cairn_cli("cache", "du", root=root).stdout.decode()
+    assert "RUN" in du and "COPY" in du and "total" in du
+    listing = cairn_cli("cache", "ls", root=root).stdout.decode().splitlines()
+    assert listing[0].split()[:2] == ["KEY", "KIND"] and len(listing) == 1 + 5  # 4 steps and WORKDIR
+    assert cairn_cli("cache", "prune", "--keep-storage", "lots", root=root).returncode == 2
+    assert cairn_cli("cache", "prune", root=root).returncode == 2
+    assert cairn_cli("build", "--progress", "quiet", "-t", "kept", str(ctx), root=root).returncode == 0
+    res = cairn_cli("cache", "prune", "--all", root=root)
+    assert res.returncode == 0 and b"Dropped 5 cache records" in res.stdout
+    assert cairn_cli("run", "--rm", "--network", "none", "kept", "cat", "/app/count", root=root).returncode == 0
+    assert hits(root, ctx) == [False, False, False, False]
+    assert cairn_cli("store", "check", root=root).returncode == 0

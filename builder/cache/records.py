@@ -22,10 +22,11 @@ def lookup(store: Store, key: str) -> tuple[Digest, int] | None:
     return diff_id, row[1] or 0
 
 
-def record(store: Store, key: str, parent: str, inputs: dict, diff_id: Digest, size: int) -> None:
+def record(store: Store, key: str, parent: str, inputs: dict, diff_id: Digest, size: int,
+           position: str = "") -> None:
     now = time.time()
     with store.transaction() as c:
-        c.execute("INSERT INTO cache_records(key, parent, inputs, diff_id, config_delta, size, created, last_used) "
-                  "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET diff_id=excluded.diff_id, "
-                  "size=excluded.size, last_used=excluded.last_used",
-                  (key, parent, canonical(inputs), str(diff_id), None, size, now, now))
+        c.execute("INSERT INTO cache_records(key, parent, inputs, diff_id, config_delta, size, created, last_used, "
+                  "position) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET diff_id=excluded.diff_id, "
+                  "size=excluded.size, last_used=excluded.last_used, position=excluded.position",
+                  (key, parent, canonical(inputs), str(diff_id), None, size, now, now, position))

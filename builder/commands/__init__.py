@@ -18,6 +18,7 @@ def cli(ctx: click.Context, root: str, debug: bool) -> None:
 
 
 from . import build as _build  # noqa: E402,F401  (registers commands)
+from . import cache as _cache  # noqa: E402,F401
 from . import containers as _containers  # noqa: E402,F401
 from . import images as _images  # noqa: E402,F401
 from . import parse as _parse  # noqa: E402,F401

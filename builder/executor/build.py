@@ -37,6 +37,7 @@ from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_i
 from .download import download_into
 from .progress import Progress
 from ..cache import records as cache_records
+from ..cache.explain import explain
 from ..cache.keys import chain_id, step_key
 from ..cache.sources import StatCache, hash_context_sources
 from .run_step import run_command
@@ -316,8 +317,9 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             chain_id([str(layer.diff_id) for layer in state.layers])
         state.scope = StageScope(g, state.env_dict())
         state.secrets = options.secrets
-        for cmd in _onbuild_triggers(state, ps) + list(ps.stage.commands):
+        for position_index, cmd in enumerate(_onbuild_triggers(state, ps) + list(ps.stage.commands)):
             step = next(counter)
+            explanation = None
             t0, wall0 = time.monotonic(), time.time()
             progress.step(step, label, total, cmd.original)
             cached = False
@@ -331,11 +333,14 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                     hit = cache_records.lookup(store, key)
                     if hit is not None:
                         layer, cached = Layer(hit[0], oci.Descriptor(oci.OCI_LAYER, hit[0], hit[1])), True
+                position = f"{context_id}:{label}:{position_index}"
                 if not cached:
+                    if keyed is not None:
+                        explanation = explain(store, position, key, inputs)
                     layer = _execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp)
                     if keyed is not None and layer is not None:
                         cache_records.record(store, key, state.fs_key, inputs, layer.diff_id,
-                                             layer.descriptor.size)
+                                             layer.descriptor.size, position)
                 if layer is not None:
                     state.fs_key = key or step_key(state.fs_key, {"uncached": cmd.original,
                                                                   "layer": str(layer.diff_id)})[0]
@@ -348,7 +353,10 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                 state.layers.append(layer)
             state.add_history(_created_by(cmd), empty_layer=layer is None)
             seconds = time.monotonic() - t0
+            if explanation is not None and cmd.keyword in ("RUN", "COPY", "ADD"):
+                progress.log(step, f"cache miss: {explanation}")
             steps.append({"instruction": cmd.original, "stage": label, "cached": cached, "key": key,
+                          "explanation": explanation,
                           "seconds": round(seconds, 3), "started": round(wall0, 3),
                           "finished": round(wall0 + seconds, 3), "kind": cmd.keyword})
             progress.done(step, seconds, cached)
@@ -356,6 +364,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
 
     planned = {ps.index: ps for ps in bp.stages}
     stat_cache = StatCache(store)
+    context_id = f"{os.path.realpath(context_dir)}:{options.dockerfile_name}"
     for level in bp.levels:
         if len(level) == 1:
             states[level[0]] = run_stage(planned[level[0]])

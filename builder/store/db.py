@@ -87,6 +87,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
         from ..layers.tarstream import TAR_FORMAT
 
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('tar_format', ?)", (str(TAR_FORMAT),))
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(cache_records)")}
+        if "position" not in columns:
+            conn.execute("ALTER TABLE cache_records ADD COLUMN position TEXT")
+        conn.execute("CREATE INDEX IF NOT EXISTS cache_records_position ON cache_records(position)")
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))

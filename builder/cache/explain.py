@@ -1,0 +1,69 @@
+"""Why a step missed: its inputs against the nearest earlier record for the same step
+position (the same stage and step of the same Dockerfile path). Says which files changed
+(up to 20 paths, then a count), which env or build args changed, whether the parent
+changed, or that the instruction changed."""
+
+from __future__ import annotations
+
+import json
+
+from ..store.store import Store
+
+MAX_PATHS = 20
+
+
+def previous_inputs(store: Store, position: str, key: str) -> dict | None:
+    row = store.conn.execute(
+        "SELECT inputs FROM cache_records WHERE position=? AND key!=? ORDER BY last_used DESC LIMIT 1",
+        (position, key)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def _flatten(tree, prefix: str, out: dict) -> None:
+    """COPY source trees ([name, entry] lists) to {path: entry-without-children}."""
+    for name, entry in tree:
+        path = f"{prefix}/{name}" if prefix else name
+        if entry and entry[0] == "d":
+            out[path] = ["d", entry[1]]
+            _flatten(entry[2], path, out)
+        else:
+            out[path] = entry
+
+
+def _env(items: list[str]) -> dict[str, str]:
+    return dict(item.split("=", 1) if "=" in item else (item, "") for item in items)
+
+
+def explain(store: Store, position: str, key: str, inputs: dict) -> str:
+    before = previous_inputs(store, position, key)
+    if before is None:
+        return "no earlier build of this step"
+    if before.get("v") != inputs.get("v"):
+        return "the cache format changed"
+    old, new = before.get("step", {}), inputs.get("step", {})
+    reasons = []
+    if "sources" in new and "sources" in old and isinstance(new["sources"], list) and new["sources"] \
+            and isinstance(new["sources"][0], list):
+        a, b = {}, {}
+        _flatten(old["sources"], "", a)
+        _flatten(new["sources"], "", b)
+        changed = sorted(p for p in a.keys() | b.keys() if a.get(p) != b.get(p))
+        if changed:
+            shown = ", ".join(changed[:MAX_PATHS])
+            more = f" and {len(changed) - MAX_PATHS} more" if len(changed) > MAX_PATHS else ""
+            reasons.append(f"files changed: {shown}{more}")
+    if "env" in new and "env" in old and new["env"] != old["env"]:
+        a, b = _env(old["env"]), _env(new["env"])
+        names = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        reasons.append("env or build args changed: " + ", ".join(names))
+    for field, label in (("RUN", "the command"), ("dest", "the destination"), ("user", "the user"),
+                         ("workdir", "the working directory"), ("chown", "--chown"), ("chmod", "--chmod"),
+                         ("mounts", "the mounts"), ("network", "the network mode"), ("contents", "the heredoc"),
+                         ("from", "the --from source")):
+        if old.get(field) != new.get(field) and field in (old.keys() | new.keys()):
+            reasons.append(f"{label} changed")
+    if not reasons and before.get("parent") != inputs.get("parent"):
+        return "the parent changed (an earlier step missed, or the base image changed)"
+    if not reasons:
+        return "the instruction changed"
+    return "; ".join(reasons)
