@@ -23,11 +23,28 @@ class StatCache:
     def __init__(self, store: Store):
         self.store = store
         self.pending: list[tuple] = []
+        self.known: dict[str, tuple] = {}
+        self.loaded: set[str] = set()
+
+    def preload(self, root: str) -> None:
+        """Read the entries under a context root in one query (a context is stat-ed, not queried per file)."""
+        root = os.path.abspath(root)
+        if root in self.loaded:
+            return
+        self.loaded.add(root)
+        prefix = root.rstrip("/") + "/"
+        for row in self.store.conn.execute(
+                "SELECT path, size, mtime_ns, ctime_ns, inode, mode, hash FROM stat_cache "
+                "WHERE path >= ? AND path < ?", (prefix, prefix[:-1] + "0")):
+            self.known[row[0]] = tuple(row[1:])
 
     def file_hash(self, path: str, st: os.stat_result) -> str:
         fields = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
-        row = self.store.conn.execute(
-            "SELECT size, mtime_ns, ctime_ns, inode, mode, hash FROM stat_cache WHERE path=?", (path,)).fetchone()
+        row = self.known.get(path)
+        if row is None and not self.loaded:
+            found = self.store.conn.execute(
+                "SELECT size, mtime_ns, ctime_ns, inode, mode, hash FROM stat_cache WHERE path=?", (path,)).fetchone()
+            row = tuple(found) if found else None
         if row is not None and tuple(row[:5]) == fields:
             return row[5]
         h = xxhash.xxh3_128()
@@ -36,6 +53,7 @@ class StatCache:
                 h.update(chunk)
         digest = h.hexdigest()
         self.pending.append((path, *fields, digest))
+        self.known[path] = (*fields, digest)
         return digest
 
     def flush(self) -> None:
@@ -52,6 +70,7 @@ class StatCache:
 def hash_context_sources(ctx, selected: list[str], cache: StatCache, with_mode: bool) -> list:
     """A list describing exactly what the selected context paths hold (symlinked sources
     followed, ignored entries left out), for the step's key."""
+    cache.preload(str(ctx.root))
     out = []
     for named in selected:
         rel = ctx.resolve_links(named)

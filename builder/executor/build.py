@@ -25,23 +25,20 @@ from ..image_files import read_file
 from ..instructions import parse_dockerfile, parse_instruction
 from ..instructions import types as t
 from ..instructions.errors import InstructionError
-from ..layers.materialize import tar_digest, unpack_blob
 from ..merged_view import MergedView
 from ..plan import PlannedStage, plan_build
 from ..reference import parse_reference
 from ..store import images
 from ..store.store import Store, remove_tree
 from ..users import resolve_user
-from .context import BuildContext
-from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
-from .download import download_into
-from .progress import Progress
 from ..cache import records as cache_records
 from ..cache.explain import explain
 from ..cache.keys import chain_id, step_key
 from ..cache.sources import StatCache, hash_context_sources
-from .run_step import run_command
-from .run_step import RunFailed, run_step
+from .context import BuildContext
+from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
+from .progress import Progress
+from .runcmd import RunFailed, run_command
 from .state import Layer, StageState, scratch_doc
 
 
@@ -63,6 +60,20 @@ def _now() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     seconds = int(epoch) if epoch and epoch.isdigit() else int(time.time())
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+# The layer machinery (zstandard, the tar writer, extraction) loads only when a step needs
+# it: a build whose steps all hit should not pay for importing it.
+def unpack_blob(*args):
+    from ..layers.materialize import unpack_blob as real
+
+    return real(*args)
+
+
+def tar_digest(*args):
+    from ..layers.materialize import tar_digest as real
+
+    return real(*args)
 
 
 def _default_path(doc: dict) -> None:
@@ -180,6 +191,8 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
         for rel in archives:
             unpack_archive_into(str(layer_dir), ctx.path(rel), dest, workdir, state.lowerdirs())
         for url in urls:
+            from .download import download_into
+
             download_into(str(layer_dir), url, dest, workdir, state.lowerdirs(), len(cmd.sources) > 1,
                           scope.expand(cmd.checksum), _chown(state, scope.expand(cmd.chown)),
                           parse_chmod(scope.expand(cmd.chmod)))
@@ -434,6 +447,8 @@ def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext,
         image_config.apply(state.doc, cmd, scope.expand)
         return None
     if isinstance(cmd, t.Run):
+        from .run_step import run_step
+
         return run_step(store, state, cmd, str(ctx.root), log, dict(state.secrets),
                         lambda ref: _from_layers(store, state, ref, states, plan, "RUN --mount from")[0])
     if isinstance(cmd, (t.Copy, t.Add)):

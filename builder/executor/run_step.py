@@ -18,32 +18,12 @@ from ..instructions import types as t
 from ..layers.materialize import tar_digest
 from ..store.store import Store, remove_tree
 from ..users import resolve_user
+from .runcmd import RunFailed, run_command
 from .state import Layer, StageState
 
 HOSTNAME = "buildkitsandbox"
 RUN_NETWORK = {"default": "host", "host": "host", "none": "none"}
 _MOUNTPOINTS = ("/proc", "/dev", "/sys", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc")
-
-
-class RunFailed(CairnError):
-    def __init__(self, message: str, code: int):
-        super().__init__(message)
-        self.code = code
-
-
-def run_command(state: StageState, cmd: t.Run) -> list[str]:
-    """The argv a RUN executes (shell form through SHELL; `RUN <<EOF` runs its body)."""
-    if not cmd.shell_form:
-        return list(cmd.command)
-    shell = list(state.config.get("Shell") or ["/bin/sh", "-c"])
-    text = cmd.command[0]
-    if cmd.files:
-        opener = text.strip()
-        if len(cmd.files) == 1 and opener.lstrip("0123456789").startswith("<<") and " " not in opener:
-            return shell + [cmd.files[0].body]
-        raise CairnError("a RUN heredoc used as input to a command is not supported yet; "
-                         "write `RUN <<EOF` with the script as its body")
-    return shell + [text]
 
 
 def _mounts(state: StageState, cmd: t.Run, context_root: str, cache_root: str,
