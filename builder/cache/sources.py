@@ -71,26 +71,30 @@ def hash_context_sources(ctx, selected: list[str], cache: StatCache, with_mode: 
     """A list describing exactly what the selected context paths hold (symlinked sources
     followed, ignored entries left out), for the step's key."""
     cache.preload(str(ctx.root))
+    root = str(ctx.root)
+    ignore = ctx.ignored if (ctx.patterns or ctx.excludes) else None
     out = []
     for named in selected:
         rel = ctx.resolve_links(named)
-        out.append([named, _entry(ctx, rel, cache, with_mode)])
+        path = os.path.join(root, rel) if rel else root
+        out.append([named, _entry(path, rel, os.lstat(path), cache, with_mode, ignore)])
     return out
 
 
-def _entry(ctx, rel: str, cache: StatCache, with_mode: bool):
-    path = ctx.host_path(rel)
-    st = os.lstat(path)
+def _entry(path: str, rel: str, st: os.stat_result, cache: StatCache, with_mode: bool, ignore):
     mode = stat.S_IMODE(st.st_mode) if with_mode else None
     if stat.S_ISDIR(st.st_mode):
         children = []
-        for name in ctx.listdir(rel):
-            child = f"{rel}/{name}" if rel else name
-            if not ctx.ignored(child):
-                children.append([name, _entry(ctx, child, cache, with_mode)])
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for e in entries:
+            child = f"{rel}/{e.name}" if rel else e.name
+            if ignore is not None and ignore(child):
+                continue
+            children.append([e.name, _entry(e.path, child, e.stat(follow_symlinks=False), cache, with_mode, ignore)])
         return ["d", mode, children]
     if stat.S_ISLNK(st.st_mode):
         return ["l", os.readlink(path)]
     if stat.S_ISREG(st.st_mode):
-        return ["f", mode, cache.file_hash(os.path.abspath(path), st)]
+        return ["f", mode, cache.file_hash(path, st)]
     return ["o", stat.S_IFMT(st.st_mode)]
