@@ -84,3 +84,16 @@ def cairn_cli(*args: str, root=None, stdin: bytes | None = None, env=None):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "builder.cli", *args], cwd=REPO, input=stdin,
                           capture_output=True, timeout=300, env=full_env)
+
+
+def imported_store(tmp_path_factory, busybox_tar, name: str, *changes: str):
+    """A store root with busybox:local imported (`-c` changes applied); yields it, then
+    removes the test bridge that containers may have created."""
+    root = tmp_path_factory.mktemp(name)
+    args = [a for change in changes for a in ("-c", change)]
+    res = cairn_cli("import", *args, str(busybox_tar), "busybox:local", root=root)
+    assert res.returncode == 0, res.stderr
+    try:
+        yield root
+    finally:
+        remove_test_bridge()

@@ -8,20 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, cairn_cli, remove_test_bridge
+from .conftest import REPO, cairn_cli, imported_store
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory, busybox_tar):
-    store_root = tmp_path_factory.mktemp("buildstore")
-    res = cairn_cli("import", str(busybox_tar), "busybox:local", root=store_root)
-    assert res.returncode == 0, res.stderr
-    try:
-        yield store_root
-    finally:
-        remove_test_bridge()
+    yield from imported_store(tmp_path_factory, busybox_tar, "buildstore")
 
 
 def build(root, context: Path, *args):

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from .conftest import CONFORMANCE, GOLDEN, cairn_cli, case_dirs_with, remove_test_bridge
+from .conftest import CONFORMANCE, GOLDEN, cairn_cli, case_dirs_with, imported_store
 from .dockerd import docker_engine  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
@@ -26,13 +26,7 @@ TOOL = CONFORMANCE.parent / "tools" / "reference_tree.py"
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory, busybox_tar):
-    store_root = tmp_path_factory.mktemp("goldenstore")
-    res = cairn_cli("import", str(busybox_tar), "busybox:local", root=store_root)
-    assert res.returncode == 0, res.stderr
-    try:
-        yield store_root
-    finally:
-        remove_test_bridge()
+    yield from imported_store(tmp_path_factory, busybox_tar, "goldenstore")
 
 
 def _args(case) -> list[str]:

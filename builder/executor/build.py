@@ -180,29 +180,24 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
     sources = [s for s in sources if s not in urls]
     sources = [s for s in sources if not (archives and ctx.select(s)[0] in archives and len(ctx.select(s)) == 1)]
     contents = [(c.path, (scope.expand(c.data) if c.expand else c.data).encode()) for c in cmd.contents]
-    layer_dir = store.new_tmp_dir("copy-")
-    try:
+
+    def fill(layer_dir: str) -> None:
         workdir = state.config.get("WorkingDir") or "/"
         dest = scope.expand(cmd.dest)
         if sources or contents:
-            copy_into_layer(str(layer_dir), source, sources, contents, dest, workdir, state.lowerdirs(),
+            copy_into_layer(layer_dir, source, sources, contents, dest, workdir, state.lowerdirs(),
                             _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)),
                             parents=isinstance(cmd, t.Copy) and cmd.parents)
         for rel in archives:
-            unpack_archive_into(str(layer_dir), ctx.path(rel), dest, workdir, state.lowerdirs())
+            unpack_archive_into(layer_dir, ctx.path(rel), dest, workdir, state.lowerdirs())
         for url in urls:
             from .download import download_into
 
-            download_into(str(layer_dir), url, dest, workdir, state.lowerdirs(), len(cmd.sources) > 1,
+            download_into(layer_dir, url, dest, workdir, state.lowerdirs(), len(cmd.sources) > 1,
                           scope.expand(cmd.checksum), _chown(state, scope.expand(cmd.chown)),
                           parse_chmod(scope.expand(cmd.chmod)))
-        os.chmod(layer_dir, 0o755)
-        diff_id, size = tar_digest(layer_dir)
-        store.commit_snapshot(layer_dir, diff_id, size)
-    except BaseException:
-        remove_tree(layer_dir)
-        raise
-    return Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size))
+
+    return _make_layer(store, "copy-", fill)
 
 
 def _workdir_needs_layer(state: StageState) -> bool:
@@ -217,11 +212,16 @@ def _workdir_step(store: Store, state: StageState, cmd: t.Workdir) -> Layer | No
     lowers = state.lowerdirs()
     if not _workdir_needs_layer(state):
         return None
-    layer_dir = store.new_tmp_dir("workdir-")
+    # as BuildKit: the directories WORKDIR creates belong to the current USER
+    owner = _chown(state, state.scope.expand(state.config.get("User") or "")) or (0, 0)
+    return _make_layer(store, "workdir-", lambda layer_dir: ensure_parents(layer_dir, path, lowers, owner))
+
+
+def _make_layer(store: Store, prefix: str, fill) -> Layer:
+    """A layer from a fresh directory that `fill(path)` writes, kept as a snapshot."""
+    layer_dir = store.new_tmp_dir(prefix)
     try:
-        # as BuildKit: the directories WORKDIR creates belong to the current USER
-        owner = _chown(state, state.scope.expand(state.config.get("User") or "")) or (0, 0)
-        ensure_parents(str(layer_dir), path, lowers, owner)
+        fill(str(layer_dir))
         os.chmod(layer_dir, 0o755)
         diff_id, size = tar_digest(layer_dir)
         store.commit_snapshot(layer_dir, diff_id, size)
