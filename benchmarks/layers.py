@@ -19,7 +19,6 @@ the workload (e.g. on tmpfs) and say where the figure was measured.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import shutil

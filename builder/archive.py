@@ -14,7 +14,6 @@ temp name and renamed, so a failed save leaves nothing at the destination.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tarfile

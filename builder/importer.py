@@ -16,7 +16,7 @@ from pathlib import Path
 import grammar
 
 from . import image_config, oci
-from .errors import CairnError, UsageError
+from .errors import UsageError
 from .instructions import parse_instruction
 from .layers.compression import open_decompressed
 from .layers.materialize import snapshot_from_stream

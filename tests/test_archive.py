@@ -148,7 +148,7 @@ def test_failed_save_leaves_no_file(tmp_path, busybox_tar):
         assert not report.ok  # the missing snapshot is reported
 
 
-def test_docker_loads_and_runs_our_archive(saved, docker_engine):
+def test_docker_loads_and_runs_our_archive(saved, docker_engine):  # noqa: F811 - the fixture
     _, docker_tar, _ = saved
     res = subprocess.run(["/usr/bin/docker", "load", "-i", str(docker_tar)], env=docker_engine,
                          capture_output=True, timeout=120)

@@ -286,7 +286,7 @@ def test_run_mount_from_a_stage(root, tmp_path):
 
 
 def test_copy_exclude_parents_and_symbolic_chmod(root, tmp_path):
-    ctx = write(tmp_path / "ctx", {"Dockerfile": (
+    write(tmp_path / "ctx", {"Dockerfile": (
         "FROM busybox:local\n"
         "COPY --exclude=*.md --exclude=docs docs-and-src/ /app/\n"
         "COPY --parents a/b/one.txt a/c/two.txt /keep/\n"

@@ -14,7 +14,6 @@ import posixpath
 import shutil
 import stat
 
-from ..errors import CairnError
 
 
 def _lower_stat(lowers: list[str], path: str) -> os.stat_result | None:
