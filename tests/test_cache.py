@@ -110,3 +110,42 @@ def test_cache_du_ls_prune(project):
     assert cairn_cli("run", "--rm", "--network", "none", "kept", "cat", "/app/count", root=root).returncode == 0
     assert hits(root, ctx) == [False, False, False, False]
     assert cairn_cli("store", "check", root=root).returncode == 0
+
+
+def test_no_cache_filter_and_a_lost_layer(project):
+    root, ctx = project
+    (ctx / "Dockerfile").write_text("FROM busybox:local AS deps\nRUN echo d > /d\nFROM deps\nRUN echo a > /a\n")
+    assert hits(root, ctx) == [False, False]
+    assert hits(root, ctx, "--no-cache-filter", "deps") == [False, True]
+    import shutil
+
+    from builder.store.store import Store
+
+    with Store(root) as store:  # lose the layer behind the first record
+        (diff_id,) = [r[0] for r in store.conn.execute(
+            "SELECT diff_id FROM cache_records WHERE inputs LIKE '%echo d%'")]
+        shutil.rmtree(store.snapshot_path(__import__("builder.digest", fromlist=["Digest"]).Digest.parse(diff_id)))
+    res = cairn_cli("build", "--progress", "plain", str(ctx), root=root)
+    assert res.returncode == 0 and b"is gone; rebuilding" in res.stderr
+
+
+def test_two_builds_share_a_store_at_once(project):
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    root, ctx = project
+    other = ctx.parent / "other-ctx"
+    other.mkdir(exist_ok=True)
+    (other / "Dockerfile").write_text("FROM busybox:local\nRUN echo other > /o\nCOPY f /f\n")
+    (other / "f").write_text("f")
+    env = dict(os.environ, CAIRN_ROOT=str(root))
+    procs = [subprocess.Popen([sys.executable, "-m", "builder.cli", "build", "--progress", "quiet", "-t", f"par{i}",
+                               str(c)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i, c in enumerate((ctx, other))]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    assert cairn_cli("store", "check", root=root).returncode == 0
+    assert hits(root, other) == [True, True]

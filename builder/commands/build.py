@@ -23,12 +23,14 @@ from .common import Failure, dockerfile_error_text, open_store, read_file_arg
 @click.option("--metadata-file", default=None, type=click.Path(dir_okay=False),
               help="Write the image digest and per-step timings and cache use as JSON.")
 @click.option("--no-cache", is_flag=True, help="Run every step; record the results for later builds.")
+@click.option("--no-cache-filter", "no_cache_filter", multiple=True, metavar="STAGE",
+              help="Run every step of this stage (repeatable).")
 @click.option("--progress", type=click.Choice(["auto", "tty", "plain", "json", "quiet"]), default="auto",
               show_default=True, help="How build progress is shown on stderr.")
 @click.argument("context", type=click.Path())
 @click.pass_context
-def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, no_cache, progress,
-              context):
+def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, no_cache,
+              no_cache_filter, progress, context):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -46,7 +48,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     name = "Dockerfile" if path == "-" else os.path.basename(path)
     wanted = [Output.parse(o) for o in outputs]
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
-                           tuple(_parse_secret(s) for s in secrets), no_cache)
+                           tuple(_parse_secret(s) for s in secrets), no_cache, tuple(no_cache_filter))
 
     store = open_store(ctx)
     try:

@@ -50,6 +50,7 @@ class BuildOptions:
     dockerfile_name: str = "Dockerfile"
     secrets: tuple[tuple[str, str], ...] = ()  # id -> host file, for RUN --mount=type=secret
     no_cache: bool = False
+    no_cache_filter: tuple[str, ...] = ()  # stages (names or indexes) whose steps skip the cache
 
 
 class BuildError(CairnError):
@@ -330,6 +331,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             chain_id([str(layer.diff_id) for layer in state.layers])
         state.scope = StageScope(g, state.env_dict())
         state.secrets = options.secrets
+        use_cache = not options.no_cache and not ({label, str(ps.index)} & {f.lower() for f in options.no_cache_filter})
         for position_index, cmd in enumerate(_onbuild_triggers(state, ps) + list(ps.stage.commands)):
             step = next(counter)
             explanation = None
@@ -340,11 +342,13 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             if isinstance(cmd, t.Workdir):
                 image_config.apply(state.doc, cmd, state.scope.expand)
             try:
-                keyed = None if options.no_cache else _cache_key(store, state, cmd, ctx, states, bp, stat_cache)
+                keyed = _cache_key(store, state, cmd, ctx, states, bp, stat_cache)
                 if keyed is not None:
                     key, inputs = keyed
-                    hit = cache_records.lookup(store, key)
-                    if hit is not None:
+                    hit = cache_records.lookup(store, key) if use_cache else None
+                    if isinstance(hit, cache_records.Missing):
+                        progress.warn(f"step {step}: its cached layer {hit.diff_id} is gone; rebuilding")
+                    elif hit is not None:
                         layer, cached = Layer(hit[0], oci.Descriptor(oci.OCI_LAYER, hit[0], hit[1])), True
                 position = f"{context_id}:{label}:{position_index}"
                 if not cached:
