@@ -43,3 +43,11 @@ def stop_dockerd(proc, base: Path) -> None:
     for p in sorted(points, key=len, reverse=True):
         subprocess.run(["umount", "-l", p], check=False)
     subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
+
+
+def load_base_image(cairn: str, cairn_env: dict, denv: dict, work: Path) -> None:
+    """Give dockerd the same busybox:local image the cairn store holds."""
+    archive = work / "busybox-local-docker.tar"
+    subprocess.run([cairn, "save", "-o", str(archive), "busybox:local"], env=cairn_env, check=True)
+    subprocess.run(["/usr/bin/docker", "load", "-i", str(archive)], env=denv, check=True,
+                   stdout=subprocess.DEVNULL)

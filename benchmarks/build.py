@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _dockerd import start_dockerd, stop_dockerd
+from _dockerd import load_base_image, start_dockerd, stop_dockerd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -98,9 +98,7 @@ def main() -> None:
             seed_store = dict(os.environ, CAIRN_ROOT=str(work / "seed"))
             subprocess.run([cairn, "import", str(rootfs), "busybox:local"], env=seed_store, check=True,
                            stdout=subprocess.DEVNULL)
-            subprocess.run([cairn, "save", "-o", str(work / "bb.tar"), "busybox:local"], env=seed_store, check=True)
-            subprocess.run(["/usr/bin/docker", "load", "-i", str(work / "bb.tar")], env=denv, check=True,
-                           stdout=subprocess.DEVNULL)
+            load_base_image(cairn, seed_store, denv, work)
             denv = dict(denv, DOCKER_BUILDKIT="1")
         fs = subprocess.run(["df", "--output=fstype", str(work)], capture_output=True, text=True).stdout.split()[-1]
         print(f"workloads in {work} ({fs}); {os.cpu_count()} cpus; big-tree {args.files} files, {args.mb} MB")

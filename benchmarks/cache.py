@@ -27,7 +27,7 @@ from pathlib import Path
 
 import xxhash
 
-from _dockerd import start_dockerd, stop_dockerd
+from _dockerd import load_base_image, start_dockerd, stop_dockerd
 from build import workloads
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,9 +85,7 @@ def main() -> None:
         subprocess.run([cairn, "import", str(rootfs), "busybox:local"], env=env, check=True, stdout=subprocess.DEVNULL)
         dockerd, denv = start_dockerd(work / "docker")
         if dockerd is not None:
-            subprocess.run([cairn, "save", "-o", str(work / "bb.tar"), "busybox:local"], env=env, check=True)
-            subprocess.run(["/usr/bin/docker", "load", "-i", str(work / "bb.tar")], env=denv, check=True,
-                           stdout=subprocess.DEVNULL)
+            load_base_image(cairn, env, denv, work)
             denv = dict(denv, DOCKER_BUILDKIT="1")
         print(f"{os.cpu_count()} cpus; big-tree {args.files} files, {args.mb} MB; times in seconds")
         for name, ctx in loads.items():

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _dockerd import start_dockerd, stop_dockerd
+from _dockerd import load_base_image, start_dockerd, stop_dockerd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -74,9 +74,7 @@ def main() -> None:
         }
         dockerd, denv = start_dockerd(work / "docker")
         if dockerd is not None:
-            subprocess.run([cairn, "save", "-o", str(work / "bb-docker.tar"), "busybox:local"], env=env, check=True)
-            subprocess.run(["/usr/bin/docker", "load", "-i", str(work / "bb-docker.tar")], env=denv, check=True,
-                           stdout=subprocess.DEVNULL)
+            load_base_image(cairn, env, denv, work)
             sides["docker bridge"] = lambda i: timed(["/usr/bin/docker", "run", "--rm", "busybox:local", "true"], denv)
             sides["docker none"] = lambda i: timed(["/usr/bin/docker", "run", "--rm", "--network", "none",
                                                     "busybox:local", "true"], denv)

@@ -82,38 +82,29 @@ class Cgroup:
     version: int
     paths: dict[str, Path]  # controller -> directory (v2: {"unified": dir})
 
+    @staticmethod
+    def _locations(name: str) -> tuple[int, dict[str, Path]]:
+        """Where the cgroup called `name` lives: (version, controller -> directory)."""
+        mounts, own = _mounts(), _own_paths()
+        v2 = _v2_usable(mounts, own)
+        if v2 is not None:
+            return 2, {"unified": v2 / "cairn" / name}
+        return 1, {ctrl: Path(mounts[ctrl]) / own.get(ctrl, "/").lstrip("/") / "cairn" / name
+                   for ctrl in V1_CONTROLLERS if ctrl in mounts}
+
     @classmethod
     def existing(cls, name: str) -> "Cgroup | None":
         """The cgroup `create(name)` made, if it is still there (for cleaning up after a crash)."""
-        mounts, own = _mounts(), _own_paths()
-        v2 = _v2_usable(mounts, own)
-        if v2 is not None:
-            path = v2 / "cairn" / name
-            return cls(name, 2, {"unified": path}) if path.is_dir() else None
-        paths = {}
-        for ctrl in V1_CONTROLLERS:
-            if ctrl in mounts:
-                path = Path(mounts[ctrl]) / own.get(ctrl, "/").lstrip("/") / "cairn" / name
-                if path.is_dir():
-                    paths[ctrl] = path
-        return cls(name, 1, paths) if paths else None
+        version, paths = cls._locations(name)
+        paths = {ctrl: path for ctrl, path in paths.items() if path.is_dir()}
+        return cls(name, version, paths) if paths else None
 
     @classmethod
     def create(cls, name: str) -> "Cgroup":
-        mounts, own = _mounts(), _own_paths()
-        v2 = _v2_usable(mounts, own)
-        if v2 is not None:
-            path = v2 / "cairn" / name
+        version, paths = cls._locations(name)
+        for path in paths.values():
             _mkdir(path)
-            return cls(name, 2, {"unified": path})
-        paths = {}
-        for ctrl in V1_CONTROLLERS:
-            if ctrl not in mounts:
-                continue
-            path = Path(mounts[ctrl]) / own.get(ctrl, "/").lstrip("/") / "cairn" / name
-            _mkdir(path)
-            paths[ctrl] = path
-        return cls(name, 1, paths)
+        return cls(name, version, paths)
 
     def _write(self, ctrl: str, filename: str, value: str) -> bool:
         path = self.paths.get(ctrl)
