@@ -1,7 +1,8 @@
 #!/bin/sh
 # System packages the tests use, from Debian's archive: busybox-static (base images),
 # skopeo and umoci (readers of our output), attr (xattr tools), iptables and iproute2
-# (bridge masquerade, network checks). Installs only what is missing.
+# (bridge masquerade, network checks), docker-registry (the CNCF distribution registry) and
+# apache2-utils (htpasswd) for the registry tests. Installs only what is missing.
 set -eu
 need=""
 command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
@@ -10,6 +11,8 @@ command -v umoci >/dev/null 2>&1 || need="$need umoci"
 command -v setfattr >/dev/null 2>&1 || need="$need attr"
 command -v iptables >/dev/null 2>&1 || need="$need iptables"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
+command -v htpasswd >/dev/null 2>&1 || need="$need apache2-utils"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "tests need:$need (run as root, or install them)" >&2

@@ -9,6 +9,7 @@ import click
 
 from . import cli
 from .common import Failure, dockerfile_error_text, open_store, read_file_arg
+from .registry import make_options, push_image, registry_options
 
 
 @cli.command("build")
@@ -27,10 +28,15 @@ from .common import Failure, dockerfile_error_text, open_store, read_file_arg
               help="Run every step of this stage (repeatable).")
 @click.option("--progress", type=click.Choice(["auto", "tty", "plain", "json", "quiet"]), default="auto",
               show_default=True, help="How build progress is shown on stderr.")
+@click.option("--pull", is_flag=True, help="Check the registry for newer base images, even when the store has them.")
+@click.option("--push", is_flag=True, help="Push the image to each -t reference after it is built.")
+@click.option("--compression", type=click.Choice(["zstd", "gzip", "none"]), default="zstd", show_default=True,
+              help="How --push compresses layers built here.")
+@registry_options
 @click.argument("context", type=click.Path())
 @click.pass_context
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, no_cache,
-              no_cache_filter, progress, context):
+              no_cache_filter, progress, pull, push, compression, insecure, registry_timeout, context):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -47,8 +53,12 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     raw = read_file_arg(path)
     name = "Dockerfile" if path == "-" else os.path.basename(path)
     wanted = [Output.parse(o) for o in outputs]
+    if push and not tags:
+        raise UsageError("--push needs at least one -t REF to push to")
+    registry = make_options(insecure, registry_timeout)
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
-                           tuple(_parse_secret(s) for s in secrets), no_cache, tuple(no_cache_filter))
+                           tuple(_parse_secret(s) for s in secrets), no_cache, tuple(no_cache_filter),
+                           pull, registry)
 
     store = open_store(ctx)
     try:
@@ -59,12 +69,25 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
         raise Failure(dockerfile_error_text(err, name, grammar.parser.decode(raw)), 2) from err
     for output in wanted:
         write_output(store, result.image, output)
+    metadata = result.metadata()
+    if push:
+        from ..reference import parse_reference
+
+        pushed = []
+        for tag in tags:
+            dest = parse_reference(tag)
+            pushed.append((dest, push_image(store, result.image, dest, registry, compression, quiet=True)))
+        metadata["containerimage.digest"] = str(pushed[0][1].digest)
+        metadata["pushed"] = [{"name": str(dest), "digest": str(r.digest)} for dest, r in pushed]
+        for dest, r in pushed:
+            click.echo(f"pushed {dest.familiar}@{r.digest}", err=True)
     if metadata_file:
         import json
 
         with open(metadata_file, "w") as f:
-            json.dump(result.metadata(), f, indent=2)
-    click.echo(str(result.image.id))
+            json.dump(metadata, f, indent=2)
+    if not push:
+        click.echo(str(result.image.id))
     sys.stdout.flush()
 
 

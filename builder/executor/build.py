@@ -37,6 +37,7 @@ from ..cache.keys import chain_id, step_key
 from ..cache.sources import StatCache, hash_context_sources
 from .context import BuildContext
 from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
+from .base_images import BaseImages
 from .progress import Progress
 from .runcmd import RunFailed, run_command
 from .state import Layer, StageState, scratch_doc
@@ -51,6 +52,8 @@ class BuildOptions:
     secrets: tuple[tuple[str, str], ...] = ()  # id -> host file, for RUN --mount=type=secret
     no_cache: bool = False
     no_cache_filter: tuple[str, ...] = ()  # stages (names or indexes) whose steps skip the cache
+    pull: bool = False  # resolve every base image at its registry, even when the store has it
+    registry: object = None  # RegistryOptions for pulling base images (None: defaults)
 
 
 class BuildError(CairnError):
@@ -84,7 +87,7 @@ def _default_path(doc: dict) -> None:
         cfg["Env"] = image_config.env_list_set(cfg.get("Env") or [], "PATH", image_config.DEFAULT_PATH)
 
 
-def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState]) -> StageState:
+def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState], bases: BaseImages) -> StageState:
     if ps.base.stage is not None:
         return states[ps.base.stage].clone()
     if ps.base.scratch:
@@ -92,10 +95,11 @@ def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState]) -
         _default_path(doc)
         return StageState(store, [], doc)
     try:
-        image = images.resolve(store, ps.base.image)
+        image = bases.resolve(ps.base.image)
     except images.ImageNotFound:
-        raise CairnError(f"base image {ps.base.image!r} is not in the store (pulling is not implemented yet: "
-                         "import or load it first)") from None
+        raise CairnError(f"base image {ps.base.image!r} is not in the store and cannot be pulled") from None
+    except CairnError as err:
+        raise CairnError(f"base image {ps.base.image!r}: {err}") from None
     _, config = images.load_documents(store, image)
     for layer in image.layers:
         if not store.has_snapshot(layer.diff_id):
@@ -136,10 +140,11 @@ def _from_layers(store: Store, state: StageState, ref_word: str, states, plan, f
         if ps.stage.name == ref.lower() or (ref.isdecimal() and ps.index == int(ref)):
             return states[ps.index].lowerdirs(), f"stage {ref}"
     try:
-        image = images.resolve(store, ref)
+        image = state.bases.resolve(ref) if state.bases is not None else images.resolve(store, ref)
     except images.ImageNotFound:
-        raise CairnError(f"{flag}={ref}: no such stage, and the image is not in the store "
-                         "(pulling is not implemented yet)") from None
+        raise CairnError(f"{flag}={ref}: no such stage, and the image is not in the store") from None
+    except CairnError as err:
+        raise CairnError(f"{flag}={ref}: no such stage, and the image cannot be pulled: {err}") from None
     for layer in image.layers:
         if not store.has_snapshot(layer.diff_id):
             unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
@@ -326,7 +331,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     def run_stage(ps: PlannedStage) -> StageState:
         label = ps.stage.name or str(ps.index)
         progress.stage(next(counter), label, ps.stage.original)
-        state = _base_state(store, ps, states)
+        state = _base_state(store, ps, states, bases)
+        state.bases = bases
         state.fs_key = states[ps.base.stage].fs_key if ps.base.stage is not None else \
             chain_id([str(layer.diff_id) for layer in state.layers])
         state.scope = StageScope(g, state.env_dict())
@@ -380,6 +386,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         return state
 
     planned = {ps.index: ps for ps in bp.stages}
+    bases = BaseImages(store, options.registry, options.pull, progress.info)
     stat_cache = StatCache(store)
     context_id = f"{os.path.realpath(context_dir)}:{options.dockerfile_name}"
     for level in bp.levels:

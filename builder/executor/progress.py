@@ -48,5 +48,8 @@ class Progress:
         self._emit(self._style(f"#{n} {word}", "34"), {"type": "done", "step": n, "seconds": round(seconds, 3),
                                                        "cached": cached})
 
+    def info(self, text: str) -> None:
+        self._emit(text, {"type": "info", "text": text})
+
     def warn(self, text: str) -> None:
         self._emit(self._style(f"[warning] {text}", "33"), {"type": "warning", "text": text})

@@ -27,6 +27,7 @@ class StageState:
     cmd_set: bool = False  # CMD given in this stage (an ENTRYPOINT clears an inherited CMD)
     secrets: tuple = ()  # (id, host path) pairs from --secret
     fs_key: str = "scratch"  # cache key of the filesystem so far (base ChainID, then each layer step)
+    bases: object = None  # BaseImages: what COPY --from / RUN --mount from an image resolve through
 
     @property
     def config(self) -> dict:

@@ -56,6 +56,12 @@ CREATE TABLE IF NOT EXISTS cache_records (
     created REAL NOT NULL,
     last_used REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS blob_locations (  -- registry repositories known to hold a blob
+    blob TEXT NOT NULL,
+    repository TEXT NOT NULL,           -- docker.io/library/busybox
+    seen REAL NOT NULL,
+    PRIMARY KEY (blob, repository)
+);
 CREATE TABLE IF NOT EXISTS stat_cache (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,

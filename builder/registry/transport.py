@@ -1,0 +1,269 @@
+"""HTTP to one registry: which scheme, which CAs, retries, redirects, auth and error documents.
+
+- HTTPS with the system's CAs, plus a registry's own CA from
+  `~/.config/cairn/certs.d/HOST/*.crt` or docker's `/etc/docker/certs.d/HOST/*.crt`
+  (and `client.cert`/`client.key` for mutual TLS, as docker does).
+- Plain HTTP only for registries named insecure, and for localhost/127.0.0.0/8/::1 as
+  docker allows: HTTPS is tried first, HTTP when the TLS handshake fails.
+- Redirects are followed by hand; the Authorization header never goes to another origin.
+- 5xx, 429 and broken or timed-out connections are retried with exponential backoff
+  (bounded in count); 401 is answered once through the Authenticator.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import ssl
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from .auth import Authenticator
+from .credentials import Credentials
+from .errors import AuthError, NotFoundError, RegistryError, TransientError
+from .options import RegistryOptions
+
+DOCKER_HUB_ENDPOINT = "registry-1.docker.io"
+_REDIRECTS = (301, 302, 303, 307, 308)
+_MAX_REDIRECTS = 5
+_RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
+_NOT_FOUND_CODES = ("MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "NAME_UNKNOWN", "BLOB_UPLOAD_UNKNOWN")
+
+
+def endpoint(domain: str) -> str:
+    return DOCKER_HUB_ENDPOINT if domain == "docker.io" else domain
+
+
+def allows_http(domain: str, insecure: tuple[str, ...]) -> bool:
+    host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
+    host = host.strip("[]")
+    if domain in insecure or host in insecure or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cert_dirs(domain: str) -> list[Path]:
+    return [Path.home() / ".config" / "cairn" / "certs.d" / domain, Path("/etc/docker/certs.d") / domain]
+
+
+def ssl_context(domain: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    for d in cert_dirs(domain):
+        if not d.is_dir():
+            continue
+        for crt in sorted(d.glob("*.crt")):
+            try:
+                ctx.load_verify_locations(cafile=str(crt))
+            except (ssl.SSLError, OSError) as err:
+                raise RegistryError(f"cannot load the CA certificate {crt}: {err}") from None
+        for cert in sorted(d.glob("*.cert")):
+            key = cert.with_suffix(".key")
+            if key.exists():
+                ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+def error_message(response: httpx.Response) -> str:
+    """The registry's error document, as one line: `MANIFEST_UNKNOWN: manifest unknown`."""
+    try:
+        doc = response.json()
+        errors = doc.get("errors") if isinstance(doc, dict) else None
+    except ValueError:
+        errors = None
+    if errors:
+        parts = []
+        for e in errors[:3]:
+            if isinstance(e, dict):
+                parts.append(f"{e.get('code', 'ERROR')}: {e.get('message', '')}".rstrip(": "))
+        if parts:
+            return "; ".join(parts)
+    return f"HTTP {response.status_code} {response.reason_phrase}".strip()
+
+
+def _error_codes(response: httpx.Response) -> set[str]:
+    try:
+        return {e.get("code") for e in response.json().get("errors", []) if isinstance(e, dict)}
+    except (ValueError, AttributeError):
+        return set()
+
+
+class Session:
+    """Requests to one registry, authenticated, retried and with errors made readable."""
+
+    def __init__(self, domain: str, options: RegistryOptions, credentials: Credentials):
+        self.domain = domain
+        self.options = options
+        self.host = endpoint(domain)
+        t = options.timeout
+        self.http = httpx.Client(verify=ssl_context(domain), timeout=httpx.Timeout(t, connect=min(t, 30.0)),
+                                 follow_redirects=False,
+                                 limits=httpx.Limits(max_connections=options.parallel * 2 + 2,
+                                                     max_keepalive_connections=options.parallel * 2 + 2))
+        self.auth = Authenticator(domain, credentials, self.http)
+        self._base: str | None = None
+        self._base_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- scheme -------------------------------------------------------------------------
+    def base(self) -> str:
+        with self._base_lock:
+            if self._base is None:
+                self._base = self._probe()
+            return self._base
+
+    def _probe(self) -> str:
+        """Pick https or http (when allowed) by asking `GET /v2/`; learn the auth scheme too."""
+        https = f"https://{self.host}"
+        try:
+            response = self._send_once("GET", https + "/v2/", {}, None, None)
+        except httpx.ConnectError as err:
+            if not allows_http(self.domain, self.options.insecure):
+                raise RegistryError(f"{self.domain}: cannot connect over HTTPS: {_reason(err)}"
+                                    + ("" if "SSL" not in str(err) and "certificate" not in str(err)
+                                       else " (for a plain-HTTP registry, use --insecure-registry "
+                                            f"{self.domain})")) from None
+            http = f"http://{self.host}"
+            try:
+                response = self._send_once("GET", http + "/v2/", {}, None, None)
+            except httpx.HTTPError as err2:
+                raise RegistryError(f"{self.domain}: cannot connect: {_reason(err2)}") from None
+            self._note_challenge(response)
+            return http
+        except httpx.HTTPError as err:
+            raise RegistryError(f"{self.domain}: cannot connect: {_reason(err)}") from None
+        self._note_challenge(response)
+        return https
+
+    def _note_challenge(self, response: httpx.Response) -> None:
+        if response.status_code == 401:
+            self.auth.challenged(response)
+
+    # -- requests -----------------------------------------------------------------------
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base() + path
+
+    def request(self, method: str, path: str, *, scopes: tuple[str, ...], headers: dict | None = None,
+                content=None, stream: bool = False, retry: bool = True,
+                ok: tuple[int, ...] = (200,)) -> httpx.Response:
+        """Send, answering auth challenges and retrying transient failures.
+
+        `content` is bytes, or a callable returning a fresh iterable of bytes for each
+        attempt. A status outside `ok` raises a RegistryError (NotFoundError, AuthError).
+        With stream=True the caller must close the response.
+        """
+        attempts = 1 + (self.options.retries if retry else 0)
+        url = self.url(path)
+        auth_tried = False
+        delay = self.options.backoff
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(min(delay, 8.0) * (0.75 + random.random() / 2))
+                delay *= 2
+            try:
+                response = self._send(method, url, headers or {}, content, scopes, stream)
+            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as err:
+                if attempt + 1 < attempts:
+                    continue
+                raise TransientError(f"{self.domain}: {method} {_path(url)} failed after {attempts} "
+                                     f"attempt{'s' if attempts > 1 else ''}: {_reason(err)}") from None
+            if response.status_code == 401 and not auth_tried:
+                auth_tried = True
+                self.auth.challenged(response)
+                self.auth.forget(scopes)
+                response.close()
+                try:
+                    response = self._send(method, url, headers or {}, content, scopes, stream)
+                except httpx.HTTPError as err:
+                    if attempt + 1 < attempts:
+                        continue
+                    raise TransientError(f"{self.domain}: {method} {_path(url)} failed: {_reason(err)}") from None
+            if response.status_code in _RETRY_STATUSES and attempt + 1 < attempts:
+                wait = _retry_after(response)
+                if wait is not None:
+                    delay = max(delay, min(wait, 30.0))
+                response.close()
+                continue
+            if response.status_code not in ok:
+                self._raise_for(method, url, response, scopes)
+            return response
+        raise AssertionError("unreachable")
+
+    def _raise_for(self, method: str, url: str, response: httpx.Response, scopes) -> None:
+        if response.is_stream_consumed is False:
+            try:
+                response.read()
+            except httpx.HTTPError:
+                pass
+        message = f"{self.domain}: {method} {_path(url)}: {error_message(response)}"
+        response.close()
+        status = response.status_code
+        if status == 401:
+            hint = "wrong username or password" if self.auth.credentials else \
+                f"log in with `cairn login {self.domain}`"
+            raise AuthError(f"{message} ({hint})")
+        if status == 403:
+            raise AuthError(f"{message} (access denied for {', '.join(scopes)})")
+        if status == 404 or _error_codes(response) & set(_NOT_FOUND_CODES):
+            raise NotFoundError(message)
+        if status in _RETRY_STATUSES:
+            raise TransientError(message)
+        raise RegistryError(message)
+
+    def _send(self, method: str, url: str, headers: dict, content, scopes, stream: bool) -> httpx.Response:
+        auth = self.auth.header(scopes)
+        return self._send_once(method, url, headers, content, auth, stream)
+
+    def _send_once(self, method: str, url: str, headers: dict, content, auth: str | None,
+                   stream: bool = False) -> httpx.Response:
+        origin = _origin(url)
+        for _ in range(_MAX_REDIRECTS + 1):
+            h = dict(headers)
+            if auth and _origin(url) == origin:
+                h["Authorization"] = auth
+            body = content() if callable(content) else content
+            request = self.http.build_request(method, url, headers=h, content=body)
+            response = self.http.send(request, stream=True)
+            if response.status_code in _REDIRECTS and "location" in response.headers:
+                response.close()
+                url = urljoin(url, response.headers["location"])
+                if response.status_code == 303:
+                    method, content = "GET", None
+                continue
+            if not stream:
+                try:
+                    response.read()
+                finally:
+                    response.close()
+            return response
+        raise RegistryError(f"{self.domain}: too many redirects for {_path(url)}")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path
+
+
+def _reason(err: Exception) -> str:
+    text = str(err) or type(err).__name__
+    return text[:300]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value and value.strip().isdigit():
+        return float(value.strip())
+    return None
