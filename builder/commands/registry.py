@@ -47,7 +47,7 @@ def pull_cmd(ctx, platform, quiet, insecure, registry_timeout, ref):
     if not quiet:
         _err(f"{parsed.tag}: Pulling from {Reference(parsed.domain, parsed.path).familiar}"
              if parsed.digest is None else f"Pulling {parsed.familiar}")
-    result = pull(store, parsed, make_options(insecure, registry_timeout), platform, log=None if quiet else _err)
+    result = pull(store, parsed, make_options(insecure, registry_timeout), platform, log=(lambda line: None) if quiet else _err)
     if not quiet:
         _err(f"Digest: {result.digest}")
         _err(f"Status: {'Image is up to date' if result.up_to_date else 'Downloaded newer image'} "
@@ -70,9 +70,13 @@ def push_cmd(ctx, compression, quiet, metadata_file, insecure, registry_timeout,
     from ..reference import parse_reference
     from ..store import images
 
+    dest = parse_reference(target or ref)
+    if dest.digest is not None:
+        from ..errors import UsageError
+
+        raise UsageError(f"cannot push to a digest reference ({dest.familiar}); give a tag")
     store = open_store(ctx)
     image = images.resolve(store, ref)
-    dest = parse_reference(target or ref)
     result = push_image(store, image, dest, make_options(insecure, registry_timeout), compression, quiet)
     if metadata_file:
         write_push_metadata(metadata_file, dest, result)
@@ -83,7 +87,7 @@ def push_image(store, image, dest, options, compression: str, quiet: bool):
 
     if not quiet:
         _err(f"The push refers to repository [{dest.repository}]")
-    result = push(store, image, dest, options, compression, log=None if quiet else _err)
+    result = push(store, image, dest, options, compression, log=(lambda line: None) if quiet else _err)
     if quiet:
         click.echo(str(result.digest))
     else:

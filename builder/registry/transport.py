@@ -126,11 +126,15 @@ class Session:
         try:
             response = self._send_once("GET", https + "/v2/", {}, None, None)
         except httpx.ConnectError as err:
+            if "CERTIFICATE_VERIFY_FAILED" in str(err) or "certificate verify failed" in str(err):
+                # It speaks TLS, with a certificate we cannot trust: never fall back to HTTP.
+                raise RegistryError(f"{self.domain}: its TLS certificate is not trusted ({_reason(err)}); "
+                                    f"put its CA certificate in {cert_dirs(self.domain)[0]}/ca.crt") from None
             if not allows_http(self.domain, self.options.insecure):
                 raise RegistryError(f"{self.domain}: cannot connect over HTTPS: {_reason(err)}"
-                                    + ("" if "SSL" not in str(err) and "certificate" not in str(err)
-                                       else " (for a plain-HTTP registry, use --insecure-registry "
-                                            f"{self.domain})")) from None
+                                    + ("" if "SSL" not in str(err)
+                                       else f" (for a plain-HTTP registry, use --insecure-registry {self.domain})")
+                                    ) from None
             http = f"http://{self.host}"
             try:
                 response = self._send_once("GET", http + "/v2/", {}, None, None)
