@@ -121,9 +121,13 @@ def test_pulled_image_runs(plain, src, tmp_path):
     ref = f"{plain.host}/app/runme:1"
     ok(cli("push", "busybox:local", ref, root=src))
     fresh = tmp_path / "fresh"
-    ok(cli("pull", "-q", ref, root=fresh))
-    res = cli("run", "--rm", "--network", "none", ref, root=fresh)
+    res = cli("run", "--rm", "--network", "none", ref, root=fresh)  # pulls what the store lacks, as docker run
     assert ok(res) == "hello from the registry\n"
+    assert "Unable to find image" in res.stderr.decode()
+    res = cli("run", "--rm", "--network", "none", "--pull", "never", f"{plain.host}/app/absent:1", root=fresh)
+    assert "no such image" in fails(res)
+    res = cli("run", "--rm", "--network", "none", f"{plain.host}/app/absent:1", root=fresh)
+    assert "no such image" in fails(res) and "MANIFEST_UNKNOWN" in res.stderr.decode()
 
 
 def test_pull_chooses_the_platform_from_a_multi_platform_index(plain, src, tmp_path):

@@ -26,6 +26,33 @@ def make_options(insecure, timeout):
     return RegistryOptions.from_env(tuple(insecure), timeout)
 
 
+def ensure_image(store, text: str, policy: str, options) -> None:
+    """For `run --pull missing|always|never`: pull the image when the policy says so."""
+    from ..errors import CairnError
+    from ..reference import ReferenceError, parse_reference
+    from ..store import images
+
+    if policy == "never":
+        return
+    if policy == "missing":
+        try:
+            images.resolve(store, text)
+            return
+        except images.ImageNotFound:
+            pass
+    try:
+        ref = parse_reference(text)
+    except ReferenceError:
+        return  # an image ID: nothing to pull; resolving it reports the error
+    from ..registry.pull import pull
+
+    _err(f"Unable to find image '{ref.familiar}' locally" if policy == "missing" else f"Pulling {ref.familiar}")
+    try:
+        pull(store, ref, options, log=_err)
+    except CairnError as err:
+        raise images.ImageNotFound(f"no such image: {text} (pulling it failed: {err})") from None
+
+
 def _err(line: str) -> None:
     click.echo(line, err=True)
 

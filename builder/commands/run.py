@@ -8,6 +8,7 @@ from ..errors import UsageError
 from ..units import ram_in_bytes
 from . import cli
 from .common import open_store
+from .registry import ensure_image, make_options, registry_options
 
 
 def _memory(value: str | None) -> int | None:
@@ -42,11 +43,14 @@ def _memory(value: str | None) -> int | None:
 @click.option("--memory", "-m", default=None, help="Memory limit (e.g. 512m).")
 @click.option("--cpus", type=float, default=None, help="CPU limit in cores (e.g. 1.5).")
 @click.option("--pids-limit", type=int, default=None, help="Maximum number of processes.")
+@click.option("--pull", "pull_policy", type=click.Choice(["missing", "always", "never"]), default="missing",
+              show_default=True, help="Pull the image before running.")
+@registry_options
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive, tty, init, workdir, user, hostname, entrypoint,
-            memory, cpus, pids_limit, image, command):
+            memory, cpus, pids_limit, pull_policy, insecure, registry_timeout, image, command):
     """Run COMMAND (or the image's default) in a new container; exits with its exit code."""
     import os
 
@@ -72,6 +76,7 @@ def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive
     )
     if detach and (interactive or tty):
         raise UsageError("-d cannot be combined with -i or -t")
+    ensure_image(open_store(ctx), image, pull_policy, make_options(insecure, registry_timeout))
     if detach:
         from ..lifecycle import run_detached
 

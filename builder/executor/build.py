@@ -99,7 +99,8 @@ def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState], b
     except images.ImageNotFound:
         raise CairnError(f"base image {ps.base.image!r} is not in the store and cannot be pulled") from None
     except CairnError as err:
-        raise CairnError(f"base image {ps.base.image!r}: {err}") from None
+        how = ": pulling it failed" if bases.always_pull else " is not in the store, and pulling it failed"
+        raise CairnError(f"base image {ps.base.image!r}{how}: {err}") from None
     _, config = images.load_documents(store, image)
     for layer in image.layers:
         if not store.has_snapshot(layer.diff_id):

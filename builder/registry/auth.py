@@ -46,10 +46,10 @@ def _basic(creds: Credentials) -> str:
 class Authenticator:
     """The Authorization header for a registry, given the scopes a request needs."""
 
-    def __init__(self, domain: str, credentials: Credentials, http: httpx.Client):
+    def __init__(self, domain: str, credentials: Credentials, client_for):
         self.domain = domain
         self.credentials = credentials
-        self._http = http
+        self._client_for = client_for  # url -> httpx.Client
         self._scheme: str | None = None
         self._params: dict[str, str] = {}
         self._tokens: dict[tuple[str, ...], tuple[str, float]] = {}
@@ -108,7 +108,7 @@ class Authenticator:
                         "client_id": "cairn", "scope": " ".join(scopes)}
                 if service:
                     form["service"] = service
-                response = self._http.post(realm, data=form)
+                response = self._client_for(realm).post(realm, data=form)
             else:
                 params = [("scope", s) for s in scopes]
                 if service:
@@ -116,7 +116,7 @@ class Authenticator:
                 if creds.username:
                     params.append(("account", creds.username))
                 headers = {"Authorization": _basic(creds)} if creds.username else {}
-                response = self._http.get(realm, params=params, headers=headers)
+                response = self._client_for(realm).get(realm, params=params, headers=headers)
         except httpx.HTTPError as err:
             raise RegistryError(f"{self.domain}: cannot get a token from {realm}: {err}") from None
         if response.status_code in (401, 403):

@@ -38,15 +38,23 @@ def endpoint(domain: str) -> str:
     return DOCKER_HUB_ENDPOINT if domain == "docker.io" else domain
 
 
-def allows_http(domain: str, insecure: tuple[str, ...]) -> bool:
+def _host(domain: str) -> str:
     host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
-    host = host.strip("[]")
-    if domain in insecure or host in insecure or host == "localhost":
+    return host.strip("[]")
+
+
+def is_loopback(domain: str) -> bool:
+    host = _host(domain)
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def allows_http(domain: str, insecure: tuple[str, ...]) -> bool:
+    return domain in insecure or _host(domain) in insecure or is_loopback(domain)
 
 
 def cert_dirs(domain: str) -> list[Path]:
@@ -101,17 +109,31 @@ class Session:
         self.domain = domain
         self.options = options
         self.host = endpoint(domain)
-        t = options.timeout
-        self.http = httpx.Client(verify=ssl_context(domain), timeout=httpx.Timeout(t, connect=min(t, 30.0)),
-                                 follow_redirects=False,
-                                 limits=httpx.Limits(max_connections=options.parallel * 2 + 2,
-                                                     max_keepalive_connections=options.parallel * 2 + 2))
-        self.auth = Authenticator(domain, credentials, self.http)
+        self._clients: dict[str, httpx.Client] = {}
+        self._clients_lock = threading.Lock()
+        self.auth = Authenticator(domain, credentials, self.client_for)
         self._base: str | None = None
         self._base_lock = threading.Lock()
 
+    def client_for(self, url: str) -> httpx.Client:
+        """The connection pool for a URL's scheme. Loading the system CAs takes ~50 ms here,
+        so a plain-HTTP registry never pays for it."""
+        scheme = "http" if url.startswith("http://") else "https"
+        with self._clients_lock:
+            client = self._clients.get(scheme)
+            if client is None:
+                # For plain HTTP the context is never used; it verifies nothing it could trust.
+                verify = ssl_context(self.domain) if scheme == "https" else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                t, n = self.options.timeout, self.options.parallel * 2 + 2
+                client = httpx.Client(verify=verify, timeout=httpx.Timeout(t, connect=min(t, 30.0)),
+                                      follow_redirects=False,
+                                      limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+                self._clients[scheme] = client
+            return client
+
     def close(self) -> None:
-        self.http.close()
+        for client in self._clients.values():
+            client.close()
 
     # -- scheme -------------------------------------------------------------------------
     def base(self) -> str:
@@ -121,7 +143,20 @@ class Session:
             return self._base
 
     def _probe(self) -> str:
-        """Pick https or http (when allowed) by asking `GET /v2/`; learn the auth scheme too."""
+        """Pick https or http (when allowed) by asking `GET /v2/`; learn the auth scheme too.
+
+        A loopback registry is asked over HTTP first (no credentials go with the probe); one
+        that answers 400 there speaks TLS. Any other registry is asked over HTTPS first.
+        """
+        if is_loopback(self.domain):
+            http = f"http://{self.host}"
+            try:
+                response = self._send_once("GET", http + "/v2/", {}, None, None)
+                if response.status_code != 400:
+                    self._note_challenge(response)
+                    return http
+            except httpx.HTTPError:
+                pass
         https = f"https://{self.host}"
         try:
             response = self._send_once("GET", https + "/v2/", {}, None, None)
@@ -234,8 +269,9 @@ class Session:
             if auth and _origin(url) == origin:
                 h["Authorization"] = auth
             body = content() if callable(content) else content
-            request = self.http.build_request(method, url, headers=h, content=body)
-            response = self.http.send(request, stream=True)
+            client = self.client_for(url)
+            request = client.build_request(method, url, headers=h, content=body)
+            response = client.send(request, stream=True)
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 response.close()
                 url = urljoin(url, response.headers["location"])
