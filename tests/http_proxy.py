@@ -1,7 +1,7 @@
 """A misbehaving HTTP proxy in front of the real registry, for fault tests.
 
 It forwards every request to the registry, except that it can: answer 503 to the first N
-blob downloads (or to everything), cut the first blob download off half-way, or answer
+blob downloads (or to everything, or to the first request of one method), cut the first blob download off half-way, or answer
 blob downloads with a 307 to a second server on another port (a "CDN" that serves the
 blob from the registry's storage and records any Authorization header it is sent).
 """
@@ -20,10 +20,12 @@ _HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgra
 
 class Proxy:
     def __init__(self, upstream_port: int, fail_first: int = 0, fail_always: bool = False,
-                 drop_first_blob: bool = False, redirect_blobs_to: Path | None = None):
+                 drop_first_blob: bool = False, redirect_blobs_to: Path | None = None,
+                 fail_method: str | None = None):
         self.upstream_port = upstream_port
         self.fail_first = fail_first
         self.fail_always = fail_always
+        self.fail_method = fail_method  # answer 503 to the first request with this method
         self.drop_first_blob = drop_first_blob
         self.storage = redirect_blobs_to
         self.failed = self.dropped = self.redirected = 0
@@ -73,7 +75,8 @@ class Proxy:
             self.seen_authorization.append(h.headers["Authorization"])
         blob = _BLOB_GET.match(h.path.split("?")[0]) if h.command == "GET" else None
         with self._lock:
-            fail = self.fail_always or (blob is not None and self.failed < self.fail_first)
+            fail = self.fail_always or (blob is not None and self.failed < self.fail_first) or \
+                (h.command == self.fail_method and self.failed == 0)
             if fail:
                 self.failed += 1
             drop = blob is not None and not fail and self.drop_first_blob and self.dropped == 0

@@ -251,6 +251,21 @@ def test_transient_errors_and_dropped_streams_are_retried(plain, src, tmp_path):
         assert "503" in err or "attempts" in err
 
 
+def test_a_failed_streaming_upload_falls_back_to_the_stored_blob(plain, busybox_tar, tmp_path):
+    """A fresh push streams each layer while compressing it; when that PATCH fails, the blob
+    is finished in the store and uploaded from there."""
+    root = tmp_path / "s"
+    ok(cli("import", str(busybox_tar), "fresh:1", root=root))
+    with Proxy(plain.port, fail_method="PATCH") as proxy:
+        ref = f"{proxy.host}/fallback/busybox:1"
+        res = cli("push", "--compression", "gzip", "fresh:1", ref, root=root)
+        ok(res)
+        assert proxy.failed == 1
+    copied = skopeo("copy", "--src-tls-verify=false", f"docker://{plain.host}/fallback/busybox:1",
+                    f"oci:{tmp_path / 'check'}:x")
+    assert copied.returncode == 0, copied.stderr
+
+
 def test_redirects_never_carry_credentials_to_another_host(token, src, tmp_path):
     """Blob GETs answered with a 307 to another origin (as registries do to S3 or a CDN)."""
     home = tmp_path / "home"

@@ -105,9 +105,22 @@ def unpack_blob(store: Store, blob: Digest, media_type: str, diff_id: Digest) ->
         raise
 
 
+class _Tee:
+    def __init__(self, first, second):
+        self._first, self._second = first, second
+
+    def write(self, data) -> int:
+        self._first.write(data)
+        self._second.write(data)
+        return len(data)
+
+
 def ensure_blob(store: Store, diff_id: Digest, compression: str = "zstd",
-                options: TarOptions | None = None) -> LayerBlob:
-    """A stored blob of the layer `diff_id` compressed as asked ("zstd", "gzip" or "none")."""
+                options: TarOptions | None = None, copy_to=None) -> LayerBlob:
+    """A stored blob of the layer `diff_id` compressed as asked ("zstd", "gzip" or "none").
+
+    When the blob is made here, its bytes also go to `copy_to.write()` as they are made
+    (a push streams them to the registry while they are compressed)."""
     media_type = MEDIA_TYPES[compression]
     held = store.layer_blobs(diff_id)
     for digest, mt, size in held:
@@ -118,7 +131,7 @@ def ensure_blob(store: Store, diff_id: Digest, compression: str = "zstd",
         store.record_layer_blob(diff_id, diff_id, media_type, size)
         return LayerBlob(diff_id, diff_id, media_type, size)
     with store.blobs.writer() as out:
-        comp = compressor(compression, out)
+        comp = compressor(compression, out if copy_to is None else _Tee(out, copy_to))
         write_layer_tar(store, diff_id, comp, options)
         comp.close()
         digest = out.commit()

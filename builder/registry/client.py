@@ -235,6 +235,17 @@ class RegistryClient:
                                  headers={"Content-Type": "application/octet-stream",
                                           "Content-Length": str(size)})
 
+    def upload_stream(self, repo: str, chunks, digest_of) -> None:
+        """Upload bytes as they are made: one streamed PATCH (chunked transfer encoding), then
+        `PUT ?digest=` with the digest `digest_of()` gives once the stream has ended. Not
+        retried: the caller falls back to upload_blob() from the finished blob file."""
+        scopes = (push_scope(repo),)
+        r = self.session.request("POST", f"/v2/{repo}/blobs/uploads/", scopes=scopes, ok=(202,))
+        r = self.session.request("PATCH", self._location(r), scopes=scopes, retry=False, content=chunks,
+                                 ok=(202, 204), headers={"Content-Type": "application/octet-stream"})
+        self.session.request("PUT", _with_digest(self._location(r), digest_of()), scopes=scopes, retry=False,
+                             content=b"", ok=(201, 204), headers={"Content-Length": "0"})
+
     def _location(self, response: httpx.Response) -> str:
         location = response.headers.get("location")
         if not location:

@@ -1,8 +1,9 @@
 """`cairn push`: a stored image to a registry reference, manifest last.
 
 Layers a build made are held uncompressed (their descriptor digest is the diff_id); a
-push compresses each once (zstd by default, multi-threaded; gzip for old clients) and
-keeps the blob, so a re-push makes the same manifest and sends nothing but HEADs. Layers
+push compresses each once (zstd by default, multi-threaded; gzip for old clients),
+streaming the compressed bytes to the registry as they are made, and keeps the blob, so
+a re-push makes the same manifest and sends nothing but HEADs. Layers
 pulled compressed are pushed as they are. Each blob is skipped when the registry has it,
 mounted from another repository of the same registry when we know one that holds it,
 and uploaded otherwise; several at once. The manifest goes up only after every blob.
@@ -10,6 +11,7 @@ and uploaded otherwise; several at once. The manifest goes up only after every b
 
 from __future__ import annotations
 
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,13 +38,91 @@ class PushResult:
     existing: int       # blobs the registry had already
 
 
-def _layer_blob(store: Store, layer: images.LayerRecord, compression: str) -> oci.Descriptor:
+def _held_blob(store: Store, layer: images.LayerRecord, compression: str) -> oci.Descriptor | None:
+    """The blob to push for a layer, when the store holds one already."""
     desc = layer.descriptor
     if desc.digest != layer.diff_id and store.blobs.has(desc.digest):
         return desc
+    for digest, media_type, size in store.layer_blobs(layer.diff_id):
+        if oci.LAYER_COMPRESSION.get(media_type) == compression:
+            return oci.Descriptor(media_type, digest, size)
+    return None
+
+
+class _QueueSink:
+    """Hands compressed chunks to the uploading thread; stops handing them once it gave up."""
+
+    def __init__(self, q: queue.Queue, gave_up: threading.Event):
+        self.q, self.gave_up = q, gave_up
+
+    def write(self, data) -> int:
+        chunk = bytes(data)
+        while not self.gave_up.is_set():
+            try:
+                self.q.put(chunk, timeout=0.2)
+                break
+            except queue.Full:
+                continue
+        return len(data)
+
+    def end(self) -> None:
+        while not self.gave_up.is_set():
+            try:
+                self.q.put(None, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+
+def _drain(q: queue.Queue, made: dict):
+    while (chunk := q.get()) is not None:
+        yield chunk
+    if "error" in made:
+        raise made["error"]
+
+
+def _compress_and_upload(store: Store, client: RegistryClient, repo: str, layer: images.LayerRecord,
+                         compression: str, mounts_for) -> tuple[oci.Descriptor, str]:
+    """Compress a layer into the store while streaming the same bytes to the registry.
+
+    Compressing and uploading overlap instead of following each other. If the streamed
+    upload fails, the blob is still finished in the store and sent again from there,
+    with the usual HEAD, mount and retries."""
     from ..layers.materialize import ensure_blob
 
-    return ensure_blob(store, layer.diff_id, compression).descriptor()
+    q: queue.Queue = queue.Queue(maxsize=64)
+    gave_up = threading.Event()
+    sink = _QueueSink(q, gave_up)
+    made: dict = {}
+
+    def produce() -> None:
+        try:
+            made["blob"] = ensure_blob(store, layer.diff_id, compression, copy_to=sink)
+        except BaseException as err:  # noqa: BLE001 - handed to the uploading thread
+            made["error"] = err
+        finally:
+            sink.end()
+
+    producer = threading.Thread(target=produce, name="cairn-compress", daemon=True)
+    producer.start()
+    streamed = False
+    try:
+        client.upload_stream(repo, _drain(q, made), lambda: made["blob"].digest)
+        streamed = True
+    except Cancelled:
+        raise
+    except Exception:  # noqa: BLE001 - any failure of the fast path falls back to the plain upload
+        pass
+    finally:
+        gave_up.set()
+        producer.join()
+    if "error" in made:
+        raise made["error"]
+    desc = made["blob"].descriptor()
+    if streamed:
+        return desc, "uploaded"
+    return desc, client.upload_blob(repo, desc.digest, desc.size, lambda: store.blobs.open(desc.digest),
+                                    mounts_for(desc.digest))
 
 
 def push(store: Store, image: images.ImageRecord, ref: Reference, options: RegistryOptions | None = None,
@@ -57,19 +137,32 @@ def push(store: Store, image: images.ImageRecord, ref: Reference, options: Regis
     cancel = threading.Event()
     with RegistryClient(ref.domain, options, push_to=ref.path) as client, store.adding():
 
-        def send(desc: oci.Descriptor) -> None:
-            mounts = known_repositories(store, ref.domain, desc.digest)
-            how = client.upload_blob(ref.path, desc.digest, desc.size, lambda: store.blobs.open(desc.digest),
-                                     mounts, cancel)
+        def mounts_for(digest: Digest) -> tuple[str, ...]:
+            return known_repositories(store, ref.domain, digest)
+
+        def counted(desc: oci.Descriptor, how: str) -> None:
             with lock:
                 counts[how] += 1
             if desc.media_type not in oci.CONFIG_TYPES:
                 log(f"{desc.digest.hex[:12]}: {_WORDS[how]}")
 
+        def send(desc: oci.Descriptor) -> None:
+            counted(desc, client.upload_blob(ref.path, desc.digest, desc.size, lambda: store.blobs.open(desc.digest),
+                                             mounts_for(desc.digest), cancel))
+
         def layer_task(layer: images.LayerRecord) -> oci.Descriptor:
             try:
-                desc = _layer_blob(store, layer, compression)
-                send(desc)
+                desc = _held_blob(store, layer, compression)
+                if desc is not None:
+                    send(desc)
+                elif client.options.chunk_size:  # chunked uploads asked for: compress first, then send
+                    from ..layers.materialize import ensure_blob
+
+                    desc = ensure_blob(store, layer.diff_id, compression).descriptor()
+                    send(desc)
+                else:
+                    desc, how = _compress_and_upload(store, client, ref.path, layer, compression, mounts_for)
+                    counted(desc, how)
                 return desc
             except Cancelled:
                 raise
