@@ -472,3 +472,25 @@ def test_from_pulls_and_build_pushes(plain, src, tmp_path):
     ok(cli("pull", app, root=fresh))
     assert ok(cli("run", "--rm", "--network", "none", app, root=fresh)) == "hi\n"
     assert "needs at least one -t" in fails(cli("build", "--push", str(ctx), root=root), 2)
+
+
+def test_build_pull_notices_a_moved_base_tag(plain, src, tmp_path):
+    base = f"{plain.host}/base/moving:1"
+    ok(cli("push", "busybox:local", base, root=src))
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "f").write_text("x\n")
+    (ctx / "Dockerfile").write_text(f"FROM {base}\nCOPY f /f\n")
+    root = tmp_path / "s"
+    ok(cli("build", "-t", "app:1", str(ctx), root=root))
+
+    def layers() -> int:
+        return len(json.loads(ok(cli("inspect", "app:1", root=root)))[0]["RootFS"]["Layers"])
+
+    assert layers() == 2
+    ok(cli("push", "app:1", base, root=root))  # the base tag now names a two-layer image
+    ok(cli("build", "-t", "app:1", str(ctx), root=root))
+    assert layers() == 2  # the store's copy of the base is used without --pull
+    res = cli("build", "--pull", "-t", "app:1", str(ctx), root=root)
+    ok(res)
+    assert layers() == 3
