@@ -127,11 +127,19 @@ def _add_layer_blob(store: Store, out: _TarOut, layer: images.LayerRecord) -> No
                     sink.write(chunk)
 
         out.add_stream(name, size, copy)
-    elif desc.digest == layer.diff_id:
+    elif desc.digest == layer.diff_id and (store.has_snapshot(layer.diff_id) or store.layer_blobs(layer.diff_id)):
         out.add_stream(name, layer_tar_size(store, layer.diff_id),
                        lambda sink: write_layer_tar(store, layer.diff_id, sink))
+    elif desc.digest != layer.diff_id:
+        from .layer_sources import ensure_blob_local
+
+        ensure_blob_local(store, desc, None, layer.diff_id)  # known only in a registry: fetched now
+        _add_layer_blob(store, out, layer)
     else:
-        raise BlobError(f"layer blob {desc.digest} is missing from the store")
+        from .layer_sources import ensure_snapshots
+
+        ensure_snapshots(store, [layer])
+        _add_layer_blob(store, out, layer)
 
 
 def save(store: Store, refs: list[str], dest: str, fmt: str = "docker") -> None:

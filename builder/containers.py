@@ -79,6 +79,7 @@ class RunRequest:
     pids_limit: int | None = None
     remove: bool = False
     name: str = ""
+    registry: object = None  # RegistryOptions, for layers that must be fetched first
     extra_hosts: tuple[str, ...] = field(default=())
 
 
@@ -143,13 +144,10 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
             raise CairnError(f'the container name "{req.name}" is already in use')
     image = images.resolve(store, req.image)
     manifest, config_doc = images.load_documents(store, image)
-    missing = [layer for layer in image.layers if not store.has_snapshot(layer.diff_id)]
-    if missing:
-        from .layers.materialize import unpack_blob
+    if not all(store.has_snapshot(layer.diff_id) for layer in image.layers):
+        from .layer_sources import ensure_snapshots
 
-        with store.adding():
-            for layer in missing:
-                unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
+        ensure_snapshots(store, image.layers, req.registry)
     lowers = [str(store.snapshot_path(layer.diff_id)) for layer in reversed(image.layers)]
     config = config_doc.config
     cid = os.urandom(32).hex()

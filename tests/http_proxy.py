@@ -30,6 +30,7 @@ class Proxy:
         self.storage = redirect_blobs_to
         self.failed = self.dropped = self.redirected = 0
         self.seen_authorization: list[str] = []
+        self.log: list[tuple[str, str, int, int]] = []  # (method, path, status, body bytes) forwarded
         self.cdn_authorization: list[str] = []
         self._lock = threading.Lock()
         proxy = self
@@ -112,6 +113,7 @@ class Proxy:
             length = int(resp.getheader("Content-Length") or len(data)) if h.command == "HEAD" else len(data)
             h.send_header("Content-Length", str(length))
             h.end_headers()
+            self.log.append((h.command, h.path, resp.status, len(data)))
             if h.command != "HEAD":
                 if drop:
                     h.wfile.write(data[: len(data) // 2])

@@ -56,7 +56,7 @@ def _apply(root: Path, edit: str, target: str, data: bytes) -> bool:
         (root / "link").symlink_to("b" if now == "a" else "a")
         return True
     if edit == "add":
-        new = root / f"new-{target}"
+        new = root / ("new-" + "".join(c if c.isalnum() else "_" for c in target))  # a name, never a path
         existed = new.exists() and new.read_bytes() == data
         new.write_bytes(data)
         return not existed

@@ -34,8 +34,10 @@ def _env(items: list[str]) -> dict[str, str]:
     return dict(item.split("=", 1) if "=" in item else (item, "") for item in items)
 
 
-def explain(store: Store, position: str, key: str, inputs: dict) -> str:
-    before = previous_inputs(store, position, key)
+def explain(store: Store, position: str, key: str, inputs: dict, earlier: dict | None = None) -> str:
+    """`earlier`: inputs of an earlier record from elsewhere (a --cache-from source), used
+    when the store has none for this position."""
+    before = previous_inputs(store, position, key) or earlier
     if before is None:
         return "no earlier build of this step"
     if before.get("v") != inputs.get("v"):

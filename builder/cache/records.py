@@ -1,12 +1,15 @@
-"""Cache records in the store's database: key -> the layer a step produced, with the
-inputs the key was made from. A record is used only if its layer is still available."""
+"""Cache records in the store's database: key -> the layer a step produced (or "empty":
+it made none), with the inputs the key was made from. A record is used only if its layer
+is still available: unpacked, as a stored blob, or in a registry known to hold it."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+from .. import oci
 from ..digest import Digest
+from ..registry.locations import remote_layer
 from ..store.store import Store
 from .keys import canonical
 
@@ -18,16 +21,43 @@ class Missing:
     diff_id: str
 
 
-def lookup(store: Store, key: str) -> "tuple[Digest, int] | Missing | None":
+@dataclass(frozen=True)
+class Hit:
+    diff_id: Digest
+    descriptor: oci.Descriptor  # uncompressed (digest = diff_id) when held here; else a registry's blob
+    empty: bool = False         # the step made no layer (a WORKDIR whose directory existed)
+
+
+EMPTY = "empty"  # diff_id column value of a record whose step made no layer
+
+
+def lookup(store: Store, key: str) -> "Hit | Missing | None":
     row = store.conn.execute("SELECT diff_id, size FROM cache_records WHERE key=?", (key,)).fetchone()
     if row is None or row[0] is None:
         return None
-    diff_id = Digest.parse(row[0])
-    if not (store.has_snapshot(diff_id) or store.layer_blobs(diff_id)):
-        return Missing(row[0])
+    if row[0] == EMPTY:
+        hit = Hit(Digest("sha256", "0" * 64), oci.Descriptor(oci.OCI_LAYER, Digest("sha256", "0" * 64), 0), True)
+    else:
+        diff_id = Digest.parse(row[0])
+        if store.has_snapshot(diff_id) or store.layer_blobs(diff_id):
+            hit = Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, row[1] or 0))
+        else:
+            remote = remote_layer(store, diff_id)
+            if remote is None:
+                return Missing(row[0])
+            hit = Hit(diff_id, remote)
     with store.transaction() as c:
         c.execute("UPDATE cache_records SET last_used=? WHERE key=?", (time.time(), key))
-    return diff_id, row[1] or 0
+    return hit
+
+
+def record_empty(store: Store, key: str, parent: str, inputs: dict, position: str = "") -> None:
+    """Remember that the step of `key` makes no layer."""
+    now = time.time()
+    with store.transaction() as c:
+        c.execute("INSERT INTO cache_records(key, parent, inputs, diff_id, config_delta, size, created, last_used, "
+                  "position) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET diff_id=excluded.diff_id, "
+                  "last_used=excluded.last_used", (key, parent, canonical(inputs), EMPTY, None, 0, now, now, position))
 
 
 def record(store: Store, key: str, parent: str, inputs: dict, diff_id: Digest, size: int,

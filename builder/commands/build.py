@@ -32,11 +32,18 @@ from .registry import make_options, push_image, registry_options
 @click.option("--push", is_flag=True, help="Push the image to each -t reference after it is built.")
 @click.option("--compression", type=click.Choice(["zstd", "gzip", "none"]), default="zstd", show_default=True,
               help="How --push compresses layers built here.")
+@click.option("--cache-from", "cache_from", multiple=True, metavar="type=registry,ref=REF | type=local,src=DIR",
+              help="Also match steps against this exported cache (repeatable; a bare REF means a registry).")
+@click.option("--cache-to", "cache_to", multiple=True,
+              metavar="type=registry,ref=REF[,mode=min|max][,compression=zstd|gzip] | type=local,dest=DIR | type=inline",
+              help="Export this build's cache records (repeatable); a failed export is a warning unless "
+                   "ignore-error=false.")
 @registry_options
 @click.argument("context", type=click.Path())
 @click.pass_context
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, no_cache,
-              no_cache_filter, progress, pull, push, compression, insecure, registry_timeout, context):
+              no_cache_filter, progress, pull, push, compression, cache_from, cache_to, insecure, registry_timeout,
+              context):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -45,6 +52,12 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     from ..executor.build import BuildOptions, build
     from ..executor.outputs import Output, write_output
 
+    from ..cache.specs import parse_spec
+
+    imports = tuple(parse_spec(c, export=False) for c in cache_from)
+    exports = tuple(parse_spec(c, export=True) for c in cache_to)
+    if any(e.type == "inline" for e in exports) and not push:
+        raise UsageError("--cache-to type=inline rides in the pushed image: it needs --push")
     if os.geteuid() != 0:
         raise UsageError("cairn build needs root (RUN steps use namespaces, mounts and cgroups)")
     if not os.path.isdir(context):
@@ -58,7 +71,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     registry = make_options(insecure, registry_timeout)
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
                            tuple(_parse_secret(s) for s in secrets), no_cache, tuple(no_cache_filter),
-                           pull, registry)
+                           pull, registry, imports, exports)
 
     store = open_store(ctx)
     try:

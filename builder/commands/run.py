@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import click
 
 from ..errors import UsageError
@@ -76,7 +78,9 @@ def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive
     )
     if detach and (interactive or tty):
         raise UsageError("-d cannot be combined with -i or -t")
-    ensure_image(open_store(ctx), image, pull_policy, make_options(insecure, registry_timeout))
+    registry = make_options(insecure, registry_timeout)
+    req = replace(req, registry=registry)
+    ensure_image(open_store(ctx), image, pull_policy, registry)
     if detach:
         from ..lifecycle import run_detached
 

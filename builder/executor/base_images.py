@@ -1,7 +1,8 @@
 """Images named by FROM, COPY --from and RUN --mount from: the store's, or pulled.
 
 An image missing from the store is pulled from its registry (once per build, however
-many stages name it). With `--pull`, every named image is resolved at the registry
+many stages name it): its manifest and config only; its layers are fetched when a step
+first reads them (layer_sources). With `--pull`, every named image is resolved at the registry
 first, so a moved tag is noticed; the store's copy is used when it is the same image.
 """
 
@@ -40,6 +41,6 @@ class BaseImages:
             from ..registry.pull import pull
 
             self.log(f"pulling {ref.familiar}")
-            result = pull(self.store, ref, self.registry_options)
+            result = pull(self.store, ref, self.registry_options, lazy=True)
             self._pulled[text] = result.image
             return result.image

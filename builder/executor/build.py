@@ -33,6 +33,9 @@ from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from ..cache import records as cache_records
 from ..cache.explain import explain
+from ..cache.export import export as export_cache
+from ..cache.manifest import INLINE_KEY
+from ..cache.remote import RemoteCaches, portable_position
 from ..cache.keys import chain_id, step_key
 from ..cache.sources import StatCache, hash_context_sources
 from .context import BuildContext
@@ -54,6 +57,8 @@ class BuildOptions:
     no_cache_filter: tuple[str, ...] = ()  # stages (names or indexes) whose steps skip the cache
     pull: bool = False  # resolve every base image at its registry, even when the store has it
     registry: object = None  # RegistryOptions for pulling base images (None: defaults)
+    cache_from: tuple = ()  # CacheSpecs to match keys against (registry refs, layout directories)
+    cache_to: tuple = ()  # CacheSpecs to export this build's records to
 
 
 class BuildError(CairnError):
@@ -68,12 +73,6 @@ def _now() -> str:
 
 # The layer machinery (zstandard, the tar writer, extraction) loads only when a step needs
 # it: a build whose steps all hit should not pay for importing it.
-def unpack_blob(*args):
-    from ..layers.materialize import unpack_blob as real
-
-    return real(*args)
-
-
 def tar_digest(*args):
     from ..layers.materialize import tar_digest as real
 
@@ -102,10 +101,7 @@ def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState], b
         how = ": pulling it failed" if bases.always_pull else " is not in the store, and pulling it failed"
         raise CairnError(f"base image {ps.base.image!r}{how}: {err}") from None
     _, config = images.load_documents(store, image)
-    for layer in image.layers:
-        if not store.has_snapshot(layer.diff_id):
-            unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
-    doc = copy.deepcopy(config.doc)
+    doc = copy.deepcopy(config.doc)  # (its layers are unpacked when a step first reads them)
     _default_path(doc)
     return StageState(store, [Layer(l.diff_id, l.descriptor) for l in image.layers], doc)
 
@@ -134,22 +130,36 @@ def _chown(state: StageState, spec: str) -> tuple[int, int] | None:
     return user.uid, user.gid
 
 
-def _from_layers(store: Store, state: StageState, ref_word: str, states, plan, flag: str) -> tuple[list[str], str]:
-    """Layer directories (top first) of the stage or stored image a --from names."""
+def _from_source(store: Store, state: StageState, ref_word: str, states, plan, flag: str):
+    """(layers bottom first, label) of the stage or image a --from names; nothing is unpacked."""
     ref = state.scope.expand(ref_word)
     for ps in plan.stages:
         if ps.stage.name == ref.lower() or (ref.isdecimal() and ps.index == int(ref)):
-            return states[ps.index].lowerdirs(), f"stage {ref}"
+            return states[ps.index], list(states[ps.index].layers), f"stage {ref}"
     try:
         image = state.bases.resolve(ref) if state.bases is not None else images.resolve(store, ref)
     except images.ImageNotFound:
         raise CairnError(f"{flag}={ref}: no such stage, and the image is not in the store") from None
     except CairnError as err:
         raise CairnError(f"{flag}={ref}: no such stage, and the image cannot be pulled: {err}") from None
-    for layer in image.layers:
-        if not store.has_snapshot(layer.diff_id):
-            unpack_blob(store, layer.descriptor.digest, layer.descriptor.media_type, layer.diff_id)
-    return [str(store.snapshot_path(l.diff_id)) for l in reversed(image.layers)], f"image {ref}"
+    return None, list(image.layers), f"image {ref}"
+
+
+def _from_diff_ids(store: Store, state: StageState, ref_word: str, states, plan, flag: str) -> list[str]:
+    """What a --from source is, for a cache key: its layers' diff_ids (hex), top first."""
+    _, layers, _ = _from_source(store, state, ref_word, states, plan, flag)
+    return [layer.diff_id.hex for layer in reversed(layers)]
+
+
+def _from_layers(store: Store, state: StageState, ref_word: str, states, plan, flag: str) -> tuple[list[str], str]:
+    """Layer directories (top first) of the stage or image a --from names, unpacked."""
+    source_state, layers, label = _from_source(store, state, ref_word, states, plan, flag)
+    if source_state is not None:
+        return source_state.lowerdirs(), label
+    from ..layer_sources import ensure_snapshots
+
+    ensure_snapshots(store, layers, getattr(state.bases, "registry_options", None))
+    return [str(store.snapshot_path(layer.diff_id)) for layer in reversed(layers)], label
 
 
 def _copy_source(store: Store, state: StageState, cmd, ctx: BuildContext, states, plan):
@@ -244,16 +254,15 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
     filesystem, or None (not cached)."""
     scope, cfg = state.scope, state.config
     if isinstance(cmd, t.Workdir):
-        if not _workdir_needs_layer(state):
-            return None
+        # Keyed whether or not it makes a layer (that depends only on the parent filesystem),
+        # so that deciding needs no layer's bytes.
         return step_key(state.fs_key, {"WORKDIR": cfg.get("WorkingDir"), "user": scope.expand(cfg.get("User") or "")})
     if isinstance(cmd, t.Run):
         mounts = []
         for m in cmd.mounts:
             entry = {"raw": scope.expand(m.raw)}
             if m.from_:
-                entry["from"] = _from_layers(store, state, m.from_, states, plan, "RUN --mount from")[0]
-                entry["from"] = [os.path.basename(p) for p in entry["from"]]
+                entry["from"] = _from_diff_ids(store, state, m.from_, states, plan, "RUN --mount from")
             mounts.append(entry)
         definition = {"RUN": run_command(state, cmd), "env": sorted(scope.run_env()),
                       "user": scope.expand(cfg.get("User") or ""), "workdir": cfg.get("WorkingDir") or "/",
@@ -261,7 +270,8 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
         return step_key(state.fs_key, definition)
     if isinstance(cmd, (t.Copy, t.Add)):
         definition: dict = {cmd.keyword: True, "dest": scope.expand(cmd.dest), "workdir": cfg.get("WorkingDir") or "/",
-                            "chown": list(_chown(state, scope.expand(cmd.chown)) or []),
+                            # the owner as written: the parent filesystem (in the key) decides its ids
+                            "chown": scope.expand(cmd.chown),
                             "chmod": scope.expand(cmd.chmod), "excludes": [scope.expand(e) for e in cmd.excludes],
                             "contents": [[c.path, scope.expand(c.data) if c.expand else c.data, c.expand]
                                          for c in cmd.contents]}
@@ -280,8 +290,7 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
         if isinstance(cmd, t.Copy):
             definition["parents"] = cmd.parents
         if isinstance(cmd, t.Copy) and cmd.from_:
-            lowers, _label = _from_layers(store, state, cmd.from_, states, plan, "COPY --from")
-            definition["from"] = [os.path.basename(p) for p in lowers]
+            definition["from"] = _from_diff_ids(store, state, cmd.from_, states, plan, "COPY --from")
             definition["sources"] = sources
             return step_key(state.fs_key, definition)
         source = ctx.excluding(definition["excludes"]) if cmd.excludes else ctx
@@ -346,25 +355,36 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             progress.step(step, label, total, cmd.original)
             cached = False
             key = None
+            source = None
+            layer = None
             if isinstance(cmd, t.Workdir):
                 image_config.apply(state.doc, cmd, state.scope.expand)
+            position = f"{context_id}:{label}:{position_index}"
+            portable = portable_position(name, label, position_index)
             try:
                 keyed = _cache_key(store, state, cmd, ctx, states, bp, stat_cache)
                 if keyed is not None:
                     key, inputs = keyed
                     hit = cache_records.lookup(store, key) if use_cache else None
+                    if use_cache and remote and not isinstance(hit, cache_records.Hit):
+                        remote_hit = remote.lookup(key)
+                        if remote_hit is not None:
+                            hit, source = remote.adopt(remote_hit, position), remote_hit.source
                     if isinstance(hit, cache_records.Missing):
                         progress.warn(f"step {step}: its cached layer {hit.diff_id} is gone; rebuilding")
                     elif hit is not None:
-                        layer, cached = Layer(hit[0], oci.Descriptor(oci.OCI_LAYER, hit[0], hit[1])), True
-                position = f"{context_id}:{label}:{position_index}"
+                        cached, source = True, source or "local"
+                        layer = None if hit.empty else Layer(hit.diff_id, hit.descriptor)
                 if not cached:
                     if keyed is not None:
-                        explanation = explain(store, position, key, inputs)
+                        explanation = explain(store, position, key, inputs,
+                                              remote.earlier_inputs(portable, key) if remote else None)
                     layer = _execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp)
                     if keyed is not None and layer is not None:
                         cache_records.record(store, key, state.fs_key, inputs, layer.diff_id,
                                              layer.descriptor.size, position)
+                    elif keyed is not None:
+                        cache_records.record_empty(store, key, state.fs_key, inputs, position)
                 if layer is not None:
                     state.fs_key = key or step_key(state.fs_key, {"uncached": cmd.original,
                                                                   "layer": str(layer.diff_id)})[0]
@@ -380,14 +400,18 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             if explanation is not None and cmd.keyword in ("RUN", "COPY", "ADD"):
                 progress.log(step, f"cache miss: {explanation}")
             steps.append({"instruction": cmd.original, "stage": label, "cached": cached, "key": key,
+                          "cache_source": source, "position": portable,
+                          "diff_id": str(layer.diff_id) if layer is not None else None,
                           "explanation": explanation,
                           "seconds": round(seconds, 3), "started": round(wall0, 3),
                           "finished": round(wall0 + seconds, 3), "kind": cmd.keyword})
-            progress.done(step, seconds, cached)
+            progress.done(step, seconds, cached, source if source not in (None, "local") else None)
         return state
 
     planned = {ps.index: ps for ps in bp.stages}
     bases = BaseImages(store, options.registry, options.pull, progress.info)
+    remote = RemoteCaches(store, list(options.cache_from), options.registry, progress.warn) \
+        if options.cache_from else None
     stat_cache = StatCache(store)
     context_id = f"{os.path.realpath(context_dir)}:{options.dockerfile_name}"
     for level in bp.levels:
@@ -400,8 +424,13 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         for i in level:
             states[i] = futures[i].result()
     stat_cache.flush()
+    if remote is not None:
+        remote.close()
     final = states[bp.target]
+    image_stages = _image_stages(bp)
     doc = final.doc
+    if any(spec.type == "inline" for spec in options.cache_to):
+        doc[INLINE_KEY] = _inline_cache(store, steps, image_stages, [str(layer.diff_id) for layer in final.layers])
     doc["created"] = _now()
     doc["rootfs"] = {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in final.layers]}
     for key in ("container", "container_config", "docker_version", "parent"):
@@ -411,7 +440,37 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     for unused in unused_build_args(g):
         progress.warn(f"build arg {unused} was not consumed by any ARG")
     image = images.add_image(store, manifest, config, tags)
+    for spec in options.cache_to:
+        if spec.type == "inline":
+            continue
+        try:
+            export_cache(store, spec, steps, image_stages, options.registry, progress.info)
+        except CairnError as err:
+            if not spec.ignore_error:
+                raise CairnError(f"cache export to {spec.describe()} failed: {err}") from None
+            progress.warn(f"cache export to {spec.describe()} failed (the image is built): {err}")
     return BuildResult(image, tuple(steps))
+
+
+def _image_stages(bp) -> set[str]:
+    """Labels of the target stage and the stages it is built FROM: the image's own steps."""
+    by_index = {ps.index: ps for ps in bp.stages}
+    out, index = set(), bp.target
+    while index is not None:
+        ps = by_index[index]
+        out.add(ps.stage.name or str(ps.index))
+        index = ps.base.stage
+    return out
+
+
+def _inline_cache(store: Store, steps: list[dict], image_stages: set[str], diff_ids: list[str]) -> list[dict]:
+    """`--cache-to type=inline`: the image's own records, carried in its config (inputs left out)."""
+    from ..cache.export import _local_rows, _records, chosen_steps
+    from ..cache.manifest import inline_entries
+
+    records = _records(_local_rows(store, chosen_steps(steps, "min", image_stages)), {})
+    entries = inline_entries([replace(r, inputs={}) for r in records], diff_ids)
+    return sorted(entries, key=lambda e: e["key"])
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ def write_output(store: Store, image: images.ImageRecord, out: Output) -> None:
         ref = image.tags[0] if image.tags else str(image.manifest)
         save(store, [ref], out.dest, out.type)
         return
+    from ..layer_sources import ensure_snapshots
+
+    ensure_snapshots(store, image.layers)
     view = MergedView([str(store.snapshot_path(l.diff_id)) for l in reversed(image.layers)], "the image")
     os.makedirs(out.dest, exist_ok=True)
     for name in view.listdir(""):

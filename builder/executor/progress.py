@@ -43,10 +43,12 @@ class Progress:
     def log(self, n: int, line: str) -> None:
         self._emit(self._style(f"#{n} {line}", "2"), {"type": "log", "step": n, "text": line})
 
-    def done(self, n: int, seconds: float, cached: bool = False) -> None:
-        word = "CACHED" if cached else f"DONE {seconds:.1f}s"
-        self._emit(self._style(f"#{n} {word}", "34"), {"type": "done", "step": n, "seconds": round(seconds, 3),
-                                                       "cached": cached})
+    def done(self, n: int, seconds: float, cached: bool = False, source: str | None = None) -> None:
+        word = (f"CACHED (from {source})" if source else "CACHED") if cached else f"DONE {seconds:.1f}s"
+        event = {"type": "done", "step": n, "seconds": round(seconds, 3), "cached": cached}
+        if source:
+            event["source"] = source
+        self._emit(self._style(f"#{n} {word}", "34"), event)
 
     def info(self, text: str) -> None:
         self._emit(text, {"type": "info", "text": text})

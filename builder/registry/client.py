@@ -123,6 +123,17 @@ class RegistryClient:
                                  ok=(200, 404))
         return r.status_code == 200
 
+    def read_blob(self, repo: str, desc: oci.Descriptor, limit: int = 256 << 20) -> bytes:
+        """A small blob (a config) into memory, checked against its digest and size."""
+        if desc.size > limit:
+            raise RegistryError(f"{self.domain}/{repo}: blob {desc.digest} is too large to read ({desc.size} bytes)")
+        r = self.session.request("GET", f"/v2/{repo}/blobs/{desc.digest}", scopes=(self._read_scope(repo),))
+        data = r.content
+        if len(data) != desc.size or Digest.of(data) != desc.digest:
+            raise RegistryError(f"{self.domain}/{repo}: blob {desc.digest} is corrupt in the registry: "
+                                f"its content does not match its digest")
+        return data
+
     def fetch_blob(self, repo: str, digest: Digest, size: int | None, new_writer,
                    cancel: threading.Event | None = None):
         """Stream a blob into `new_writer()` (a BlobWriter expecting `digest`); returns its commit().

@@ -23,7 +23,7 @@ from ..store import images
 from ..store.store import Store
 from .client import Cancelled, RegistryClient
 from .errors import RegistryError
-from .locations import record_locations
+from .locations import record_locations, record_remote_layer, remote_layer
 from .options import RegistryOptions
 
 
@@ -75,7 +75,9 @@ def choose_manifest(index: oci.Index, want: dict[str, str]) -> oci.Descriptor:
 
 
 def pull(store: Store, ref: Reference, options: RegistryOptions | None = None, platform: str | None = None,
-         log=lambda line: None) -> PullResult:
+         log=lambda line: None, lazy: bool = False) -> PullResult:
+    """Pull `ref` into the store. With lazy=True (a build's FROM) only the manifest and config
+    come now; the layers are recorded as held by the registry and fetched when first read."""
     want = parse_platform(platform)
     with RegistryClient(ref.domain, options) as client:
         top = client.get_manifest(ref.path, str(ref.digest) if ref.digest else ref.tag or "latest", ref.digest)
@@ -93,13 +95,13 @@ def pull(store: Store, ref: Reference, options: RegistryOptions | None = None, p
             if layer.media_type not in oci.LAYER_COMPRESSION:
                 raise RegistryError(f"{ref}: unsupported layer media type {layer.media_type!r}")
         tags = [ref] if ref.digest is None else []
-        existing = _existing(store, manifest)
+        existing = _existing(store, manifest, lazy)
         if existing is not None:
             if tags:
                 images.add_image(store, manifest, _config(store, manifest), tags)
             return PullResult(images.get_image(store, manifest.digest), top.digest, 0, 0, True)
 
-        needed = [d for d in (manifest.config, *manifest.layers) if not store.blobs.has(d.digest)]
+        needed = [d for d in (manifest.config, *([] if lazy else manifest.layers)) if not store.blobs.has(d.digest)]
         fetched = [0, 0]
         cancel = threading.Event()
         lock = threading.Lock()
@@ -131,7 +133,10 @@ def pull(store: Store, ref: Reference, options: RegistryOptions | None = None, p
                 raise RegistryError(f"{ref}: the manifest has {len(manifest.layers)} layers but the config lists "
                                     f"{len(config.diff_ids)}")
             for diff_id, layer in zip(config.diff_ids, manifest.layers):
-                store.record_layer_blob(diff_id, layer.digest, layer.media_type, layer.size)
+                if store.blobs.has(layer.digest):
+                    store.record_layer_blob(diff_id, layer.digest, layer.media_type, layer.size)
+                else:
+                    record_remote_layer(store, diff_id, layer, ref.repository)
             image = images.add_image(store, manifest, config, tags)
             record_locations(store, ref.repository, [d.digest for d in (manifest.config, *manifest.layers)])
         return PullResult(image, top.digest, fetched[0], fetched[1], False)
@@ -146,12 +151,13 @@ def _config(store: Store, manifest: oci.Manifest) -> oci.ImageConfig:
         raise RegistryError(f"the image config {manifest.config.digest} is unreadable: {err}") from None
 
 
-def _existing(store: Store, manifest: oci.Manifest) -> images.ImageRecord | None:
+def _existing(store: Store, manifest: oci.Manifest, lazy: bool) -> images.ImageRecord | None:
     try:
         image = images.get_image(store, manifest.digest)
     except images.ImageNotFound:
         return None
     for layer in image.layers:
         if not store.blobs.has(layer.descriptor.digest) and not store.has_snapshot(layer.diff_id):
-            return None
+            if not (lazy and remote_layer(store, layer.diff_id) is not None):
+                return None
     return image

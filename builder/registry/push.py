@@ -125,6 +125,88 @@ def _compress_and_upload(store: Store, client: RegistryClient, repo: str, layer:
                                     mounts_for(desc.digest))
 
 
+class BlobSender:
+    """Makes blobs exist in one repository: HEAD, mount, upload; layers compressed on the way.
+
+    Shared by image pushes and cache exports. Thread-safe; counts what it did."""
+
+    def __init__(self, store: Store, client: RegistryClient, ref: Reference, compression: str,
+                 registry_options=None, log=lambda line: None):
+        self.store, self.client, self.ref = store, client, ref
+        self.compression = compression
+        self.registry_options = registry_options
+        self.log = log
+        self.counts = {"exists": 0, "mounted": 0, "uploaded": 0}
+        self.cancel = threading.Event()
+        self._lock = threading.Lock()
+
+    def mounts_for(self, digest: Digest) -> tuple[str, ...]:
+        return known_repositories(self.store, self.ref.domain, digest)
+
+    def _counted(self, desc: oci.Descriptor, how: str) -> None:
+        with self._lock:
+            self.counts[how] += 1
+        if desc.media_type not in oci.CONFIG_TYPES:
+            self.log(f"{desc.digest.hex[:12]}: {_WORDS[how]}")
+
+    def _open(self, desc: oci.Descriptor, diff_id: Digest | None = None):
+        """The blob's bytes; a blob known only remotely is fetched first (only if the
+        registry could not mount it)."""
+        from ..layer_sources import ensure_blob_local
+
+        ensure_blob_local(self.store, desc, self.registry_options, diff_id)
+        return self.store.blobs.open(desc.digest)
+
+    def send(self, desc: oci.Descriptor, diff_id: Digest | None = None) -> None:
+        self._counted(desc, self.client.upload_blob(self.ref.path, desc.digest, desc.size,
+                                                    lambda: self._open(desc, diff_id), self.mounts_for(desc.digest),
+                                                    self.cancel))
+
+    def send_layer(self, diff_id: Digest, desc: oci.Descriptor) -> oci.Descriptor:
+        """Push one layer; returns the descriptor of the blob that now exists in the repository."""
+        try:
+            layer = images.LayerRecord(diff_id, desc)
+            held = _held_blob(self.store, layer, self.compression)
+            if held is not None:
+                self.send(held, diff_id)
+                return held
+            from .locations import remote_layer
+
+            remote = remote_layer(self.store, diff_id)
+            if remote is not None and (self.mounts_for(remote.digest) or not self.store.has_snapshot(diff_id)):
+                # in this registry already: mount it; known only elsewhere: fetch and upload it
+                self.send(remote, diff_id)
+                return remote
+            if self.client.options.chunk_size:  # chunked uploads asked for: compress first, then send
+                from ..layers.materialize import ensure_blob
+
+                made = ensure_blob(self.store, diff_id, self.compression).descriptor()
+                self.send(made, diff_id)
+                return made
+            made, how = _compress_and_upload(self.store, self.client, self.ref.path, layer, self.compression,
+                                             self.mounts_for)
+            self._counted(made, how)
+            return made
+        except Cancelled:
+            raise
+        except BaseException:
+            self.cancel.set()
+            raise
+
+    def send_all(self, configs: list[oci.Descriptor], layers: list[tuple[Digest, oci.Descriptor]]
+                 ) -> list[oci.Descriptor]:
+        """Configs and layers in parallel; the first error (after all stop) is raised."""
+        workers = max(1, min(self.client.options.parallel, len(layers) + len(configs)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cairn-push") as pool:
+            config_futures = [pool.submit(self.send, c) for c in configs]
+            futures = [pool.submit(self.send_layer, d, desc) for d, desc in layers]
+        errors = [f.exception() for f in [*config_futures, *futures]
+                  if f.exception() is not None and not isinstance(f.exception(), Cancelled)]
+        if errors:
+            raise errors[0]
+        return [f.result() for f in futures]
+
+
 def push(store: Store, image: images.ImageRecord, ref: Reference, options: RegistryOptions | None = None,
          compression: str = "zstd", log=lambda line: None) -> PushResult:
     if ref.digest is not None:
@@ -132,58 +214,15 @@ def push(store: Store, image: images.ImageRecord, ref: Reference, options: Regis
     if compression not in COMPRESSIONS:
         raise UsageError(f"unknown compression {compression!r} (use {', '.join(COMPRESSIONS)})")
     manifest, config = images.load_documents(store, image)
-    counts = {"exists": 0, "mounted": 0, "uploaded": 0}
-    lock = threading.Lock()
-    cancel = threading.Event()
     with RegistryClient(ref.domain, options, push_to=ref.path) as client, store.adding():
-
-        def mounts_for(digest: Digest) -> tuple[str, ...]:
-            return known_repositories(store, ref.domain, digest)
-
-        def counted(desc: oci.Descriptor, how: str) -> None:
-            with lock:
-                counts[how] += 1
-            if desc.media_type not in oci.CONFIG_TYPES:
-                log(f"{desc.digest.hex[:12]}: {_WORDS[how]}")
-
-        def send(desc: oci.Descriptor) -> None:
-            counted(desc, client.upload_blob(ref.path, desc.digest, desc.size, lambda: store.blobs.open(desc.digest),
-                                             mounts_for(desc.digest), cancel))
-
-        def layer_task(layer: images.LayerRecord) -> oci.Descriptor:
-            try:
-                desc = _held_blob(store, layer, compression)
-                if desc is not None:
-                    send(desc)
-                elif client.options.chunk_size:  # chunked uploads asked for: compress first, then send
-                    from ..layers.materialize import ensure_blob
-
-                    desc = ensure_blob(store, layer.diff_id, compression).descriptor()
-                    send(desc)
-                else:
-                    desc, how = _compress_and_upload(store, client, ref.path, layer, compression, mounts_for)
-                    counted(desc, how)
-                return desc
-            except Cancelled:
-                raise
-            except BaseException:
-                cancel.set()
-                raise
-
-        workers = max(1, min(client.options.parallel, len(image.layers) + 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cairn-push") as pool:
-            config_future = pool.submit(send, manifest.config)
-            futures = [pool.submit(layer_task, layer) for layer in image.layers]
-        errors = [f.exception() for f in [config_future, *futures]
-                  if f.exception() is not None and not isinstance(f.exception(), Cancelled)]
-        if errors:
-            raise errors[0]
-        layers = [f.result() for f in futures]
+        sender = BlobSender(store, client, ref, compression, options, log)
+        layers = sender.send_all([manifest.config], [(l.diff_id, l.descriptor) for l in image.layers])
         if layers != list(manifest.layers):
             manifest = oci.Manifest.build(manifest.config, layers, dict(manifest.annotations) or None)
             store.blobs.put(manifest.raw)
         digest = client.put_manifest(ref.path, ref.tag or "latest", manifest.raw, manifest.media_type)
         record_locations(store, ref.repository, [manifest.config.digest, *(d.digest for d in layers)])
+    counts = sender.counts
     return PushResult(digest, len(manifest.raw), counts["uploaded"], counts["mounted"], counts["exists"])
 
 

@@ -62,6 +62,13 @@ CREATE TABLE IF NOT EXISTS blob_locations (  -- registry repositories known to h
     seen REAL NOT NULL,
     PRIMARY KEY (blob, repository)
 );
+CREATE TABLE IF NOT EXISTS remote_layers (  -- layers known by descriptor only: their blob is in a registry
+    diff_id TEXT NOT NULL,              -- (blob_locations says which repositories hold it)
+    blob TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (diff_id, blob)
+);
 CREATE TABLE IF NOT EXISTS stat_cache (
     path TEXT PRIMARY KEY,
     size INTEGER NOT NULL,

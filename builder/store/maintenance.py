@@ -89,6 +89,9 @@ def check(store: Store) -> CheckReport:
                 continue
             if blob == diff_id and oci.LAYER_COMPRESSION.get(media_type) == "none" and diff_id in snapshots:
                 continue  # rewritten from its snapshot on demand
+            if store.conn.execute("SELECT 1 FROM blob_locations WHERE blob=?", (blob,)).fetchone() or \
+                    store.conn.execute("SELECT 1 FROM remote_layers WHERE diff_id=?", (diff_id,)).fetchone():
+                continue  # held by a registry; fetched when its bytes are needed
             report.problems.append(f"{where}: layer {pos} ({blob}) is neither stored nor unpacked")
 
     blobs_used, diff_ids_used = _referenced(store)

@@ -37,6 +37,8 @@ class Store:
             d.mkdir(parents=True, exist_ok=True)
         self.blobs = BlobStore(self.root, self.tmp_dir)
         self._tx_lock = threading.RLock()
+        self._adding_lock = threading.Lock()
+        self._adding_depth = 0
         self._lock_fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         # Switching to WAL and creating tables need the database to themselves; two
         # processes opening a new store at once would otherwise see "database is locked".
@@ -60,12 +62,19 @@ class Store:
     # -- locking ------------------------------------------------------------------------
     @contextmanager
     def adding(self):
-        """Held while blobs or snapshots are written and recorded (many at once)."""
-        fcntl.flock(self._lock_fd, fcntl.LOCK_SH)
+        """Held while blobs or snapshots are written and recorded (many at once). Nests, also
+        across the threads of one process: the lock goes when the last holder leaves."""
+        with self._adding_lock:
+            if self._adding_depth == 0:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_SH)
+            self._adding_depth += 1
         try:
             yield
         finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            with self._adding_lock:
+                self._adding_depth -= 1
+                if self._adding_depth == 0:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     @contextmanager
     def exclusive(self):

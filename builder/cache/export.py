@@ -1,0 +1,195 @@
+"""`--cache-to`: a build's cache records, with their layers, to a registry or a directory.
+
+- mode=min: the records of the steps whose layers make up the exported image (the target
+  stage and the stages it is built FROM); mode=max: every step of every stage built.
+- registry: the layers go to the cache repository first (HEAD, cross-repo mount, or
+  upload; compressed as for a push), then the manifest. The export merges with what is at
+  the ref: read, merge, write, then read again; if a concurrent export replaced ours and
+  some of our records are missing, merge and write again (bounded).
+- local: an OCI layout directory (blobs hard-linked or copied from the store), merged the
+  same way under an flock, index.json replaced atomically.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+
+from .. import oci
+from ..digest import Digest
+from ..errors import CairnError
+from ..store.store import Store
+from .manifest import CacheFormatError, CacheRecord, decode, encode, is_cache_manifest, merge
+from .specs import CacheSpec
+
+MERGE_ATTEMPTS = 6
+
+
+class CacheExportError(CairnError):
+    pass
+
+
+def chosen_steps(steps: list[dict], mode: str, image_stages: set[str]) -> list[dict]:
+    keyed = [s for s in steps if s.get("key")]
+    if mode == "max":
+        return keyed
+    return [s for s in keyed if s["stage"] in image_stages]
+
+
+def _local_rows(store: Store, steps: list[dict]) -> list[dict]:
+    rows = []
+    for step in steps:
+        row = store.conn.execute("SELECT parent, inputs, diff_id, size, created FROM cache_records WHERE key=?",
+                                 (step["key"],)).fetchone()
+        if row is None or row[2] is None:
+            continue
+        rows.append({"key": step["key"], "parent": row[0] or "", "inputs": json.loads(row[1]), "diff_id": row[2],
+                     "size": row[3] or 0, "created": row[4], "position": step["position"]})
+    return rows
+
+
+def _records(rows: list[dict], blobs: dict[str, oci.Descriptor]) -> list[CacheRecord]:
+    return [CacheRecord(r["key"], r["parent"], r["inputs"], r["diff_id"], r["size"], r["position"], r["created"],
+                        blobs.get(r["diff_id"])) for r in rows]
+
+
+def export(store: Store, spec: CacheSpec, steps: list[dict], image_stages: set[str], registry_options=None,
+           log=lambda line: None) -> int:
+    """Export; returns how many records were written (ours, before merging)."""
+    rows = _local_rows(store, chosen_steps(steps, spec.mode, image_stages))
+    diff_ids = sorted({r["diff_id"] for r in rows if r["diff_id"] != "empty"})
+    if spec.type == "registry":
+        _to_registry(store, spec, rows, diff_ids, registry_options, log)
+    elif spec.type == "local":
+        _to_local(store, spec, rows, diff_ids, registry_options)
+    return len(rows)
+
+
+# -- registry ----------------------------------------------------------------------------
+
+def _read_registry(client, ref) -> list[CacheRecord]:
+    from ..registry.errors import NotFoundError
+
+    try:
+        fetched = client.get_manifest(ref.path, ref.tag or "latest")
+    except NotFoundError:
+        return []
+    try:
+        manifest = oci.Manifest.parse(fetched.raw, fetched.media_type)
+        if not is_cache_manifest(manifest):
+            raise CacheExportError(f"{ref.familiar} holds something other than a cairn cache; not overwriting it")
+        return decode(client.read_blob(ref.path, manifest.config))
+    except (CacheFormatError, oci.ImageFormatError):
+        return []  # unreadable: replaced by ours (the import side warned about it)
+
+
+def _to_registry(store: Store, spec: CacheSpec, rows, diff_ids, registry_options, log) -> None:
+    from ..registry.client import RegistryClient
+    from ..registry.locations import record_locations
+    from ..registry.push import BlobSender
+
+    ref = spec.ref
+    sizes = {r["diff_id"]: r["size"] for r in rows}
+    with RegistryClient(ref.domain, registry_options, push_to=ref.path) as client, store.adding():
+        sender = BlobSender(store, client, ref, spec.compression, registry_options)
+        layers = [(Digest.parse(d), oci.Descriptor(oci.OCI_LAYER, Digest.parse(d), sizes[d])) for d in diff_ids]
+        sent = sender.send_all([], layers)
+        blobs = {d: desc for d, desc in zip(diff_ids, sent)}
+        ours = _records(rows, blobs)
+        for attempt in range(MERGE_ATTEMPTS):
+            existing = _read_registry(client, ref)
+            config, manifest = encode(merge(existing, ours))
+            client.upload_blob(ref.path, manifest.config.digest, len(config), lambda: io.BytesIO(config))
+            client.put_manifest(ref.path, ref.tag or "latest", manifest.raw, manifest.media_type)
+            time.sleep(random.uniform(0.05, 0.25))  # let a concurrent export land, then check ours survived
+            present = {r.key for r in _read_registry(client, ref)}
+            if all(r.key in present for r in ours):
+                record_locations(store, ref.repository, [d.digest for d in sent])
+                log(f"exported {len(ours)} cache records to {ref.familiar}")
+                return
+        raise CacheExportError(f"{ref.familiar}: concurrent exports kept replacing ours ({MERGE_ATTEMPTS} tries)")
+
+
+# -- local directory ---------------------------------------------------------------------
+
+def _blob_for_export(store: Store, diff_id: Digest, size: int, compression: str, registry_options) -> oci.Descriptor:
+    from ..layer_sources import ensure_blob_local
+    from ..layers.materialize import ensure_blob
+    from ..registry.locations import remote_layer
+    from ..registry.push import _held_blob
+    from ..store.images import LayerRecord
+
+    held = _held_blob(store, LayerRecord(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size)), compression)
+    if held is not None:
+        return held
+    remote = remote_layer(store, diff_id)
+    if remote is not None and not store.has_snapshot(diff_id):
+        ensure_blob_local(store, remote, registry_options, diff_id)
+        return remote
+    return ensure_blob(store, diff_id, compression).descriptor()
+
+
+def _place(src: Path, dest: Path) -> None:
+    if dest.exists():
+        return
+    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
+def _write_bytes(layout: Path, data: bytes) -> Digest:
+    digest = Digest.of(data)
+    dest = layout / "blobs" / "sha256" / digest.hex
+    if not dest.exists():
+        tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+    return digest
+
+
+def _to_local(store: Store, spec: CacheSpec, rows, diff_ids, registry_options) -> None:
+    from .remote import _load_local
+
+    layout = Path(spec.path)
+    (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+    sizes = {r["diff_id"]: r["size"] for r in rows}
+    blobs = {}
+    for d in diff_ids:
+        desc = _blob_for_export(store, Digest.parse(d), sizes[d], spec.compression, registry_options)
+        _place(store.blobs.path(desc.digest), layout / "blobs" / "sha256" / desc.digest.hex)
+        blobs[d] = desc
+    ours = _records(rows, blobs)
+    lock_fd = os.open(layout / ".cairn-cache.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        try:
+            existing = _load_local(layout, spec.tag)
+        except (CairnError, CacheFormatError, OSError):
+            existing = []
+        config, manifest = encode(merge(existing, ours))
+        _write_bytes(layout, config)
+        _write_bytes(layout, manifest.raw)
+        (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+        index_path = layout / "index.json"
+        entries = []
+        if index_path.exists():
+            try:
+                entries = [d for d in oci.Index.parse(index_path.read_bytes()).manifests
+                           if d.annotation(oci.REF_NAME_ANNOTATION) != spec.tag]
+            except oci.ImageFormatError:
+                entries = []
+        entries.append(manifest.descriptor(**{oci.REF_NAME_ANNOTATION: spec.tag}))
+        tmp = index_path.with_name(f".index.json.tmp{os.getpid()}")
+        tmp.write_bytes(oci.Index.build(entries).raw)
+        os.replace(tmp, index_path)
+    finally:
+        os.close(lock_fd)

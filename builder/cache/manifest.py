@@ -1,0 +1,133 @@
+"""The cache as an OCI artifact: what `--cache-to` writes and `--cache-from` reads.
+
+An OCI image manifest with `artifactType: application/vnd.cairn.cache.v1`, whose config
+(`application/vnd.cairn.cache.config.v1+json`) lists cache records and whose layers are
+the cached layers' blobs, so a registry stores each layer once, whether an image or a
+cache names it. A record is what the local store keeps (key, parent key, the key's
+inputs, the layer's diff_id, size) plus the layer's blob descriptor and a portable step
+position (`Dockerfile:stage:index`, without the machine's context path) for explanations.
+
+The same records may instead ride in an image's config (`type=inline`), under
+`io.cairn.cache.v1`, with each record's layer given by its position in the image.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .. import oci
+from ..digest import Digest, DigestError
+
+ARTIFACT_TYPE = "application/vnd.cairn.cache.v1"
+CONFIG_TYPE = "application/vnd.cairn.cache.config.v1+json"
+INLINE_KEY = "io.cairn.cache.v1"
+FORMAT_VERSION = 1
+MAX_RECORDS = 5000  # the newest records are kept when a merge would grow past this
+
+
+class CacheFormatError(ValueError):
+    """A cache manifest or config that is not what this module writes."""
+
+
+@dataclass(frozen=True)
+class CacheRecord:
+    key: str
+    parent: str
+    inputs: dict = field(compare=False, hash=False, repr=False)
+    diff_id: str                    # "empty": the step made no layer
+    size: int
+    position: str                   # Dockerfile:stage:index
+    created: float
+    layer: oci.Descriptor | None    # the blob of diff_id (None for "empty")
+
+    def to_json(self) -> dict:
+        out = {"key": self.key, "parent": self.parent, "inputs": self.inputs, "diff_id": self.diff_id,
+               "size": self.size, "position": self.position, "created": self.created}
+        if self.layer is not None:
+            out["layer"] = self.layer.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "CacheRecord":
+        try:
+            layer = oci.Descriptor.from_json(obj["layer"]) if obj.get("layer") else None
+            diff_id = str(obj["diff_id"])
+            if diff_id != "empty":
+                Digest.parse(diff_id)
+                if layer is None:
+                    raise CacheFormatError(f"record {obj.get('key')!r} has a layer diff_id but no blob")
+            return cls(str(obj["key"]), str(obj.get("parent") or ""), dict(obj.get("inputs") or {}), diff_id,
+                       int(obj.get("size") or 0), str(obj.get("position") or ""), float(obj.get("created") or 0),
+                       layer)
+        except (KeyError, TypeError, ValueError, DigestError, oci.ImageFormatError) as err:
+            raise CacheFormatError(f"bad cache record: {err}") from None
+
+
+def encode(records: list[CacheRecord]) -> tuple[bytes, oci.Manifest]:
+    """(config bytes, manifest) for a set of records; layers are the records' unique blobs."""
+    records = sorted(records, key=lambda r: (-r.created, r.key))[:MAX_RECORDS]
+    config = oci.canonical_json({"mediaType": CONFIG_TYPE, "version": FORMAT_VERSION,
+                                 "records": [r.to_json() for r in sorted(records, key=lambda r: r.key)]})
+    layers: dict[Digest, oci.Descriptor] = {}
+    for r in records:
+        if r.layer is not None:
+            layers.setdefault(r.layer.digest, oci.Descriptor(r.layer.media_type, r.layer.digest, r.layer.size))
+    manifest_doc = {"schemaVersion": 2, "mediaType": oci.OCI_MANIFEST, "artifactType": ARTIFACT_TYPE,
+                    "config": {"mediaType": CONFIG_TYPE, "digest": str(Digest.of(config)), "size": len(config)},
+                    "layers": [d.to_json() for d in sorted(layers.values(), key=lambda d: str(d.digest))]}
+    return config, oci.Manifest.parse(oci.canonical_json(manifest_doc))
+
+
+def is_cache_manifest(manifest: oci.Manifest) -> bool:
+    return manifest.config.media_type == CONFIG_TYPE
+
+
+def decode(config: bytes) -> list[CacheRecord]:
+    try:
+        doc = json.loads(config)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CacheFormatError(f"the cache config is not JSON: {err}") from None
+    if not isinstance(doc, dict) or doc.get("mediaType") != CONFIG_TYPE:
+        raise CacheFormatError("not a cairn cache config")
+    if doc.get("version") != FORMAT_VERSION:
+        raise CacheFormatError(f"cache format version {doc.get('version')!r} is not {FORMAT_VERSION}")
+    return [CacheRecord.from_json(r) for r in doc.get("records") or []]
+
+
+def decode_inline(manifest: oci.Manifest, config: oci.ImageConfig) -> list[CacheRecord]:
+    """Records an image carries in its config (`type=inline`), with their layers from the manifest."""
+    entries = config.doc.get(INLINE_KEY)
+    if not entries:
+        return []
+    records = []
+    for entry in entries:
+        entry = dict(entry)
+        index = entry.pop("layer_index", None)
+        if index is not None:
+            if not isinstance(index, int) or not 0 <= index < len(manifest.layers):
+                raise CacheFormatError(f"inline cache record names layer {index!r} of {len(manifest.layers)}")
+            entry["layer"] = manifest.layers[index].to_json()
+        records.append(CacheRecord.from_json(entry))
+    return records
+
+
+def inline_entries(records: list[CacheRecord], diff_ids: list[str]) -> list[dict]:
+    """Records for an image's config: each layer named by its index in the image."""
+    out = []
+    for r in records:
+        entry = r.to_json()
+        entry.pop("layer", None)
+        if r.diff_id != "empty":
+            if r.diff_id not in diff_ids:
+                continue
+            entry["layer_index"] = diff_ids.index(r.diff_id)
+        out.append(entry)
+    return out
+
+
+def merge(existing: list[CacheRecord], ours: list[CacheRecord]) -> list[CacheRecord]:
+    """Both sets; for a key in both, ours (it is the newer)."""
+    merged = {r.key: r for r in existing}
+    merged.update({r.key: r for r in ours})
+    return list(merged.values())

@@ -1,0 +1,81 @@
+"""`--cache-to` / `--cache-from` values, parsed and checked: `type=registry,ref=REF,mode=max`,
+`type=local,dest=DIR`, `type=local,src=DIR`, `type=inline`, or a bare REF (registry)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..reference import Reference, ReferenceError, parse_reference
+
+_TYPES = ("registry", "local", "inline")
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    type: str                       # registry | local | inline
+    ref: Reference | None = None    # registry
+    path: str | None = None         # local: dest (export) or src (import)
+    mode: str = "min"               # export: min (the image's steps) or max (every step built)
+    compression: str = "zstd"
+    tag: str = "latest"             # local: the name of the cache in the layout's index
+    ignore_error: bool = True       # export: a failure is a warning (false: the build fails)
+
+    def describe(self) -> str:
+        if self.type == "registry":
+            return self.ref.familiar if self.ref else "registry"
+        if self.type == "local":
+            return f"local:{self.path}"
+        return "inline"
+
+
+def parse_spec(text: str, export: bool) -> CacheSpec:
+    flag = "--cache-to" if export else "--cache-from"
+    if "=" not in text:
+        fields = {"type": "registry", "ref": text}
+    else:
+        fields = {}
+        for part in text.split(","):
+            name, sep, value = part.partition("=")
+            if not sep or not name:
+                raise UsageError(f"invalid {flag} {text!r}: expected KEY=VALUE fields separated by commas")
+            fields[name.strip().lower()] = value.strip()
+    kind = fields.pop("type", "registry" if "ref" in fields else "")
+    if kind not in _TYPES:
+        raise UsageError(f"invalid {flag} {text!r}: type must be one of {', '.join(_TYPES)}")
+    mode = fields.pop("mode", "min")
+    if mode not in ("min", "max"):
+        raise UsageError(f"invalid {flag} {text!r}: mode must be min or max")
+    compression = fields.pop("compression", "zstd")
+    if compression not in ("zstd", "gzip", "uncompressed", "none"):
+        raise UsageError(f"invalid {flag} {text!r}: compression must be zstd or gzip")
+    compression = "none" if compression == "uncompressed" else compression
+    ignore = fields.pop("ignore-error", "true").lower()
+    if ignore not in ("true", "false"):
+        raise UsageError(f"invalid {flag} {text!r}: ignore-error must be true or false")
+    spec = dict(type=kind, mode=mode, compression=compression, ignore_error=ignore == "true")
+    if kind == "registry":
+        ref_text = fields.pop("ref", "")
+        if not ref_text:
+            raise UsageError(f"invalid {flag} {text!r}: type=registry needs ref=REF")
+        try:
+            ref = parse_reference(ref_text)
+        except ReferenceError as err:
+            raise UsageError(f"invalid {flag} {text!r}: {err}") from None
+        if ref.digest is not None and export:
+            raise UsageError(f"invalid {flag} {text!r}: the ref must be a tag, not a digest")
+        spec["ref"] = ref
+    elif kind == "local":
+        key = "dest" if export else "src"
+        path = fields.pop(key, "")
+        if not path:
+            raise UsageError(f"invalid {flag} {text!r}: type=local needs {key}=DIR")
+        spec["path"] = path
+        spec["tag"] = fields.pop("tag", "latest")
+    if kind == "inline" and not export:
+        raise UsageError(f"invalid {flag} {text!r}: to use an inline cache, give the image: type=registry,ref=IMAGE")
+    fields.pop("oci-mediatypes", None)
+    fields.pop("image-manifest", None)
+    if fields:
+        raise UsageError(f"invalid {flag} {text!r}: unknown field {sorted(fields)[0]!r}")
+    return CacheSpec(**spec)
