@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -34,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _dockerd import load_base_image, start_dockerd, stop_dockerd  # noqa: E402
+from _dockerd import start_dockerd, stop_dockerd  # noqa: E402
 from build import workloads  # noqa: E402
 
 from tests.registry_server import Registry  # noqa: E402
@@ -83,15 +82,14 @@ def main() -> None:
                        capture_output=True)
         timed([*CAIRN, "--root", str(src), "import", str(base_dir / "busybox.tar"), "busybox:local"])
         base_ref = f"{reg.host}/base/busybox:1"
-        timed([*CAIRN, "--root", str(src), "push", "-q", "busybox:local", base_ref])
+        timed([*CAIRN, "--root", str(src), "push", "-q", "--compression", "gzip", "busybox:local", base_ref])  # docker 20.10 reads no zstd
         ctxs = workloads(base_dir / "w", 10, 1)
         for w in WORKLOADS:
             df = ctxs[w] / "Dockerfile"
             df.write_text(df.read_text().replace("busybox:local", base_ref))
         if not args.no_buildkit:
-            dockerd, denv = start_dockerd(base_dir / "dockerd")
-            if dockerd is not None:
-                load_base_image(denv, base_dir / "busybox.tar")
+            (base_dir / "dockerd").mkdir()
+            dockerd, denv = start_dockerd(base_dir / "dockerd")  # it pulls the base from the registry
         print(f"work dir {base_dir} (registry storage there too)", flush=True)
         for w in WORKLOADS:
             cache = f"{reg.host}/cache/{w}:1"

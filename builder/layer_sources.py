@@ -34,14 +34,14 @@ def ensure_blob_local(store: Store, desc: oci.Descriptor, registry_options=None,
     repositories = all_repositories(store, desc.digest)
     if not repositories:
         raise LayerUnavailable(f"blob {desc.digest} is not in the store and no registry is known to hold it")
-    from .registry.client import RegistryClient
+    from .registry.client import shared
     from .registry.errors import RegistryError
 
     errors = []
     for repository in repositories:
         domain, _, path = repository.partition("/")
         try:
-            with RegistryClient(domain, registry_options) as client, store.adding():
+            with shared(domain, registry_options) as client, store.adding():
                 client.fetch_blob(path, desc.digest, desc.size, lambda: store.blobs.writer(desc.digest))
                 if diff_id is not None:
                     store.record_layer_blob(diff_id, desc.digest, desc.media_type, desc.size)

@@ -10,7 +10,6 @@ bytes. A source that is missing or unreadable is a warning, and the build goes o
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +43,6 @@ class RemoteCaches:
         self.registry_options = registry_options
         self.warn = warn
         self.sources: list[_Source] = []
-        self._clients: dict[str, object] = {}
-        self._lock = threading.Lock()
         for spec in specs:
             try:
                 records = self._load(spec)
@@ -58,17 +55,14 @@ class RemoteCaches:
         return bool(self.sources)
 
     def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
+        pass  # the clients are the process's shared ones
 
     # -- reading sources ----------------------------------------------------------------
     def _client(self, domain: str):
-        from ..registry.client import RegistryClient
+        from ..registry.client import shared
 
-        with self._lock:
-            if domain not in self._clients:
-                self._clients[domain] = RegistryClient(domain, self.registry_options)
-            return self._clients[domain]
+        with shared(domain, self.registry_options) as client:
+            return client
 
     def _load(self, spec: CacheSpec) -> list[CacheRecord]:
         if spec.type == "local":

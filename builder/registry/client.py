@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -262,6 +263,22 @@ class RegistryClient:
         if not location:
             raise RegistryError(f"{self.domain}: the registry started an upload without a Location")
         return str(response.url.join(location))
+
+
+_shared: dict[tuple, RegistryClient] = {}
+_shared_lock = threading.Lock()
+
+
+@contextmanager
+def shared(domain: str, options: RegistryOptions | None = None):
+    """One client per registry for the whole process (a build pulls its bases, reads its caches
+    and fetches layers through it: one probe, one connection pool, tokens kept)."""
+    options = options or RegistryOptions.from_env()
+    with _shared_lock:
+        client = _shared.get((domain, options))
+        if client is None:
+            client = _shared[(domain, options)] = RegistryClient(domain, options)
+    yield client
 
 
 def _with_digest(location: str, digest: Digest) -> str:

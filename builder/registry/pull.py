@@ -21,7 +21,7 @@ from ..image_config import host_platform
 from ..reference import Reference
 from ..store import images
 from ..store.store import Store
-from .client import Cancelled, RegistryClient
+from .client import Cancelled, shared
 from .errors import RegistryError
 from .locations import record_locations, record_remote_layer, remote_layer
 from .options import RegistryOptions
@@ -79,7 +79,7 @@ def pull(store: Store, ref: Reference, options: RegistryOptions | None = None, p
     """Pull `ref` into the store. With lazy=True (a build's FROM) only the manifest and config
     come now; the layers are recorded as held by the registry and fetched when first read."""
     want = parse_platform(platform)
-    with RegistryClient(ref.domain, options) as client:
+    with shared(ref.domain, options) as client:
         top = client.get_manifest(ref.path, str(ref.digest) if ref.digest else ref.tag or "latest", ref.digest)
         manifest_doc = top
         if top.media_type in oci.INDEX_TYPES:
