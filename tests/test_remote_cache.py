@@ -249,6 +249,16 @@ def test_local_directory_cache(tmp_path, base):
     assert {s["cache_source"] for s in counted_steps(meta)} == {f"local:{layout}"}
     assert not ran(res.stderr.decode(), "ran-deps") and not ran(res.stderr.decode(), "ran-app")
 
+    # a corrupt cache config: a warning, and the build runs every step
+    manifest_digest = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((layout / "blobs" / "sha256" / manifest_digest).read_text())
+    config = layout / "blobs" / "sha256" / manifest["config"]["digest"].split(":")[1]
+    config.write_bytes(b"{not json" + config.read_bytes()[9:])
+    res = build(tmp_path / "c", ctx, "--cache-from", f"type=local,src={layout}")
+    ok(res)
+    assert "is not usable" in res.stderr.decode() and "does not match its digest" in res.stderr.decode()
+    assert ran(res.stderr.decode(), "ran-deps")
+
 
 def test_inline_cache_rides_in_the_pushed_image(tmp_path, proxy, base):
     ctx = context(tmp_path, base)
