@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import struct
+import threading
 import sys
 from dataclasses import dataclass
 from typing import Callable
@@ -187,6 +188,9 @@ def _ns_flags(spec: Spec) -> int:
     return flags
 
 
+_START_LOCK = threading.Lock()
+
+
 def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
           setup_stdio: Callable[[], None] | None = None) -> int:
     """Create the container and let it exec; returns the host pid of its PID 1.
@@ -196,12 +200,21 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
     (the process has then been reaped).
     """
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    pid_r, pid_w = os.pipe()
-    go_r, go_w = os.pipe()
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    a = os.fork()
+    # Several threads may start containers at once (a build's parallel stages). Each child
+    # must not inherit another start's write ends: a reader waiting for EOF on a pipe whose
+    # write end a sibling container holds waits forever. So the pipes are close-on-exec and
+    # made, forked and closed on the parent's side under one lock.
+    with _START_LOCK:
+        pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        a = os.fork()
+        if a != 0:
+            os.close(pid_w)
+            os.close(go_r)
+            os.close(err_w)
     if a == 0:  # A
         try:
             os.close(pid_r)
@@ -219,9 +232,6 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
                 _write_all(err_w, struct.pack("!i", 125) + f"cannot create namespaces: {err}".encode())
             finally:
                 os._exit(125)
-    os.close(pid_w)
-    os.close(go_r)
-    os.close(err_w)
     try:
         _, status = os.waitpid(a, 0)
         data = b""

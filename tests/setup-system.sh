@@ -2,7 +2,8 @@
 # System packages the tests use, from Debian's archive: busybox-static (base images),
 # skopeo and umoci (readers of our output), attr (xattr tools), iptables and iproute2
 # (bridge masquerade, network checks), docker-registry (the CNCF distribution registry) and
-# apache2-utils (htpasswd) for the registry tests. Installs only what is missing.
+# apache2-utils (htpasswd) for the registry tests, chromium (renders `cairn bench` reports)
+# and git. Installs only what is missing.
 set -eu
 need=""
 command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
@@ -13,6 +14,8 @@ command -v iptables >/dev/null 2>&1 || need="$need iptables"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
 command -v htpasswd >/dev/null 2>&1 || need="$need apache2-utils"
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+command -v git >/dev/null 2>&1 || need="$need git"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "tests need:$need (run as root, or install them)" >&2

@@ -6,6 +6,7 @@ changed, or that the instruction changed."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from ..store.store import Store
 
@@ -34,16 +35,29 @@ def _env(items: list[str]) -> dict[str, str]:
     return dict(item.split("=", 1) if "=" in item else (item, "") for item in items)
 
 
+@dataclass(frozen=True)
+class Explanation:
+    text: str
+    cause: str                        # new | format | files | env | instruction | parent
+    changed_files: tuple[str, ...] = ()  # every path whose content, type or mode changed (COPY/ADD)
+
+
 def explain(store: Store, position: str, key: str, inputs: dict, earlier: dict | None = None) -> str:
+    return explain_details(store, position, key, inputs, earlier).text
+
+
+def explain_details(store: Store, position: str, key: str, inputs: dict, earlier: dict | None = None) -> Explanation:
     """`earlier`: inputs of an earlier record from elsewhere (a --cache-from source), used
     when the store has none for this position."""
     before = previous_inputs(store, position, key) or earlier
     if before is None:
-        return "no earlier build of this step"
+        return Explanation("no earlier build of this step", "new")
     if before.get("v") != inputs.get("v"):
-        return "the cache format changed"
+        return Explanation("the cache format changed", "format")
     old, new = before.get("step", {}), inputs.get("step", {})
     reasons = []
+    cause = None
+    changed: list[str] = []
     if "sources" in new and "sources" in old and isinstance(new["sources"], list) and new["sources"] \
             and isinstance(new["sources"][0], list):
         a, b = {}, {}
@@ -54,18 +68,21 @@ def explain(store: Store, position: str, key: str, inputs: dict, earlier: dict |
             shown = ", ".join(changed[:MAX_PATHS])
             more = f" and {len(changed) - MAX_PATHS} more" if len(changed) > MAX_PATHS else ""
             reasons.append(f"files changed: {shown}{more}")
+            cause = "files"
     if "env" in new and "env" in old and new["env"] != old["env"]:
         a, b = _env(old["env"]), _env(new["env"])
         names = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
         reasons.append("env or build args changed: " + ", ".join(names))
+        cause = cause or "env"
     for field, label in (("RUN", "the command"), ("dest", "the destination"), ("user", "the user"),
                          ("workdir", "the working directory"), ("chown", "--chown"), ("chmod", "--chmod"),
                          ("mounts", "the mounts"), ("network", "the network mode"), ("contents", "the heredoc"),
                          ("from", "the --from source")):
         if old.get(field) != new.get(field) and field in (old.keys() | new.keys()):
             reasons.append(f"{label} changed")
+            cause = cause or ("parent" if field == "from" else "instruction")
     if not reasons and before.get("parent") != inputs.get("parent"):
-        return "the parent changed (an earlier step missed, or the base image changed)"
+        return Explanation("the parent changed (an earlier step missed, or the base image changed)", "parent")
     if not reasons:
-        return "the instruction changed"
-    return "; ".join(reasons)
+        return Explanation("the instruction changed", "instruction")
+    return Explanation("; ".join(reasons), cause or "instruction", tuple(changed))

@@ -17,7 +17,8 @@ def cli(ctx: click.Context, root: str, debug: bool) -> None:
     ctx.obj = {"root": root, "debug": debug, "store": None}
 
 
-from . import build as _build  # noqa: E402,F401  (registers commands)
+from . import bench as _bench  # noqa: E402,F401  (registers commands)
+from . import build as _build  # noqa: E402,F401
 from . import cache as _cache  # noqa: E402,F401
 from . import containers as _containers  # noqa: E402,F401
 from . import images as _images  # noqa: E402,F401

@@ -32,7 +32,7 @@ from ..store import images
 from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from ..cache import records as cache_records
-from ..cache.explain import explain
+from ..cache.explain import explain_details
 from ..cache.export import export as export_cache
 from ..cache.manifest import INLINE_KEY
 from ..cache.remote import RemoteCaches, portable_position
@@ -59,6 +59,10 @@ class BuildOptions:
     registry: object = None  # RegistryOptions for pulling base images (None: defaults)
     cache_from: tuple = ()  # CacheSpecs to match keys against (registry refs, layout directories)
     cache_to: tuple = ()  # CacheSpecs to export this build's records to
+    base_store: object = None  # a Store to copy missing base images from before pulling them
+
+
+MAX_CHANGED_FILES = 200  # per step, in --metadata-file
 
 
 class BuildError(CairnError):
@@ -350,7 +354,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         use_cache = not options.no_cache and not ({label, str(ps.index)} & {f.lower() for f in options.no_cache_filter})
         for position_index, cmd in enumerate(_onbuild_triggers(state, ps) + list(ps.stage.commands)):
             step = next(counter)
-            explanation = None
+            explanation = details = None
             t0, wall0 = time.monotonic(), time.time()
             progress.step(step, label, total, cmd.original)
             cached = False
@@ -377,8 +381,9 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                         layer = None if hit.empty else Layer(hit.diff_id, hit.descriptor)
                 if not cached:
                     if keyed is not None:
-                        explanation = explain(store, position, key, inputs,
-                                              remote.earlier_inputs(portable, key) if remote else None)
+                        details = explain_details(store, position, key, inputs,
+                                                  remote.earlier_inputs(portable, key) if remote else None)
+                        explanation = details.text
                     layer = _execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp)
                     if keyed is not None and layer is not None:
                         cache_records.record(store, key, state.fs_key, inputs, layer.diff_id,
@@ -402,14 +407,17 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             steps.append({"instruction": cmd.original, "stage": label, "cached": cached, "key": key,
                           "cache_source": source, "position": portable,
                           "diff_id": str(layer.diff_id) if layer is not None else None,
+                          "size": layer.descriptor.size if layer is not None and not cached else 0,
                           "explanation": explanation,
+                          "miss_cause": details.cause if details else None,
+                          "changed_files": list(details.changed_files[:MAX_CHANGED_FILES]) if details else [],
                           "seconds": round(seconds, 3), "started": round(wall0, 3),
                           "finished": round(wall0 + seconds, 3), "kind": cmd.keyword})
             progress.done(step, seconds, cached, source if source not in (None, "local") else None)
         return state
 
     planned = {ps.index: ps for ps in bp.stages}
-    bases = BaseImages(store, options.registry, options.pull, progress.info)
+    bases = BaseImages(store, options.registry, options.pull, progress.info, options.base_store)
     remote = RemoteCaches(store, list(options.cache_from), options.registry, progress.warn) \
         if options.cache_from else None
     stat_cache = StatCache(store)
@@ -490,6 +498,7 @@ class BuildResult:
             "hits": hits,
             "misses": len(counted) - hits,
             "hit_rate": round(hits / len(counted), 4) if counted else 0.0,
+            "rebuilt_bytes": sum(s.get("size") or 0 for s in self.steps if not s["cached"]),
         }
 
 

@@ -1,0 +1,137 @@
+"""Replaying a history: one build per commit, oldest first, with one persistent store.
+
+cairn builds run in this process (the store is the user's, or a fresh one with --cold,
+kept for the whole replay: a CI runner that keeps its cache). BuildKit builds go through
+`docker build` (bench/buildkit.py). A commit that cannot be built (no Dockerfile, a
+Dockerfile error, a failing RUN) is recorded as failed with its error, and the replay
+goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CairnError
+from .git import Commit
+
+
+@dataclass(frozen=True)
+class Miss:
+    instruction: str
+    stage: str
+    explanation: str
+    cause: str
+    changed_files: tuple[str, ...] = ()
+    position: str = ""  # Dockerfile:stage:index: the same step across commits, whatever its text
+
+    def to_json(self) -> dict:
+        return {"instruction": self.instruction, "stage": self.stage, "explanation": self.explanation,
+                "cause": self.cause, "changed_files": list(self.changed_files), "position": self.position}
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    commit: str
+    subject: str
+    time: str
+    hits: int
+    misses: int
+    seconds: float
+    rebuilt_bytes: int
+    misses_explained: tuple[Miss, ...] = ()
+    error: str | None = None
+    builder: str = "cairn"
+    steps: tuple[tuple[str, bool, str], ...] = field(default=(), compare=False)  # (instruction, cached, position)
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.hits + self.misses
+        return round(self.hits / total, 4) if total else 0.0
+
+    def to_json(self) -> dict:
+        return {"commit": self.commit, "subject": self.subject, "time": self.time, "hits": self.hits,
+                "misses": self.misses, "hit_rate": self.hit_rate, "seconds": round(self.seconds, 3),
+                "rebuilt_bytes": self.rebuilt_bytes, "misses_explained": [m.to_json() for m in self.misses_explained],
+                "error": self.error, "builder": self.builder,
+                "steps": [{"instruction": i, "cached": c, "position": p} for i, c, p in self.steps]}
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    dockerfile: str | None = None      # path inside the repository (default CONTEXT/Dockerfile)
+    context: str = "."                 # directory inside the repository
+    build_args: tuple[tuple[str, str], ...] = ()
+    target: str | None = None
+
+
+def _paths(tree: Path, options: ReplayOptions) -> tuple[Path, Path]:
+    context = (tree / options.context).resolve()
+    dockerfile = (tree / options.dockerfile) if options.dockerfile else context / "Dockerfile"
+    return context, dockerfile
+
+
+def build_with_cairn(store, tree: Path, commit: Commit, options: ReplayOptions, base_store=None) -> BuildRecord:
+    import grammar
+
+    from ..executor.build import BuildOptions, build
+    from ..executor.progress import Progress
+
+    context, dockerfile = _paths(tree, options)
+    t0 = time.monotonic()
+    failed = _missing(commit, context, dockerfile, options)
+    if failed is not None:
+        return failed
+    try:
+        result = build(store, str(context), dockerfile.read_bytes(),
+                       BuildOptions(target=options.target, build_args=options.build_args,
+                                    dockerfile_name=dockerfile.name, base_store=base_store),
+                       Progress("quiet"), str(dockerfile))
+    except grammar.DockerfileError as err:
+        return _failed(commit, f"{dockerfile.name}:{err.start_line}: {err.message}", time.monotonic() - t0)
+    except (CairnError, OSError) as err:
+        return _failed(commit, str(err), time.monotonic() - t0)
+    seconds = time.monotonic() - t0
+    meta = result.metadata()
+    counted = [s for s in result.steps if s["kind"] in ("RUN", "COPY", "ADD")]
+    misses = tuple(Miss(s["instruction"], s["stage"], s["explanation"] or "", s["miss_cause"] or "new",
+                        tuple(s.get("changed_files") or ()), s["position"]) for s in counted if not s["cached"])
+    return BuildRecord(commit.sha, commit.subject, commit.time, meta["hits"], meta["misses"], seconds,
+                       meta["rebuilt_bytes"], misses, None, "cairn",
+                       tuple((s["instruction"], s["cached"], s["position"]) for s in counted))
+
+
+def _missing(commit: Commit, context: Path, dockerfile: Path, options: ReplayOptions) -> BuildRecord | None:
+    if not context.is_dir():
+        return _failed(commit, f"the context {options.context} does not exist at this commit", 0.0)
+    if not dockerfile.is_file():
+        rel = options.dockerfile or str(Path(options.context) / "Dockerfile")
+        return _failed(commit, f"{rel} does not exist at this commit", 0.0)
+    return None
+
+
+def _failed(commit: Commit, error: str, seconds: float, builder: str = "cairn") -> BuildRecord:
+    return BuildRecord(commit.sha, commit.subject, commit.time, 0, 0, seconds, 0, (), error, builder)
+
+
+def replay(repo: Path, commits: list[Commit], options: ReplayOptions, builder: str, store=None,
+           on_build=lambda index, record: None, docker_env=None, base_store=None) -> list[BuildRecord]:
+    """`base_store`: where a fresh `store` takes the base images it lacks (the user's store)."""
+    from .git import worktree
+
+    records = []
+    with worktree(repo) as (tree, checkout):
+        for index, commit in enumerate(commits):
+            checkout(commit.sha)
+            if builder == "buildkit":
+                from .buildkit import build_with_buildkit
+
+                context, dockerfile = _paths(tree, options)
+                record = _missing(commit, context, dockerfile, options) or \
+                    build_with_buildkit(commit, context, dockerfile, options, docker_env)
+            else:
+                record = build_with_cairn(store, tree, commit, options, base_store)
+            records.append(record)
+            on_build(index, record)
+    return records
