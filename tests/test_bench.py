@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import cairn_cli, imported_store
+from .dockerd import docker_engine  # noqa: F401 - fixture
 
 DOCKERFILE = """\
 FROM busybox:local
@@ -188,3 +189,33 @@ def screenshot(page: Path, png: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
     console_errors = [line for line in log.splitlines() if "CONSOLE" in line and "rror" in line]
     assert console_errors == []
+
+
+def test_history_with_buildkit_counts_its_cached_steps(root, repo, tmp_path, docker_engine):  # noqa: F811
+    env = dict(docker_engine, CAIRN_DOCKER="/usr/bin/docker")
+    archive = tmp_path / "busybox.tar"
+    assert cairn_cli("save", "-o", str(archive), "busybox:local", root=root).returncode == 0
+    subprocess.run(["/usr/bin/docker", "load", "-i", str(archive)], env=env, check=True, capture_output=True)
+    res = cairn_cli("bench", "history", "--repo", str(repo), "--last", "7", "--builder", "buildkit", "--cold",
+                    "--json", str(tmp_path / "bk.json"), root=root, env=env)
+    assert res.returncode == 0, res.stderr.decode()
+    builds = json.loads((tmp_path / "bk.json").read_text())["builds"]
+    assert [(b["hits"], b["misses"]) for b in builds] == [(0, 4), (4, 0), (2, 2), (0, 4), (4, 0), (0, 0), (4, 0)]
+    assert builds[5]["error"] and all(b["builder"] == "buildkit" for b in builds)
+
+
+def test_parse_buildkit_plain_progress():
+    from builder.bench.buildkit import parse_plain
+
+    log = """#5 [2/4] COPY deps.txt .
+#5 CACHED
+
+#6 [3/4] RUN cp deps.txt installed.txt
+#6 DONE 0.4s
+
+#7 [build 1/2] ADD https://example.com/x /x
+#7 CACHED
+#8 [4/4] WORKDIR /app
+"""
+    assert parse_plain(log) == [("COPY deps.txt .", True, ":0"), ("RUN cp deps.txt installed.txt", False, ":1"),
+                                ("ADD https://example.com/x /x", True, "build:2")]

@@ -25,9 +25,14 @@ class NoDockerEngine(CairnError):
     pass
 
 
+def docker_binary() -> str | None:
+    """`$CAIRN_DOCKER`, or `docker` on PATH."""
+    return os.environ.get("CAIRN_DOCKER") or shutil.which("docker")
+
+
 def docker_env() -> dict:
     """The environment for `docker`; raises NoDockerEngine when no engine answers."""
-    docker = shutil.which("docker")
+    docker = docker_binary()
     if docker is None:
         raise NoDockerEngine("--builder buildkit needs the docker CLI and a running Docker engine; docker is not "
                              "installed")
@@ -61,7 +66,7 @@ def parse_plain(output: str) -> list[tuple[str, bool, str]]:
 def build_with_buildkit(commit: Commit, context: Path, dockerfile: Path, options, env: dict):
     from .replay import BuildRecord, Miss, _failed
 
-    cmd = ["docker", "build", "--progress=plain", "-f", str(dockerfile)]
+    cmd = [docker_binary() or "docker", "build", "--progress=plain", "-f", str(dockerfile)]
     for name, value in options.build_args:
         cmd += ["--build-arg", f"{name}={value}"]
     if options.target:

@@ -102,12 +102,13 @@ def build_with_cairn(store, tree: Path, commit: Commit, options: ReplayOptions, 
                        tuple((s["instruction"], s["cached"], s["position"]) for s in counted))
 
 
-def _missing(commit: Commit, context: Path, dockerfile: Path, options: ReplayOptions) -> BuildRecord | None:
+def _missing(commit: Commit, context: Path, dockerfile: Path, options: ReplayOptions,
+             builder: str = "cairn") -> BuildRecord | None:
     if not context.is_dir():
-        return _failed(commit, f"the context {options.context} does not exist at this commit", 0.0)
+        return _failed(commit, f"the context {options.context} does not exist at this commit", 0.0, builder)
     if not dockerfile.is_file():
         rel = options.dockerfile or str(Path(options.context) / "Dockerfile")
-        return _failed(commit, f"{rel} does not exist at this commit", 0.0)
+        return _failed(commit, f"{rel} does not exist at this commit", 0.0, builder)
     return None
 
 
@@ -128,7 +129,7 @@ def replay(repo: Path, commits: list[Commit], options: ReplayOptions, builder: s
                 from .buildkit import build_with_buildkit
 
                 context, dockerfile = _paths(tree, options)
-                record = _missing(commit, context, dockerfile, options) or \
+                record = _missing(commit, context, dockerfile, options, "buildkit") or \
                     build_with_buildkit(commit, context, dockerfile, options, docker_env)
             else:
                 record = build_with_cairn(store, tree, commit, options, base_store)

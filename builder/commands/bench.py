@@ -92,13 +92,13 @@ def history_cmd(ctx, repo, last, rev_range, context, build_args, target, cold, j
     top = _check(last, rev_range, repo)
     docker_env = None
     if builder == "buildkit":
-        from ..bench.buildkit import docker_env as engine
+        from ..bench.buildkit import docker_binary, docker_env as engine
 
         docker_env = engine()
         if cold:
             import subprocess
 
-            subprocess.run(["docker", "builder", "prune", "-af"], env=docker_env, capture_output=True)
+            subprocess.run([docker_binary(), "builder", "prune", "-af"], env=docker_env, capture_output=True)
     chosen = commits(top, last, rev_range)
     options = ReplayOptions(dockerfile, context, tuple(parse_build_args(list(build_args)).items()), target)
     with _store(ctx, cold) as store:
