@@ -149,3 +149,33 @@ def test_two_builds_share_a_store_at_once(project):
         assert p.returncode == 0, err
     assert cairn_cli("store", "check", root=root).returncode == 0
     assert hits(root, other) == [True, True]
+
+
+def test_a_corrupt_cached_blob_is_rebuilt_with_a_warning(project):
+    """A layer held only as a blob (no snapshot) is verified before a hit trusts it."""
+    root, ctx = project
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo blob-only > /b\nRUN cat /b > /c\n")
+    assert hits(root, ctx) == [False, False]
+    import shutil
+
+    from builder.digest import Digest
+    from builder.layers.materialize import ensure_blob
+    from builder.store.store import Store
+
+    with Store(root) as store:
+        (diff_id,) = [Digest.parse(r[0]) for r in store.conn.execute(
+            "SELECT diff_id FROM cache_records WHERE inputs LIKE '%echo blob-only%'")]
+        blob = ensure_blob(store, diff_id, "zstd")
+        shutil.rmtree(store.snapshot_path(diff_id))
+        with store.transaction() as c:
+            c.execute("DELETE FROM snapshots WHERE diff_id=?", (str(diff_id),))
+    assert hits(root, ctx) == [True, True]  # the intact blob serves the hit
+    with Store(root) as store:
+        path = store.blobs.path(blob.digest)
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    res = cairn_cli("build", "--progress", "plain", str(ctx), root=root)
+    assert res.returncode == 0, res.stderr.decode()
+    assert f"its cached layer {diff_id} is corrupt; rebuilding".encode() in res.stderr
+    assert hits(root, ctx) == [True, True]

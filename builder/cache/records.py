@@ -16,9 +16,11 @@ from .keys import canonical
 
 @dataclass(frozen=True)
 class Missing:
-    """A record whose layer is gone (pruned, lost, or deleted by hand): rebuild, and say so."""
+    """A record whose layer is gone (pruned, lost, deleted by hand) or whose only blob is
+    corrupt: rebuild, and say so."""
 
     diff_id: str
+    reason: str = "is gone"
 
 
 @dataclass(frozen=True)
@@ -39,16 +41,34 @@ def lookup(store: Store, key: str) -> "Hit | Missing | None":
         hit = Hit(Digest("sha256", "0" * 64), oci.Descriptor(oci.OCI_LAYER, Digest("sha256", "0" * 64), 0), True)
     else:
         diff_id = Digest.parse(row[0])
-        if store.has_snapshot(diff_id) or store.layer_blobs(diff_id):
+        blobs = "snapshot" if store.has_snapshot(diff_id) else _blob_status(store, diff_id)
+        if blobs in ("snapshot", "good"):
             hit = Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, row[1] or 0))
         else:
+            corrupt = blobs == "corrupt"
             remote = remote_layer(store, diff_id)
             if remote is None:
-                return Missing(row[0])
+                return Missing(row[0], "is corrupt" if corrupt else "is gone")
             hit = Hit(diff_id, remote)
     with store.transaction() as c:
         c.execute("UPDATE cache_records SET last_used=? WHERE key=?", (time.time(), key))
     return hit
+
+
+def _blob_status(store: Store, diff_id: Digest) -> str:
+    """"good", "corrupt" or "none": the stored blobs of a layer that has no snapshot.
+
+    A layer held only as a blob is read back before it is trusted; a corrupt blob is
+    removed, with its record, so that the step is rebuilt."""
+    status = "none"
+    for digest, _media_type, _size in store.layer_blobs(diff_id):
+        if store.blobs.verify(digest):
+            return "good"
+        status = "corrupt"
+        store.blobs.remove(digest)
+        with store.transaction() as c:
+            c.execute("DELETE FROM layer_blobs WHERE diff_id=? AND blob=?", (str(diff_id), str(digest)))
+    return status
 
 
 def record_empty(store: Store, key: str, parent: str, inputs: dict, position: str = "") -> None:

@@ -375,7 +375,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                         if remote_hit is not None:
                             hit, source = remote.adopt(remote_hit, position), remote_hit.source
                     if isinstance(hit, cache_records.Missing):
-                        progress.warn(f"step {step}: its cached layer {hit.diff_id} is gone; rebuilding")
+                        progress.warn(f"step {step}: its cached layer {hit.diff_id} {hit.reason}; rebuilding")
                     elif hit is not None:
                         cached, source = True, source or "local"
                         layer = None if hit.empty else Layer(hit.diff_id, hit.descriptor)
