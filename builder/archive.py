@@ -157,6 +157,11 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker") -> None:
             pass
         chosen.append((image, text, ref))
 
+    from .layer_sources import ensure_local
+
+    for image, _text, _ref in chosen:  # layers known only in a registry are fetched first
+        ensure_local(store, image.layers)
+
     def fill(f):
         out = _TarOut(f)
         out.add_bytes("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')

@@ -51,6 +51,22 @@ def ensure_blob_local(store: Store, desc: oci.Descriptor, registry_options=None,
     raise LayerUnavailable(f"blob {desc.digest} could not be fetched: {'; '.join(errors)}")
 
 
+def ensure_local(store: Store, layers, registry_options=None) -> None:
+    """Make every layer readable here (a snapshot or a stored blob), fetching what only a
+    registry holds; nothing is unpacked."""
+    from .registry.locations import remote_layer
+
+    for layer in layers:
+        if store.has_snapshot(layer.diff_id) or store.layer_blobs(layer.diff_id):
+            continue
+        desc = layer.descriptor
+        if desc.digest == layer.diff_id or not desc.digest:
+            desc = remote_layer(store, layer.diff_id) or desc
+        ensure_blob_local(store, desc, registry_options, layer.diff_id)
+        if not store.layer_blobs(layer.diff_id):
+            store.record_layer_blob(layer.diff_id, desc.digest, desc.media_type, desc.size)
+
+
 def ensure_snapshots(store: Store, layers, registry_options=None) -> None:
     """Unpack every layer (objects with .diff_id and .descriptor) that has no snapshot yet."""
     from .layers.materialize import unpack_blob

@@ -3,19 +3,22 @@
 # skopeo and umoci (readers of our output), attr (xattr tools), iptables and iproute2
 # (bridge masquerade, network checks), docker-registry (the CNCF distribution registry) and
 # apache2-utils (htpasswd) for the registry tests, chromium (renders `cairn bench` reports)
-# and git. Installs only what is missing.
+# and git. Installs only what is missing. `setup-system.sh runtime` installs only what
+# building and running the example needs (busybox-static, iptables, iproute2).
 set -eu
 need=""
 command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
+command -v iptables >/dev/null 2>&1 || need="$need iptables"
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+if [ "${1:-}" != runtime ]; then
 command -v skopeo >/dev/null 2>&1 || need="$need skopeo"
 command -v umoci >/dev/null 2>&1 || need="$need umoci"
 command -v setfattr >/dev/null 2>&1 || need="$need attr"
-command -v iptables >/dev/null 2>&1 || need="$need iptables"
-command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
 command -v htpasswd >/dev/null 2>&1 || need="$need apache2-utils"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v git >/dev/null 2>&1 || need="$need git"
+fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "tests need:$need (run as root, or install them)" >&2

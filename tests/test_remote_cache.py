@@ -150,6 +150,14 @@ def test_runner_b_hits_everything_and_downloads_no_layer(tmp_path, proxy, base):
                              f"oci:{tmp_path / 'b-layout'}:x"], capture_output=True)
     assert copied.returncode == 0, copied.stderr
     assert ok(cairn_cli("run", "--rm", "--network", "none", b_ref, root=tmp_path / "runner-c")) == "main.c\nutil.c\n"
+    # B's store is consistent although it holds none of the layers, and an output that needs
+    # the bytes (a docker archive) fetches them then
+    ok(cairn_cli("store", "check", root=tmp_path / "runner-b"))
+    since = len(proxy.log)
+    ok(cairn_cli("save", "-o", str(tmp_path / "b.tar"), f"{proxy.host}/app/app:b", root=tmp_path / "runner-b"))
+    assert layer_downloads(proxy, since) or blob_gets(proxy, since)
+    inspected = subprocess.run(["skopeo", "inspect", f"docker-archive:{tmp_path / 'b.tar'}"], capture_output=True)
+    assert inspected.returncode == 0, inspected.stderr
 
     # after a one-file edit, a fresh runner hits every step before the edited COPY
     (ctx / "src" / "util.c").write_text("int util = 1;\n")
