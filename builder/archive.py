@@ -15,13 +15,12 @@ temp name and renamed, so a failed save leaves nothing at the destination.
 from __future__ import annotations
 
 import json
-import os
 import tarfile
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from . import oci
+from .atomic_file import write_atomically
 from .digest import Digest, DigestError
 from .errors import CairnError
 from .image_config import host_platform
@@ -93,23 +92,6 @@ class _Counter:
         return len(data)
 
 
-def _write_atomically(dest: str, fill) -> None:
-    dest_path = Path(dest)
-    fd, tmp = tempfile.mkstemp(dir=dest_path.parent if str(dest_path.parent) else ".", prefix=".cairn-save-")
-    try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-            fill(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, dest_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _blob_name(digest: Digest) -> str:
     return f"blobs/{digest.algorithm}/{digest.hex}"
 
@@ -127,19 +109,11 @@ def _add_layer_blob(store: Store, out: _TarOut, layer: images.LayerRecord) -> No
                     sink.write(chunk)
 
         out.add_stream(name, size, copy)
-    elif desc.digest == layer.diff_id and (store.has_snapshot(layer.diff_id) or store.layer_blobs(layer.diff_id)):
+    elif desc.digest == layer.diff_id:
         out.add_stream(name, layer_tar_size(store, layer.diff_id),
                        lambda sink: write_layer_tar(store, layer.diff_id, sink))
-    elif desc.digest != layer.diff_id:
-        from .layer_sources import ensure_blob_local
-
-        ensure_blob_local(store, desc, None, layer.diff_id)  # known only in a registry: fetched now
-        _add_layer_blob(store, out, layer)
     else:
-        from .layer_sources import ensure_snapshots
-
-        ensure_snapshots(store, [layer])
-        _add_layer_blob(store, out, layer)
+        raise BlobError(f"layer blob {desc.digest} is missing from the store")
 
 
 def save(store: Store, refs: list[str], dest: str, fmt: str = "docker") -> None:
@@ -200,7 +174,7 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker") -> None:
         out.close()
 
     with store.adding():
-        _write_atomically(dest, fill)
+        write_atomically(dest, fill)
 
 
 # -- load ------------------------------------------------------------------------------

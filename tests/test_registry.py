@@ -6,6 +6,7 @@ the middle of a push, a registry that stops answering, 5xx answers and redirects
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import signal
@@ -96,7 +97,7 @@ def test_push_is_read_by_skopeo_and_pulls_back(plain, src, tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["containerimage.digest"] == digest
     raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{ref}")
     assert raw.returncode == 0, raw.stderr
-    assert "sha256:" + __import__("hashlib").sha256(raw.stdout).hexdigest() == digest
+    assert "sha256:" + hashlib.sha256(raw.stdout).hexdigest() == digest
     manifest = json.loads(raw.stdout)
     assert manifest["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"
     copied = skopeo("copy", "--src-tls-verify=false", f"docker://{ref}", f"oci:{tmp_path / 'layout'}:x")
@@ -144,8 +145,6 @@ def test_pull_chooses_the_platform_from_a_multi_platform_index(plain, src, tmp_p
     config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_bytes())
 
     def put(data: bytes) -> str:
-        import hashlib
-
         h = hashlib.sha256(data).hexdigest()
         (blobs / h).write_bytes(data)
         return "sha256:" + h
@@ -452,13 +451,21 @@ def test_token_auth_login_push_pull(token, src, tmp_path):
 
 # -- builds -----------------------------------------------------------------------------------
 
-def test_from_pulls_and_build_pushes(plain, src, tmp_path):
-    base = f"{plain.host}/base/busybox:1"
+def _pushed_base_and_context(src, base: str, tmp_path, files: dict[str, str], steps: str):
+    """Push busybox:local as `base`; a build context with `files` and `FROM base` + `steps`."""
     ok(cli("push", "busybox:local", base, root=src))
     ctx = tmp_path / "ctx"
     ctx.mkdir()
-    (ctx / "greeting").write_text("hi\n")
-    (ctx / "Dockerfile").write_text(f"FROM {base}\nCOPY greeting /greeting\nCMD [\"cat\", \"/greeting\"]\n")
+    for name, text in files.items():
+        (ctx / name).write_text(text)
+    (ctx / "Dockerfile").write_text(f"FROM {base}\n{steps}")
+    return ctx
+
+
+def test_from_pulls_and_build_pushes(plain, src, tmp_path):
+    base = f"{plain.host}/base/busybox:1"
+    ctx = _pushed_base_and_context(src, base, tmp_path, {"greeting": "hi\n"},
+                                   'COPY greeting /greeting\nCMD ["cat", "/greeting"]\n')
     root = tmp_path / "s"
     app = f"{plain.host}/built/app:1"
     res = cli("build", "--push", "-t", app, "--metadata-file", str(tmp_path / "m.json"), str(ctx), root=root)
@@ -467,7 +474,7 @@ def test_from_pulls_and_build_pushes(plain, src, tmp_path):
     meta = json.loads((tmp_path / "m.json").read_text())
     assert meta["containerimage.digest"] == digest
     raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{app}")
-    assert "sha256:" + __import__("hashlib").sha256(raw.stdout).hexdigest() == digest
+    assert "sha256:" + hashlib.sha256(raw.stdout).hexdigest() == digest
     fresh = tmp_path / "fresh"
     ok(cli("pull", app, root=fresh))
     assert ok(cli("run", "--rm", "--network", "none", app, root=fresh)) == "hi\n"
@@ -476,11 +483,7 @@ def test_from_pulls_and_build_pushes(plain, src, tmp_path):
 
 def test_build_pull_notices_a_moved_base_tag(plain, src, tmp_path):
     base = f"{plain.host}/base/moving:1"
-    ok(cli("push", "busybox:local", base, root=src))
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "f").write_text("x\n")
-    (ctx / "Dockerfile").write_text(f"FROM {base}\nCOPY f /f\n")
+    ctx = _pushed_base_and_context(src, base, tmp_path, {"f": "x\n"}, "COPY f /f\n")
     root = tmp_path / "s"
     ok(cli("build", "-t", "app:1", str(ctx), root=root))
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from .. import oci
+from ..atomic_file import write_atomically
 from ..digest import Digest
 from ..errors import CairnError
 from ..store.store import Store
@@ -42,7 +43,7 @@ def chosen_steps(steps: list[dict], mode: str, image_stages: set[str]) -> list[d
     return [s for s in keyed if s["stage"] in image_stages]
 
 
-def _local_rows(store: Store, steps: list[dict]) -> list[dict]:
+def local_rows(store: Store, steps: list[dict]) -> list[dict]:
     rows = []
     for step in steps:
         row = store.conn.execute("SELECT parent, inputs, diff_id, size, created FROM cache_records WHERE key=?",
@@ -54,7 +55,7 @@ def _local_rows(store: Store, steps: list[dict]) -> list[dict]:
     return rows
 
 
-def _records(rows: list[dict], blobs: dict[str, oci.Descriptor]) -> list[CacheRecord]:
+def records_with_layers(rows: list[dict], blobs: dict[str, oci.Descriptor]) -> list[CacheRecord]:
     return [CacheRecord(r["key"], r["parent"], r["inputs"], r["diff_id"], r["size"], r["position"], r["created"],
                         blobs.get(r["diff_id"])) for r in rows]
 
@@ -62,7 +63,7 @@ def _records(rows: list[dict], blobs: dict[str, oci.Descriptor]) -> list[CacheRe
 def export(store: Store, spec: CacheSpec, steps: list[dict], image_stages: set[str], registry_options=None,
            log=lambda line: None) -> int:
     """Export; returns how many records were written (ours, before merging)."""
-    rows = _local_rows(store, chosen_steps(steps, spec.mode, image_stages))
+    rows = local_rows(store, chosen_steps(steps, spec.mode, image_stages))
     diff_ids = sorted({r["diff_id"] for r in rows if r["diff_id"] != "empty"})
     if spec.type == "registry":
         _to_registry(store, spec, rows, diff_ids, registry_options, log)
@@ -101,7 +102,7 @@ def _to_registry(store: Store, spec: CacheSpec, rows, diff_ids, registry_options
         layers = [(Digest.parse(d), oci.Descriptor(oci.OCI_LAYER, Digest.parse(d), sizes[d])) for d in diff_ids]
         sent = sender.send_all([], layers)
         blobs = {d: desc for d, desc in zip(diff_ids, sent)}
-        ours = _records(rows, blobs)
+        ours = records_with_layers(rows, blobs)
         for attempt in range(MERGE_ATTEMPTS):
             existing = _read_registry(client, ref)
             config, manifest = encode(merge(existing, ours))
@@ -150,9 +151,7 @@ def _write_bytes(layout: Path, data: bytes) -> Digest:
     digest = Digest.of(data)
     dest = layout / "blobs" / "sha256" / digest.hex
     if not dest.exists():
-        tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
+        write_atomically(dest, lambda f: f.write(data))
     return digest
 
 
@@ -167,7 +166,7 @@ def _to_local(store: Store, spec: CacheSpec, rows, diff_ids, registry_options) -
         desc = _blob_for_export(store, Digest.parse(d), sizes[d], spec.compression, registry_options)
         _place(store.blobs.path(desc.digest), layout / "blobs" / "sha256" / desc.digest.hex)
         blobs[d] = desc
-    ours = _records(rows, blobs)
+    ours = records_with_layers(rows, blobs)
     lock_fd = os.open(layout / ".cairn-cache.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
@@ -188,8 +187,6 @@ def _to_local(store: Store, spec: CacheSpec, rows, diff_ids, registry_options) -
             except oci.ImageFormatError:
                 entries = []
         entries.append(manifest.descriptor(**{oci.REF_NAME_ANNOTATION: spec.tag}))
-        tmp = index_path.with_name(f".index.json.tmp{os.getpid()}")
-        tmp.write_bytes(oci.Index.build(entries).raw)
-        os.replace(tmp, index_path)
+        write_atomically(index_path, lambda f: f.write(oci.Index.build(entries).raw))
     finally:
         os.close(lock_fd)

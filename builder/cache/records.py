@@ -31,6 +31,8 @@ class Hit:
 
 
 EMPTY = "empty"  # diff_id column value of a record whose step made no layer
+_NO_LAYER = Digest("sha256", "0" * 64)
+EMPTY_HIT = Hit(_NO_LAYER, oci.Descriptor(oci.OCI_LAYER, _NO_LAYER, 0), True)
 
 
 def lookup(store: Store, key: str) -> "Hit | Missing | None":
@@ -38,7 +40,7 @@ def lookup(store: Store, key: str) -> "Hit | Missing | None":
     if row is None or row[0] is None:
         return None
     if row[0] == EMPTY:
-        hit = Hit(Digest("sha256", "0" * 64), oci.Descriptor(oci.OCI_LAYER, Digest("sha256", "0" * 64), 0), True)
+        hit = EMPTY_HIT
     else:
         diff_id = Digest.parse(row[0])
         blobs = "snapshot" if store.has_snapshot(diff_id) else _blob_status(store, diff_id)

@@ -130,8 +130,7 @@ class RemoteCaches:
         store = self.store
         if hit.descriptor is None:
             local_records.record_empty(store, r.key, r.parent, r.inputs, position)
-            return local_records.Hit(Digest("sha256", "0" * 64), oci.Descriptor(oci.OCI_LAYER, Digest("sha256", "0" * 64), 0),
-                                     True)
+            return local_records.EMPTY_HIT
         diff_id = Digest.parse(r.diff_id)
         source = next(s for s in self.sources if s.name == hit.source)
         if source.spec.type == "local":

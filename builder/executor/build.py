@@ -473,10 +473,10 @@ def _image_stages(bp) -> set[str]:
 
 def _inline_cache(store: Store, steps: list[dict], image_stages: set[str], diff_ids: list[str]) -> list[dict]:
     """`--cache-to type=inline`: the image's own records, carried in its config (inputs left out)."""
-    from ..cache.export import _local_rows, _records, chosen_steps
+    from ..cache.export import chosen_steps, local_rows, records_with_layers
     from ..cache.manifest import inline_entries
 
-    records = _records(_local_rows(store, chosen_steps(steps, "min", image_stages)), {})
+    records = records_with_layers(local_rows(store, chosen_steps(steps, "min", image_stages)), {})
     entries = inline_entries([replace(r, inputs={}) for r in records], diff_ids)
     return sorted(entries, key=lambda e: e["key"])
 

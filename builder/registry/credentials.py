@@ -13,10 +13,10 @@ import base64
 import json
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..atomic_file import write_atomically
 from .errors import RegistryError
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
@@ -59,19 +59,12 @@ def _read_config(path: Path) -> dict:
 
 def _write_config(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent="\t")
-            f.write("\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+
+    def fill(f):
+        json.dump(data, f, indent="\t")
+        f.write("\n")
+
+    write_atomically(path, fill, text=True, mode_bits=0o600)
 
 
 def _helper_for(data: dict, key: str) -> str | None:
