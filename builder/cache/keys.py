@@ -29,3 +29,9 @@ def chain_id(diff_ids: list[str]) -> str:
     for diff_id in diff_ids[1:]:
         chain = "sha256:" + hashlib.sha256(f"{chain} {diff_id}".encode()).hexdigest()
     return chain
+
+
+def portable_position(dockerfile_name: str, stage: str, index: int) -> str:
+    """A step's place in its Dockerfile (`Dockerfile:stage:index`), the same on every machine:
+    how exported records find their earlier versions for explanations."""
+    return f"{dockerfile_name}:{stage}:{index}"

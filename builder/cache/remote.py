@@ -178,7 +178,3 @@ def _copy_blob_in(store: Store, layout: Path, desc: oci.Descriptor, diff_id: Dig
                 w.write(chunk)
             w.commit()
     store.record_layer_blob(diff_id, desc.digest, desc.media_type, desc.size)
-
-
-def portable_position(dockerfile_name: str, stage: str, index: int) -> str:
-    return f"{dockerfile_name}:{stage}:{index}"

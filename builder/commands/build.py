@@ -52,10 +52,12 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     from ..executor.build import BuildOptions, build
     from ..executor.outputs import Output, write_output
 
-    from ..cache.specs import parse_spec
+    imports = exports = ()
+    if cache_from or cache_to:
+        from ..cache.specs import parse_spec
 
-    imports = tuple(parse_spec(c, export=False) for c in cache_from)
-    exports = tuple(parse_spec(c, export=True) for c in cache_to)
+        imports = tuple(parse_spec(c, export=False) for c in cache_from)
+        exports = tuple(parse_spec(c, export=True) for c in cache_to)
     if any(e.type == "inline" for e in exports) and not push:
         raise UsageError("--cache-to type=inline rides in the pushed image: it needs --push")
     if os.geteuid() != 0:

@@ -33,9 +33,7 @@ from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from ..cache import records as cache_records
 from ..cache.explain import explain_details
-from ..cache.export import export as export_cache
-from ..cache.manifest import INLINE_KEY
-from ..cache.remote import RemoteCaches, portable_position
+from ..cache.keys import portable_position
 from ..cache.keys import chain_id, step_key
 from ..cache.sources import StatCache, hash_context_sources
 from .context import BuildContext
@@ -418,8 +416,11 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
 
     planned = {ps.index: ps for ps in bp.stages}
     bases = BaseImages(store, options.registry, options.pull, progress.info, options.base_store)
-    remote = RemoteCaches(store, list(options.cache_from), options.registry, progress.warn) \
-        if options.cache_from else None
+    remote = None
+    if options.cache_from:  # (the cache import and export machinery loads only when asked for)
+        from ..cache.remote import RemoteCaches
+
+        remote = RemoteCaches(store, list(options.cache_from), options.registry, progress.warn)
     stat_cache = StatCache(store)
     context_id = f"{os.path.realpath(context_dir)}:{options.dockerfile_name}"
     for level in bp.levels:
@@ -438,6 +439,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     image_stages = _image_stages(bp)
     doc = final.doc
     if any(spec.type == "inline" for spec in options.cache_to):
+        from ..cache.manifest import INLINE_KEY
+
         doc[INLINE_KEY] = _inline_cache(store, steps, image_stages, [str(layer.diff_id) for layer in final.layers])
     doc["created"] = _now()
     doc["rootfs"] = {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in final.layers]}
@@ -451,6 +454,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     for spec in options.cache_to:
         if spec.type == "inline":
             continue
+        from ..cache.export import export as export_cache
+
         try:
             export_cache(store, spec, steps, image_stages, options.registry, progress.info)
         except CairnError as err:
