@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 
-from ..reference import parse_reference
+from ..reference import ReferenceError, parse_reference
 from ..store import images
 from ..store.store import Store
 
@@ -45,11 +45,15 @@ class BaseImages:
                 if found is not None:
                     from ..store.transfer import copy_image
 
-                    self._pulled[text] = copy_image(self.fallback, self.store, found)
+                    try:
+                        tags = [parse_reference(text)]
+                    except ReferenceError:
+                        tags = []  # an image ID
+                    self._pulled[text] = copy_image(self.fallback, self.store, found, tags)
                     return self._pulled[text]
             try:
                 ref = parse_reference(text)
-            except Exception:
+            except ReferenceError:
                 return images.resolve(self.store, text)  # an image ID: never pulled
             from ..registry.pull import pull
 
