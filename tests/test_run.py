@@ -9,20 +9,15 @@ import sys
 
 import pytest
 
-from .conftest import REPO, cairn_cli, remove_test_bridge
+from .conftest import REPO, cairn_cli, imported_store
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory, busybox_tar):
-    store_root = tmp_path_factory.mktemp("runstore")
-    res = cairn_cli("import", "-c", 'CMD ["/bin/sh"]', str(busybox_tar), "busybox:local", root=store_root)
-    assert res.returncode == 0, res.stderr
-    try:
-        yield store_root
-    finally:
-        remove_test_bridge()
+    for store_root in imported_store(tmp_path_factory, busybox_tar, "runstore", 'CMD ["/bin/sh"]'):
+        yield store_root  # (the test bridge is removed when imported_store ends)
     assert list((store_root / "containers").iterdir()) == [], "a --rm container was left behind"
 
 

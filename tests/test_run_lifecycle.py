@@ -10,22 +10,21 @@ import time
 
 import pytest
 
-from .conftest import REPO, cairn_cli, remove_test_bridge
+from .conftest import REPO, cairn_cli, imported_store
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory, busybox_tar):
-    store_root = tmp_path_factory.mktemp("lifestore")
-    res = cairn_cli("import", "-c", "STOPSIGNAL SIGUSR1", str(busybox_tar), "busybox:local", root=store_root)
-    assert res.returncode == 0, res.stderr
+    store = imported_store(tmp_path_factory, busybox_tar, "lifestore", "STOPSIGNAL SIGUSR1")
+    store_root = next(store)
     try:
         yield store_root
     finally:
         for line in cairn_cli("ps", "-aq", root=store_root).stdout.decode().split():
             cairn_cli("rm", "-f", line, root=store_root)
-        remove_test_bridge()
+        store.close()  # removes the test bridge
 
 
 def cli(root, *args):

@@ -67,6 +67,13 @@ def read_file_arg(path: str) -> bytes:
         raise CairnError(f"cannot read {path}: {err.strerror}") from None
 
 
+def echo_table(table: list[tuple[str, ...]]) -> None:
+    """Columns padded to their widest cell, three spaces apart, as docker prints them."""
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for row in table:
+        click.echo("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
 def human_size(n: int) -> str:
     """docker's decimal units: 4.26MB."""
     for unit in ("B", "kB", "MB", "GB", "TB"):

@@ -7,7 +7,7 @@ import sys
 import click
 
 from . import cli
-from .common import open_store
+from .common import echo_table, open_store
 
 
 @cli.command("ps")
@@ -25,10 +25,7 @@ def ps_cmd(ctx, include_all, quiet):
         for row in rows:
             click.echo(row[0])
         return
-    table = [("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"), *rows]
-    widths = [max(len(r[i]) for r in table) for i in range(6)]
-    for row in table:
-        click.echo("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    echo_table([("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"), *rows])
 
 
 @cli.command("stop")

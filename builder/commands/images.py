@@ -7,7 +7,7 @@ import json
 import click
 
 from . import cli
-from .common import Failure, human_ago, human_size, open_store
+from .common import Failure, echo_table, human_ago, human_size, open_store
 
 
 @cli.command("import")
@@ -51,10 +51,7 @@ def images_cmd(ctx, quiet, digests):
         click.echo("\n".join(seen) + ("\n" if seen else ""), nl=False)
         return
     header = ("REPOSITORY", "TAG", "DIGEST" if digests else None, "IMAGE ID", "CREATED", "SIZE")
-    table = [tuple(c for c in row if c is not None) for row in [header, *rows]]
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    for row in table:
-        click.echo("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    echo_table([tuple(c for c in row if c is not None) for row in [header, *rows]])
 
 
 @cli.command("tag")
