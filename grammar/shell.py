@@ -11,15 +11,22 @@ parser needs (raw quotes and escapes, leaving unset variables alone).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from .errors import ShellWordError
-from .gostr import is_digit, is_letter, is_space
+from .gostr import GO_SPACE, is_digit, is_letter, is_space
 
 _EOF = ""
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
+_SPACES = re.compile("[%s]" % re.escape(GO_SPACE))
+# How deeply `${...}` may nest inside one another (BuildKit has no limit; real Dockerfiles
+# nest a few levels). Each level costs a handful of Python frames, so this stays well
+# inside the interpreter's recursion limit whoever the caller is.
+MAX_NESTING = 64
+_ASCII_NAME = re.compile("[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -33,37 +40,39 @@ class Expansion:
 
 
 class _Words:
-    """Accumulates the split words while a word is processed."""
+    """Accumulates the split words while a word is processed (in linear time: the current
+    word is a list of pieces, joined once when it ends)."""
 
-    __slots__ = ("word", "words", "in_word")
+    __slots__ = ("parts", "words")
 
     def __init__(self) -> None:
-        self.word = ""
+        self.parts: list[str] = []
         self.words: list[str] = []
-        self.in_word = False
+
+    def _end_word(self) -> None:
+        if self.parts:
+            self.words.append("".join(self.parts))
+            self.parts = []
 
     def add_char(self, ch: str) -> None:
         if is_space(ch):
-            if self.in_word and self.word:
-                self.words.append(self.word)
-                self.word = ""
-                self.in_word = False
-        else:
-            self.add_raw(ch)
+            self._end_word()
+        elif ch:
+            self.parts.append(ch)
 
     def add_raw(self, text: str) -> None:
-        self.word += text
-        self.in_word = True
+        if text:
+            self.parts.append(text)
 
     def add_string(self, text: str) -> None:
-        for ch in text:
-            self.add_char(ch)
+        """Text from an expansion: unquoted, so its whitespace splits words."""
+        for i, piece in enumerate(_SPACES.split(text)):
+            if i:
+                self._end_word()
+            self.add_raw(piece)
 
     def result(self) -> list[str]:
-        if self.word:
-            self.words.append(self.word)
-            self.word = ""
-            self.in_word = False
+        self._end_word()
         return self.words
 
 
@@ -90,7 +99,8 @@ class ShellLexer:
         try:
             result, words = run.stop_on(_EOF, self.raw_escapes)
         except ShellWordError as err:
-            raise ShellWordError(f"failed to process {_quote(word)}: {err.message}") from None
+            shown = _quote(word) if len(word) <= 200 else _quote(word[:200]) + "..."
+            raise ShellWordError(f"failed to process {shown}: {err.message}") from None
         return Expansion(result, tuple(words), frozenset(run.matched), frozenset(run.unmatched))
 
 
@@ -111,6 +121,7 @@ class _Run:
         self.raw_escapes = lexer.raw_escapes
         self.matched: set[str] = set()
         self.unmatched: set[str] = set()
+        self.depth = 0
 
     # scanner
     def peek(self) -> str:
@@ -124,18 +135,29 @@ class _Run:
         return _EOF
 
     def stop_on(self, stop: str, raw_escapes: bool) -> tuple[str, list[str]]:
+        if self.depth > MAX_NESTING:
+            raise ShellWordError(f"substitutions nested more than {MAX_NESTING} levels deep")
         saved = self.raw_escapes
         self.raw_escapes = raw_escapes
+        self.depth += 1
         try:
             return self._stop_on(stop)
         finally:
+            self.depth -= 1
             self.raw_escapes = saved
 
     def _stop_on(self, stop: str) -> tuple[str, list[str]]:
         result: list[str] = []
         words = _Words()
         esc = self.lx.escape
+        plain = _plain_run(esc + "$'\"" + stop)
         while self.peek() != _EOF:
+            run = plain.match(self.text, self.pos)
+            if run:  # ordinary characters, taken as one piece
+                self.pos = run.end()
+                result.append(run.group())
+                words.add_string(run.group())
+                continue
             ch = self.peek()
             if stop and ch == stop:
                 self.next()
@@ -174,15 +196,15 @@ class _Run:
         ch = self.next()
         if self.lx.raw_quotes:
             out.append(ch)
-        while True:
-            ch = self.next()
-            if ch == _EOF:
-                raise ShellWordError("unexpected end of statement while looking for matching single-quote")
-            if ch == "'":
-                if self.lx.raw_quotes:
-                    out.append(ch)
-                return "".join(out)
-            out.append(ch)
+        end = self.text.find("'", self.pos)
+        if end == -1:
+            self.pos = len(self.text)
+            raise ShellWordError("unexpected end of statement while looking for matching single-quote")
+        out.append(self.text[self.pos:end])
+        self.pos = end + 1
+        if self.lx.raw_quotes:
+            out.append("'")
+        return "".join(out)
 
     def double_quote(self) -> str:
         out: list[str] = []
@@ -190,7 +212,12 @@ class _Run:
         if self.lx.raw_quotes:
             out.append(ch)
         esc = self.lx.escape
+        plain = _plain_run(esc + '$"')
         while True:
+            run = plain.match(self.text, self.pos)
+            if run:
+                self.pos = run.end()
+                out.append(run.group())
             nxt = self.peek()
             if nxt == _EOF:
                 raise ShellWordError("unexpected end of statement while looking for matching double-quote")
@@ -214,6 +241,10 @@ class _Run:
             out.append(ch)
 
     def name(self) -> str:
+        fast = _ASCII_NAME.match(self.text, self.pos)
+        if fast and (fast.end() == len(self.text) or self.text[fast.end()].isascii()):
+            self.pos = fast.end()
+            return fast.group()
         out: list[str] = []
         while self.peek() != _EOF:
             ch = self.peek()
@@ -326,6 +357,12 @@ class _Run:
         if m:
             value = value[: m.start()] + replacement + value[m.end() :]
         return value
+
+
+@functools.lru_cache(maxsize=None)
+def _plain_run(specials: str) -> re.Pattern[str]:
+    """A run of characters that are none of `specials` (handled one at a time)."""
+    return re.compile("[^%s]+" % re.escape(specials))
 
 
 def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
