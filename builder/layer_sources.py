@@ -4,7 +4,8 @@ A layer is available as a snapshot (unpacked), as a stored blob, or as a blob th
 registry is known to hold (a lazily pulled base image, a remote cache hit). Builds,
 runs and outputs call `ensure_snapshots` / `ensure_blob_local` right before they read
 the bytes, so a build whose steps all hit, pushed to the registry that holds its layers,
-downloads nothing.
+downloads nothing. A fetched blob is recorded as a layer's only after it was checked to
+uncompress to that layer's diff_id (Store.record_layer_blob).
 """
 
 from __future__ import annotations

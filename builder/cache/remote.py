@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import oci
 from ..digest import Digest
 from ..errors import CairnError
+from ..store.layer_check import LayerMismatch
 from ..store.store import Store
 from . import records as local_records
 from .manifest import CacheFormatError, CacheRecord, decode, decode_inline, is_cache_manifest
@@ -124,8 +125,9 @@ class RemoteCaches:
                     best = record
         return best.inputs if best is not None else None
 
-    def adopt(self, hit: RemoteHit, position: str) -> local_records.Hit:
-        """Make a remote hit a local record whose layer is known by where it lives."""
+    def adopt(self, hit: RemoteHit, position: str) -> local_records.Hit | None:
+        """Make a remote hit a local record whose layer is known by where it lives; None (the
+        step runs) when a directory source's blob is not the layer its record names."""
         r = hit.record
         store = self.store
         if hit.descriptor is None:
@@ -134,7 +136,11 @@ class RemoteCaches:
         diff_id = Digest.parse(r.diff_id)
         source = next(s for s in self.sources if s.name == hit.source)
         if source.spec.type == "local":
-            _copy_blob_in(store, Path(source.spec.path), hit.descriptor, diff_id)
+            try:
+                _copy_blob_in(store, Path(source.spec.path), hit.descriptor, diff_id)
+            except LayerMismatch as err:
+                self.warn(f"cache source {source.name}: {err}; the step runs")
+                return None
         else:
             from ..registry.locations import record_remote_layer
 

@@ -128,7 +128,7 @@ def ensure_blob(store: Store, diff_id: Digest, compression: str = "zstd",
             return LayerBlob(diff_id, digest, mt, size)
     if compression == "none" and store.blobs.has(diff_id):
         size = store.blobs.path(diff_id).stat().st_size
-        store.record_layer_blob(diff_id, diff_id, media_type, size)
+        store.record_layer_blob(diff_id, diff_id, media_type, size, verified=True)  # named by its own hash
         return LayerBlob(diff_id, diff_id, media_type, size)
     with store.blobs.writer() as out:
         comp = compressor(compression, out if copy_to is None else _Tee(out, copy_to))
@@ -136,7 +136,7 @@ def ensure_blob(store: Store, diff_id: Digest, compression: str = "zstd",
         comp.close()
         digest = out.commit()
         size = out.size
-    store.record_layer_blob(diff_id, digest, media_type, size)
+    store.record_layer_blob(diff_id, digest, media_type, size, verified=True)  # made from diff_id, checked
     return LayerBlob(diff_id, digest, media_type, size)
 
 

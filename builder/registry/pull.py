@@ -3,9 +3,10 @@
 The tag resolves to a manifest or an index; from an index we take the manifest for the
 platform asked for (the host's by default). Config and layers download in parallel,
 streamed into blob files that are hashed as they arrive and renamed into place only when
-they match their digest. The image record and its tag are written last, in one
-transaction: a pull that fails leaves no tag and no partial blob. Layers are unpacked
-into snapshots when a build or a run first needs them.
+they match their digest; each layer is then decompressed and checked against the diff_id
+the config gives it before that mapping is recorded. The image record and its tag are
+written last, in one transaction: a pull that fails leaves no tag and no partial blob.
+Layers are unpacked into snapshots when a build or a run first needs them.
 """
 
 from __future__ import annotations
@@ -132,14 +133,33 @@ def pull(store: Store, ref: Reference, options: RegistryOptions | None = None, p
             if len(config.diff_ids) != len(manifest.layers):
                 raise RegistryError(f"{ref}: the manifest has {len(manifest.layers)} layers but the config lists "
                                     f"{len(config.diff_ids)}")
-            for diff_id, layer in zip(config.diff_ids, manifest.layers):
+            pairs = list(zip(config.diff_ids, manifest.layers))
+            _check_layers(store, ref, [(d, l) for d, l in pairs if store.blobs.has(l.digest)], workers)
+            for diff_id, layer in pairs:
                 if store.blobs.has(layer.digest):
-                    store.record_layer_blob(diff_id, layer.digest, layer.media_type, layer.size)
+                    store.record_layer_blob(diff_id, layer.digest, layer.media_type, layer.size, verified=True)
                 else:
                     record_remote_layer(store, diff_id, layer, ref.repository)
             image = images.add_image(store, manifest, config, tags)
             record_locations(store, ref.repository, [d.digest for d in (manifest.config, *manifest.layers)])
         return PullResult(image, top.digest, fetched[0], fetched[1], False)
+
+
+def _check_layers(store: Store, ref: Reference, pairs: list[tuple[Digest, oci.Descriptor]], workers: int) -> None:
+    """Each stored layer blob must uncompress to the diff_id the config gives it, before the
+    mapping is recorded: otherwise a crafted image could name another image's layer and have
+    its own blob pushed in that layer's place."""
+    from ..store.layer_check import LayerMismatch, check_layer_blob
+
+    def one(pair):
+        diff_id, layer = pair
+        try:
+            check_layer_blob(store, diff_id, layer.digest, layer.media_type)
+        except LayerMismatch as err:
+            raise RegistryError(f"{ref}: {err}") from None
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cairn-verify") as pool:
+        list(pool.map(one, pairs))
 
 
 def _config(store: Store, manifest: oci.Manifest) -> oci.ImageConfig:

@@ -7,6 +7,8 @@ a re-push makes the same manifest and sends nothing but HEADs. Layers
 pulled compressed are pushed as they are. Each blob is skipped when the registry has it,
 mounted from another repository of the same registry when we know one that holds it,
 and uploaded otherwise; several at once. The manifest goes up only after every blob.
+A blob is sent for a layer only when it is the image's own (its manifest names it) or
+was checked to uncompress to the layer's diff_id: another image's claim is never trusted.
 """
 
 from __future__ import annotations
@@ -170,11 +172,22 @@ class BlobSender:
             if held is not None:
                 self.send(held, diff_id)
                 return held
-            from .locations import remote_layer
+            from .locations import all_repositories, remote_layer
 
-            remote = remote_layer(self.store, diff_id)
-            if remote is not None and (self.mounts_for(remote.digest) or not self.store.has_snapshot(diff_id)):
-                # in this registry already: mount it; known only elsewhere: fetch and upload it
+            local = self.store.has_snapshot(diff_id)
+            if desc.digest != diff_id and all_repositories(self.store, desc.digest) \
+                    and (self.mounts_for(desc.digest) or not local):
+                # the image's own blob, as its manifest names it: mount it, or fetch and upload it
+                self.send(desc, diff_id)
+                return desc
+            remote = None if local else remote_layer(self.store, diff_id)
+            if remote is not None:
+                # another record's claim that a registry blob is this layer: fetched and
+                # checked before it is sent, never mounted on trust
+                from ..layer_sources import ensure_blob_local
+
+                ensure_blob_local(self.store, remote, self.registry_options)
+                self.store.record_layer_blob(diff_id, remote.digest, remote.media_type, remote.size)
                 self.send(remote, diff_id)
                 return remote
             if self.client.options.chunk_size:  # chunked uploads asked for: compress first, then send

@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS layer_blobs (  -- compressed (or plain) blobs known f
     blob TEXT NOT NULL,
     media_type TEXT NOT NULL,
     size INTEGER NOT NULL,
+    verified INTEGER NOT NULL DEFAULT 0,  -- 1: the blob was checked to uncompress to diff_id
     PRIMARY KEY (diff_id, blob)
 );
 CREATE TABLE IF NOT EXISTS cache_records (
@@ -103,6 +104,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(cache_records)")}
         if "position" not in columns:
             conn.execute("ALTER TABLE cache_records ADD COLUMN position TEXT")
+        if "verified" not in {r[1] for r in conn.execute("PRAGMA table_info(layer_blobs)")}:
+            conn.execute("ALTER TABLE layer_blobs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
         conn.execute("CREATE INDEX IF NOT EXISTS cache_records_position ON cache_records(position)")
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:

@@ -126,16 +126,50 @@ class Store:
         return row[0] if row else None
 
     # -- layer blobs --------------------------------------------------------------------
-    def record_layer_blob(self, diff_id: Digest, blob: Digest, media_type: str, size: int) -> None:
+    def record_layer_blob(self, diff_id: Digest, blob: Digest, media_type: str, size: int,
+                          verified: bool = False) -> None:
+        """Record that `blob` is a tar (compressed as `media_type` says) of the layer `diff_id`.
+
+        A push sends this blob for every image that holds the layer, so unless the caller
+        has just made the blob from the layer or checked it (`verified`), it is
+        decompressed and hashed here first; LayerMismatch if it is another layer."""
+        if not verified:
+            from .layer_check import check_layer_blob
+
+            check_layer_blob(self, diff_id, blob, media_type)
         with self.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO layer_blobs(diff_id, blob, media_type, size) VALUES (?,?,?,?)",
+            c.execute("INSERT INTO layer_blobs(diff_id, blob, media_type, size, verified) VALUES (?,?,?,?,1) "
+                      "ON CONFLICT(diff_id, blob) DO UPDATE SET verified=1",
                       (str(diff_id), str(blob), media_type, size))
 
     def layer_blobs(self, diff_id: Digest) -> list[tuple[Digest, str, int]]:
-        rows = self.conn.execute("SELECT blob, media_type, size FROM layer_blobs WHERE diff_id=?",
+        """The stored blobs known to hold the layer `diff_id`. A record written before
+        records were checked is checked on first use, and forgotten if it is wrong."""
+        rows = self.conn.execute("SELECT blob, media_type, size, verified FROM layer_blobs WHERE diff_id=?",
                                  (str(diff_id),)).fetchall()
-        return [(Digest.parse(b), mt, size) for b, mt, size in rows if self.blobs.has(Digest.parse(b))]
+        out = []
+        for b, mt, size, verified in rows:
+            blob = Digest.parse(b)
+            if not self.blobs.has(blob):
+                continue
+            if not verified and not self._check_old_record(diff_id, blob, mt):
+                continue
+            out.append((blob, mt, size))
+        return out
 
+    def _check_old_record(self, diff_id: Digest, blob: Digest, media_type: str) -> bool:
+        from ..errors import CairnError
+        from .layer_check import check_layer_blob
+
+        try:
+            check_layer_blob(self, diff_id, blob, media_type)
+        except CairnError:
+            with self.transaction() as c:
+                c.execute("DELETE FROM layer_blobs WHERE diff_id=? AND blob=?", (str(diff_id), str(blob)))
+            return False
+        with self.transaction() as c:
+            c.execute("UPDATE layer_blobs SET verified=1 WHERE diff_id=? AND blob=?", (str(diff_id), str(blob)))
+        return True
 
 def remove_tree(path: Path) -> None:
     """Remove a directory tree, including read-only directories and device nodes."""

@@ -41,7 +41,7 @@ def copy_image(src: Store, dst: Store, image: images.ImageRecord, tags=()) -> im
             for digest, media_type, size in src.layer_blobs(layer.diff_id):
                 if not dst.blobs.has(digest):
                     _link_or_copy(src.blobs.path(digest), dst.blobs.path(digest))
-                dst.record_layer_blob(layer.diff_id, digest, media_type, size)
+                dst.record_layer_blob(layer.diff_id, digest, media_type, size, verified=True)  # checked in src
             desc = layer.descriptor
             if desc.digest != layer.diff_id and src.blobs.has(desc.digest) and not dst.blobs.has(desc.digest):
                 _link_or_copy(src.blobs.path(desc.digest), dst.blobs.path(desc.digest))
