@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import oci
+from ..bounded import CONFIG_LIMIT, MANIFEST_LIMIT, read_file
 from ..digest import Digest
 from ..errors import CairnError
 from ..store.layer_check import LayerMismatch
@@ -158,16 +159,17 @@ def _load_local(layout: Path, tag: str) -> list[CacheRecord]:
     if not index_path.is_file():
         raise CairnError(f"{layout} holds no cache yet (no index.json)")
     try:
-        index = oci.Index.parse(index_path.read_bytes())
+        index = oci.Index.parse(read_file(index_path, MANIFEST_LIMIT, str(index_path)))
     except oci.ImageFormatError as err:
         raise CacheFormatError(f"{index_path}: {err}") from None
     for desc in index.manifests:
         if desc.annotation(oci.REF_NAME_ANNOTATION) == tag:
-            raw = _blob_path(layout, desc.digest).read_bytes()
+            raw = read_file(_blob_path(layout, desc.digest), MANIFEST_LIMIT, f"the cache manifest {desc.digest}")
             if Digest.of(raw) != desc.digest:
                 raise CacheFormatError(f"the cache manifest {desc.digest} does not match its digest")
             manifest = oci.Manifest.parse(raw)
-            config = _blob_path(layout, manifest.config.digest).read_bytes()
+            config = read_file(_blob_path(layout, manifest.config.digest), CONFIG_LIMIT,
+                               f"the cache config {manifest.config.digest}")
             if Digest.of(config) != manifest.config.digest:
                 raise CacheFormatError(f"the cache config {manifest.config.digest} does not match its digest")
             if not is_cache_manifest(manifest):

@@ -16,6 +16,8 @@ import time
 
 import httpx
 
+from ..bounded import TOKEN_LIMIT, TooLargeError, loads_json
+from .bodies import ACCEPT_ENCODING, read_body
 from .credentials import Credentials
 from .errors import AuthError, RegistryError
 
@@ -100,25 +102,38 @@ class Authenticator:
         realm = self._params.get("realm")
         if not realm:
             raise AuthError(f"{self.domain}: the Bearer challenge has no realm")
+        if not realm.startswith(("https://", "http://")):
+            raise AuthError(f"{self.domain}: the Bearer challenge's realm {realm[:200]!r} is not an http(s) URL")
         service = self._params.get("service")
         creds = self.credentials
+        response = None
         try:
             if creds.identity_token:
                 form = {"grant_type": "refresh_token", "refresh_token": creds.identity_token,
                         "client_id": "cairn", "scope": " ".join(scopes)}
                 if service:
                     form["service"] = service
-                response = self._client_for(realm).post(realm, data=form)
+                client = self._client_for(realm)
+                response = client.send(client.build_request("POST", realm, data=form, headers=ACCEPT_ENCODING),
+                                       stream=True)
             else:
                 params = [("scope", s) for s in scopes]
                 if service:
                     params.insert(0, ("service", service))
                 if creds.username:
                     params.append(("account", creds.username))
-                headers = {"Authorization": _basic(creds)} if creds.username else {}
-                response = self._client_for(realm).get(realm, params=params, headers=headers)
-        except httpx.HTTPError as err:
+                headers = {**ACCEPT_ENCODING, **({"Authorization": _basic(creds)} if creds.username else {})}
+                client = self._client_for(realm)
+                response = client.send(client.build_request("GET", realm, params=params, headers=headers),
+                                       stream=True)
+            body = read_body(response, TOKEN_LIMIT, f"the reply of the token server {realm}")
+        except (httpx.HTTPError, httpx.InvalidURL) as err:
             raise RegistryError(f"{self.domain}: cannot get a token from {realm}: {err}") from None
+        except TooLargeError as err:
+            raise RegistryError(f"{self.domain}: {err}") from None
+        finally:
+            if response is not None:
+                response.close()
         if response.status_code in (401, 403):
             who = f"as {creds.username!r}" if creds.username else "anonymously"
             raise AuthError(f"{self.domain}: the token server refused to log in {who}: "
@@ -127,7 +142,7 @@ class Authenticator:
         if response.status_code != 200:
             raise RegistryError(f"{self.domain}: the token server {realm} answered HTTP {response.status_code}")
         try:
-            reply = response.json()
+            reply = loads_json(body, "the token reply", ValueError)
             token = reply.get("token") or reply.get("access_token")
         except (ValueError, AttributeError):
             token, reply = None, {}

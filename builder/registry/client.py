@@ -9,7 +9,6 @@ in PATCH chunks with Content-Range, and finished with `PUT ?digest=`.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from urllib.parse import quote
 import httpx
 
 from .. import oci
+from ..bounded import CONFIG_LIMIT, MANIFEST_LIMIT, loads_json, size_text
 from ..digest import Digest, DigestError
 from . import credentials as creds_mod
 from .credentials import Credentials
@@ -27,7 +27,6 @@ from .options import RegistryOptions
 from .transport import Session
 
 MANIFEST_ACCEPT = ", ".join((oci.OCI_INDEX, oci.DOCKER_MANIFEST_LIST, oci.OCI_MANIFEST, oci.DOCKER_MANIFEST))
-MAX_MANIFEST_BYTES = 4 << 20
 _CHUNK = 1 << 20
 
 
@@ -81,10 +80,8 @@ class RegistryClient:
     # -- manifests ----------------------------------------------------------------------
     def get_manifest(self, repo: str, reference: str, expected: Digest | None = None) -> FetchedManifest:
         r = self.session.request("GET", f"/v2/{repo}/manifests/{quote(reference)}", scopes=(pull_scope(repo),),
-                                 headers={"Accept": MANIFEST_ACCEPT})
+                                 headers={"Accept": MANIFEST_ACCEPT}, limit=MANIFEST_LIMIT)
         raw = r.content
-        if len(raw) > MAX_MANIFEST_BYTES:
-            raise RegistryError(f"{self.domain}/{repo}:{reference}: manifest is larger than 4 MiB")
         digest = Digest.of(raw)
         where = f"{self.domain}/{repo}@{reference}" if ":" in reference else f"{self.domain}/{repo}:{reference}"
         if expected is not None and digest != expected:
@@ -100,11 +97,9 @@ class RegistryClient:
                 raise RegistryError(f"{where}: the manifest does not match the digest the registry gives "
                                     f"(Docker-Content-Digest {claimed}, content {digest})")
         media_type = r.headers.get("content-type", "").split(";")[0].strip()
-        try:
-            body_type = json.loads(raw).get("mediaType")
-        except (ValueError, AttributeError):
-            raise RegistryError(f"{where}: the manifest is not JSON") from None
-        if body_type:
+        doc = loads_json(raw, f"{where}: the manifest", RegistryError)
+        body_type = doc.get("mediaType") if isinstance(doc, dict) else None
+        if body_type and isinstance(body_type, str):
             media_type = body_type
         return FetchedManifest(raw, media_type, digest)
 
@@ -124,11 +119,14 @@ class RegistryClient:
                                  ok=(200, 404))
         return r.status_code == 200
 
-    def read_blob(self, repo: str, desc: oci.Descriptor, limit: int = 256 << 20) -> bytes:
-        """A small blob (a config) into memory, checked against its digest and size."""
+    def read_blob(self, repo: str, desc: oci.Descriptor, limit: int = CONFIG_LIMIT) -> bytes:
+        """A small blob (a config) into memory, checked against its digest and size; reading
+        stops as soon as the registry sends more than the descriptor's size."""
         if desc.size > limit:
-            raise RegistryError(f"{self.domain}/{repo}: blob {desc.digest} is too large to read ({desc.size} bytes)")
-        r = self.session.request("GET", f"/v2/{repo}/blobs/{desc.digest}", scopes=(self._read_scope(repo),))
+            raise RegistryError(f"{self.domain}/{repo}: blob {desc.digest} is {desc.size} bytes, larger than "
+                                f"the {size_text(limit)} cairn reads for a config")
+        r = self.session.request("GET", f"/v2/{repo}/blobs/{desc.digest}", scopes=(self._read_scope(repo),),
+                                 limit=desc.size)
         data = r.content
         if len(data) != desc.size or Digest.of(data) != desc.digest:
             raise RegistryError(f"{self.domain}/{repo}: blob {desc.digest} is corrupt in the registry: "

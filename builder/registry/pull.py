@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .. import oci
+from ..bounded import CONFIG_LIMIT, size_text
 from ..digest import Digest
 from ..errors import CairnError, UsageError
 from ..image_config import host_platform
@@ -92,6 +93,9 @@ def pull(store: Store, ref: Reference, options: RegistryOptions | None = None, p
         manifest = oci.Manifest.parse(manifest_doc.raw, manifest_doc.media_type)
         if manifest.config.media_type not in oci.CONFIG_TYPES:
             raise RegistryError(f"{ref}: not a container image (config media type {manifest.config.media_type})")
+        if manifest.config.size > CONFIG_LIMIT:
+            raise RegistryError(f"{ref}: the image config is {manifest.config.size} bytes, larger than the "
+                                f"{size_text(CONFIG_LIMIT)} cairn reads")
         for layer in manifest.layers:
             if layer.media_type not in oci.LAYER_COMPRESSION:
                 raise RegistryError(f"{ref}: unsupported layer media type {layer.media_type!r}")

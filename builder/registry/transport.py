@@ -22,7 +22,9 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ..bounded import ERROR_BODY_LIMIT, MANIFEST_LIMIT, TooLargeError, loads_json
 from .auth import Authenticator
+from .bodies import ACCEPT_ENCODING, read_body
 from .credentials import Credentials
 from .errors import AuthError, NotFoundError, RegistryError, TransientError
 from .options import RegistryOptions
@@ -81,15 +83,15 @@ def ssl_context(domain: str) -> ssl.SSLContext:
 def error_message(response: httpx.Response) -> str:
     """The registry's error document, as one line: `MANIFEST_UNKNOWN: manifest unknown`."""
     try:
-        doc = response.json()
+        doc = loads_json(response.content, "error document", ValueError)
         errors = doc.get("errors") if isinstance(doc, dict) else None
     except ValueError:
         errors = None
-    if errors:
+    if isinstance(errors, list) and errors:
         parts = []
         for e in errors[:3]:
             if isinstance(e, dict):
-                parts.append(f"{e.get('code', 'ERROR')}: {e.get('message', '')}".rstrip(": "))
+                parts.append(f"{e.get('code', 'ERROR')}: {e.get('message', '')}".rstrip(": ")[:300])
         if parts:
             return "; ".join(parts)
     return f"HTTP {response.status_code} {response.reason_phrase}".strip()
@@ -97,8 +99,9 @@ def error_message(response: httpx.Response) -> str:
 
 def _error_codes(response: httpx.Response) -> set[str]:
     try:
-        return {e.get("code") for e in response.json().get("errors", []) if isinstance(e, dict)}
-    except (ValueError, AttributeError):
+        errors = loads_json(response.content, "error document", ValueError).get("errors", [])
+        return {str(e.get("code")) for e in errors if isinstance(e, dict)}
+    except (ValueError, AttributeError, TypeError):
         return set()
 
 
@@ -192,12 +195,13 @@ class Session:
 
     def request(self, method: str, path: str, *, scopes: tuple[str, ...], headers: dict | None = None,
                 content=None, stream: bool = False, retry: bool = True,
-                ok: tuple[int, ...] = (200,)) -> httpx.Response:
+                ok: tuple[int, ...] = (200,), limit: int = MANIFEST_LIMIT) -> httpx.Response:
         """Send, answering auth challenges and retrying transient failures.
 
         `content` is bytes, or a callable returning a fresh iterable of bytes for each
         attempt. A status outside `ok` raises a RegistryError (NotFoundError, AuthError).
-        With stream=True the caller must close the response.
+        Without stream=True the body is read, up to `limit` bytes (more is an error); with
+        stream=True the caller reads it and must close the response.
         """
         attempts = 1 + (self.options.retries if retry else 0)
         url = self.url(path)
@@ -208,7 +212,7 @@ class Session:
                 time.sleep(min(delay, 8.0) * (0.75 + random.random() / 2))
                 delay *= 2
             try:
-                response = self._send(method, url, headers or {}, content, scopes, stream)
+                response = self._send(method, url, headers or {}, content, scopes, stream, limit)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as err:
                 if attempt + 1 < attempts:
                     continue
@@ -220,7 +224,7 @@ class Session:
                 self.auth.forget(scopes)
                 response.close()
                 try:
-                    response = self._send(method, url, headers or {}, content, scopes, stream)
+                    response = self._send(method, url, headers or {}, content, scopes, stream, limit)
                 except httpx.HTTPError as err:
                     if attempt + 1 < attempts:
                         continue
@@ -239,9 +243,9 @@ class Session:
     def _raise_for(self, method: str, url: str, response: httpx.Response, scopes) -> None:
         if response.is_stream_consumed is False:
             try:
-                response.read()
-            except httpx.HTTPError:
-                pass
+                read_body(response, ERROR_BODY_LIMIT, "the error document")
+            except (httpx.HTTPError, RegistryError):
+                response._content = b""  # unreadable or too large: the status line says enough
         message = f"{self.domain}: {method} {_path(url)}: {error_message(response)}"
         response.close()
         status = response.status_code
@@ -257,34 +261,53 @@ class Session:
             raise TransientError(message)
         raise RegistryError(message)
 
-    def _send(self, method: str, url: str, headers: dict, content, scopes, stream: bool) -> httpx.Response:
+    def _send(self, method: str, url: str, headers: dict, content, scopes, stream: bool,
+              limit: int) -> httpx.Response:
         auth = self.auth.header(scopes)
-        return self._send_once(method, url, headers, content, auth, stream)
+        return self._send_once(method, url, headers, content, auth, stream, limit)
 
     def _send_once(self, method: str, url: str, headers: dict, content, auth: str | None,
-                   stream: bool = False) -> httpx.Response:
+                   stream: bool = False, limit: int = MANIFEST_LIMIT) -> httpx.Response:
         origin = _origin(url)
         for _ in range(_MAX_REDIRECTS + 1):
-            h = dict(headers)
+            h = {**ACCEPT_ENCODING, **headers}
             if auth and _origin(url) == origin:
                 h["Authorization"] = auth
             body = content() if callable(content) else content
             client = self.client_for(url)
             request = client.build_request(method, url, headers=h, content=body)
-            response = client.send(request, stream=True)
+            try:
+                response = client.send(request, stream=True)
+            except httpx.InvalidURL as err:  # httpx reads a redirect's Location even unasked
+                raise RegistryError(f"{self.domain}: {method} {_path(url)}: the registry answered with an "
+                                    f"unusable URL: {err}") from None
             if response.status_code in _REDIRECTS and "location" in response.headers:
                 response.close()
-                url = urljoin(url, response.headers["location"])
+                url = _redirect_target(self.domain, url, response.headers["location"])
                 if response.status_code == 303:
                     method, content = "GET", None
                 continue
             if not stream:
                 try:
-                    response.read()
-                finally:
-                    response.close()
+                    read_body(response, limit, f"the response to {method} {_path(url)}")
+                except TooLargeError as err:
+                    raise RegistryError(f"{self.domain}: {err}") from None
             return response
         raise RegistryError(f"{self.domain}: too many redirects for {_path(url)}")
+
+
+def _redirect_target(domain: str, url: str, location: str) -> str:
+    """Where a redirect leads: only ever another http(s) URL (never file:, ftp:, ...)."""
+    try:
+        target = urljoin(url, location)
+        parts = urlsplit(target)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        shown = location if len(location) <= 200 else location[:200] + "..."
+        raise RegistryError(f"{domain}: {_path(url)} redirects to {shown!r}, which is not an http(s) URL")
+    return target
 
 
 def _origin(url: str) -> tuple[str, str]:
