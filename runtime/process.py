@@ -14,6 +14,7 @@ process's own, 128+signal, 127 for a command not found, 126 for one not executab
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from . import rootfs
+from . import fds, rootfs
 from . import syscalls as sc
 from .loopback import loopback_up
 from .spec import CAPABILITY_NUMBERS, Spec
@@ -88,11 +89,7 @@ def _exec(spec: Spec, err_fd: int) -> None:
     proc = spec.process
     env = dict(e.split("=", 1) if "=" in e else (e, "") for e in proc.env)
     try:
-        try:
-            os.chdir(proc.cwd)
-        except FileNotFoundError:
-            os.makedirs(proc.cwd, exist_ok=True)
-            os.chdir(proc.cwd)
+        fds.enter_workdir(proc.cwd)
     except OSError as err:
         _child_fail(err_fd, 125, f"cannot enter the working directory {proc.cwd}: {err.strerror}")
     if not proc.args:
@@ -110,6 +107,7 @@ def _exec(spec: Spec, err_fd: int) -> None:
 
 def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[], None] | None) -> None:
     """B: runs as PID 1 of the new pid namespace. Never returns."""
+    gc.disable()  # no finalizer may close an fd number reused after close_fds_above_2
     try:
         if os.read(go_fd, 1) != b"g":
             os._exit(1)  # the parent went away before saying go
@@ -131,6 +129,7 @@ def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[
         os.setsid()
         if setup_stdio is not None:
             setup_stdio()
+        fds.close_fds_above_2(keep=err_fd)  # before the chdir: no host directory stays reachable
         _drop_privileges(spec)
         if spec.process.init:
             _init_then_exec(spec, err_fd)

@@ -1,0 +1,74 @@
+"""Security regressions for containers and RUN steps (issue #13, findings 4-8), written as
+an attacker would try them: a leaked host fd, --init's PID 1, device nodes, namespaces
+made from inside, and the build's network."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ..conftest import REPO, imported_store
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, busybox_tar):
+    yield from imported_store(tmp_path_factory, busybox_tar, "securitystore", 'CMD ["/bin/sh"]')
+
+
+def cairn(root, *args, pass_fds=(), stdin=None):
+    """The CLI in a subprocess that inherits `pass_fds` (as a shell's `exec 7</etc` would)."""
+    env = dict(os.environ, CAIRN_ROOT=str(root))
+    return subprocess.run([sys.executable, "-m", "builder.cli", *args], cwd=REPO, env=env, input=stdin,
+                          capture_output=True, timeout=300, pass_fds=pass_fds)
+
+
+def build(root, context, *args, pass_fds=()):
+    return cairn(root, "build", "--progress", "plain", *args, str(context), pass_fds=pass_fds)
+
+
+@pytest.fixture
+def host_dir(tmp_path):
+    """A host directory an attacker must not reach, opened as an inherited fd."""
+    d = tmp_path / "host-secret"
+    d.mkdir()
+    (d / "host-sentinel").write_text("secret")
+    fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield d, fd
+    finally:
+        os.close(fd)
+
+
+# 4. Leaked file descriptors (CVE-2024-21626's pattern)
+
+def test_run_workdir_through_a_leaked_fd_stays_inside(root, host_dir):
+    d, fd = host_dir
+    res = cairn(root, "run", "--rm", "--network", "none", "-w", f"/proc/self/fd/{fd}", "busybox:local",
+                "sh", "-c", "ls; touch escaped-marker", pass_fds=(fd,))
+    assert b"host-sentinel" not in res.stdout
+    assert sorted(os.listdir(d)) == ["host-sentinel"]
+
+
+def test_build_workdir_through_a_leaked_fd_stays_inside(root, host_dir, tmp_path):
+    d, fd = host_dir
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM busybox:local\nWORKDIR /proc/self/fd/{fd}\n"
+                                    "RUN ls; touch escaped-marker\n")
+    res = build(root, ctx, pass_fds=(fd,))
+    assert b"host-sentinel" not in res.stderr + res.stdout
+    assert sorted(os.listdir(d)) == ["host-sentinel"]
+
+
+def test_no_fd_above_2_reaches_the_container(root, host_dir):
+    _d, fd = host_dir
+    res = cairn(root, "run", "--rm", "--network", "none", "busybox:local", "ls", "/proc/self/fd",
+                pass_fds=(fd,))
+    assert res.returncode == 0, res.stderr
+    # ls itself opens one fd (3) to read the directory; nothing else may be there
+    assert set(res.stdout.decode().split()) <= {"0", "1", "2", "3"}, res.stdout
