@@ -3,6 +3,12 @@
 tarfile's generic streaming mode costs more than the extraction itself on layers with
 many small files; this reads the stream in large chunks and parses headers directly.
 Checksums are verified; a short read anywhere is reported as a truncated tar.
+
+Layers come from anyone, so headers are read under caps: an extension header (PAX, GNU
+long name or link) is at most MAX_HEADER bytes, and so are all of those that precede one
+entry, and all global PAX headers together; numbers must fit what the system takes (ids
+and device numbers 32 bits, sizes and times 64), and names hold no NUL. A 2 MB .tar.gz
+that claims a 2 GiB header is refused before one byte of that header is read.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ from dataclasses import dataclass, field
 BLOCK = 512
 _CHUNK = 1 << 20
 REGULAR_TYPES = (b"0", b"\0", b"7")
+MAX_HEADER = 1 << 20  # Go's archive/tar caps these the same way
+_EXTENSIONS = {b"x": "PAX", b"g": "global PAX", b"L": "GNU long name", b"K": "GNU long link"}
+_U32, _I64 = (0, (1 << 32) - 1), (-(1 << 63), (1 << 63) - 1)
 
 
 class TarFormatError(Exception):
@@ -89,9 +98,35 @@ def _parse_pax(data: bytes) -> dict[str, str]:
         record = data[sp + 1: pos + length - 1]
         key, eq, value = record.partition(b"=")
         if eq:
+            if b"\0" in key:
+                raise TarFormatError("a PAX header key holds a NUL byte")
             out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
         pos += length
     return out
+
+
+def _bounded(value: int, what: str, bounds: tuple[int, int]) -> int:
+    if not bounds[0] <= value <= bounds[1]:
+        raise TarFormatError(f"tar header {what} {value} is out of range")
+    return value
+
+
+def _pax_number(merged: dict, key: str, header_value: int, bounds: tuple[int, int]) -> int:
+    """A number from the PAX record `key` if present (mtime may have a fraction), else the header's."""
+    if key not in merged:
+        return _bounded(header_value, key, bounds)
+    text = merged[key]
+    try:
+        value = int(float(text)) if key == "mtime" else int(text, 10)
+    except (ValueError, OverflowError):
+        raise TarFormatError(f"bad PAX {key} {text[:50]!r}") from None
+    return _bounded(value, key, bounds)
+
+
+def _name(text: str, what: str) -> str:
+    if "\0" in text:
+        raise TarFormatError(f"a tar entry's {what} holds a NUL byte")
+    return text
 
 
 class TarReader:
@@ -144,6 +179,7 @@ class TarReader:
     def __iter__(self):
         pax: dict[str, str] = {}
         long_name = long_link = None
+        pending = 0  # bytes of extension headers read for the coming entry
         while True:
             self._skip_data()
             if self._pad:
@@ -163,7 +199,13 @@ class TarReader:
                 raise TarFormatError("tar header checksum mismatch: the tar is corrupt")
             typeflag = header[156:157]
             size = _number(header[124:136])
-            if typeflag in (b"x", b"g", b"L", b"K"):
+            if typeflag in _EXTENSIONS:
+                pending, kind = pending + size, _EXTENSIONS[typeflag]
+                if typeflag == b"g":
+                    self._global_bytes += size
+                if not 0 <= size <= MAX_HEADER or pending > MAX_HEADER or self._global_bytes > MAX_HEADER:
+                    raise TarFormatError(f"a {kind} header of {size} bytes: extension headers are "
+                                         f"limited to {MAX_HEADER >> 20} MiB")
                 body = self._take(size)
                 self._take((-size) % BLOCK)
                 if typeflag == b"x":
@@ -184,19 +226,19 @@ class TarReader:
                 if prefix:
                     name = prefix + "/" + name
             entry = Entry(
-                name=merged.get("path") or long_name or name,
+                name=_name(merged.get("path") or long_name or name, "name"),
                 type=typeflag,
-                mode=_number(header[100:108]),
-                uid=int(merged["uid"]) if "uid" in merged else _number(header[108:116]),
-                gid=int(merged["gid"]) if "gid" in merged else _number(header[116:124]),
-                size=int(merged["size"]) if "size" in merged else size,
-                mtime=int(float(merged["mtime"])) if "mtime" in merged else _number(header[136:148]),
-                linkname=merged.get("linkpath") or long_link or _text(header[157:257]),
-                devmajor=_number(header[329:337]),
-                devminor=_number(header[337:345]),
+                mode=_bounded(_number(header[100:108]), "mode", _U32),
+                uid=_pax_number(merged, "uid", _number(header[108:116]), _U32),
+                gid=_pax_number(merged, "gid", _number(header[116:124]), _U32),
+                size=_pax_number(merged, "size", size, (0, _I64[1])),
+                mtime=_pax_number(merged, "mtime", _number(header[136:148]), _I64),
+                linkname=_name(merged.get("linkpath") or long_link or _text(header[157:257]), "link target"),
+                devmajor=_bounded(_number(header[329:337]), "devmajor", _U32),
+                devminor=_bounded(_number(header[337:345]), "devminor", _U32),
                 pax_headers=dict(merged),
             )
-            pax, long_name, long_link = {}, None, None
+            pax, long_name, long_link, pending = {}, None, None, 0
             data_size = entry.size if entry.type in REGULAR_TYPES else 0
             self._left_in_entry = data_size
             self._pad = (-data_size) % BLOCK
@@ -204,6 +246,7 @@ class TarReader:
 
     _pad = 0
     _seen_any = False
+    _global_bytes = 0
 
 
 def _signed_sum(header: bytes) -> int:
