@@ -14,13 +14,13 @@ temp name and renamed, so a failed save leaves nothing at the destination.
 
 from __future__ import annotations
 
-import json
 import tarfile
 import tempfile
 from dataclasses import dataclass
 
 from . import oci
 from .atomic_file import write_atomically
+from .bounded import CONFIG_LIMIT, MANIFEST_LIMIT, loads_json, size_text
 from .digest import Digest, DigestError
 from .errors import CairnError
 from .image_config import host_platform
@@ -33,6 +33,10 @@ from .store.store import Store
 
 _CHUNK = 1 << 20
 CONTAINERD_NAME = "io.containerd.image.name"
+MAX_MEMBERS = 100_000          # an archive of images holds a few files per layer
+MAX_EXTENSION_HEADER = 1 << 20  # as builder/layers/tarreader.py
+_EXTENSION_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+                    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 
 
 class ArchiveError(CairnError):
@@ -179,6 +183,16 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker") -> None:
 
 # -- load ------------------------------------------------------------------------------
 
+class _BoundedTarInfo(tarfile.TarInfo):
+    """tarfile reads an extension header's whole body into memory: refuse a large one first."""
+
+    def _proc_member(self, tar):
+        if self.type in _EXTENSION_TYPES and self.size > MAX_EXTENSION_HEADER:
+            raise tarfile.ReadError(f"a tar extension header of {self.size} bytes: they are limited to "
+                                    f"{size_text(MAX_EXTENSION_HEADER)}")
+        return super()._proc_member(tar)
+
+
 @dataclass(frozen=True)
 class Loaded:
     image: images.ImageRecord
@@ -200,28 +214,33 @@ class _Archive:
             tmp.seek(0)
             raw = tmp
         try:
-            self.tar = tarfile.open(fileobj=raw, mode="r:")
-            self.members = {m.name.removeprefix("./"): m for m in self.tar.getmembers()}
+            self.tar = tarfile.open(fileobj=raw, mode="r:", tarinfo=_BoundedTarInfo)
+            self.members = {}
+            while (m := self.tar.next()) is not None:
+                if len(self.tar.members) > MAX_MEMBERS:
+                    raise ArchiveError(f"{path}: more than {MAX_MEMBERS} files: not an image archive")
+                self.members[m.name.removeprefix("./")] = m
         except (tarfile.TarError, EOFError) as err:
             raise ArchiveError(f"{path}: not a readable tar archive: {err}") from None
 
     def open(self, name: str):
+        if not isinstance(name, str):
+            raise ArchiveError(f"archive file name {name!r} is not a string")
         m = self.members.get(name.removeprefix("./"))
         if m is None or not m.isfile():
             raise ArchiveError(f"archive has no file {name!r}")
         return self.tar.extractfile(m)
 
-    def read(self, name: str, limit: int = 64 << 20) -> bytes:
-        m = self.members.get(name.removeprefix("./"))
-        if m is not None and m.size > limit:
-            raise ArchiveError(f"{name!r} is too large for a JSON document ({m.size} bytes)")
-        return self.open(name).read()
+    def read(self, name: str, limit: int = MANIFEST_LIMIT) -> bytes:
+        f = self.open(name)
+        m = self.members[name.removeprefix("./")]
+        if m.size > limit:
+            raise ArchiveError(f"archive file {name!r} is {m.size} bytes, larger than the "
+                               f"{size_text(limit)} cairn reads for it")
+        return f.read(limit)
 
     def json(self, name: str):
-        try:
-            return json.loads(self.read(name))
-        except ValueError as err:
-            raise ArchiveError(f"archive file {name!r} is not valid JSON: {err}") from None
+        return loads_json(self.read(name), f"archive file {name!r}", ArchiveError)
 
 
 def _store_blob(store: Store, arc: _Archive, name: str, expected: Digest | None) -> tuple[Digest, int]:
@@ -267,9 +286,11 @@ def _load_docker(store: Store, arc: _Archive) -> list[Loaded]:
     for entry in entries:
         try:
             config_name, layer_names = entry["Config"], list(entry.get("Layers") or [])
-        except (KeyError, TypeError):
+        except (KeyError, TypeError, AttributeError):
             raise ArchiveError("manifest.json entry lacks Config or Layers") from None
-        config_raw = arc.read(config_name)
+        if not isinstance(config_name, str) or not all(isinstance(n, str) for n in layer_names):
+            raise ArchiveError("manifest.json names its Config and Layers with something other than strings")
+        config_raw = arc.read(config_name, CONFIG_LIMIT)
         config = oci.ImageConfig.parse(config_raw)
         if config_name.startswith("blobs/sha256/"):
             _check_name_digest(config_name, config.digest)
@@ -281,7 +302,8 @@ def _load_docker(store: Store, arc: _Archive) -> list[Loaded]:
             expected = _name_digest(name)
             descs.append(_store_layer(store, arc, name, expected, diff_id, None))
         manifest = oci.Manifest.build(config.descriptor(), descs)
-        refs = _refs(entry.get("RepoTags") or [])
+        tags = entry.get("RepoTags") or []
+        refs = _refs(t for t in (tags if isinstance(tags, list) else []) if isinstance(t, str))
         loaded.append(Loaded(images.add_image(store, manifest, config, refs), tuple(refs)))
     return loaded
 
@@ -332,7 +354,7 @@ def _load_oci(store: Store, arc: _Archive) -> list[Loaded]:
         manifest = oci.Manifest.parse(raw, desc.media_type)
         if manifest.digest != desc.digest:
             raise BlobError(f"manifest {desc.digest} does not match its digest (content is {manifest.digest})")
-        config_raw = arc.read(_blob_name(manifest.config.digest))
+        config_raw = arc.read(_blob_name(manifest.config.digest), CONFIG_LIMIT)
         config = oci.ImageConfig.parse(config_raw)
         if config.digest != manifest.config.digest:
             raise BlobError(f"config {manifest.config.digest} does not match its digest")
