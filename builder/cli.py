@@ -54,10 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - the last line of defence for users
         if debug:
             raise
+        if _is_database_error(err):  # a query on a store whose database broke after it opened
+            click.echo(f"error: the store's database cannot be used: {err} (if it is corrupt, move "
+                       f"the store's cairn.db away: cairn then starts an empty one)", err=True)
+            return 1
         click.echo(f"error: internal error: {type(err).__name__}: {err} (run with --debug for details)",
                    err=True)
         return 1
     return 0
+
+
+def _is_database_error(err: Exception) -> bool:
+    sqlite3 = sys.modules.get("sqlite3")  # only loaded when a command opened a store
+    return sqlite3 is not None and isinstance(err, sqlite3.DatabaseError)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from ..errors import CairnError
+
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -82,13 +84,26 @@ CREATE TABLE IF NOT EXISTS stat_cache (
 """
 
 
+class StoreDatabaseError(CairnError):
+    """The store's database is not one cairn can use: corrupt, truncated, or from a newer cairn."""
+
+
+def unusable(path, err: Exception) -> StoreDatabaseError:
+    return StoreDatabaseError(f"the store's database {path} cannot be used: {err} (if it is corrupt, move it "
+                              f"away: cairn then starts an empty one)")
+
+
 def connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 60000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    _migrate(conn)
+    try:
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        _migrate(conn)
+    except sqlite3.DatabaseError as err:
+        conn.close()
+        raise unusable(path, err) from None
     return conn
 
 
@@ -110,8 +125,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise RuntimeError(f"the store was written by a newer cairn (schema {row[0]})")
+        elif not str(row[0]).isdigit() or int(row[0]) > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(f"it was written by a newer cairn (schema {row[0]})")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
