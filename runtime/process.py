@@ -21,13 +21,13 @@ import socket
 import struct
 import threading
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from . import fds, rootfs
 from . import syscalls as sc
 from .loopback import loopback_up
-from .spec import CAPABILITY_NUMBERS, Spec
+from .spec import CAPABILITY_NUMBERS, Mount, Spec
 
 NOT_FOUND = 127
 NOT_EXECUTABLE = 126
@@ -131,8 +131,6 @@ def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[
             setup_stdio()
         fds.close_fds_above_2(keep=err_fd)  # before the chdir: no host directory stays reachable
         _drop_privileges(spec)
-        if spec.process.init:
-            _init_then_exec(spec, err_fd)
     except BaseException as err:  # reported to the parent, which raises it
         if isinstance(err, OSError):
             detail = err.strerror or str(err)
@@ -144,38 +142,18 @@ def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[
     _exec(spec, err_fd)
 
 
-def _init_then_exec(spec: Spec, err_fd: int) -> None:
-    """--init: fork the command, then stay as PID 1 reaping orphans and forwarding
-    signals to it; exit as it exits. Only the child returns from this function."""
-    child = os.fork()
-    if child == 0:
-        for sig in _INIT_FORWARDED:
-            signal.signal(sig, signal.SIG_DFL)
-        return  # the caller execs the command
-    os.close(err_fd)  # the parent sees EOF when the command execs (or its error)
-
-    def forward(sig, _frame):
-        try:
-            os.kill(child, sig)
-        except ProcessLookupError:
-            pass
-
-    for sig in _INIT_FORWARDED:
-        signal.signal(sig, forward)
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            os._exit(0)
-        except InterruptedError:
-            continue
-        if pid == child:
-            code = os.waitstatus_to_exitcode(status)
-            os._exit(128 - code if code < 0 else code)
+def with_init(spec: Spec) -> Spec:
+    """--init: Debian's tini (as docker's docker-init) bind-mounted read-only at /dev/init runs
+    as PID 1 and runs the command as its child: it reaps orphans and forwards signals. It is
+    exec'd like any command, so it holds no fd of cairn's and sees only the container's env."""
+    if not os.path.isfile(INIT_BINARY):
+        raise ContainerStartError(125, f"--init needs {INIT_BINARY} (Debian's tini package)")
+    return replace(spec, process=replace(spec.process, args=(INIT_PATH, "--", *spec.process.args), init=False),
+                   mounts=(Mount(INIT_PATH, "bind", INIT_BINARY, ("ro", "nosuid")), *spec.mounts))
 
 
-_INIT_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-                   signal.SIGUSR2, signal.SIGWINCH)
+INIT_BINARY = "/usr/bin/tini-static"  # static: it runs in any image, with or without a libc
+INIT_PATH = "/dev/init"  # on the container's own /dev tmpfs: nothing is written into its root
 
 
 def _ns_flags(spec: Spec) -> int:
@@ -198,6 +176,8 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
     move a veth into its network namespace. Raises RuntimeError_ if setup or exec fails
     (the process has then been reaped).
     """
+    if spec.process.init:
+        spec = with_init(spec)
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     # Several threads may start containers at once (a build's parallel stages). Each child
     # must not inherit another start's write ends: a reader waiting for EOF on a pipe whose

@@ -51,7 +51,7 @@ class Process:
     terminal: bool = False
     capabilities: tuple[str, ...] = DEFAULT_CAPABILITIES
     no_new_privileges: bool = True
-    init: bool = False  # PID 1 is a small reaper that forwards signals to the command (--init)
+    init: bool = False  # --init: tini is PID 1, reaps orphans and forwards signals to the command
 
 
 @dataclass(frozen=True)

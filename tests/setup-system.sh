@@ -2,7 +2,7 @@
 # System packages the tests use, from Debian's archive: busybox-static (base images),
 # skopeo and umoci (readers of our output), attr (xattr tools), iptables and iproute2
 # (bridge masquerade, network checks), docker-registry (the CNCF distribution registry) and
-# apache2-utils (htpasswd) for the registry tests, chromium (renders `cairn bench` reports)
+# apache2-utils (htpasswd) for the registry tests, tini (run --init), chromium (renders `cairn bench` reports)
 # and git. Installs only what is missing. `setup-system.sh runtime` installs only what
 # building and running the example needs (busybox-static, iptables, iproute2).
 set -eu
@@ -18,6 +18,7 @@ command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
 command -v htpasswd >/dev/null 2>&1 || need="$need apache2-utils"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v git >/dev/null 2>&1 || need="$need git"
+[ -x /usr/bin/tini-static ] || need="$need tini"
 fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then

@@ -72,3 +72,34 @@ def test_no_fd_above_2_reaches_the_container(root, host_dir):
     assert res.returncode == 0, res.stderr
     # ls itself opens one fd (3) to read the directory; nothing else may be there
     assert set(res.stdout.decode().split()) <= {"0", "1", "2", "3"}, res.stdout
+
+
+# 5. --init: PID 1 is tini, not a fork of cairn holding the store and the host's environment
+
+def test_init_pid1_holds_no_store_file_and_no_host_env(root):
+    env_secret = "CAIRN_TEST_HOST_SECRET=do-not-leak"
+    script = "ls -l /proc/1/fd; tr '\\0' '\\n' < /proc/1/environ; readlink /proc/1/exe"
+    res = subprocess.run([sys.executable, "-m", "builder.cli", "run", "--rm", "--init", "--network", "none",
+                          "busybox:local", "sh", "-c", script], cwd=REPO, capture_output=True, timeout=300,
+                         env=dict(os.environ, CAIRN_ROOT=str(root), CAIRN_TEST_HOST_SECRET="do-not-leak"))
+    text = res.stdout.decode()
+    assert res.returncode == 0, res.stderr
+    assert "PATH=" in text  # the container's own environment is there
+    assert env_secret not in text and "cairn.db" not in text and str(root) not in text, text
+    assert "python" not in text, text
+
+
+def test_detached_init_returns_while_the_container_runs(root):
+    name = "sec-init-detached"
+    try:
+        try:
+            res = subprocess.run([sys.executable, "-m", "builder.cli", "run", "-d", "--init", "--name", name,
+                                  "--network", "none", "busybox:local", "sleep", "1000"], cwd=REPO,
+                                 capture_output=True, timeout=120, env=dict(os.environ, CAIRN_ROOT=str(root)))
+        except subprocess.TimeoutExpired:
+            pytest.fail("run -d --init did not return while its container ran")
+        assert res.returncode == 0, res.stderr
+        ps = cairn(root, "ps")
+        assert name.encode() in ps.stdout and b"Up " in ps.stdout, ps.stdout
+    finally:
+        cairn(root, "rm", "-f", name)
