@@ -19,6 +19,7 @@ import urllib.request
 import pytest
 
 from .conftest import REPO, TEST_BRIDGE, TEST_SUBNET, cairn_cli
+from .host_state import snapshot
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
 
@@ -27,7 +28,13 @@ NET_ENV = {"CAIRN_BRIDGE": BRIDGE, "CAIRN_SUBNET": SUBNET}
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory, busybox_tar):
+def links_before():
+    """The host's links before this module ran a container (cairn0 and a user's veths among them)."""
+    return snapshot()
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory, busybox_tar, links_before):
     from runtime.network import Bridge, ensure_bridge, remove_bridge
 
     store_root = tmp_path_factory.mktemp("netstore")
@@ -147,6 +154,9 @@ def test_publish_needs_the_bridge(root):
     assert res.returncode == 2 and b"-p needs the bridge network" in res.stderr
 
 
-def test_no_veth_left(root):
-    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-    assert [line for line in links.splitlines() if "cairn" in line and BRIDGE not in line] == []
+def test_no_veth_left(root, links_before):
+    """Every container above was --rm: none of their veths is still plugged into the test
+    bridge, and no new link but that bridge appeared (the user's cairn0 and veths do not count)."""
+    now = snapshot()
+    assert now.attached_to(BRIDGE) == []
+    assert [name for name in now.new_since(links_before)["links"] if name != BRIDGE] == []
