@@ -164,7 +164,8 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     if req.network == "bridge":
         from .ipam import allocate
 
-        address = allocate(store, bridge_config().subnet, cid)
+        bridge = bridge_config()
+        address = allocate(bridge.name, bridge.subnet, cid, str(store.root))
         hosts += f"{address}\t{hostname}\n"
     files = {"/etc/hosts": hosts, "/etc/hostname": hostname + "\n", "/etc/resolv.conf": _host_resolv_conf()}
     file_mounts = []
@@ -246,7 +247,7 @@ class _Network:
         if self.prep.address is not None:
             from .ipam import release
 
-            release(self.store, self.prep.cdir.id)
+            release(self.prep.cdir.id)
 
 
 def run(store: Store, req: RunRequest) -> int:

@@ -1,8 +1,13 @@
-"""Container addresses on the bridge, handed out under a lock in the store.
+"""Container addresses on a bridge, handed out machine-wide.
 
-`<store>/network/addresses.json` maps address -> container id; the lowest free host
-address after the gateway is taken. A container that dies without releasing its address
-(cairn killed with -9) is found by its missing directory and its address reused.
+The bridge belongs to the machine, not to a store, so its table does too:
+`/run/cairn/ipam/<bridge>.json` (guarded by flock on `<bridge>.lock`) maps
+address -> {id, pid, start, root}: the container, the cairn process that runs it (its
+pid and start time, so a reused pid is not mistaken for it) and its store. Every store
+on the machine allocates from the same table, so two CI jobs with their own `--root`
+never get the same address. The lowest free host address after the gateway is taken;
+an entry whose process is gone (cairn killed with -9, a crash) is reclaimed. /run is a
+tmpfs: a reboot, which ends every container, empties the tables too.
 """
 
 from __future__ import annotations
@@ -12,48 +17,96 @@ import ipaddress
 import json
 import os
 from contextlib import contextmanager
+from pathlib import Path
 
 from .errors import CairnError
-from .store.store import Store
+
+TABLES = Path("/run/cairn/ipam")
+
+
+def process_start(pid: int | None) -> str | None:
+    """The start time of a live pid (field 22 of /proc/PID/stat), None if gone or a zombie."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return fields[19].decode()
+
+
+def _alive(entry: dict) -> bool:
+    return process_start(entry.get("pid")) == entry.get("start")
 
 
 @contextmanager
-def _locked(store: Store):
-    d = store.root / "network"
-    d.mkdir(exist_ok=True)
-    fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+def _table(path: Path):
+    """The table at path, locked; written back (atomically) when the block ends cleanly."""
+    try:
+        TABLES.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as err:
+        raise CairnError(f"cannot open the address table in {TABLES}: {err.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        path = d / "addresses.json"
         try:
             table = json.loads(path.read_text())
+            if not isinstance(table, dict):
+                table = {}
         except (OSError, ValueError):
             table = {}
+        before = json.dumps(table, sort_keys=True)
         yield table
-        tmp = d / "addresses.json.tmp"
-        tmp.write_text(json.dumps(table, indent=1, sort_keys=True))
-        os.replace(tmp, path)
+        text = json.dumps(table, indent=1, sort_keys=True)
+        if text != before:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
     finally:
-        os.close(fd)
+        os.close(fd)  # drops the lock
 
 
-def allocate(store: Store, subnet: str, container_id: str) -> ipaddress.IPv4Address:
+def allocate(bridge: str, subnet: str, container_id: str, root: str = "") -> ipaddress.IPv4Address:
+    """A free address in subnet on bridge for container_id, owned by this process."""
     net = ipaddress.ip_network(subnet)
-    with _locked(store) as table:
-        for addr, owner in list(table.items()):
-            if not (store.root / "containers" / owner).exists():
-                del table[addr]  # its container is gone
+    with _table(TABLES / f"{bridge}.json") as table:
+        for addr, entry in list(table.items()):
+            if not isinstance(entry, dict) or not _alive(entry):
+                del table[addr]  # its cairn process, and so its container, is gone
         hosts = net.hosts()
         next(hosts)  # the gateway
         for addr in hosts:
             if str(addr) not in table:
-                table[str(addr)] = container_id
+                table[str(addr)] = {"id": container_id, "pid": os.getpid(),
+                                    "start": process_start(os.getpid()), "root": str(root)}
                 return addr
-    raise CairnError(f"no free address left in {subnet}")
+    raise CairnError(f"no free address left in {subnet} on bridge {bridge}")
 
 
-def release(store: Store, container_id: str) -> None:
-    with _locked(store) as table:
-        for addr, owner in list(table.items()):
-            if owner == container_id:
-                del table[addr]
+def _each_table():
+    try:
+        return sorted(TABLES.glob("*.json"))
+    except OSError:
+        return []
+
+
+def claim(container_id: str) -> None:
+    """This process now runs container_id (run -d's monitor takes over from the CLI)."""
+    for path in _each_table():
+        with _table(path) as table:
+            for entry in table.values():
+                if isinstance(entry, dict) and entry.get("id") == container_id:
+                    entry.update(pid=os.getpid(), start=process_start(os.getpid()))
+
+
+def release(container_id: str) -> None:
+    """Give back container_id's address, on whichever bridge it was."""
+    for path in _each_table():
+        with _table(path) as table:
+            for addr, entry in list(table.items()):
+                if isinstance(entry, dict) and entry.get("id") == container_id:
+                    del table[addr]

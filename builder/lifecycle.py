@@ -36,6 +36,10 @@ def run_detached(store: Store, req: RunRequest) -> str:
             os.close(null)
             os.close(log)
             own = Store(store.root)  # never share the parent's SQLite connection
+            if prep.address is not None:
+                from .ipam import claim
+
+                claim(prep.cdir.id)  # the address lives as long as this monitor, not the CLI
             prep.cdir.write_state(monitor=os.getpid())
 
             def started(container_pid: int) -> None:
@@ -89,7 +93,7 @@ def reap_stale(store: Store) -> list[str]:
             from .ipam import release
 
             detach("cairn" + c.id[:8])
-            release(store, c.id)
+            release(c.id)
         c.write_state(status="exited", exit_code=st.get("exit_code", 137), finished=time.time(),
                       error="cairn stopped while the container ran")
         if st.get("remove"):
@@ -160,7 +164,7 @@ def remove(store: Store, key: str, force: bool = False) -> str:
             time.sleep(0.02)
     from .ipam import release
 
-    release(store, c.id)
+    release(c.id)
     remove_tree(c.path)
     return c.id
 
