@@ -35,6 +35,7 @@ from ..cache import records as cache_records
 from ..cache.explain import explain_details
 from ..cache.keys import portable_position
 from ..cache.keys import chain_id, step_key
+from ..cache.redact import redact
 from ..cache.sources import StatCache, hash_context_sources
 from .context import BuildContext
 from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
@@ -366,7 +367,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             try:
                 keyed = _cache_key(store, state, cmd, ctx, states, bp, stat_cache)
                 if keyed is not None:
-                    key, inputs = keyed
+                    key, inputs = keyed[0], redact(keyed[1], options.build_args)  # recorded without arg values
                     hit = cache_records.lookup(store, key) if use_cache else None
                     if use_cache and remote and not isinstance(hit, cache_records.Hit):
                         remote_hit = remote.lookup(key)

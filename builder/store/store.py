@@ -7,6 +7,9 @@
     <root>/lock                 flock: shared while adding, exclusive while pruning
     <root>/init.lock            flock: held while a process opens the database
 
+The root and its directories are 0700, the database and lock files 0600, tightened
+when a store made by an older cairn is opened.
+
 Writers add blobs and snapshots first and then record them in one transaction, so a
 crash leaves at most unreferenced files, which `prune` removes; a record never points
 at something missing.
@@ -28,13 +31,37 @@ from . import db
 from .blobs import BlobStore
 
 
+# The store is private to the user who owns it: other users may not read its layers,
+# its database (cache records, stat cache) or its containers' files.
+PRIVATE_DIRS = ("", "blobs", "blobs/sha256", "snapshots", "tmp", "containers", "cache-mounts", "network")
+PRIVATE_FILES = ("cairn.db", "cairn.db-wal", "cairn.db-shm", "lock", "init.lock")
+
+
+def _make_private(root: Path) -> None:
+    """Create the store's directories 0700, and tighten those an older cairn made 0755."""
+    for name in PRIVATE_DIRS:
+        (root / name).mkdir(mode=0o700, parents=True, exist_ok=True)
+    _tighten(root, PRIVATE_DIRS, 0o700)
+
+
+def _tighten(root: Path, names, mode: int) -> None:
+    for name in names:
+        path = root / name
+        try:
+            if os.stat(path).st_mode & 0o777 & ~mode:
+                os.chmod(path, mode)
+        except FileNotFoundError:
+            pass
+        except PermissionError:
+            pass  # another user's store, opened read-only: not ours to change
+
+
 class Store:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
         self.snapshots_dir = self.root / "snapshots"
-        for d in (self.root, self.tmp_dir, self.snapshots_dir):
-            d.mkdir(parents=True, exist_ok=True)
+        _make_private(self.root)
         self.blobs = BlobStore(self.root, self.tmp_dir)
         self._tx_lock = threading.RLock()
         self._adding_lock = threading.Lock()
@@ -45,7 +72,10 @@ class Store:
         init_fd = os.open(self.root / "init.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(init_fd, fcntl.LOCK_EX)
+            # made 0600 before SQLite opens it: its -wal and -shm files take the same mode
+            os.close(os.open(self.root / "cairn.db", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
             self.conn = db.connect(self.root / "cairn.db")
+            _tighten(self.root, PRIVATE_FILES, 0o600)
         finally:
             os.close(init_fd)
 
