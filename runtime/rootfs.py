@@ -15,6 +15,7 @@ import os
 import stat
 
 from . import syscalls as sc
+from .overlay import mount_overlay
 from .securejoin import make_mountpoint, secure_join
 from .spec import Mount, Spec
 
@@ -55,10 +56,8 @@ def _mount_one(root: str, m: Mount) -> None:
             sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | (flags & ~sc.MS_RDONLY))
         return
     target = make_mountpoint(root, m.destination, True)
-    if m.type == "overlay" and data.count(":") == 0 and data.startswith("lowerdir="):
-        # one lower directory: overlayfs wants two without an upper; a read-only bind is the same
-        sc.mount(data[len("lowerdir="):], target, None, sc.MS_BIND | sc.MS_REC)
-        sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+    if m.type == "overlay" and data.startswith("lowerdir=") and "," not in data:
+        mount_overlay(target, data[len("lowerdir="):].split(":"))  # read-only
         return
     try:
         sc.mount(m.source or m.type, target, m.type, flags, data or None)
@@ -112,8 +111,7 @@ def setup(spec: Spec) -> None:
     root = spec.root.path
     if spec.root.overlay is not None:
         ov = spec.root.overlay
-        data = f"lowerdir={':'.join(ov.lowerdirs)},upperdir={ov.upperdir},workdir={ov.workdir}"
-        sc.mount("overlay", root, "overlay", 0, data)
+        mount_overlay(root, ov.lowerdirs, ov.upperdir, ov.workdir)
     else:
         sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
     for m in DEFAULT_MOUNTS:
