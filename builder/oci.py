@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .digest import Digest
+from .bounded import loads_json
+from .digest import Digest, DigestError
 from .errors import CairnError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -59,20 +60,27 @@ class Descriptor:
 
     @classmethod
     def from_json(cls, obj: dict) -> "Descriptor":
+        if not isinstance(obj, dict):
+            raise ImageFormatError(f"a descriptor is not a JSON object: {_short(obj)}")
         try:
             size = obj["size"]
-            if not isinstance(size, int) or size < 0:
-                raise ImageFormatError(f"descriptor has a bad size: {size!r}")
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                raise ImageFormatError(f"descriptor has a bad size: {_short(size)}")
+            media_type = obj.get("mediaType", "")
+            if not isinstance(media_type, str):
+                raise ImageFormatError(f"descriptor has a bad mediaType: {_short(media_type)}")
+            platform = obj.get("platform") or {}
+            if not isinstance(platform, dict):
+                raise ImageFormatError(f"descriptor has a bad platform: {_short(platform)}")
             return cls(
-                media_type=str(obj.get("mediaType", "")),
-                digest=Digest.parse(obj["digest"]),
+                media_type=media_type,
+                digest=parse_digest(obj["digest"]),
                 size=size,
-                annotations=tuple(sorted((obj.get("annotations") or {}).items())),
-                platform=tuple(sorted(
-                    (k, v) for k, v in (obj.get("platform") or {}).items() if isinstance(v, str))),
+                annotations=_annotations(obj),
+                platform=tuple(sorted((k, v) for k, v in platform.items() if isinstance(v, str))),
             )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ImageFormatError(f"bad descriptor {obj!r}: {err}") from None
+        except KeyError as err:
+            raise ImageFormatError(f"descriptor lacks {err}: {_short(obj)}") from None
 
     def to_json(self) -> dict:
         out: dict = {"mediaType": self.media_type, "digest": str(self.digest), "size": self.size}
@@ -86,11 +94,37 @@ class Descriptor:
         return dict(self.annotations).get(key)
 
 
-def _load(raw: bytes, what: str) -> dict:
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def parse_digest(value) -> Digest:
+    """A digest from a document: anything but a well-formed digest string is an ImageFormatError."""
+    if not isinstance(value, str):
+        raise ImageFormatError(f"a digest is not a string: {_short(value)}")
     try:
-        obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ImageFormatError(f"{what} is not valid JSON: {err}") from None
+        return Digest.parse(value)
+    except DigestError as err:
+        raise ImageFormatError(str(err)[:300]) from None
+
+
+def _annotations(obj: dict) -> tuple[tuple[str, str], ...]:
+    annotations = obj.get("annotations") or {}
+    if not isinstance(annotations, dict) or not all(isinstance(v, str) for v in annotations.values()):
+        raise ImageFormatError(f"annotations are not a map of strings: {_short(annotations)}")
+    return tuple(sorted(annotations.items()))
+
+
+def _media_type(obj: dict, given: str | None, default: str) -> str:
+    mt = obj.get("mediaType") or given or default
+    if not isinstance(mt, str):
+        raise ImageFormatError(f"bad mediaType {_short(mt)}")
+    return mt
+
+
+def _load(raw: bytes, what: str) -> dict:
+    obj = loads_json(raw, what, ImageFormatError)
     if not isinstance(obj, dict):
         raise ImageFormatError(f"{what} is not a JSON object")
     return obj
@@ -111,7 +145,7 @@ class Manifest:
     @classmethod
     def parse(cls, raw: bytes, media_type: str | None = None) -> "Manifest":
         obj = _load(raw, "manifest")
-        mt = obj.get("mediaType") or media_type or OCI_MANIFEST
+        mt = _media_type(obj, media_type, OCI_MANIFEST)
         if mt not in MANIFEST_TYPES:
             raise ImageFormatError(f"not an image manifest: media type {mt!r}")
         if obj.get("schemaVersion") != 2:
@@ -119,8 +153,7 @@ class Manifest:
         if "config" not in obj or not isinstance(obj.get("layers", []), list):
             raise ImageFormatError("manifest lacks config or layers")
         return cls(raw, mt, Descriptor.from_json(obj["config"]),
-                   tuple(Descriptor.from_json(d) for d in obj.get("layers", [])),
-                   tuple(sorted((obj.get("annotations") or {}).items())))
+                   tuple(Descriptor.from_json(d) for d in obj.get("layers", [])), _annotations(obj))
 
     @classmethod
     def build(cls, config: Descriptor, layers: list[Descriptor], annotations: dict | None = None) -> "Manifest":
@@ -147,7 +180,7 @@ class Index:
     @classmethod
     def parse(cls, raw: bytes, media_type: str | None = None) -> "Index":
         obj = _load(raw, "index")
-        mt = obj.get("mediaType") or media_type or OCI_INDEX
+        mt = _media_type(obj, media_type, OCI_INDEX)
         if mt not in INDEX_TYPES:
             raise ImageFormatError(f"not an image index: media type {mt!r}")
         if not isinstance(obj.get("manifests"), list):
@@ -158,6 +191,36 @@ class Index:
     def build(cls, manifests: list[Descriptor]) -> "Index":
         obj = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [d.to_json() for d in manifests]}
         return cls.parse(canonical_json(obj))
+
+
+_STRING_LISTS = ("Env", "Entrypoint", "Cmd", "Shell", "OnBuild")
+_STRINGS = ("User", "WorkingDir", "StopSignal")
+_MAPS = ("Labels", "ExposedPorts", "Volumes", "Healthcheck")
+
+
+def _check_run_config(config) -> None:
+    """The fields of an image config's `config` that cairn reads have the types the spec gives
+    (null is allowed for each): a pulled image cannot hand the builder or runtime a number
+    where a string goes."""
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        raise ImageFormatError("the image config's config is not a JSON object")
+    for key in _STRING_LISTS:
+        value = config.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ImageFormatError(f"the image config's {key} is not a list of strings: {_short(value)}")
+    for key in _STRINGS:
+        value = config.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ImageFormatError(f"the image config's {key} is not a string: {_short(value)}")
+    for key in _MAPS:
+        value = config.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ImageFormatError(f"the image config's {key} is not a JSON object: {_short(value)}")
+    labels = config.get("Labels") or {}
+    if not all(isinstance(v, str) for v in labels.values()):
+        raise ImageFormatError("the image config's Labels are not all strings")
 
 
 @dataclass(frozen=True)
@@ -178,7 +241,8 @@ class ImageConfig:
         if not isinstance(rootfs, dict) or rootfs.get("type") != "layers" or not isinstance(rootfs.get("diff_ids"), list):
             raise ImageFormatError("image config lacks rootfs.diff_ids")
         for d in rootfs["diff_ids"]:
-            Digest.parse(d)
+            parse_digest(d)
+        _check_run_config(doc.get("config"))
         return cls(raw, doc)
 
     @classmethod
@@ -191,7 +255,8 @@ class ImageConfig:
 
     @property
     def config(self) -> dict:
-        return self.doc.get("config") or {}
+        config = self.doc.get("config")
+        return config if isinstance(config, dict) else {}
 
     def descriptor(self) -> Descriptor:
         return Descriptor(OCI_CONFIG, self.digest, len(self.raw))

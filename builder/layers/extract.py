@@ -23,6 +23,12 @@ from .tarstream import OPAQUE_MARKER, WHITEOUT_PREFIX
 
 
 
+# What a malformed layer makes the kernel answer (a hard link to a directory, a name too
+# long, an entry under a non-directory, ...), as opposed to host trouble such as ENOSPC.
+_LAYERS_FAULT = frozenset({errno.EPERM, errno.EISDIR, errno.EEXIST, errno.ENOTDIR, errno.ENOTEMPTY, errno.EMLINK,
+                           errno.ENAMETOOLONG, errno.ELOOP, errno.EINVAL, errno.EXDEV, errno.ERANGE, errno.E2BIG})
+
+
 class LayerError(CairnError):
     """A layer tar that is corrupt or would write outside its root."""
 
@@ -145,7 +151,12 @@ def extract_tar(stream, root: str) -> None:
         reader = TarReader(ahead)
         try:
             for member in reader:
-                _extract_one(reader, member, r, dir_times)
+                try:
+                    _extract_one(reader, member, r, dir_times)
+                except OSError as err:
+                    if err.errno not in _LAYERS_FAULT:
+                        raise  # the host's trouble (disk full, I/O): reported as it is
+                    raise LayerError(f"cannot extract {member.name!r}: {err.strerror}") from None
         except TarFormatError as err:
             raise LayerError(f"corrupt or truncated layer tar: {err}") from None
         finally:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import CairnError
+
 BLOCK = 512
 _CHUNK = 1 << 20
 REGULAR_TYPES = (b"0", b"\0", b"7")
@@ -23,8 +25,8 @@ _EXTENSIONS = {b"x": "PAX", b"g": "global PAX", b"L": "GNU long name", b"K": "GN
 _U32, _I64 = (0, (1 << 32) - 1), (-(1 << 63), (1 << 63) - 1)
 
 
-class TarFormatError(Exception):
-    pass
+class TarFormatError(CairnError):
+    """A tar that is corrupt, truncated, or beyond what the reader accepts."""
 
 
 @dataclass(slots=True)

@@ -70,3 +70,31 @@ def test_a_database_from_a_newer_cairn_is_a_clear_error(root):
     conn.close()
     err = _clean_failure(cairn_cli("images", root=root))
     assert "newer cairn" in err
+
+
+@pytest.mark.parametrize("config", [{"Env": [5]}, {"Cmd": "not a list"}, {"User": 0}, {"WorkingDir": ["/"]},
+                                    {"Labels": {"a": 1}}, {"Entrypoint": [None]}, "a string"])
+def test_an_image_config_of_the_wrong_shape_is_refused_when_loaded(tmp_path, config):
+    """A hostile image whose config holds numbers where strings go used to load, then crash
+    the build that started FROM it."""
+    import io
+    import json
+    import tarfile
+
+    doc = json.dumps({"architecture": "amd64", "os": "linux", "config": config,
+                      "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    manifest = json.dumps([{"Config": "c.json", "RepoTags": ["evil:1"], "Layers": []}]).encode()
+    archive = tmp_path / "evil.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name, data in (("manifest.json", manifest), ("c.json", doc)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    root = tmp_path / "store"
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM evil:1\nENV X=1\nWORKDIR sub\nUSER nobody\nCMD echo\n")
+    for res in (cairn_cli("load", "-i", str(archive), root=root), cairn_cli("build", str(ctx), root=root)):
+        err = res.stderr.decode(errors="replace")
+        assert "internal error" not in err and "Traceback" not in err, err
+    assert res.returncode != 0
