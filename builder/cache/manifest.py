@@ -50,6 +50,8 @@ class CacheRecord:
 
     @classmethod
     def from_json(cls, obj: dict) -> "CacheRecord":
+        if not isinstance(obj, dict):
+            raise CacheFormatError("a cache record is not a JSON object")
         try:
             layer = oci.Descriptor.from_json(obj["layer"]) if obj.get("layer") else None
             diff_id = str(obj["diff_id"])
@@ -86,13 +88,16 @@ def is_cache_manifest(manifest: oci.Manifest) -> bool:
 def decode(config: bytes) -> list[CacheRecord]:
     try:
         doc = json.loads(config)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise CacheFormatError(f"the cache config is not JSON: {err}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise CacheFormatError(f"the cache config is not JSON: {err or 'nested too deeply'}") from None
     if not isinstance(doc, dict) or doc.get("mediaType") != CONFIG_TYPE:
         raise CacheFormatError("not a cairn cache config")
     if doc.get("version") != FORMAT_VERSION:
         raise CacheFormatError(f"cache format version {doc.get('version')!r} is not {FORMAT_VERSION}")
-    return [CacheRecord.from_json(r) for r in doc.get("records") or []]
+    records = doc.get("records") or []
+    if not isinstance(records, list):
+        raise CacheFormatError("the cache config's records are not a list")
+    return [CacheRecord.from_json(r) for r in records]
 
 
 def decode_inline(manifest: oci.Manifest, config: oci.ImageConfig) -> list[CacheRecord]:
@@ -100,6 +105,8 @@ def decode_inline(manifest: oci.Manifest, config: oci.ImageConfig) -> list[Cache
     entries = config.doc.get(INLINE_KEY)
     if not entries:
         return []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise CacheFormatError("the image's inline cache is not a list of records")
     records = []
     for entry in entries:
         entry = dict(entry)

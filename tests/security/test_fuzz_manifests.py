@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from builder import oci
+from builder.cache import manifest as cache_manifest
 from builder.registry.pull import choose_manifest, parse_platform
 from tests.security.fuzzing import OWN_ERRORS, fuzz_settings
 
@@ -75,3 +76,28 @@ def test_fuzz_image_documents(doc, media_type):
 @given(st.binary(max_size=200) | st.sampled_from([b"[" * 100_000, b'{"a":' * 50_000, b"\xff\xfe{}", b"NaN"]))
 def test_fuzz_image_documents_from_bytes(raw):
     _exercise(raw, None)
+
+
+CACHE_RECORD = st.fixed_dictionaries({"key": JSON, "diff_id": st.just("empty") | st.just(DIGEST) | JSON},
+                                     optional={"layer": _descriptor() | JSON, "inputs": JSON, "size": JSON,
+                                               "created": JSON, "parent": JSON, "position": JSON})
+
+
+@fuzz_settings(share=8)
+@given(st.fixed_dictionaries({"mediaType": st.just(cache_manifest.CONFIG_TYPE) | JSON,
+                              "version": st.just(cache_manifest.FORMAT_VERSION) | JSON,
+                              "records": st.lists(CACHE_RECORD | JSON, max_size=3) | JSON}) | JSON)
+def test_fuzz_cache_configs(doc):
+    """A --cache-from source's config (or an image's inline cache): CacheFormatError, which
+    the cache sources turn into a warning, or a project error; nothing else."""
+    raw = json.dumps(doc).encode()
+    try:
+        cache_manifest.decode(raw)
+    except (cache_manifest.CacheFormatError, *OWN_ERRORS):
+        pass
+    config = {"rootfs": {"type": "layers", "diff_ids": []}, cache_manifest.INLINE_KEY: doc}
+    manifest = oci.Manifest.build(oci.Descriptor(oci.OCI_CONFIG, oci.Digest.of(b"x"), 1), [])
+    try:
+        cache_manifest.decode_inline(manifest, oci.ImageConfig.build(config))
+    except (cache_manifest.CacheFormatError, *OWN_ERRORS):
+        pass
