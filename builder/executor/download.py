@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import http.client
 import os
 import posixpath
 import urllib.error
@@ -35,11 +36,16 @@ def download_into(layer: str, url: str, dest: str, workdir: str, lowers: list[st
     path = layer + target
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT) as resp, open(path, "wb") as f:
+            got = 0
             while chunk := resp.read(_CHUNK):
                 h.update(chunk)
                 f.write(chunk)
+                got += len(chunk)
             modified = resp.headers.get("Last-Modified")
-    except (urllib.error.URLError, OSError) as err:
+            length = (resp.headers.get("Content-Length") or "").strip()
+            if length.isdigit() and got != int(length):  # urllib ends a short body silently
+                raise http.client.IncompleteRead(b"", int(length) - got)
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:  # ValueError: bad URL
         if os.path.exists(path):
             os.unlink(path)
         reason = getattr(err, "reason", None) or err

@@ -98,3 +98,18 @@ def test_an_image_config_of_the_wrong_shape_is_refused_when_loaded(tmp_path, con
         err = res.stderr.decode(errors="replace")
         assert "internal error" not in err and "Traceback" not in err, err
     assert res.returncode != 0
+
+
+@pytest.mark.parametrize("answer", [b"NOT HTTP AT ALL\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+                                    b"HTTP/1.1 99999 What\r\n\r\n"])
+def test_add_of_a_url_whose_server_speaks_garbage_is_a_clear_error(tmp_path, answer):
+    from tests.security.hostile_http import HostileServer
+
+    with HostileServer() as server:
+        server.routes["/file"] = lambda h: h.wfile.write(answer)
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM scratch\nADD http://{server.domain}/file /file\n")
+        res = cairn_cli("build", str(ctx), root=tmp_path / "store")
+    err = _clean_failure(res)
+    assert "cannot download" in err
