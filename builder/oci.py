@@ -218,6 +218,10 @@ def _check_run_config(config) -> None:
         value = config.get(key)
         if value is not None and not isinstance(value, dict):
             raise ImageFormatError(f"the image config's {key} is not a JSON object: {_short(value)}")
+    for key in (*_STRING_LISTS, *_STRINGS):
+        value = config.get(key)
+        if any("\0" in v for v in ([value] if isinstance(value, str) else value or [])):
+            raise ImageFormatError(f"the image config's {key} holds a NUL byte")
     labels = config.get("Labels") or {}
     if not all(isinstance(v, str) for v in labels.values()):
         raise ImageFormatError("the image config's Labels are not all strings")

@@ -87,7 +87,12 @@ def decode(source: str | bytes) -> str:
 
 def parse(source: str | bytes) -> Dockerfile:
     """Parse Dockerfile text. Raises DockerfileError with the offending lines."""
-    lines = _physical_lines(decode(source))
+    text = decode(source)
+    nul = text.find("\0")
+    if nul != -1:  # no path, name or command can hold one: refused here, with its line
+        line = text.count("\n", 0, nul) + 1
+        raise DockerfileError("the Dockerfile holds a NUL byte", line, line)
+    lines = _physical_lines(text)
     if lines:
         lines[0] = lines[0].removeprefix("\ufeff")
     directives = _Directives()
