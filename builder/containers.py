@@ -144,10 +144,9 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
             raise CairnError(f'the container name "{req.name}" is already in use')
     image = images.resolve(store, req.image)
     manifest, config_doc = images.load_documents(store, image)
-    if not all(store.has_snapshot(layer.diff_id) for layer in image.layers):
-        from .layer_sources import ensure_snapshots
+    from .layer_sources import ensure_snapshots
 
-        ensure_snapshots(store, image.layers, req.registry)
+    ensure_snapshots(store, image.layers, req.registry)  # also leases them while the container runs
     lowers = [str(store.snapshot_path(layer.diff_id)) for layer in reversed(image.layers)]
     config = config_doc.config
     cid = os.urandom(32).hex()

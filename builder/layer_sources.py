@@ -69,9 +69,11 @@ def ensure_local(store: Store, layers, registry_options=None) -> None:
 
 
 def ensure_snapshots(store: Store, layers, registry_options=None) -> None:
-    """Unpack every layer (objects with .diff_id and .descriptor) that has no snapshot yet."""
+    """Unpack every layer (objects with .diff_id and .descriptor) that has no snapshot yet;
+    all of them are leased first, so no prune removes them while this process uses them."""
     from .layers.materialize import unpack_blob
 
+    store.lease_snapshots(layer.diff_id for layer in layers)
     for layer in layers:
         if store.has_snapshot(layer.diff_id):
             continue

@@ -35,10 +35,9 @@ class StageState:
 
     def lowerdirs(self) -> list[str]:
         """The layers' snapshot directories, top first; unpacks (and fetches) those not there yet."""
-        if not all(self.store.has_snapshot(layer.diff_id) for layer in self.layers):
-            from ..layer_sources import ensure_snapshots
+        from ..layer_sources import ensure_snapshots
 
-            ensure_snapshots(self.store, self.layers, getattr(self.bases, "registry_options", None))
+        ensure_snapshots(self.store, self.layers, getattr(self.bases, "registry_options", None))  # and leases
         return [str(self.store.snapshot_path(layer.diff_id)) for layer in reversed(self.layers)]
 
     def env_dict(self) -> dict[str, str]:

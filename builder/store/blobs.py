@@ -26,7 +26,7 @@ class BlobWriter:
     def __init__(self, blobs: "BlobStore", expected: Digest | None = None):
         self._blobs = blobs
         self.expected = expected
-        fd, self._tmp = tempfile.mkstemp(dir=blobs.tmp_dir, prefix="blob-")
+        fd, self._tmp = tempfile.mkstemp(dir=blobs.tmp_dir, prefix=f"{blobs.tmp_prefix}blob-")
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self._hash = hashlib.sha256()
         self.size = 0
@@ -76,9 +76,10 @@ class BlobWriter:
 
 
 class BlobStore:
-    def __init__(self, root: Path, tmp_dir: Path):
+    def __init__(self, root: Path, tmp_dir: Path, tmp_prefix: str = ""):
         self.dir = root / "blobs" / "sha256"
         self.tmp_dir = tmp_dir
+        self.tmp_prefix = tmp_prefix  # the owning process's lease id: prune keeps its temp files
         self.dir.mkdir(parents=True, exist_ok=True)
 
     def path(self, digest: Digest) -> Path:

@@ -6,7 +6,8 @@ snapshot; every recorded snapshot and layer blob exists. Unreferenced files are 
 not counted as faults (a crash may leave them; prune removes them).
 
 prune holds the store's exclusive lock, so no other process is between writing a file
-and recording it while files are deleted.
+and recording it while files are deleted; it keeps the snapshots and temp entries that
+live processes lease (running containers, builds in progress).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .. import oci
 from ..digest import Digest, DigestError
+from .leases import live_leases
 from .store import Store, remove_tree
 
 
@@ -126,9 +128,12 @@ def _tree_size(path) -> int:
 
 def prune(store: Store) -> PruneResult:
     with store.exclusive():
+        live = live_leases(store.root / "leases", store.lease.id)
         for entry in os.listdir(store.tmp_dir):
-            remove_tree(store.tmp_dir / entry)
+            if not live.owns_tmp(entry):
+                remove_tree(store.tmp_dir / entry)
         blobs_used, diff_ids_used = _referenced(store)
+        diff_ids_used |= live.snapshots  # running containers and builds in progress
         freed = removed_blobs = removed_snaps = 0
         for digest in store.blobs.all():
             if str(digest) not in blobs_used:

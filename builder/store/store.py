@@ -3,6 +3,7 @@
     <root>/blobs/sha256/<hex>   content-addressed blobs (builder.store.blobs)
     <root>/snapshots/<hex>      unpacked layers in overlay format, named by diff_id
     <root>/tmp/                 temp files and half-made snapshots, renamed when complete
+    <root>/leases/<id>          what a live process uses: prune keeps it (builder.store.leases)
     <root>/cairn.db             SQLite (WAL): images, tags, layers, cache, stat cache
     <root>/lock                 flock: shared while adding, exclusive while pruning
     <root>/init.lock            flock: held while a process opens the database
@@ -29,11 +30,12 @@ from pathlib import Path
 from ..digest import Digest
 from . import db
 from .blobs import BlobStore
+from .leases import Lease
 
 
 # The store is private to the user who owns it: other users may not read its layers,
 # its database (cache records, stat cache) or its containers' files.
-PRIVATE_DIRS = ("", "blobs", "blobs/sha256", "snapshots", "tmp", "containers", "cache-mounts", "network")
+PRIVATE_DIRS = ("", "blobs", "blobs/sha256", "snapshots", "tmp", "leases", "containers", "cache-mounts", "network")
 PRIVATE_FILES = ("cairn.db", "cairn.db-wal", "cairn.db-shm", "lock", "init.lock")
 
 
@@ -62,7 +64,8 @@ class Store:
         self.tmp_dir = self.root / "tmp"
         self.snapshots_dir = self.root / "snapshots"
         _make_private(self.root)
-        self.blobs = BlobStore(self.root, self.tmp_dir)
+        self.lease = Lease(self.root / "leases")
+        self.blobs = BlobStore(self.root, self.tmp_dir, f"{self.lease.id}.")
         self._tx_lock = threading.RLock()
         self._adding_lock = threading.Lock()
         self._adding_depth = 0
@@ -82,6 +85,7 @@ class Store:
     def close(self) -> None:
         self.conn.close()
         os.close(self._lock_fd)
+        self.lease.close()
 
     def __enter__(self) -> "Store":
         return self
@@ -131,10 +135,19 @@ class Store:
         return row is not None and self.snapshot_path(diff_id).is_dir()
 
     def new_tmp_dir(self, prefix: str = "snap-") -> Path:
-        return Path(tempfile.mkdtemp(dir=self.tmp_dir, prefix=prefix))
+        """A temp directory that prune leaves alone while this process lives."""
+        return Path(tempfile.mkdtemp(dir=self.tmp_dir, prefix=f"{self.lease.id}.{prefix}"))
+
+    def lease_snapshots(self, diff_ids) -> None:
+        """Keep these snapshots from prune while this process (or a fork of it) lives; taken
+        under the shared lock, so a prune that runs from now on sees the lease."""
+        with self.adding():
+            self.lease.add(diff_ids)
 
     def commit_snapshot(self, tmp: Path, diff_id: Digest, size: int) -> Path:
-        """Move a complete snapshot into place under its diff_id and record it."""
+        """Move a complete snapshot into place under its diff_id and record it (leased first:
+        no prune may take it before a cache record or an image refers to it)."""
+        self.lease_snapshots([diff_id])
         final = self.snapshot_path(diff_id)
         try:
             os.rename(tmp, final)
