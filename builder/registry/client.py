@@ -260,7 +260,13 @@ class RegistryClient:
         location = response.headers.get("location")
         if not location:
             raise RegistryError(f"{self.domain}: the registry started an upload without a Location")
-        return str(response.url.join(location))
+        try:
+            url = response.url.join(location)
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise RegistryError(f"{self.domain}: the registry gave an unusable upload Location {location[:200]!r}")
+        return str(url)
 
 
 _shared: dict[tuple, RegistryClient] = {}

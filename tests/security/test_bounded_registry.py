@@ -86,3 +86,16 @@ def test_a_redirect_to_anything_but_http_is_a_clear_error(server, tmp_path, loca
     out = _pull(server, tmp_path)
     assert out.clean_error(), out.stderr
     assert ("redirects to" in out.stderr and "not an http(s) URL" in out.stderr) or "unusable URL" in out.stderr
+
+
+@pytest.mark.parametrize("location", ["http://[::1", "file:///etc/passwd", "ftp://x/y"])
+def test_an_unusable_upload_location_is_a_clear_error(location):
+    import httpx
+
+    from builder.registry.client import RegistryClient
+    from builder.registry.errors import RegistryError
+
+    request = httpx.Request("POST", "http://127.0.0.1:5000/v2/x/blobs/uploads/")
+    response = httpx.Response(202, headers={"Location": location}, request=request)
+    with RegistryClient("127.0.0.1:5000") as client, pytest.raises(RegistryError, match="unusable upload Location"):
+        client._location(response)
