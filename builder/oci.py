@@ -8,6 +8,7 @@ media types are read as their OCI equivalents.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from .bounded import loads_json
@@ -45,9 +46,16 @@ class ImageFormatError(CairnError):
     """A manifest, index or config that is not what the OCI spec says it must be."""
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def canonical_json(value) -> bytes:
-    """Deterministic JSON: sorted keys, no spaces; what cairn writes for new documents."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Deterministic JSON: sorted keys, no spaces; what cairn writes for new documents.
+
+    Text from a Dockerfile that was not UTF-8 carries its bytes as surrogate escapes; as in
+    Go's encoding/json (BuildKit), each such byte is written as U+FFFD."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _SURROGATES.sub("\ufffd", text).encode()
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,15 @@ def _load(raw: bytes, what: str) -> dict:
     obj = loads_json(raw, what, ImageFormatError)
     if not isinstance(obj, dict):
         raise ImageFormatError(f"{what} is not a JSON object")
+    if _LONE_SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode("utf-8", "replace")):
+        try:  # a \ud800-style escape that pairs with nothing is text no file or database takes
+            json.dumps(obj, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise ImageFormatError(f"{what} holds an escaped lone surrogate (\\ud800-\\udfff)") from None
     return obj
+
+
+_LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
 @dataclass(frozen=True)

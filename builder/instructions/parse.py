@@ -351,12 +351,25 @@ def _stage(node: Instruction, index: int) -> t.Stage:
                    start_line=node.start_line, end_line=node.end_line, comment=comment)
 
 
+def _require_utf8(node: Instruction) -> None:
+    """An instruction's text must be UTF-8 to be built: its words become JSON, cache keys and
+    file names. (Bytes that are not survive parsing as surrogate escapes, for `parse --dump`.)"""
+    texts = [node.original, *(doc.content for doc in node.heredocs)]
+    if any(not text.isascii() and _SURROGATE.search(text) for text in texts):
+        raise InstructionError(f"{node.keyword.upper()}: the instruction is not valid UTF-8").at(
+            node.start_line, node.end_line)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def parse_dockerfile(tree: Dockerfile) -> t.DockerfilePlan:
     """The syntax tree to ARGs-before-FROM plus stages; raises InstructionError."""
     meta_args: list[t.Arg] = []
     stages: list[t.Stage] = []
     commands: list[list[t.Command]] = []
     for node in tree.instructions:
+        _require_utf8(node)
         if node.name == "from":
             try:
                 stage = _stage(node, len(stages))

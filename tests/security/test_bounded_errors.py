@@ -74,7 +74,7 @@ def test_a_database_from_a_newer_cairn_is_a_clear_error(root):
 
 @pytest.mark.parametrize("config", [{"Env": [5]}, {"Cmd": "not a list"}, {"User": 0}, {"WorkingDir": ["/"]},
                                     {"Labels": {"a": 1}}, {"Entrypoint": [None]}, "a string",
-                                    {"WorkingDir": "/a\0b"}, {"Env": ["A=\0"]}])
+                                    {"WorkingDir": "/a\0b"}, {"Env": ["A=\0"]}, {"Env": ["A=\udcff"]}])
 def test_an_image_config_of_the_wrong_shape_is_refused_when_loaded(tmp_path, config):
     """A hostile image whose config holds numbers where strings go used to load, then crash
     the build that started FROM it."""
@@ -121,12 +121,14 @@ def test_add_of_a_url_whose_server_speaks_garbage_is_a_clear_error(tmp_path, ans
     ("FROM scratch\nCOPY f /f\0x\n", "Dockerfile:2:"),
     ("FROM scratch\nCOPY --chown=99999999999999:1 f /f\n", "invalid user id"),
     ("FROM scratch\nCOPY --chown=1:\u00b2 f /f\n", "group"),
+    (b"FROM scratch\nLABEL a=\xff\xfe\n", "Dockerfile:2: LABEL: the instruction is not valid UTF-8"),
+    (b"FROM scratch\nCOPY <<EOF /x\n\xff\nEOF\n", "Dockerfile:2"),
 ])
 def test_dockerfile_values_no_system_call_takes_are_clear_errors(tmp_path, dockerfile, where):
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "f").write_text("x")
-    (ctx / "Dockerfile").write_text(dockerfile)
+    (ctx / "Dockerfile").write_bytes(dockerfile if isinstance(dockerfile, bytes) else dockerfile.encode())
     res = cairn_cli("build", str(ctx), root=tmp_path / "store")
     err = res.stderr.decode(errors="replace")
     assert res.returncode in (1, 2) and "internal error" not in err and "Traceback" not in err, err
