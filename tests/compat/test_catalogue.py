@@ -1,0 +1,40 @@
+"""The catalogue agrees with the ported tests: no container, no build, only the files."""
+
+from __future__ import annotations
+
+from .catalogue import STATUSES, read_catalogue, ported_tests
+
+
+def test_every_row_is_well_formed_and_unique():
+    rows = read_catalogue()
+    seen = set()
+    for row in rows:
+        assert row.status in STATUSES, f"catalogue.tsv:{row.line}: unknown status {row.status!r}"
+        assert row.function.startswith("test"), f"catalogue.tsv:{row.line}: {row.function}"
+        assert row.function not in seen, f"catalogue.tsv:{row.line}: {row.function} listed twice"
+        seen.add(row.function)
+        if row.status == "n/a":
+            assert row.reason, f"catalogue.tsv:{row.line}: n/a needs a reason"
+        if row.status == "fails":
+            assert row.reason, f"catalogue.tsv:{row.line}: fails needs a reason"
+        if row.status in ("passes", "fails"):
+            assert row.test, f"catalogue.tsv:{row.line}: {row.status} needs our test's name"
+        else:
+            assert not row.test, f"catalogue.tsv:{row.line}: {row.status} rows name no test"
+
+
+def test_rows_match_the_ported_tests():
+    tests = ported_tests()
+    for row in read_catalogue():
+        if row.status == "passes":
+            assert row.test in tests, f"catalogue.tsv:{row.line}: no test {row.test}"
+            assert not tests[row.test], f"catalogue.tsv:{row.line}: {row.test} is xfail but the row says passes"
+        elif row.status == "fails":
+            assert row.test in tests, f"catalogue.tsv:{row.line}: no test {row.test}"
+            assert tests[row.test], f"catalogue.tsv:{row.line}: {row.test} must be xfail(strict=True)"
+
+
+def test_every_ported_test_is_catalogued():
+    named = {row.test for row in read_catalogue() if row.test}
+    missing = sorted(set(ported_tests()) - named)
+    assert not missing, f"tests not in catalogue.tsv: {missing}"
