@@ -77,6 +77,10 @@ def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope) -> set[int]:
                         refs.append((expanded.from_, cmd))
         for ref, where in refs:
             name = g.expand(ref) if "$" in ref else ref
+            if not name.strip():
+                # BuildKit's words: only a stage named through a global ARG can be meant
+                raise InstructionError("variable expansion is not supported for --from, define a new stage "
+                                       "with FROM using ARG from global scope as a workaround").at(where.start_line)
             idx = _stage_index(plan, name)
             if idx is not None:
                 deps.add(idx)

@@ -245,7 +245,8 @@ def _sources_and_dest(node: Instruction, kw: str):
 def _check_chmod(flags: FlagValues) -> str:
     chmod = flags.string("chmod")
     if chmod and "$" not in chmod and not _CHMOD.match(chmod):
-        raise InstructionError(f"invalid chmod value {chmod!r}: expected octal (0755) or symbolic (u+x)")
+        raise InstructionError(f"invalid chmod parameter: {chmod!r}. it should be octal string and between "
+                               "0 and 07777, or a symbolic mode (u+x)")
     return chmod
 
 
