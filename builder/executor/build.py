@@ -190,15 +190,19 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
                 raise CairnError("ADD of a git repository is not supported yet")
         if cmd.checksum and (len(urls) != 1 or len(cmd.sources) != 1):
             raise CairnError("ADD --checksum needs exactly one URL source")
-        if cmd.unpack is not False:
-            for src in [s for s in cmd.sources if state.scope.expand(s) not in urls]:
-                rels = ctx.select(state.scope.expand(src))
-                if len(rels) == 1 and _is_archive(ctx.path(rels[0])):
-                    archives.append(rels[0])
     scope = state.scope
     sources = [scope.expand(s) for s in cmd.sources]
     sources = [s for s in sources if s not in urls]
-    sources = [s for s in sources if not (archives and ctx.select(s)[0] in archives and len(ctx.select(s)) == 1)]
+    if isinstance(cmd, t.Add) and cmd.unpack is not False:
+        # each local archive a source names (a wildcard may name several) is unpacked; the
+        # other files it names are copied
+        copied = []
+        for src in sources:
+            rels = ctx.select(src)
+            found = [rel for rel in rels if _is_archive(ctx.path(rel))]
+            archives += found
+            copied += [src] if not found else [rel for rel in rels if rel not in found]
+        sources = copied
     contents = [(c.path, (scope.expand(c.data) if c.expand else c.data).encode()) for c in cmd.contents]
 
     def fill(layer_dir: str) -> None:

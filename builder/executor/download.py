@@ -26,7 +26,7 @@ def download_into(layer: str, url: str, dest: str, workdir: str, lowers: list[st
         dest = posixpath.join(workdir or "/", dest)
     into_dir = dest.endswith("/") or several
     dest = posixpath.normpath(dest)
-    name = posixpath.basename(urllib.parse.urlparse(url).path) or "index.html"
+    name = posixpath.basename(urllib.parse.urlparse(url).path) or "__unnamed__"  # as BuildKit names it
     target = posixpath.join(dest, name) if into_dir else dest
     ensure_parents(layer, posixpath.dirname(target), lowers, chown)
     algo, _, want = checksum.partition(":") if checksum else ("sha256", "", "")

@@ -1,7 +1,8 @@
 """Read catalogue.tsv (one row per BuildKit test function) and the ported tests it names.
 
-A row is `file, function, status, test, reason`, tab-separated; `test` is
-`test_copy.py::test_name` for `passes` and `fails` rows. `ported_tests()` reads our test
+A row is `file, function, status, tests, reason`, tab-separated; `tests` names our ports
+(`test_copy.py::test_name`, space-separated when BuildKit's function checks several
+behaviours) for `passes` and `fails` rows. `ported_tests()` reads our test
 modules with `ast` (no import, no containers) to find each test and whether it is marked
 `xfail`, so the catalogue can be checked against the code without running a build.
 """
@@ -25,6 +26,10 @@ class Row:
     status: str
     test: str
     reason: str
+
+    @property
+    def tests(self) -> list[str]:
+        return self.test.split()
 
 
 def read_catalogue(path: Path = CATALOGUE) -> list[Row]:

@@ -64,3 +64,62 @@ def cached_steps(stderr: str) -> int:
 # A test that runs RUN steps or containers; the others only copy files and can run without
 # the container lock (`-m "not container"`).
 container = pytest.mark.container
+
+
+class LoopbackHTTP:
+    """A tiny HTTP server on 127.0.0.1 for ADD <url>: path -> (body, extra headers); it
+    records each request's method, path and User-Agent."""
+
+    def __init__(self, routes: dict[str, tuple[bytes, dict]]):
+        import http.server
+        import threading
+
+        self.routes, self.requests = routes, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _reply(self, with_body: bool):
+                outer.requests.append((self.command, self.path, self.headers.get("User-Agent", "")))
+                body, headers = outer.routes.get(self.path, (None, {}))
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                if with_body:
+                    self.wfile.write(body)
+
+            def do_GET(self):
+                self._reply(True)
+
+            def do_HEAD(self):
+                self._reply(False)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def tar_bytes(files: dict[str, bytes], gz: bool = False, owner: tuple[int, int] = (0, 0)) -> bytes:
+    """An archive holding only the given regular files (no directory entries)."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz" if gz else "w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid = len(data), 0o644, *owner
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
