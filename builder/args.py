@@ -116,6 +116,9 @@ class StageScope:
     def expand_words(self, word: str) -> list[str]:
         return grammar.expand_words(word, self.expansion_env(), self.globals.escape)
 
+    def expand_heredoc(self, body: str) -> str:
+        return grammar.expand_heredoc(body, self.expansion_env(), self.globals.escape)
+
     def run_env(self) -> list[str]:
         """RUN's environment: the image ENV plus ARGs in scope (ENV wins), as KEY=VALUE,
         with the default PATH when the image sets none."""

@@ -3,6 +3,7 @@
     parse(text) -> Dockerfile          grammar.parser (lines) + dockerfile.lark (each line)
     dump(tree) -> str                  BuildKit's AST dump format
     expand_word / expand_words         BuildKit's variable expansion and word splitting
+    expand_heredoc                     the same for a heredoc body (quotes kept as written)
 
 grammar imports neither builder nor runtime.
 """
@@ -12,7 +13,7 @@ from .dump import dump, dump_instruction, read_dump, to_json
 from .errors import DockerfileError, ShellWordError
 from .heredoc import parse_heredoc
 from .parser import parse
-from .shell import Expansion, ShellLexer, expand_word, expand_words
+from .shell import Expansion, ShellLexer, expand_heredoc, expand_word, expand_words
 
 __all__ = [
     "Directive",
@@ -26,6 +27,7 @@ __all__ = [
     "Warning",
     "dump",
     "dump_instruction",
+    "expand_heredoc",
     "expand_word",
     "expand_words",
     "parse",

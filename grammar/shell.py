@@ -86,6 +86,7 @@ class ShellLexer:
         raw_quotes: bool = False,
         raw_escapes: bool = False,
         skip_unset: bool = False,
+        skip_quotes: bool = False,
     ):
         if escape not in ("\\", "`"):
             raise ValueError("escape must be \\ or `")
@@ -93,6 +94,7 @@ class ShellLexer:
         self.raw_quotes = raw_quotes
         self.raw_escapes = raw_escapes
         self.skip_unset = skip_unset
+        self.skip_quotes = skip_quotes  # quotes are plain characters (heredoc bodies)
 
     def process(self, word: str, env: Mapping[str, str]) -> Expansion:
         run = _Run(self, word, env)
@@ -166,6 +168,9 @@ class _Run:
                 tmp = self.dollar()
                 result.append(tmp)
                 words.add_string(tmp)
+            elif ch in "'\"" and self.lx.skip_quotes:
+                words.add_char(self.next())
+                result.append(ch)
             elif ch == "'":
                 tmp = self.single_quote()
                 result.append(tmp)
@@ -429,6 +434,11 @@ def _lexer(escape: str) -> ShellLexer:
 def expand_word(word: str, env: Mapping[str, str], escape: str = "\\") -> str:
     """Expand variables and remove quotes; the result is one string."""
     return _lexer(escape).process(word, env).word
+
+
+def expand_heredoc(body: str, env: Mapping[str, str], escape: str = "\\") -> str:
+    """Expand variables and escapes in a heredoc body; quotes are kept as written."""
+    return ShellLexer(escape, skip_quotes=True).process(body, env).word
 
 
 def expand_words(word: str, env: Mapping[str, str], escape: str = "\\") -> list[str]:

@@ -203,7 +203,7 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
             archives += found
             copied += [src] if not found else [rel for rel in rels if rel not in found]
         sources = copied
-    contents = [(c.path, (scope.expand(c.data) if c.expand else c.data).encode()) for c in cmd.contents]
+    contents = [(c.path, (scope.expand_heredoc(c.data) if c.expand else c.data).encode()) for c in cmd.contents]
 
     def fill(layer_dir: str) -> None:
         workdir = state.config.get("WorkingDir") or "/"
@@ -280,7 +280,7 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
                             # the owner as written: the parent filesystem (in the key) decides its ids
                             "chown": scope.expand(cmd.chown),
                             "chmod": scope.expand(cmd.chmod), "excludes": [scope.expand(e) for e in cmd.excludes],
-                            "contents": [[c.path, scope.expand(c.data) if c.expand else c.data, c.expand]
+                            "contents": [[c.path, scope.expand_heredoc(c.data) if c.expand else c.data, c.expand]
                                          for c in cmd.contents]}
         sources = [scope.expand(src) for src in cmd.sources]
         if isinstance(cmd, t.Add):
