@@ -16,6 +16,8 @@ from .types import Mount
 
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 SHARING_MODES = ("shared", "private", "locked")
+MOUNT_KEYS = ("type", "from", "source", "src", "target", "dst", "destination", "readonly", "ro", "readwrite",
+              "rw", "required", "size", "id", "sharing", "mode", "uid", "gid", "env")
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
@@ -69,6 +71,9 @@ def parse_mount(text: str, expand: Callable[[str], str] | None = None) -> Mount:
             continue
         if expand is not None:
             value = expand(value)
+        if key == "from" and "$" in value:
+            # BuildKit's rule: name the stage (a FROM with a global ARG) instead
+            raise InstructionError("'from' doesn't support variable expansion, define alias stage instead")
         if later(value):
             continue  # checked again once build args are known
         if key == "type":
@@ -112,7 +117,7 @@ def parse_mount(text: str, expand: Callable[[str], str] | None = None) -> Mount:
         elif key == "env":
             values["env"] = value
         else:
-            raise InstructionError(f"unexpected key '{key}' in '{field}'")
+            raise InstructionError(with_hint(f"unexpected key '{key}' in '{field}'", key, MOUNT_KEYS))
 
     if mtype not in ("secret", "ssh", "cache"):
         for key in ("mode", "uid", "gid"):

@@ -19,6 +19,11 @@ def _distance(a: str, b: str) -> int:
 def closest(word: str, candidates, *, case_sensitive: bool = False) -> str | None:
     """The candidate nearest to `word`, if it is near enough to be a likely typo."""
     key = word if case_sensitive else word.lower()
+    if len(key) >= 3:  # a word cut short ("tmp" for "tmpfs")
+        for cand in candidates:
+            c = cand if case_sensitive else cand.lower()
+            if c != key and c.startswith(key):
+                return cand
     best, best_d = None, None
     for cand in candidates:
         c = cand if case_sensitive else cand.lower()
