@@ -17,6 +17,7 @@ from .errors import CairnError
 from .instructions import types as t
 from .instructions.errors import InstructionError
 from .instructions.mounts import parse_mount
+from .instructions.suggest import with_hint
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None
     if target:
         tgt = _stage_index(plan, target)
         if tgt is None:
-            raise CairnError(f'target stage "{target}" could not be found')
+            names = [st.name for st in plan.stages if st.name]
+            raise CairnError(with_hint(f'target stage "{target}" could not be found', target, names))
     else:
         tgt = len(plan.stages) - 1
 
