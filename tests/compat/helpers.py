@@ -111,8 +111,9 @@ class LoopbackHTTP:
         self.server.server_close()
 
 
-def tar_bytes(files: dict[str, bytes], gz: bool = False, owner: tuple[int, int] = (0, 0)) -> bytes:
-    """An archive holding only the given regular files (no directory entries)."""
+def tar_bytes(files: dict[str, bytes], gz: bool = False, owner: tuple[int, int] = (0, 0),
+              links: dict[str, str] | None = None) -> bytes:
+    """An archive holding only the given regular files and symlinks (no directory entries)."""
     import io
     import tarfile
 
@@ -122,4 +123,8 @@ def tar_bytes(files: dict[str, bytes], gz: bool = False, owner: tuple[int, int] 
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.uid, info.gid = len(data), 0o644, *owner
             tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
     return buf.getvalue()

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from ..conftest import cairn_cli
-from .helpers import build_err, build_ok, container, export, needs_root, write
+from .helpers import build_err, build_ok, container, export, needs_root, tar_bytes, write
 
 pytestmark = needs_root
 
@@ -136,16 +136,8 @@ def test_symlinked_dockerfile(root, tmp_path):
 
 @pytest.mark.xfail(strict=True, reason="COPY to /link/ where the image's link is relative and dangling does not create the target (copy.py)")
 def test_copy_into_a_symlinked_directory_of_the_image(root, tmp_path):
-    import io
-    import tarfile
-
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("symlink")
-        info.type, info.linkname = tarfile.SYMTYPE, "../tmp/symlink-target"
-        tar.addfile(info)
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM scratch\nADD t.tar /\nCOPY foo /symlink/\n", "foo": "content0",
-                                 "t.tar": buf.getvalue()})
+                                 "t.tar": tar_bytes({}, links={"symlink": "../tmp/symlink-target"})})
     assert (export(root, ctx, tmp_path / "o") / "tmp/symlink-target/foo").read_text() == "content0"
 
 
