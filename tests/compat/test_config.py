@@ -64,7 +64,6 @@ def test_labels_from_dockerfile_and_command_line(root, tmp_path):
 
 
 @container
-@pytest.mark.xfail(strict=True, reason="RUN as root lacks the supplementary groups from /etc/group (id -G)")
 def test_user_and_groups_in_run(root, tmp_path):
     check = '[ "$(id -u):$(id -g)/$(id -un):$(id -gn)/$(id -G):$(id -Gn)" = \'{}\' ]'
     df = ("FROM busybox AS base\nRUN mkdir -m 0777 /out\nRUN id -un > /out/rootuser\n"
@@ -83,7 +82,6 @@ def test_user_and_groups_in_run(root, tmp_path):
 
 
 @container
-@pytest.mark.xfail(strict=True, reason="RUN's supplementary groups differ from BuildKit's (primary gid and /etc/group members)")
 def test_user_additional_gids(root, tmp_path):
     build_ok(root, write(tmp_path / "a", {"Dockerfile": (
         'FROM busybox\nSHELL ["/bin/sh", "-euxc"]\n'
