@@ -1,7 +1,8 @@
 """Resource limits through cgroups: v2 where its controllers are enabled, otherwise v1.
 
 A container's cgroup is made under the cgroup this process is in (per controller),
-at `.../cairn/<id>`, and removed after the container ends. This machine is hybrid: its
+at `.../cairn/<id>`, and removed after the container ends. On v1 its devices controller
+holds docker's device allow-list from the start (runtime.devices). This machine is hybrid: its
 controllers are on v1 and cgroup2 (unified) has none.
 """
 
@@ -14,9 +15,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .devices import set_v1_rules
 from .spec import Resources
 
-V1_CONTROLLERS = ("memory", "cpu", "pids")
+V1_CONTROLLERS = ("memory", "cpu", "pids", "devices")
 _CFS_PERIOD = 100_000
 
 
@@ -104,6 +106,8 @@ class Cgroup:
         version, paths = cls._locations(name)
         for path in paths.values():
             _mkdir(path)
+        if "devices" in paths:
+            set_v1_rules(paths["devices"])
         return cls(name, version, paths)
 
     def _write(self, ctrl: str, filename: str, value: str) -> bool:

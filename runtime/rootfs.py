@@ -1,9 +1,10 @@
 """Builds the container's filesystem view, inside its new mount namespace.
 
 The steps run in this order, each one small (bubblewrap's setup_newroot is the model):
-make every mount private; mount the root (overlay or bind); mount /proc, /dev (tmpfs with
-the usual nodes), /dev/pts, /dev/shm, /dev/mqueue and a read-only /sys; the caller's
-mounts (binds, tmpfs); the per-container files (/etc/hosts, ...); pivot_root into it and
+make every mount private; mount the root (overlay or bind); mount /proc, /dev (tmpfs),
+/dev/pts, /dev/shm, /dev/mqueue and a read-only /sys; the caller's mounts (binds, tmpfs);
+the per-container files (/etc/hosts, ...); make all of it nodev and give /dev the allowed
+device nodes (runtime.devices); pivot_root into it and
 detach the old root; then mask and write-protect runc's lists of /proc and /sys paths.
 All mounts live in the container's namespace and vanish with it: nothing is left on the host.
 """
@@ -14,9 +15,9 @@ import errno
 import os
 import stat
 
-from . import syscalls as sc
+from . import devices, syscalls as sc
 from .overlay import mount_overlay
-from .securejoin import make_mountpoint, secure_join
+from .securejoin import make_mountpoint
 from .spec import Mount, Spec
 
 _FLAGS = {"ro": sc.MS_RDONLY, "nosuid": sc.MS_NOSUID, "nodev": sc.MS_NODEV, "noexec": sc.MS_NOEXEC,
@@ -24,16 +25,12 @@ _FLAGS = {"ro": sc.MS_RDONLY, "nosuid": sc.MS_NOSUID, "nodev": sc.MS_NODEV, "noe
 
 DEFAULT_MOUNTS = (
     Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
-    Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
+    Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "nodev", "strictatime", "mode=755", "size=65536k")),
     Mount("/dev/pts", "devpts", "devpts", ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5")),
     Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")),
     Mount("/dev/mqueue", "mqueue", "mqueue", ("nosuid", "noexec", "nodev")),
     Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev", "ro")),
 )
-
-DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0))
-DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-             ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"))
 
 
 def _split(options: tuple[str, ...]) -> tuple[int, str]:
@@ -70,18 +67,6 @@ def _mount_one(root: str, m: Mount) -> None:
         raise
 
 
-def _make_devices(root: str) -> None:
-    dev = secure_join(root, "/dev")
-    for name, major, minor in DEVICES:
-        path = os.path.join(dev, name)
-        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(major, minor))
-        os.chmod(path, 0o666)
-    for name, target in DEV_LINKS:
-        path = os.path.join(dev, name)
-        if not os.path.lexists(path):
-            os.symlink(target, path)
-
-
 def _bind_files(root: str, files: tuple[tuple[str, str], ...]) -> None:
     for dest, source in files:
         target = make_mountpoint(root, dest, False)
@@ -116,14 +101,14 @@ def setup(spec: Spec) -> None:
         sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
     for m in DEFAULT_MOUNTS:
         _mount_one(root, m)
-    _make_devices(root)
     for m in spec.mounts:
         _mount_one(root, m)
     _bind_files(root, spec.files)
+    devices.seal(root)  # every mount nodev; /dev gets only the allowed nodes
     os.chdir(root)
     sc.pivot_root(".", ".")
     sc.umount2(".", sc.MNT_DETACH)
     os.chdir("/")
     _mask(spec.masked_paths, spec.readonly_paths)
     if spec.root.readonly:
-        sc.mount(None, "/", None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+        sc.mount(None, "/", None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_NODEV)

@@ -24,7 +24,7 @@ def cairn(root, *args, pass_fds=(), stdin=None):
     """The CLI in a subprocess that inherits `pass_fds` (as a shell's `exec 7</etc` would)."""
     env = dict(os.environ, CAIRN_ROOT=str(root))
     return subprocess.run([sys.executable, "-m", "builder.cli", *args], cwd=REPO, env=env, input=stdin,
-                          capture_output=True, timeout=300, pass_fds=pass_fds)
+                          capture_output=True, timeout=300, pass_fds=pass_fds, check=False)
 
 
 def build(root, context, *args, pass_fds=()):
@@ -81,7 +81,7 @@ def test_init_pid1_holds_no_store_file_and_no_host_env(root):
     script = "ls -l /proc/1/fd; tr '\\0' '\\n' < /proc/1/environ; readlink /proc/1/exe"
     res = subprocess.run([sys.executable, "-m", "builder.cli", "run", "--rm", "--init", "--network", "none",
                           "busybox:local", "sh", "-c", script], cwd=REPO, capture_output=True, timeout=300,
-                         env=dict(os.environ, CAIRN_ROOT=str(root), CAIRN_TEST_HOST_SECRET="do-not-leak"))
+                         env=dict(os.environ, CAIRN_ROOT=str(root), CAIRN_TEST_HOST_SECRET="do-not-leak"), check=False)
     text = res.stdout.decode()
     assert res.returncode == 0, res.stderr
     assert "PATH=" in text  # the container's own environment is there
@@ -95,7 +95,7 @@ def test_detached_init_returns_while_the_container_runs(root):
         try:
             res = subprocess.run([sys.executable, "-m", "builder.cli", "run", "-d", "--init", "--name", name,
                                   "--network", "none", "busybox:local", "sleep", "1000"], cwd=REPO,
-                                 capture_output=True, timeout=120, env=dict(os.environ, CAIRN_ROOT=str(root)))
+                                 capture_output=True, timeout=120, env=dict(os.environ, CAIRN_ROOT=str(root)), check=False)
         except subprocess.TimeoutExpired:
             pytest.fail("run -d --init did not return while its container ran")
         assert res.returncode == 0, res.stderr
@@ -103,3 +103,50 @@ def test_detached_init_returns_while_the_container_runs(root):
         assert name.encode() in ps.stdout and b"Up " in ps.stdout, ps.stdout
     finally:
         cairn(root, "rm", "-f", name)
+
+
+# 6. Devices: no host device may be opened, whether made with mknod or shipped in a layer
+
+_MKNOD_HWRNG = ("for p in /x /dev/x /tmp/x; do mknod $p c 10 183 && head -c1 $p >/dev/null && echo READ:$p; "
+                "done; true")
+
+
+def test_mknod_of_a_host_device_cannot_be_read_in_run(root):
+    res = cairn(root, "run", "--rm", "--network", "none", "busybox:local", "sh", "-c", _MKNOD_HWRNG)
+    assert res.returncode == 0, res.stderr
+    assert b"READ:/" not in res.stdout, res.stdout
+
+
+def test_mknod_of_a_host_device_cannot_be_read_in_a_run_step(root, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM busybox:local\nRUN {_MKNOD_HWRNG}\n")
+    res = build(root, ctx, "--no-cache")
+    assert res.returncode == 0, res.stderr
+    assert b"READ:/" not in res.stderr + res.stdout, res.stderr  # (the step's text holds READ:$p)
+
+
+@pytest.fixture(scope="module")
+def image_with_a_device(root, busybox_tar, tmp_path_factory):
+    """busybox plus /hwrng, a 0666 char device 10:183 shipped in the image's layer."""
+    import tarfile
+
+    out = tmp_path_factory.mktemp("devimage") / "rootfs.tar"
+    with tarfile.open(busybox_tar) as src, tarfile.open(out, "w") as dst:
+        for member in src.getmembers():
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+        node = tarfile.TarInfo("hwrng")
+        node.type, node.devmajor, node.devminor, node.mode = tarfile.CHRTYPE, 10, 183, 0o666
+        dst.addfile(node)
+    res = cairn(root, "import", str(out), "devimage:local")
+    assert res.returncode == 0, res.stderr
+    return "devimage:local"
+
+
+@pytest.mark.parametrize("user", ["0", "65534"])
+def test_a_device_node_from_an_image_cannot_be_opened(root, image_with_a_device, user):
+    res = cairn(root, "run", "--rm", "--network", "none", "-u", user, image_with_a_device, "sh", "-c",
+                "ls -l /hwrng; head -c1 /hwrng >/dev/null && echo READ")
+    assert b"hwrng" in res.stdout, res.stderr  # the node is there
+    assert b"READ" not in res.stdout.replace(b"hwrng", b""), res.stdout
+
