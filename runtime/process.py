@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from . import fds, rootfs
+from . import fds, rootfs, seccomp
 from . import syscalls as sc
 from .loopback import loopback_up
 from .spec import CAPABILITY_NUMBERS, Mount, Spec
@@ -76,6 +76,8 @@ def _drop_privileges(spec: Spec) -> None:
                     raise
     if proc.no_new_privileges:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    if proc.seccomp:  # while the capabilities that loading needs are still held
+        seccomp.apply(proc.capabilities)
     os.setgroups(list(proc.additional_gids))
     os.setgid(proc.gid)
     os.setuid(proc.uid)
@@ -178,6 +180,8 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
     """
     if spec.process.init:
         spec = with_init(spec)
+    if spec.process.seccomp:
+        seccomp.load()  # the library is opened here, never after fork
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     # Several threads may start containers at once (a build's parallel stages). Each child
     # must not inherit another start's write ends: a reader waiting for EOF on a pipe whose

@@ -51,6 +51,7 @@ class Process:
     terminal: bool = False
     capabilities: tuple[str, ...] = DEFAULT_CAPABILITIES
     no_new_privileges: bool = True
+    seccomp: bool = True  # docker's default seccomp profile (runtime.seccomp_profile)
     init: bool = False  # --init: tini is PID 1, reaps orphans and forwards signals to the command
 
 

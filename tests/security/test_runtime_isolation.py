@@ -150,3 +150,26 @@ def test_a_device_node_from_an_image_cannot_be_opened(root, image_with_a_device,
     assert b"hwrng" in res.stdout, res.stderr  # the node is there
     assert b"READ" not in res.stdout.replace(b"hwrng", b""), res.stdout
 
+
+# 7. Seccomp: docker's default profile; no namespaces (and so no mounts) from inside
+
+_UNSHARE_MOUNT = ("grep Seccomp: /proc/self/status; "
+                  "unshare -Urm sh -c 'mkdir -p /m && mount -t tmpfs none /m && echo mounted-$((1+1))' 2>&1; true")
+
+
+def test_a_container_cannot_unshare_and_mount(root):
+    res = cairn(root, "run", "--rm", "--network", "none", "busybox:local", "sh", "-c", _UNSHARE_MOUNT)
+    assert res.returncode == 0, res.stderr
+    text = res.stdout.decode()
+    assert "mounted-2" not in text and "Operation not permitted" in text, text
+    assert "Seccomp:\t2" in text, text  # a filter is installed
+
+
+def test_a_run_step_cannot_unshare_and_mount(root, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(f"FROM busybox:local\nRUN {_UNSHARE_MOUNT}\n")
+    res = build(root, ctx, "--no-cache")
+    assert res.returncode == 0, res.stderr
+    assert b"mounted-2" not in res.stderr and b"Seccomp:\t2" in res.stderr, res.stderr
+
