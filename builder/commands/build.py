@@ -38,12 +38,14 @@ from .registry import make_options, push_image, registry_options
               metavar="type=registry,ref=REF[,mode=min|max][,compression=zstd|gzip] | type=local,dest=DIR | type=inline",
               help="Export this build's cache records (repeatable); a failed export is a warning unless "
                    "ignore-error=false.")
+@click.option("--allow", "allow", multiple=True, metavar="network.host",
+              help="Grant an entitlement: network.host lets RUN --network=host share the host's network.")
 @registry_options
 @click.argument("context", type=click.Path())
 @click.pass_context
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, no_cache,
-              no_cache_filter, progress, pull, push, compression, cache_from, cache_to, insecure, registry_timeout,
-              context):
+              no_cache_filter, progress, pull, push, compression, cache_from, cache_to, allow, insecure,
+              registry_timeout, context):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -51,7 +53,11 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     from ..errors import UsageError
     from ..executor.build import BuildOptions, build
     from ..executor.outputs import Output, write_output
+    from ..executor.run_network import ENTITLEMENTS
 
+    for entitlement in allow:
+        if entitlement not in ENTITLEMENTS:
+            raise UsageError(f"invalid --allow {entitlement!r}: cairn knows {', '.join(ENTITLEMENTS)}")
     imports = exports = ()
     if cache_from or cache_to:
         from ..cache.specs import parse_spec
@@ -73,7 +79,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     registry = make_options(insecure, registry_timeout)
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
                            tuple(_parse_secret(s) for s in secrets), no_cache, tuple(no_cache_filter),
-                           pull, registry, imports, exports)
+                           pull, registry, imports, exports, allow=tuple(allow))
 
     store = open_store(ctx)
     try:

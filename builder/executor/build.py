@@ -41,6 +41,7 @@ from .context import BuildContext
 from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
 from .base_images import BaseImages
 from .progress import Progress
+from .run_network import step_mode
 from .runcmd import RunFailed, run_command
 from .state import Layer, StageState, scratch_doc
 
@@ -59,6 +60,7 @@ class BuildOptions:
     cache_from: tuple = ()  # CacheSpecs to match keys against (registry refs, layout directories)
     cache_to: tuple = ()  # CacheSpecs to export this build's records to
     base_store: object = None  # a Store to copy missing base images from before pulling them
+    allow: tuple[str, ...] = ()  # entitlements given with --allow (network.host)
 
 
 MAX_CHANGED_FILES = 200  # per step, in --metadata-file
@@ -369,6 +371,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             position = f"{context_id}:{label}:{position_index}"
             portable = portable_position(name, label, position_index)
             try:
+                if isinstance(cmd, t.Run):  # refused before the cache too, as BuildKit does
+                    step_mode(state.scope.expand(cmd.network), options.allow)
                 keyed = _cache_key(store, state, cmd, ctx, states, bp, stat_cache)
                 if keyed is not None:
                     key, inputs = keyed[0], redact(keyed[1], options.build_args)  # recorded without arg values

@@ -18,11 +18,11 @@ from ..instructions import types as t
 from ..layers.materialize import tar_digest
 from ..store.store import Store, remove_tree
 from ..users import resolve_user
+from .run_network import StepNetwork, step_mode
 from .runcmd import RunFailed, run_command
 from .state import Layer, StageState
 
 HOSTNAME = "buildkitsandbox"
-RUN_NETWORK = {"default": "host", "host": "host", "none": "none"}
 _MOUNTPOINTS = ("/proc", "/dev", "/sys", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc")
 
 
@@ -117,7 +117,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
         mounts=tuple(_mounts(state, cmd, context_root, str(store.root / "cache-mounts"), secrets or {},
                              from_roots)),
         files=tuple(files),
-        network=RUN_NETWORK.get(cmd.network, "host"),
+        network=step_mode(state.scope.expand(cmd.network)),
     )
     read_fd, write_fd = os.pipe()
     tail: deque[str] = deque(maxlen=20)
@@ -138,10 +138,17 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
 
     reader = threading.Thread(target=pump, daemon=True)
     cgroup = Cgroup.create("build-" + os.urandom(8).hex())
+    network = None
     try:
+        network = StepNetwork(spec.network)
+
+        def before_go(pid: int) -> None:
+            cgroup.add(pid)
+            network.attach(pid)
+
         reader.start()
         try:
-            pid = process.start(spec, before_go=cgroup.add, setup_stdio=stdio)
+            pid = process.start(spec, before_go=before_go, setup_stdio=stdio)
         except process.ContainerStartError as err:
             raise RunFailed(err.message, err.code) from None
         finally:
@@ -167,6 +174,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
         remove_tree(upper)
         raise
     finally:
+        if network is not None:
+            network.close()
         cgroup.destroy()
         for d in (work, root, files_dir, empty):
             if d is not None:

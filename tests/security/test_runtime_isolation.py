@@ -173,3 +173,76 @@ def test_a_run_step_cannot_unshare_and_mount(root, tmp_path):
     assert res.returncode == 0, res.stderr
     assert b"mounted-2" not in res.stderr and b"Seccomp:\t2" in res.stderr, res.stderr
 
+
+# 8. RUN gets its own network namespace; the host's needs --allow network.host
+
+@pytest.fixture
+def host_only_link():
+    """A link only the host has: a RUN step that sees it shares the host's network."""
+    name = "cairnsec" + os.urandom(3).hex()
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)  # (no dummy driver everywhere)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "link", "del", name], check=False)
+
+
+def _dockerfile(tmp_path, text):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir(exist_ok=True)
+    (ctx / "Dockerfile").write_text(text)
+    return ctx
+
+
+def test_a_run_step_does_not_see_the_host_network(root, tmp_path, host_only_link):
+    ctx = _dockerfile(tmp_path, "FROM busybox:local\nRUN cat /proc/net/dev\n")
+    res = build(root, ctx, "--no-cache")
+    assert res.returncode == 0, res.stderr
+    assert host_only_link.encode() not in res.stderr and b"eth0" in res.stderr, res.stderr
+
+
+def test_run_network_host_needs_the_entitlement(root, tmp_path, host_only_link):
+    ctx = _dockerfile(tmp_path, "FROM busybox:local\nRUN --network=host cat /proc/net/dev\n")
+    res = build(root, ctx, "--no-cache")
+    assert res.returncode != 0
+    assert b"Dockerfile:2" in res.stderr and b"network.host is not allowed" in res.stderr, res.stderr
+    assert host_only_link.encode() not in res.stderr
+    res = build(root, ctx, "--no-cache", "--allow", "network.host")
+    assert res.returncode == 0, res.stderr
+    assert host_only_link.encode() in res.stderr
+
+
+def test_a_run_step_reaches_a_server_through_the_bridge(root, tmp_path):
+    import http.server
+    import threading
+
+    from runtime.network import Bridge, ensure_bridge
+
+    from ..conftest import TEST_BRIDGE, TEST_SUBNET
+
+    bridge = Bridge(TEST_BRIDGE, TEST_SUBNET)
+    ensure_bridge(bridge)  # (the module's fixture removes it)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"served-to-the-build"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer((str(bridge.gateway), 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://{bridge.gateway}:{server.server_address[1]}/"
+        ctx = _dockerfile(tmp_path, f"FROM busybox:local\nRUN wget -q -O - {url}\n")
+        res = build(root, ctx, "--no-cache")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert res.returncode == 0, res.stderr
+    assert b"served-to-the-build" in res.stderr

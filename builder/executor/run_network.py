@@ -1,0 +1,66 @@
+"""The network of a RUN step. By default its own network namespace on cairn's bridge with
+NAT, like `cairn run` (BuildKit's default is a namespace of its own too): package
+registries are reachable, the host's interfaces and its loopback services are not.
+`--network=none` is lo only; `--network=host` shares the host's, and needs the
+`network.host` entitlement (`cairn build --allow network.host`), as in BuildKit."""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import CairnError
+
+MODES = {"default": "bridge", "none": "none", "host": "host"}
+ENTITLEMENTS = ("network.host",)
+
+
+def step_mode(network: str, allow: tuple[str, ...] | None = None) -> str:
+    """The runtime's network mode for RUN --network=`network` (expanded); with `allow`
+    given, refuses host networking that was not allowed."""
+    mode = MODES.get(network)
+    if mode is None:
+        raise CairnError(f'unsupported network mode "{network}": use default, none or host')
+    if mode == "host" and allow is not None and "network.host" not in allow:
+        raise CairnError("network.host is not allowed: RUN --network=host needs `cairn build --allow network.host`")
+    return mode
+
+
+class StepNetwork:
+    """For the bridge mode: an address on the bridge, the step's veth while it runs."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.id = "build-" + os.urandom(8).hex()
+        self.address = None
+        self.ifname: str | None = None
+        if mode != "bridge":
+            return
+        from runtime.network import ensure_bridge
+
+        from ..containers import bridge_config
+        from ..ipam import allocate
+
+        self.bridge = bridge_config()
+        ensure_bridge(self.bridge)
+        self.address = allocate(self.bridge.name, self.bridge.subnet, self.id)
+
+    def attach(self, pid: int) -> None:
+        """Wire the waiting step's namespace (its process is `pid`) to the bridge."""
+        if self.address is None:
+            return
+        from runtime.network import attach
+
+        self.ifname = "cairnb" + self.id[6:14]
+        attach(self.bridge, pid, self.address, self.ifname)
+
+    def close(self) -> None:
+        if self.ifname is not None:
+            from runtime.network import detach
+
+            detach(self.ifname)
+            self.ifname = None
+        if self.address is not None:
+            from ..ipam import release
+
+            release(self.id)
+            self.address = None
