@@ -1,8 +1,9 @@
 """Resource limits through cgroups: v2 where its controllers are enabled, otherwise v1.
 
 A container's cgroup is made under the cgroup this process is in (per controller),
-at `.../cairn/<id>`, and removed after the container ends. On v1 its devices controller
-holds docker's device allow-list from the start (runtime.devices). This machine is hybrid: its
+at `.../cairn/<id>`, and removed after the container ends. It holds docker's device
+allow-list (runtime.devices) from the start: the v1 devices controller, and an eBPF
+device program on the v2 tree (runtime.device_bpf). This machine is hybrid: its
 controllers are on v1 and cgroup2 (unified) has none.
 """
 
@@ -15,7 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .devices import set_v1_rules
+from . import device_bpf
+from .devices import ALLOWED, set_v1_rules
 from .spec import Resources
 
 V1_CONTROLLERS = ("memory", "cpu", "pids", "devices")
@@ -91,8 +93,11 @@ class Cgroup:
         v2 = _v2_usable(mounts, own)
         if v2 is not None:
             return 2, {"unified": v2 / "cairn" / name}
-        return 1, {ctrl: Path(mounts[ctrl]) / own.get(ctrl, "/").lstrip("/") / "cairn" / name
-                   for ctrl in V1_CONTROLLERS if ctrl in mounts}
+        paths = {ctrl: Path(mounts[ctrl]) / own.get(ctrl, "/").lstrip("/") / "cairn" / name
+                 for ctrl in V1_CONTROLLERS if ctrl in mounts}
+        if "unified" in mounts:  # hybrid: the v2 tree holds the device program as well
+            paths["unified"] = Path(mounts["unified"]) / own.get("unified", "/").lstrip("/") / "cairn" / name
+        return 1, paths
 
     @classmethod
     def existing(cls, name: str) -> "Cgroup | None":
@@ -106,9 +111,26 @@ class Cgroup:
         version, paths = cls._locations(name)
         for path in paths.values():
             _mkdir(path)
-        if "devices" in paths:
-            set_v1_rules(paths["devices"])
-        return cls(name, version, paths)
+        cgroup = cls(name, version, paths)
+        try:
+            cgroup._restrict_devices()
+        except BaseException:
+            cgroup.destroy()
+            raise
+        return cgroup
+
+    def _restrict_devices(self) -> None:
+        """docker's device allow-list: the devices controller on v1, an eBPF program on v2
+        (on a hybrid machine both; there the program is a second fence, so a kernel that
+        cannot load it is not an error)."""
+        if "devices" in self.paths:
+            set_v1_rules(self.paths["devices"])
+        if "unified" in self.paths:
+            try:
+                device_bpf.attach(str(self.paths["unified"]), ALLOWED)
+            except OSError as err:
+                if self.version == 2:
+                    raise CgroupError(err.errno, f"cannot restrict the container's devices: {err.strerror}") from None
 
     def _write(self, ctrl: str, filename: str, value: str) -> bool:
         path = self.paths.get(ctrl)

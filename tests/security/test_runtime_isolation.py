@@ -246,3 +246,49 @@ def test_a_run_step_reaches_a_server_through_the_bridge(root, tmp_path):
         server.server_close()
     assert res.returncode == 0, res.stderr
     assert b"served-to-the-build" in res.stderr
+
+
+# 6 (cgroup v2). The eBPF device program, checked on its own on the v2 tree
+
+def _open_in_child(cgroup_dir: str, paths: tuple[str, ...]) -> list[str]:
+    """In a child moved into cgroup_dir: which of paths open (or the error)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            with open(os.path.join(cgroup_dir, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+            out = []
+            for path in paths:
+                try:
+                    os.close(os.open(path, os.O_RDONLY))
+                    out.append("open")
+                except OSError as err:
+                    out.append(err.strerror)
+            os.write(w, "\n".join(out).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read().decode()
+    os.waitpid(pid, 0)
+    return data.split("\n")
+
+
+def test_the_v2_device_program_allows_only_the_list():
+    from runtime import device_bpf
+    from runtime.devices import ALLOWED
+
+    own = next(line.split(":", 2)[2].strip() for line in open("/proc/self/cgroup") if line.startswith("0::"))
+    mount = next((line.split()[4] for line in open("/proc/self/mountinfo") if " - cgroup2 " in line), None)
+    if mount is None:
+        pytest.skip("no cgroup2 hierarchy mounted")
+    d = os.path.join(mount + own.rstrip("/"), "cairn-sec-" + os.urandom(4).hex())
+    os.mkdir(d)
+    try:
+        device_bpf.attach(d, ALLOWED)
+        assert _open_in_child(d, ("/dev/null", "/dev/urandom", "/dev/hwrng", "/dev/kmsg")) == \
+            ["open", "open", "Operation not permitted", "Operation not permitted"]
+    finally:
+        os.rmdir(d)
