@@ -25,6 +25,28 @@ def step_mode(network: str, allow: tuple[str, ...] | None = None) -> str:
     return mode
 
 
+# docker's fallback when the host's only name servers are loopback ones (systemd-resolved's
+# 127.0.0.53), which a namespace of its own cannot reach
+FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
+
+
+def resolv_conf(host_text: str, mode: str) -> str:
+    """The step's /etc/resolv.conf: the host's, without loopback name servers off the host network."""
+    if mode == "host":
+        return host_text
+    lines, servers = [], 0
+    for line in host_text.splitlines():
+        fields = line.split()
+        if fields[:1] == ["nameserver"] and len(fields) > 1:
+            if fields[1].startswith("127.") or fields[1] == "::1":
+                continue
+            servers += 1
+        lines.append(line)
+    if servers == 0 and mode == "bridge":
+        lines += [f"nameserver {ns}" for ns in FALLBACK_NAMESERVERS]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 class StepNetwork:
     """For the bridge mode: an address on the bridge, the step's veth while it runs."""
 

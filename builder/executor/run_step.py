@@ -18,7 +18,7 @@ from ..instructions import types as t
 from ..layers.materialize import tar_digest
 from ..store.store import Store, remove_tree
 from ..users import resolve_user
-from .run_network import StepNetwork, step_mode
+from .run_network import StepNetwork, resolv_conf, step_mode
 from .runcmd import RunFailed, run_command
 from .state import Layer, StageState
 
@@ -93,6 +93,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
     cfg = state.config
     user = resolve_user(state.scope.expand(cfg.get("User") or ""), read_file(lowers, "/etc/passwd"),
                         read_file(lowers, "/etc/group"))
+    network_mode = step_mode(state.scope.expand(cmd.network))
     upper = store.new_tmp_dir("run-upper-")
     os.chmod(upper, 0o755)  # the container's / takes the upper dir's mode (mkdtemp makes 0700)
     work = store.new_tmp_dir("run-work-")
@@ -100,7 +101,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
     files_dir = store.new_tmp_dir("run-files-")
     files = []
     for name, content in (("hosts", "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
-                          ("hostname", HOSTNAME + "\n"), ("resolv.conf", _resolv())):
+                          ("hostname", HOSTNAME + "\n"), ("resolv.conf", resolv_conf(_resolv(), network_mode))):
         (files_dir / name).write_text(content)
         files.append((f"/etc/{name}", str(files_dir / name)))
     if not lowers:
@@ -117,7 +118,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
         mounts=tuple(_mounts(state, cmd, context_root, str(store.root / "cache-mounts"), secrets or {},
                              from_roots)),
         files=tuple(files),
-        network=step_mode(state.scope.expand(cmd.network)),
+        network=network_mode,
     )
     read_fd, write_fd = os.pipe()
     tail: deque[str] = deque(maxlen=20)

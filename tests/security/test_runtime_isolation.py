@@ -292,3 +292,14 @@ def test_the_v2_device_program_allows_only_the_list():
             ["open", "open", "Operation not permitted", "Operation not permitted"]
     finally:
         os.rmdir(d)
+
+
+def test_a_run_step_off_the_host_network_gets_reachable_name_servers():
+    from builder.executor.run_network import FALLBACK_NAMESERVERS, resolv_conf
+
+    stub = "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n"
+    bridged = resolv_conf(stub, "bridge")
+    assert "127.0.0.53" not in bridged and "search lan" in bridged
+    assert all(f"nameserver {ns}" in bridged for ns in FALLBACK_NAMESERVERS)
+    assert resolv_conf("nameserver 10.0.0.2\n", "bridge") == "nameserver 10.0.0.2\n"
+    assert resolv_conf(stub, "host") == stub
