@@ -7,19 +7,18 @@ containers.
 
 from __future__ import annotations
 
-import http.server
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import urllib.request
 
 import pytest
 
 from .conftest import REPO, TEST_BRIDGE, TEST_SUBNET, cairn_cli
 from .host_state import snapshot
+from .text_server import serving
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
 
@@ -75,30 +74,12 @@ def test_two_containers_get_different_addresses(root):
 
 
 def test_container_reaches_a_server_on_the_host(root):
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"from-the-host"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer((GATEWAY, 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = server.server_address[1]
+    with serving(GATEWAY, b"from-the-host") as port:
         # busybox-static's wget resolves through glibc's NSS, which a bare image lacks; nc does not
         res = run(root, "busybox:local", "sh", "-c",
                   f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {GATEWAY} {port}")
-        assert res.returncode == 0, res.stderr
-        assert res.stdout.endswith(b"from-the-host")
-    finally:
-        server.shutdown()
-        server.server_close()
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.endswith(b"from-the-host")
 
 
 def _host_address() -> str:

@@ -31,6 +31,13 @@ def build(root, context, *args, pass_fds=()):
     return cairn(root, "build", "--progress", "plain", *args, str(context), pass_fds=pass_fds)
 
 
+def _dockerfile(tmp_path, text):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir(exist_ok=True)
+    (ctx / "Dockerfile").write_text(text)
+    return ctx
+
+
 @pytest.fixture
 def host_dir(tmp_path):
     """A host directory an attacker must not reach, opened as an inherited fd."""
@@ -56,10 +63,7 @@ def test_run_workdir_through_a_leaked_fd_stays_inside(root, host_dir):
 
 def test_build_workdir_through_a_leaked_fd_stays_inside(root, host_dir, tmp_path):
     d, fd = host_dir
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text(f"FROM busybox:local\nWORKDIR /proc/self/fd/{fd}\n"
-                                    "RUN ls; touch escaped-marker\n")
+    ctx = _dockerfile(tmp_path, f"FROM busybox:local\nWORKDIR /proc/self/fd/{fd}\nRUN ls; touch escaped-marker\n")
     res = build(root, ctx, pass_fds=(fd,))
     assert b"host-sentinel" not in res.stderr + res.stdout
     assert sorted(os.listdir(d)) == ["host-sentinel"]
@@ -118,9 +122,7 @@ def test_mknod_of_a_host_device_cannot_be_read_in_run(root):
 
 
 def test_mknod_of_a_host_device_cannot_be_read_in_a_run_step(root, tmp_path):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text(f"FROM busybox:local\nRUN {_MKNOD_HWRNG}\n")
+    ctx = _dockerfile(tmp_path, f"FROM busybox:local\nRUN {_MKNOD_HWRNG}\n")
     res = build(root, ctx, "--no-cache")
     assert res.returncode == 0, res.stderr
     assert b"READ:/" not in res.stderr + res.stdout, res.stderr  # (the step's text holds READ:$p)
@@ -166,9 +168,7 @@ def test_a_container_cannot_unshare_and_mount(root):
 
 
 def test_a_run_step_cannot_unshare_and_mount(root, tmp_path):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text(f"FROM busybox:local\nRUN {_UNSHARE_MOUNT}\n")
+    ctx = _dockerfile(tmp_path, f"FROM busybox:local\nRUN {_UNSHARE_MOUNT}\n")
     res = build(root, ctx, "--no-cache")
     assert res.returncode == 0, res.stderr
     assert b"mounted-2" not in res.stderr and b"Seccomp:\t2" in res.stderr, res.stderr
@@ -186,12 +186,6 @@ def host_only_link():
     finally:
         subprocess.run(["ip", "link", "del", name], check=False)
 
-
-def _dockerfile(tmp_path, text):
-    ctx = tmp_path / "ctx"
-    ctx.mkdir(exist_ok=True)
-    (ctx / "Dockerfile").write_text(text)
-    return ctx
 
 
 def test_a_run_step_does_not_see_the_host_network(root, tmp_path, host_only_link):
@@ -213,37 +207,16 @@ def test_run_network_host_needs_the_entitlement(root, tmp_path, host_only_link):
 
 
 def test_a_run_step_reaches_a_server_through_the_bridge(root, tmp_path):
-    import http.server
-    import threading
-
     from runtime.network import Bridge, ensure_bridge
 
     from ..conftest import TEST_BRIDGE, TEST_SUBNET
+    from ..text_server import serving
 
     bridge = Bridge(TEST_BRIDGE, TEST_SUBNET)
     ensure_bridge(bridge)  # (the module's fixture removes it)
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"served-to-the-build"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer((str(bridge.gateway), 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://{bridge.gateway}:{server.server_address[1]}/"
-        ctx = _dockerfile(tmp_path, f"FROM busybox:local\nRUN wget -q -O - {url}\n")
+    with serving(str(bridge.gateway), b"served-to-the-build") as port:
+        ctx = _dockerfile(tmp_path, f"FROM busybox:local\nRUN wget -q -O - http://{bridge.gateway}:{port}/\n")
         res = build(root, ctx, "--no-cache")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert res.returncode == 0, res.stderr
     assert b"served-to-the-build" in res.stderr
 
@@ -277,11 +250,15 @@ def _open_in_child(cgroup_dir: str, paths: tuple[str, ...]) -> list[str]:
 
 
 def test_the_v2_device_program_allows_only_the_list():
+    from pathlib import Path
+
     from runtime import device_bpf
     from runtime.devices import ALLOWED
 
-    own = next(line.split(":", 2)[2].strip() for line in open("/proc/self/cgroup") if line.startswith("0::"))
-    mount = next((line.split()[4] for line in open("/proc/self/mountinfo") if " - cgroup2 " in line), None)
+    own = next(line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
+               if line.startswith("0::"))
+    mount = next((line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+                  if " - cgroup2 " in line), None)
     if mount is None:
         pytest.skip("no cgroup2 hierarchy mounted")
     d = os.path.join(mount + own.rstrip("/"), "cairn-sec-" + os.urandom(4).hex())
