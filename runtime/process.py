@@ -2,7 +2,8 @@
 
     parent (cairn)          sets itself as child subreaper, forks A
       A                     unshares the namespaces (pid included), forks B, reports B's pid, exits
-        B (PID 1 inside)    waits for "go"; builds its root; drops privileges; execs
+        B (PID 1 inside)    waits for "go"; builds its root; closes every fd above 2; drops
+                            privileges and loads the seccomp filter; enters its cwd; execs
     parent                  puts B in its cgroup, lets the caller wire B's network, says "go",
                             then reads B's error pipe: EOF means exec happened
 
@@ -181,7 +182,10 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
     if spec.process.init:
         spec = with_init(spec)
     if spec.process.seccomp:
-        seccomp.load()  # the library is opened here, never after fork
+        try:
+            seccomp.load()  # the library is opened here, never after fork
+        except OSError as err:
+            raise ContainerStartError(125, str(err)) from None
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
     # Several threads may start containers at once (a build's parallel stages). Each child
     # must not inherit another start's write ends: a reader waiting for EOF on a pipe whose
