@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from . import glob
 from .errors import ShellWordError
 from .gostr import GO_SPACE, is_digit, is_letter, is_space
 
@@ -337,8 +338,8 @@ class _Run:
             if greedy:
                 word = word[1:]
             if ch == "%":
-                return _trim_suffix(word, value, greedy)
-            return _trim_prefix(word, value, greedy)
+                return glob.trim_suffix(word, value, greedy)
+            return glob.trim_prefix(word, value, greedy)
         raise ShellWordError(f"unsupported modifier ({chs}) in substitution")
 
     def _replace(self, name: str) -> str:
@@ -355,70 +356,13 @@ class _Run:
         value, found = self.lookup(name)
         if self.lx.skip_unset and not found:
             return "${%s/%s/%s}" % (name, pattern, replacement)
-        regex = _pattern_regex(pattern, greedy=True, anchored=False)
-        if replace_all:
-            return regex.sub(lambda _m: replacement, value)
-        m = regex.search(value)
-        if m:
-            value = value[: m.start()] + replacement + value[m.end() :]
-        return value
+        return glob.replace(pattern, value, replacement, every=replace_all)
 
 
 @functools.lru_cache(maxsize=None)
 def _plain_run(specials: str) -> re.Pattern[str]:
     """A run of characters that are none of `specials` (handled one at a time)."""
     return re.compile("[^%s]+" % re.escape(specials))
-
-
-def _pattern_regex(pattern: str, *, greedy: bool, anchored: bool) -> re.Pattern[str]:
-    """A shell wildcard pattern (`*`, `?`, `\\` escapes; no brackets) as a regex."""
-    out = ["^"] if anchored else []
-    star = ".*" if greedy else ".*?"
-    i = 0
-    while i < len(pattern):
-        tok = pattern[i]
-        i += 1
-        if tok == "*":
-            out.append(star)
-        elif tok == "?":
-            out.append(".")
-        elif tok == "\\":
-            nxt = pattern[i] if i < len(pattern) else ""
-            if nxt in ("}", "/"):
-                continue  # escaped to get past ${...} parsing; not part of the pattern
-            if nxt not in ("*", "?", "\\"):
-                raise ShellWordError(
-                    f"invalid pattern ({pattern}) in substitution: invalid escape '\\{nxt}'"
-                )
-            out.append(re.escape(nxt))
-            i += 1
-        else:
-            out.append(re.escape(tok))
-    return re.compile("".join(out), re.DOTALL)
-
-
-def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    m = _pattern_regex(pattern, greedy=greedy, anchored=True).search(value)
-    return value[m.end() :] if m else value
-
-
-def _reverse_pattern(pattern: str) -> str:
-    """Reverse a pattern keeping each `\\x` escape in front of its character."""
-    tokens: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern[i] == "\\" and i + 1 < len(pattern):
-            tokens.append(pattern[i : i + 2])
-            i += 2
-        else:
-            tokens.append(pattern[i])
-            i += 1
-    return "".join(reversed(tokens))
-
-
-def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
-    # Shortest/longest rightmost match = leftmost match on the reversed strings.
-    return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
 
 
 _DEFAULT = {"\\": ShellLexer("\\"), "`": ShellLexer("`")}
