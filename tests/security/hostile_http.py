@@ -79,11 +79,12 @@ def endless(status: int = 200, content_type: str = "application/vnd.oci.image.ma
 
 
 def gzip_bomb(inflated: int = 1 << 30) -> bytes:
-    """A gzip stream of a few MB that inflates to `inflated` bytes of '['."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    block = b"[" * (1 << 20)
-    parts = [packer.compress(block) for _ in range(inflated >> 20)]
-    return b"".join(parts) + packer.flush()
+    """About 1 MB of gzip that inflates to `inflated` bytes of '[' (no trailer: nobody who
+    reads it safely gets that far). After a full flush deflate starts afresh, so one
+    compressed MiB repeats as it is."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    mib = packer.compress(b"[" * (1 << 20)) + packer.flush(zlib.Z_FULL_FLUSH)
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + mib * (inflated >> 20)
 
 
 def fixed(body: bytes, status: int = 200, headers: dict | None = None):

@@ -67,14 +67,13 @@ def test_absurd_manifest_json_is_a_clear_error(tmp_path, manifest):
 
 def test_an_archive_of_120_000_empty_files_is_refused(tmp_path):
     evil = tmp_path / "evil.tar"
+    template = bytearray(_header(b"0", 0, b""))
+    template[148:156] = b" " * 8
+    base = sum(template)  # the checksum of a header with no name; a name adds its bytes
     with open(evil, "wb") as f:
-        block = bytearray(_header(b"0", 0, b"f"))
         for i in range(120_000):
             name = b"f%d" % i
-            block[0:100] = name.ljust(100, b"\0")
-            block[148:156] = b" " * 8
-            block[148:156] = b"%06o\0 " % sum(block)
-            f.write(block)
+            f.write(name + template[len(name):148] + b"%06o\0 " % (base + sum(name)) + template[156:])
         f.write(b"\0" * 1024)
     out = _load(tmp_path, evil)
     assert out.clean_error(), out.stderr
