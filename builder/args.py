@@ -119,11 +119,14 @@ class StageScope:
     def expand_heredoc(self, body: str) -> str:
         return grammar.expand_heredoc(body, self.expansion_env(), self.globals.escape)
 
-    def run_env(self) -> list[str]:
+    def run_env(self, home: str | None = None) -> list[str]:
         """RUN's environment: the image ENV plus ARGs in scope (ENV wins), as KEY=VALUE,
-        with the default PATH when the image sets none."""
+        with the default PATH when the image sets none, and HOME (the user's home, as runc
+        gives BuildKit's RUN) when neither sets it."""
         merged = self.expansion_env()
         merged.setdefault("PATH", DEFAULT_PATH)
+        if home is not None:
+            merged.setdefault("HOME", home)
         return [f"{k}={v}" for k, v in merged.items()]
 
 

@@ -2,9 +2,10 @@
 # System packages the tests use, from Debian's archive: busybox-static (base images),
 # skopeo and umoci (readers of our output), attr (xattr tools), iptables and iproute2
 # (bridge masquerade, network checks), docker-registry (the CNCF distribution registry) and
-# apache2-utils (htpasswd) for the registry tests, tini (run --init), chromium (renders `cairn bench` reports)
-# and git. Installs only what is missing. `setup-system.sh runtime` installs only what
-# building and running the example needs (busybox-static, iptables, iproute2).
+# apache2-utils (htpasswd) for the registry tests, tini (run --init), chromium (renders
+# `cairn bench` reports), git, and mmdebstrap (the corpus's Debian base images,
+# tests/corpus/bases.py). Installs only what is missing. `setup-system.sh runtime` installs
+# only what building and running the example needs (busybox-static, iptables, iproute2).
 set -eu
 need=""
 command -v busybox >/dev/null 2>&1 || need="$need busybox-static"
@@ -19,6 +20,7 @@ command -v htpasswd >/dev/null 2>&1 || need="$need apache2-utils"
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v git >/dev/null 2>&1 || need="$need git"
 [ -x /usr/bin/tini-static ] || need="$need tini"
+command -v mmdebstrap >/dev/null 2>&1 || need="$need mmdebstrap"
 fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then

@@ -111,7 +111,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
         empty = None
         lowers_for_mount = lowers
     spec = Spec(
-        process=Process(args=tuple(run_command(state, cmd)), env=tuple(state.scope.run_env()),
+        process=Process(args=tuple(run_command(state, cmd)), env=tuple(state.scope.run_env(user.home)),
                         cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups),
         root=Root(str(root), Overlay(tuple(lowers_for_mount), str(upper), str(work))),
         hostname=HOSTNAME,

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "app $(cat /etc/app-release), env $APP_VERSION"

@@ -1,0 +1,3 @@
+const text = "no lock file, no dependencies";
+
+console.log(`wildcard app: ${text}`);

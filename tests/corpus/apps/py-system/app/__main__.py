@@ -1,0 +1,5 @@
+import idna
+
+HOST = "bücher.example"
+
+print("serving", idna.encode(HOST).decode())

@@ -1,0 +1,4 @@
+fn main() {
+    let lang = "rust";
+    println!("hello from {} without crates", lang);
+}
