@@ -32,7 +32,7 @@ COUNTED = ("RUN", "COPY", "ADD")
 REGISTRIES = ("http://deb.debian.org/debian/dists/bookworm/Release", "https://pypi.org/simple/six/",
               "https://registry.npmjs.org/ms")
 
-_STEP = re.compile(r"^#(\d+) \[(?:(\S+) )?(\d+)/\d+\] (\S+)")
+_STEP = re.compile(r"^#(\d+) \[(?:(\S+) +)?(?<![^\[ ])\s*(\d+)/\d+\] (\S+)")  # "[stage  3/15] RUN"
 _CACHED = re.compile(r"^#(\d+) CACHED$")
 
 
