@@ -38,11 +38,13 @@ from ..cache.keys import chain_id, step_key
 from ..cache.redact import redact
 from ..cache.sources import StatCache, hash_context_sources
 from .context import BuildContext
+from . import epoch as epoch_arg
 from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
 from .base_images import BaseImages
 from .progress import Progress
 from .run_network import step_mode
 from .runcmd import RunFailed, run_command
+from .epoch import clamp_tree
 from .state import Layer, StageState, scratch_doc
 
 
@@ -70,18 +72,13 @@ class BuildError(CairnError):
     """A step failed; the message starts with `Dockerfile:LINE:`."""
 
 
-def _now() -> str:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    seconds = int(epoch) if epoch and epoch.isdigit() else int(time.time())
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
 # The layer machinery (zstandard, the tar writer, extraction) loads only when a step needs
 # it: a build whose steps all hit should not pay for importing it.
-def tar_digest(*args):
+def tar_digest(path, epoch: int | None):
     from ..layers.materialize import tar_digest as real
+    from ..layers.tarstream import TarOptions
 
-    return real(*args)
+    return real(path, TarOptions(epoch))
 
 
 def _default_path(doc: dict) -> None:
@@ -223,7 +220,7 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
                           scope.expand(cmd.checksum), _chown(state, scope.expand(cmd.chown)),
                           parse_chmod(scope.expand(cmd.chmod)))
 
-    return _make_layer(store, "copy-", fill)
+    return _make_layer(store, "copy-", fill, state.epoch)
 
 
 def _workdir_needs_layer(state: StageState) -> bool:
@@ -240,16 +237,18 @@ def _workdir_step(store: Store, state: StageState, cmd: t.Workdir) -> Layer | No
         return None
     # as BuildKit: the directories WORKDIR creates belong to the current USER
     owner = _chown(state, state.scope.expand(state.config.get("User") or "")) or (0, 0)
-    return _make_layer(store, "workdir-", lambda layer_dir: ensure_parents(layer_dir, path, lowers, owner))
+    return _make_layer(store, "workdir-", lambda layer_dir: ensure_parents(layer_dir, path, lowers, owner),
+                       state.epoch)
 
 
-def _make_layer(store: Store, prefix: str, fill) -> Layer:
+def _make_layer(store: Store, prefix: str, fill, epoch: int | None) -> Layer:
     """A layer from a fresh directory that `fill(path)` writes, kept as a snapshot."""
     layer_dir = store.new_tmp_dir(prefix)
     try:
         fill(str(layer_dir))
         os.chmod(layer_dir, 0o755)
-        diff_id, size = tar_digest(layer_dir)
+        clamp_tree(str(layer_dir), epoch)
+        diff_id, size = tar_digest(layer_dir, epoch)
         store.commit_snapshot(layer_dir, diff_id, size)
     except BaseException:
         remove_tree(layer_dir)
@@ -265,7 +264,7 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
     if isinstance(cmd, t.Workdir):
         # Keyed whether or not it makes a layer (that depends only on the parent filesystem),
         # so that deciding needs no layer's bytes.
-        return step_key(state.fs_key, {"WORKDIR": cfg.get("WorkingDir"), "user": scope.expand(cfg.get("User") or "")})
+        return _keyed(state, {"WORKDIR": cfg.get("WorkingDir"), "user": scope.expand(cfg.get("User") or "")})
     if isinstance(cmd, t.Run):
         mounts = []
         for m in cmd.mounts:
@@ -276,7 +275,7 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
         definition = {"RUN": run_command(state, cmd), "env": sorted(scope.run_env()),
                       "user": scope.expand(cfg.get("User") or ""), "workdir": cfg.get("WorkingDir") or "/",
                       "network": cmd.network, "security": cmd.security, "mounts": mounts}
-        return step_key(state.fs_key, definition)
+        return _keyed(state, definition)
     if isinstance(cmd, (t.Copy, t.Add)):
         definition: dict = {cmd.keyword: True, "dest": scope.expand(cmd.dest), "workdir": cfg.get("WorkingDir") or "/",
                             # the owner as written: the parent filesystem (in the key) decides its ids
@@ -295,18 +294,25 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
                     return None  # a URL's content is only known by fetching it
                 definition["checksum"] = scope.expand(cmd.checksum)
                 definition["urls"] = sources
-                return step_key(state.fs_key, definition)
+                return _keyed(state, definition)
         if isinstance(cmd, t.Copy):
             definition["parents"] = cmd.parents
         if isinstance(cmd, t.Copy) and cmd.from_:
             definition["from"] = _from_diff_ids(store, state, cmd.from_, states, plan, "COPY --from")
             definition["sources"] = sources
-            return step_key(state.fs_key, definition)
+            return _keyed(state, definition)
         source = ctx.excluding(definition["excludes"]) if cmd.excludes else ctx
         selected = [rel for src in sources for rel in source.select(src)]
         definition["sources"] = hash_context_sources(source, selected, stat_cache, with_mode=not cmd.chmod)
-        return step_key(state.fs_key, definition)
+        return _keyed(state, definition)
     return None
+
+
+def _keyed(state: StageState, definition: dict) -> tuple[str, dict]:
+    """The step's key; SOURCE_DATE_EPOCH, when set, is in it (it changes the layer's mtimes)."""
+    if state.epoch is not None:
+        definition = {**definition, "source_date_epoch": state.epoch}
+    return step_key(state.fs_key, definition)
 
 
 def _onbuild_triggers(state: StageState, ps: PlannedStage) -> list[t.Command]:
@@ -338,8 +344,12 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     tags = [parse_reference(tag) for tag in options.tags]
     tree = grammar.parse(dockerfile)
     plan = parse_dockerfile(tree)
-    g = GlobalScope(dict(options.build_args), tree.escape)
+    build_args = dict(options.build_args)
+    if epoch_arg.NAME not in build_args and os.environ.get(epoch_arg.NAME):
+        build_args[epoch_arg.NAME] = os.environ[epoch_arg.NAME]  # as buildx passes it on
+    g = GlobalScope(build_args, tree.escape)
     bp = plan_build(plan, g, options.target)
+    epoch = epoch_arg.parse(build_args.get(epoch_arg.NAME, g.values.get(epoch_arg.NAME)))
     ctx = BuildContext.open(context_dir, dockerfile_path)
     states: dict[int, StageState] = {}
     steps: list[dict] = []
@@ -356,6 +366,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             chain_id([str(layer.diff_id) for layer in state.layers])
         state.scope = StageScope(g, state.env_dict())
         state.secrets = options.secrets
+        state.epoch = epoch
         use_cache = not options.no_cache and not ({label, str(ps.index)} & {f.lower() for f in options.no_cache_filter})
         for position_index, cmd in enumerate(_onbuild_triggers(state, ps) + list(ps.stage.commands)):
             step = next(counter)
@@ -451,13 +462,13 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         from ..cache.manifest import INLINE_KEY
 
         doc[INLINE_KEY] = _inline_cache(store, steps, image_stages, [str(layer.diff_id) for layer in final.layers])
-    doc["created"] = _now()
+    doc["created"] = epoch_arg.iso(epoch) if epoch is not None else epoch_arg.iso(int(time.time()))
     doc["rootfs"] = {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in final.layers]}
     for key in ("container", "container_config", "docker_version", "parent"):
         doc.pop(key, None)
     config = oci.ImageConfig.build(doc)
     manifest = oci.Manifest.build(config.descriptor(), [layer.descriptor for layer in final.layers])
-    for unused in unused_build_args(g):
+    for unused in [a for a in unused_build_args(g) if a != epoch_arg.NAME]:
         progress.warn(f"build arg {unused} was not consumed by any ARG")
     image = images.add_image(store, manifest, config, tags)
     for spec in options.cache_to:

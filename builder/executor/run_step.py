@@ -16,8 +16,10 @@ from ..errors import CairnError
 from ..image_files import read_file
 from ..instructions import types as t
 from ..layers.materialize import tar_digest
+from ..layers.tarstream import TarOptions
 from ..store.store import Store, remove_tree
 from ..users import resolve_user
+from .epoch import clamp_tree
 from .run_network import StepNetwork, resolv_conf, step_mode
 from .runcmd import RunFailed, run_command
 from .state import Layer, StageState
@@ -166,7 +168,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
             extra += ["/" + "/".join(parts[:i]) for i in range(len(parts), 0, -1)]
         _drop_unused_mountpoints(str(upper), lowers, tuple(extra))
         os.chmod(upper, 0o755)
-        diff_id, size = tar_digest(upper)
+        clamp_tree(str(upper), state.epoch)
+        diff_id, size = tar_digest(upper, TarOptions(state.epoch))
         store.commit_snapshot(upper, diff_id, size)
         from .. import oci
 

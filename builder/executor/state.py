@@ -10,6 +10,7 @@ from .. import oci
 from ..digest import Digest
 from ..args import StageScope
 from ..store.store import Store
+from .epoch import iso
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class StageState:
     secrets: tuple = ()  # (id, host path) pairs from --secret
     fs_key: str = "scratch"  # cache key of the filesystem so far (base ChainID, then each layer step)
     bases: object = None  # BaseImages: what COPY --from / RUN --mount from an image resolve through
+    epoch: int | None = None  # SOURCE_DATE_EPOCH: the time of new history entries and the layers' mtime limit
 
     @property
     def config(self) -> dict:
@@ -44,18 +46,17 @@ class StageState:
         return dict(e.split("=", 1) if "=" in e else (e, "") for e in self.config.get("Env") or [])
 
     def add_history(self, created_by: str, empty_layer: bool) -> None:
-        entry = {"created": self.doc.get("created") or _now(), "created_by": created_by, "comment": "buildkit.dockerfile.v0"}
+        created = iso(self.epoch) if self.epoch is not None else self.doc.get("created") or iso(int(time.time()))
+        entry = {"created": created, "created_by": created_by, "comment": "buildkit.dockerfile.v0"}
         if empty_layer:
             entry["empty_layer"] = True
         self.doc.setdefault("history", []).append(entry)
 
     def clone(self) -> "StageState":
-        return StageState(self.store, list(self.layers), copy.deepcopy(self.doc), None, False, (), self.fs_key)
+        return StageState(self.store, list(self.layers), copy.deepcopy(self.doc), None, False, (), self.fs_key,
+                          epoch=self.epoch)
 
 
 def scratch_doc(platform: dict[str, str]) -> dict:
     return {**platform, "config": {}, "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
 
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
