@@ -1,6 +1,9 @@
 """Content hashes of what a COPY/ADD selects, as BuildKit hashes it: for each entry its
 path relative to the source, type, mode bits (left out with --chmod), and content
-(xxh3-128) or link target; never mtime, and no owner for the build context.
+(xxh3-128) or link target; never mtime, and no owner for the build context. For
+`COPY --from=<stage>` the same, read from the stage's merged view of its layers, with
+the owner (kept by the copy), so that an edit which leaves the copied files identical
+still hits.
 
 Files are hashed behind a stat cache in the store's database, keyed by path and holding
 (size, mtime_ns, ctime_ns, inode, mode): an unchanged context is stat-ed, never read, and
@@ -122,3 +125,32 @@ def _entry(path: str, rel: str, st: os.stat_result, cache: StatCache, with_mode:
     if stat.S_ISREG(st.st_mode):
         return ["f", mode, cache.file_hash(path, st)]
     return ["o", stat.S_IFMT(st.st_mode)]
+
+
+def hash_view_sources(view, selected: list[str], cache: StatCache, with_mode: bool) -> list:
+    """As hash_context_sources, for the selected paths of a MergedView (a stage's layers,
+    top first). Snapshot files never change, so the stat cache serves them on later builds."""
+    for layer in view.layers:
+        cache.preload(layer)
+    out = []
+    for named in selected:
+        rel = view.resolve_links(named)
+        st = view.lstat(rel)
+        out.append([named, None if st is None else _view_entry(view, rel, st, cache, with_mode)])
+    return out
+
+
+def _view_entry(view, rel: str, st: os.stat_result, cache: StatCache, with_mode: bool):
+    """The shape of _entry's (explanations read it the same way), with uid and gid last."""
+    mode = stat.S_IMODE(st.st_mode) if with_mode else None
+    if stat.S_ISDIR(st.st_mode):
+        children = []
+        for name in view.listdir(rel):
+            child = f"{rel}/{name}" if rel else name
+            children.append([name, _view_entry(view, child, view.lstat(child), cache, with_mode)])
+        return ["d", mode, children, st.st_uid, st.st_gid]
+    if stat.S_ISLNK(st.st_mode):
+        return ["l", os.readlink(view.host_path(rel)), st.st_uid, st.st_gid]
+    if stat.S_ISREG(st.st_mode):
+        return ["f", mode, cache.file_hash(view.host_path(rel), st), st.st_uid, st.st_gid]
+    return ["o", stat.S_IFMT(st.st_mode), st.st_uid, st.st_gid]

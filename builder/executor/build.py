@@ -37,6 +37,7 @@ from ..cache.keys import portable_position
 from ..cache.keys import chain_id, step_key
 from ..cache.redact import redact
 from ..cache.sources import StatCache, hash_context_sources
+from ..cache.stage_sources import from_layers, stage_content
 from .context import BuildContext
 from . import epoch as epoch_arg
 from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
@@ -257,7 +258,7 @@ def _make_layer(store: Store, prefix: str, fill, epoch: int | None) -> Layer:
 
 
 def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, states, plan,
-               stat_cache: StatCache) -> tuple[str, dict] | None:
+               stat_cache: StatCache, remote=None) -> tuple[str, dict] | None:
     """The key of a RUN/COPY/ADD step (or a WORKDIR that makes its directory) on the current
     filesystem, or None (not cached)."""
     scope, cfg = state.scope, state.config
@@ -298,9 +299,16 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
         if isinstance(cmd, t.Copy):
             definition["parents"] = cmd.parents
         if isinstance(cmd, t.Copy) and cmd.from_:
-            definition["from"] = _from_diff_ids(store, state, cmd.from_, states, plan, "COPY --from")
-            definition["sources"] = sources
-            return _keyed(state, definition)
+            source_state, layers, label = _from_source(store, state, cmd.from_, states, plan, "COPY --from")
+            if source_state is None:  # an image: its layers say what it holds
+                definition["from"] = [layer.diff_id.hex for layer in reversed(layers)]
+                definition["sources"] = sources
+                return _keyed(state, definition)
+            definition["paths"] = sources
+            definition["sources"] = stage_content(store, source_state, label, sources, not cmd.chmod, stat_cache,
+                                                  remote)
+            key, inputs = _keyed(state, definition)
+            return key, {**inputs, "from_layers": from_layers(layers)}  # (kept beside the key, not in it)
         source = ctx.excluding(definition["excludes"]) if cmd.excludes else ctx
         selected = [rel for src in sources for rel in source.select(src)]
         definition["sources"] = hash_context_sources(source, selected, stat_cache, with_mode=not cmd.chmod)
@@ -384,7 +392,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             try:
                 if isinstance(cmd, t.Run):  # refused before the cache too, as BuildKit does
                     step_mode(state.scope.expand(cmd.network), options.allow)
-                keyed = _cache_key(store, state, cmd, ctx, states, bp, stat_cache)
+                keyed = _cache_key(store, state, cmd, ctx, states, bp, stat_cache, remote)
                 if keyed is not None:
                     key, inputs = keyed[0], redact(keyed[1], options.build_args)  # recorded without arg values
                     hit = cache_records.lookup(store, key) if use_cache else None
