@@ -243,7 +243,7 @@ class Session:
     def _raise_for(self, method: str, url: str, response: httpx.Response, scopes) -> None:
         if response.is_stream_consumed is False:
             try:
-                read_body(response, ERROR_BODY_LIMIT, "the error document")
+                read_body(response, ERROR_BODY_LIMIT, "the error document", max(4 * self.options.timeout, 1.0))
             except (httpx.HTTPError, RegistryError):
                 response._content = b""  # unreadable or too large: the status line says enough
         message = f"{self.domain}: {method} {_path(url)}: {error_message(response)}"
@@ -289,7 +289,8 @@ class Session:
                 continue
             if not stream:
                 try:
-                    read_body(response, limit, f"the response to {method} {_path(url)}")
+                    read_body(response, limit, f"the response to {method} {_path(url)}",
+                              max(4 * self.options.timeout, 1.0))
                 except TooLargeError as err:
                     raise RegistryError(f"{self.domain}: {err}") from None
             return response

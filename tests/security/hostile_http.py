@@ -96,3 +96,20 @@ def fixed(body: bytes, status: int = 200, headers: dict | None = None):
         h.end_headers()
         h.wfile.write(body)
     return route
+
+
+def drip(seconds: float = 60, every: float = 0.05):
+    """A route that sends a manifest one byte at a time, each within any per-read timeout."""
+    def route(h: BaseHTTPRequestHandler) -> None:
+        import time
+
+        h.send_response(200)
+        h.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            h.wfile.write(b" ")
+            h.wfile.flush()
+            time.sleep(every)
+    return route

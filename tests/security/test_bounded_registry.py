@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.hostile_http import HostileServer, endless, fixed, gzip_bomb
+from tests.security.hostile_http import HostileServer, drip, endless, fixed, gzip_bomb
 from tests.security.limits import cairn_limited
 
 SMALL = 200 << 20  # peak RSS of a refusing cairn: the interpreter plus a few MiB caps
@@ -42,6 +42,16 @@ def test_a_gzip_bomb_manifest_is_refused_after_4_mib(server, tmp_path):
     assert out.clean_error(), out.stderr
     assert "larger than 4 MiB" in out.stderr
     assert out.max_rss < SMALL, out.max_rss
+
+
+def test_a_manifest_dripped_a_byte_at_a_time_is_refused_at_its_deadline(server, tmp_path):
+    """Each byte comes well within the per-read timeout (1 s here); the document as a whole
+    gets 4 timeouts, then the pull stops instead of waiting for ever."""
+    server.routes["/v2/evil/manifests/latest"] = drip(seconds=60)
+    out = cairn_limited("pull", f"{server.domain}/evil:latest", root=tmp_path / "store",
+                        env={"CAIRN_REGISTRY_TIMEOUT": "1"})
+    assert out.clean_error(), out.stderr
+    assert "did not arrive within 4 s" in out.stderr
 
 
 def test_an_endless_token_reply_is_refused(server, tmp_path):
