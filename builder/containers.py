@@ -158,6 +158,8 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     env = _env(config, req, user.home)
     cdir = ContainerDir(store, cid)
     cdir.create()
+    # at once, so that a cairn killed before the container starts is still found and reaped
+    cdir.write_state(id=cid, status="created", created=time.time(), owner=os.getpid(), remove=req.remove)
     hosts = DOCKER_HOSTS
     address = None
     if req.network == "bridge":

@@ -107,6 +107,18 @@ class Cgroup:
         return cls(name, version, paths) if paths else None
 
     @classmethod
+    def names(cls) -> list[str]:
+        """The names of the cgroups `create` has made and nobody removed yet (any controller)."""
+        _version, paths = cls._locations("-")
+        found: set[str] = set()
+        for path in paths.values():
+            try:
+                found.update(entry.name for entry in path.parent.iterdir() if entry.is_dir())
+            except OSError:
+                pass
+        return sorted(found)
+
+    @classmethod
     def create(cls, name: str) -> "Cgroup":
         version, paths = cls._locations(name)
         for path in paths.values():

@@ -359,6 +359,9 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     bp = plan_build(plan, g, options.target)
     epoch = epoch_arg.parse(build_args.get(epoch_arg.NAME, g.values.get(epoch_arg.NAME)))
     ctx = BuildContext.open(context_dir, dockerfile_path)
+    from .run_step import reap_orphan_cgroups
+
+    reap_orphan_cgroups()  # left by a build killed with -9
     states: dict[int, StageState] = {}
     steps: list[dict] = []
     total = sum(1 + len(ps.stage.commands) for ps in bp.stages)  # (ONBUILD triggers come on top)

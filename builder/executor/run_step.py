@@ -25,6 +25,7 @@ from .runcmd import RunFailed, run_command
 from .state import Layer, StageState
 
 HOSTNAME = "buildkitsandbox"
+CGROUP_PREFIX = "build-"  # build-<pid of the cairn process>-<random>
 _MOUNTPOINTS = ("/proc", "/dev", "/sys", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc")
 
 
@@ -140,7 +141,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
                 log(text)
 
     reader = threading.Thread(target=pump, daemon=True)
-    cgroup = Cgroup.create("build-" + os.urandom(8).hex())
+    cgroup = Cgroup.create(f"{CGROUP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
     network = None
     try:
         network = StepNetwork(spec.network)
@@ -184,6 +185,19 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
         for d in (work, root, files_dir, empty):
             if d is not None:
                 remove_tree(d)
+
+
+def reap_orphan_cgroups() -> None:
+    """Remove the cgroups of RUN steps whose cairn process is gone (killed with -9: its
+    container died with it, the empty cgroup stayed). Each name holds its build's pid."""
+    from ..container_dirs import process_alive
+
+    for name in Cgroup.names():
+        owner = name[len(CGROUP_PREFIX):].split("-", 1)[0]
+        if name.startswith(CGROUP_PREFIX) and owner.isdigit() and not process_alive(int(owner)):
+            cgroup = Cgroup.existing(name)
+            if cgroup is not None:
+                cgroup.destroy()
 
 
 def _resolv() -> str:
