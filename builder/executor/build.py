@@ -361,7 +361,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     ctx = BuildContext.open(context_dir, dockerfile_path)
     from .run_step import reap_orphan_cgroups
 
-    reap_orphan_cgroups()  # left by a build killed with -9
+    reap_orphan_cgroups()  # what a build killed with -9 left
+    store.remove_orphaned_tmp()
     states: dict[int, StageState] = {}
     steps: list[dict] = []
     total = sum(1 + len(ps.stage.commands) for ps in bp.stages)  # (ONBUILD triggers come on top)

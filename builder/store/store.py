@@ -30,7 +30,7 @@ from pathlib import Path
 from ..digest import Digest
 from . import db
 from .blobs import BlobStore
-from .leases import Lease
+from .leases import Lease, live_leases
 
 
 # The store is private to the user who owns it: other users may not read its layers,
@@ -144,6 +144,14 @@ class Store:
         with self.adding():
             self.lease.add(diff_ids)
 
+    def remove_orphaned_tmp(self) -> None:
+        """Remove the temp entries of cairn processes that are gone (killed with -9): those
+        named after a lease nobody holds any more (a build does this; prune does it too)."""
+        live = live_leases(self.root / "leases")
+        for entry in os.listdir(self.tmp_dir):
+            if "." in entry and not live.owns_tmp(entry):
+                remove_tree(self.tmp_dir / entry)
+
     def commit_snapshot(self, tmp: Path, diff_id: Digest, size: int) -> Path:
         """Move a complete snapshot into place under its diff_id and record it (leased first:
         no prune may take it before a cache record or an image refers to it)."""
@@ -215,7 +223,7 @@ class Store:
         return True
 
 def remove_tree(path: Path) -> None:
-    """Remove a directory tree, including read-only directories and device nodes."""
+    """Remove a directory tree, including read-only directories and device nodes (or a file)."""
     def onerror(func, p, exc_info):
         parent = os.path.dirname(p)
         try:
@@ -224,7 +232,7 @@ def remove_tree(path: Path) -> None:
         except OSError:
             pass
 
-    if path.is_symlink() or not path.exists():
+    if path.is_symlink() or not path.is_dir():
         try:
             path.unlink()
         except FileNotFoundError:

@@ -189,3 +189,6 @@ def _kill_loop(root, registry, contexts, cache, plan, rng, before) -> None:
             left = sorted(p.name[:12] for p in (Path(root) / "containers").iterdir())
             assert left == [], f"{where}: --rm containers still in the store after ps: {left}"
         _leaks(before, where)
+        if sc.dockerfile:  # the next build removed the killed one's temp files
+            left = os.listdir(Path(root) / "tmp")
+            assert left == [], f"{where}: temp files left in the store: {left}"
