@@ -264,6 +264,12 @@ class Registry:
         if self.token_server:
             self.token_server.stop()
 
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def blob_path(self, digest: str) -> Path:
         hexd = digest.split(":", 1)[1]
         return self.storage / "docker/registry/v2/blobs/sha256" / hexd[:2] / hexd / "data"

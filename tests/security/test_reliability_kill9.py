@@ -107,11 +107,8 @@ def root(tmp_path_factory, busybox_tar):
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    r = Registry(tmp_path_factory.mktemp("kill9-reg"), "plain")
-    try:
+    with Registry(tmp_path_factory.mktemp("kill9-reg"), "plain") as r:
         yield r
-    finally:
-        r.close()
 
 
 def _contexts(base: Path) -> dict[str, Path]:
