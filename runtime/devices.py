@@ -17,7 +17,7 @@ import stat
 from pathlib import Path
 
 from . import syscalls as sc
-from .securejoin import secure_join
+from .securejoin import resolve_in_root
 
 # (type, major, minor or None for any, access): docker's defaults (runc's AllowedDevices)
 ALLOWED = (
@@ -99,7 +99,7 @@ def seal(root: str) -> None:
     if not _mount_setattr(root, _MOUNT_ATTR_NODEV, 0, recursive=True):
         for point in _mounts_under(root):
             _remount_nodev(point)
-    dev = secure_join(root, "/dev")
+    dev = resolve_in_root(root, "/dev")
     pts = os.path.join(dev, "pts")
     if os.path.ismount(pts) and not _mount_setattr(pts, 0, _MOUNT_ATTR_NODEV, recursive=False):
         st = os.statvfs(pts)

@@ -17,7 +17,7 @@ import stat
 
 from . import devices, syscalls as sc
 from .overlay import mount_overlay
-from .securejoin import make_mountpoint
+from .securejoin import mountpoint, resolve_in_root
 from .spec import Mount, Spec
 
 _FLAGS = {"ro": sc.MS_RDONLY, "nosuid": sc.MS_NOSUID, "nodev": sc.MS_NODEV, "noexec": sc.MS_NOEXEC,
@@ -44,17 +44,25 @@ def _split(options: tuple[str, ...]) -> tuple[int, str]:
 
 
 def _mount_one(root: str, m: Mount) -> None:
+    """Mount m at its destination, made and checked inside the root first (never the root
+    itself, never through a link out). Nothing runs in the container yet, so the path that
+    was checked is the path mounted on."""
     flags, data = _split(m.options)
+    is_dir = os.path.isdir(m.source) if m.type == "bind" else True
+    with mountpoint(root, m.destination, is_dir):
+        pass
+    target = resolve_in_root(root, m.destination)
     if m.type == "bind":
-        src_is_dir = os.path.isdir(m.source)
-        target = make_mountpoint(root, m.destination, src_is_dir)
         sc.mount(m.source, target, None, sc.MS_BIND | sc.MS_REC)
-        if flags & sc.MS_RDONLY:
-            sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | (flags & ~sc.MS_RDONLY))
+        if flags:
+            sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | flags)
         return
-    target = make_mountpoint(root, m.destination, True)
     if m.type == "overlay" and data.startswith("lowerdir=") and "," not in data:
         mount_overlay(target, data[len("lowerdir="):].split(":"))  # read-only
+        return
+    if m.type == "overlay" and data.startswith("lowerdir="):
+        opts = dict(o.split("=", 1) for o in data.split(","))
+        mount_overlay(target, opts["lowerdir"].split(":"), opts.get("upperdir"), opts.get("workdir"))
         return
     try:
         sc.mount(m.source or m.type, target, m.type, flags, data or None)
@@ -67,10 +75,20 @@ def _mount_one(root: str, m: Mount) -> None:
         raise
 
 
+def _make_file_mountpoints(root: str, files: tuple[tuple[str, str], ...]) -> None:
+    """Made before the caller's mounts, in the container's own root."""
+    for dest, _source in files:
+        with mountpoint(root, dest, False):
+            pass
+
+
 def _bind_files(root: str, files: tuple[tuple[str, str], ...]) -> None:
+    """Bound after the caller's mounts; one that a volume hides (-v DIR:/etc) is skipped
+    rather than made inside the user's host directory."""
     for dest, source in files:
-        target = make_mountpoint(root, dest, False)
-        sc.mount(source, target, None, sc.MS_BIND)
+        with mountpoint(root, dest, False, create=False) as target:
+            if target is not None:
+                sc.mount(source, target, None, sc.MS_BIND)
 
 
 def _mask(paths: tuple[str, ...], readonly: tuple[str, ...]) -> None:
@@ -101,6 +119,7 @@ def setup(spec: Spec) -> None:
         sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
     for m in DEFAULT_MOUNTS:
         _mount_one(root, m)
+    _make_file_mountpoints(root, spec.files)
     for m in spec.mounts:
         _mount_one(root, m)
     _bind_files(root, spec.files)

@@ -1,7 +1,10 @@
-"""Resolves a path inside a root directory the way the container will see it.
+"""Mount destinations inside a container's root, made and pinned through runtime.tree.
 
-Symlinks in the image are followed as if the root were `/`, so a symlinked mount
-destination (`/etc/hosts -> /tmp/x`, `/proc -> ../../..`) can never point outside it.
+A destination is resolved inside the root as the container will see it (image symlinks
+followed as if the root were `/`, so `/etc/hosts -> /tmp/x` or `/data -> ../../..` can never
+point outside). The mount then targets `/proc/self/fd/N` of an O_PATH fd of the made entry,
+so nothing can swap a link in between (runc's approach). A destination that resolves to the
+root itself is refused: a volume must never replace the container's whole filesystem.
 """
 
 from __future__ import annotations
@@ -9,57 +12,69 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import stat
+from contextlib import contextmanager
 
-_MAX_LINKS = 255
+from .tree import MAX_LINKS, Tree, TreeError
 
-
-def secure_join(root: str, path: str) -> str:
-    """The host path for container path `path` under `root`, symlinks resolved within root."""
-    root = os.path.abspath(root)
-    todo = [p for p in path.split("/") if p]
-    resolved: list[str] = []
-    links = 0
-    while todo:
-        part = todo.pop(0)
-        if part == ".":
-            continue
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(candidate)
-        except FileNotFoundError:
-            resolved.append(part)
-            continue
-        import stat
-
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > _MAX_LINKS:
-                raise OSError(errno.ELOOP, "too many levels of symbolic links", path)
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            todo = [p for p in target.split("/") if p] + todo
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved) if resolved else root
+_O_PATH = getattr(os, "O_PATH", 0o10000000)
 
 
-def make_mountpoint(root: str, path: str, is_dir: bool) -> str:
-    """Create the mount destination (a directory or an empty file) safely; returns its host path."""
-    target = secure_join(root, path)
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    if not os.path.lexists(target):
-        if is_dir:
-            os.mkdir(target, 0o755)
+class MountpointError(OSError):
+    pass
+
+
+@contextmanager
+def mountpoint(root: str, path: str, is_dir: bool, create: bool = True):
+    """Yield a path naming the (made) destination `path` under root, pinned by an fd; None
+    when `create` is false and it is missing."""
+    with Tree(root) as t:
+        target = posixpath.normpath("/" + path)
+        for _ in range(MAX_LINKS):
+            if target == "/":
+                raise MountpointError(errno.EINVAL, f"mount destination {path} resolves to the container's root",
+                                      path)
+            try:
+                dir_fd, where = t.resolve(posixpath.dirname(target), create=create)
+            except TreeError as err:
+                if not create and err.errno == errno.ENOENT:
+                    yield None
+                    return
+                raise
+            name = posixpath.basename(target)
+            try:
+                link = os.readlink(name, dir_fd=dir_fd)
+            except OSError:
+                break
+            os.close(dir_fd)
+            target = posixpath.normpath(link if link.startswith("/") else posixpath.join(where, link))
         else:
-            os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o644))
-    # makedirs may have walked an intermediate symlink created by a race; check again.
-    if os.path.realpath(target) != secure_join(root, path) and not posixpath.commonpath(
-            [os.path.realpath(target), os.path.abspath(root)]) == os.path.abspath(root):
-        raise OSError(errno.EXDEV, "mount destination escapes the root", path)
-    return target
+            raise MountpointError(errno.ELOOP, f"mount destination {path}: too many levels of symbolic links", path)
+        try:
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                if not create:
+                    yield None
+                    return
+                if is_dir:
+                    os.mkdir(name, 0o755, dir_fd=dir_fd)
+                else:
+                    os.close(os.open(name, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                                     dir_fd=dir_fd))
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                raise MountpointError(errno.ELOOP, f"mount destination {path} is a symbolic link", path)
+            fd = os.open(name, _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+        try:
+            yield f"/proc/self/fd/{fd}"
+        finally:
+            os.close(fd)
+
+
+def resolve_in_root(root: str, path: str) -> str:
+    """The host path of container path `path` under root, links followed inside it."""
+    with Tree(root) as t:
+        return os.path.join(root, t.realpath(path).lstrip("/"))

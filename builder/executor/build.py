@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import stat
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -109,13 +110,14 @@ def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState], b
     return StageState(store, [Layer(l.diff_id, l.descriptor) for l in image.layers], doc)
 
 
-def _is_archive(path) -> bool:
+def _is_archive(ctx: BuildContext, rel: str) -> bool:
     """What ADD extracts: a local tar, plain or gzip, bzip2, xz or zstd compressed."""
-    if not path.is_file():
+    st = ctx.lstat(ctx.resolve_links(rel))
+    if st is None or not stat.S_ISREG(st.st_mode):
         return False
     from ..layers.compression import open_decompressed
 
-    stream, _kind = open_decompressed(path)
+    stream, _kind = open_decompressed(ctx.open_file(rel))
     try:
         head = stream.read(512)
     except Exception:
@@ -199,7 +201,7 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
         copied = []
         for src in sources:
             rels = ctx.select(src)
-            found = [rel for rel in rels if _is_archive(ctx.path(rel))]
+            found = [rel for rel in rels if _is_archive(ctx, rel)]
             archives += found
             copied += [src] if not found else [rel for rel in rels if rel not in found]
         sources = copied
@@ -213,7 +215,8 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
                             _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)),
                             parents=isinstance(cmd, t.Copy) and cmd.parents)
         for rel in archives:
-            unpack_archive_into(layer_dir, ctx.path(rel), dest, workdir, state.lowerdirs())
+            unpack_archive_into(layer_dir, ctx.open_file(rel), dest, workdir, state.lowerdirs(),
+                                _chown(state, scope.expand(cmd.chown)))
         for url in urls:
             from .download import download_into
 
@@ -566,7 +569,7 @@ def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext,
     if isinstance(cmd, t.Run):
         from .run_step import run_step
 
-        return run_step(store, state, cmd, str(ctx.root), log, dict(state.secrets),
+        return run_step(store, state, cmd, ctx, log, dict(state.secrets),
                         lambda ref: _from_layers(store, state, ref, states, plan, "RUN --mount from")[0])
     if isinstance(cmd, (t.Copy, t.Add)):
         return _copy_step(store, state, cmd, ctx, states, plan)

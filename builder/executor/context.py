@@ -1,5 +1,9 @@
 """The build context: a directory read in place (never copied whole), filtered by
-`.dockerignore` (or `<Dockerfile>.dockerignore`, which takes precedence)."""
+`.dockerignore` (or `<Dockerfile>.dockerignore`, which takes precedence).
+
+The context is untrusted: every read resolves its path inside the context's root
+(runtime.tree), so a link such as `hostroot -> /` names the context's own root, never the
+host's, and a file is opened without following a link at its last component."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from runtime.tree import Tree
 
 from ..errors import CairnError
 from .dockerignore import Pattern, is_ignored, parse_dockerignore
@@ -68,9 +74,7 @@ class BuildContext:
             for entry in self._walk(depth):
                 if entry.count("/") + 1 == depth and fnmatch.fnmatchcase(entry, rel):
                     found.append(entry)
-            if not found:
-                raise ContextError(f"no source files were specified: {src!r} matches nothing in the context")
-            return sorted(found)
+            return sorted(found)  # none is fine: BuildKit copies nothing for an empty wildcard
         full = self.root / rel if rel else self.root
         if not os.path.lexists(full) or (rel and self.ignored(rel)):
             raise ContextError(f"{src}: not found in the build context (or excluded by .dockerignore)")
@@ -93,9 +97,17 @@ class BuildContext:
     def path(self, rel: str) -> Path:
         return self.root / rel if rel else self.root
 
-    # the read interface COPY uses (shared with executor.merged.MergedView)
-    def host_path(self, rel: str) -> str:
-        return str(self.path(rel))
+    # the read interface COPY uses (shared with merged_view.MergedView)
+    def open_file(self, rel: str) -> int:
+        """A read-only fd of the regular file at rel, links followed inside the context."""
+        with Tree(self.root) as t:
+            try:
+                return t.open_file(rel)
+            except OSError as err:
+                raise ContextError(f"{rel}: cannot read from the build context: {err.strerror}") from None
+
+    def readlink(self, rel: str) -> str:
+        return os.readlink(self.path(rel))
 
     def lstat(self, rel: str) -> os.stat_result | None:
         try:
@@ -111,8 +123,10 @@ class BuildContext:
         return sorted(os.listdir(self.path(rel)))
 
     def resolve_links(self, rel: str) -> str:
-        """Follow symlinks in a source path; they must stay inside the context."""
-        real = os.path.realpath(self.path(rel))
-        if real != str(self.root) and not real.startswith(str(self.root) + os.sep):
-            raise ContextError(f"{rel}: points outside the build context")
-        return os.path.relpath(real, self.root) if real != str(self.root) else ""
+        """Follow symlinks in a source path inside the context, as BuildKit does: the context
+        is the root, so `/etc` in a link's target is the context's etc."""
+        with Tree(self.root) as t:
+            try:
+                return t.realpath(rel).lstrip("/")
+            except OSError as err:
+                raise ContextError(f"{rel}: {err.strerror}") from None

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import stat
 
+from runtime import tree
+from runtime.tree import Tree
+
+from ..merged_view import MergedView
 
 
 def _lower_stat(lowers: list[str], path: str) -> os.stat_result | None:
@@ -30,69 +33,85 @@ def _lower_stat(lowers: list[str], path: str) -> os.stat_result | None:
     return None
 
 
-def ensure_parents(layer: str, dest_dir: str, lowers: list[str], chown: tuple[int, int] | None = None) -> None:
-    """Create dest_dir's chain in the layer, each with the image's metadata where it has one;
-    directories the image lacks are new, and belong to --chown's owner, as in BuildKit."""
-    parts = [p for p in dest_dir.split("/") if p]
-    path = ""
-    for part in parts:
-        path += "/" + part
-        full = layer + path
-        if os.path.isdir(full) and not os.path.islink(full):
-            continue
-        os.mkdir(full, 0o755)
+def _in_image(lowers: list[str], path: str) -> str:
+    """`path` with the image's own symlinks followed inside it (/lib -> usr/lib on a merged-/usr
+    Debian), so that a COPY lands where the container will look; never outside the root."""
+    if not lowers or path in ("", "/"):
+        return path or "/"
+    return "/" + MergedView(lowers, "the image").resolve_links(path)
+
+
+def _parents_meta(lowers: list[str], chown: tuple[int, int] | None):
+    """on_create for Tree.makedirs: a directory made for the layer takes the image's metadata
+    where the image has it; directories the image lacks belong to --chown's owner, as in BuildKit."""
+    def on_create(dir_fd: int, name: str, path: str) -> None:
         st = _lower_stat(lowers, path)
         if st is not None and stat.S_ISDIR(st.st_mode):
-            os.chown(full, st.st_uid, st.st_gid)
-            os.chmod(full, stat.S_IMODE(st.st_mode))
-            os.utime(full, ns=(st.st_mtime_ns, st.st_mtime_ns))
+            tree.set_meta(dir_fd, name, owner=(st.st_uid, st.st_gid), mode=stat.S_IMODE(st.st_mode),
+                          mtime_ns=st.st_mtime_ns)
         elif chown is not None:
-            os.chown(full, chown[0], chown[1])
+            tree.set_meta(dir_fd, name, owner=chown)
+    return on_create
 
 
-def _apply_owner_mode(path: str, chown: tuple[int, int] | None, chmod) -> None:
-    """chmod is a Chmod (octal or symbolic) or None."""
-    if chown is not None:
-        os.chown(path, chown[0], chown[1], follow_symlinks=False)
-    if chmod is not None and not os.path.islink(path):
-        st = os.lstat(path)
-        os.chmod(path, chmod.apply(st.st_mode, stat.S_ISDIR(st.st_mode)))
+def ensure_parents(layer: str, dest_dir: str, lowers: list[str], chown: tuple[int, int] | None = None) -> None:
+    """Create dest_dir's chain in the layer (see _parents_meta for the metadata)."""
+    with Tree(layer) as t:
+        os.close(t.makedirs(_in_image(lowers, dest_dir), _parents_meta(lowers, chown)))
 
 
-def _copy(source, rel: str, dst: str, chown, chmod) -> None:
-    """Copy one entry (recursively) from a COPY source (context or merged image view)."""
+def _copy(source, rel: str, dir_fd: int, name: str, chown, chmod) -> None:
+    """Copy one entry (recursively) from a COPY source (context or merged image view) to
+    `name` in the layer directory dir_fd."""
     st = source.lstat(rel)
     if st is None:
         return
+    mode = stat.S_IMODE(st.st_mode)
     if stat.S_ISDIR(st.st_mode):
-        if not os.path.isdir(dst):
-            os.mkdir(dst, 0o755)
-        for name in source.listdir(rel):
-            child = f"{rel}/{name}" if rel else name
-            if not source.ignored(child):
-                _copy(source, child, os.path.join(dst, name), chown, chmod)
-        os.chmod(dst, stat.S_IMODE(st.st_mode))
-        os.chown(dst, 0, 0)
+        fd, _ = tree.child_dir(dir_fd, name)
+        try:
+            for child_name in source.listdir(rel):
+                child = f"{rel}/{child_name}" if rel else child_name
+                if not source.ignored(child):
+                    _copy(source, child, fd, child_name, chown, chmod)
+        finally:
+            os.close(fd)
     elif stat.S_ISLNK(st.st_mode):
-        if os.path.lexists(dst):
-            os.unlink(dst)
-        os.symlink(os.readlink(source.host_path(rel)), dst)
-        os.chown(dst, 0, 0, follow_symlinks=False)
+        tree.symlink(dir_fd, name, source.readlink(rel))
     elif stat.S_ISREG(st.st_mode):
-        shutil.copyfile(source.host_path(rel), dst, follow_symlinks=False)
-        os.chmod(dst, stat.S_IMODE(st.st_mode))
-        os.chown(dst, 0, 0)
+        src = source.open_file(rel)
+        try:
+            dst = tree.new_file(dir_fd, name, 0o600)
+            try:
+                tree.copy_fd(src, dst)
+            finally:
+                os.close(dst)
+        finally:
+            os.close(src)
     else:
         return  # devices, fifos and sockets are not copied
-    _apply_owner_mode(dst, chown, chmod)
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+    if chmod is not None and not stat.S_ISLNK(st.st_mode):
+        mode = chmod.apply(st.st_mode, stat.S_ISDIR(st.st_mode))
+    tree.set_meta(dir_fd, name, owner=chown or (0, 0), mode=None if stat.S_ISLNK(st.st_mode) else mode,
+                  mtime_ns=st.st_mtime_ns)
+
+
+def _write_content(dir_fd: int, name: str, data: bytes, chown, chmod) -> None:
+    fd = tree.new_file(dir_fd, name, 0o600)
+    try:
+        tree.write_all(fd, data)
+    finally:
+        os.close(fd)
+    mode = chmod.apply(stat.S_IFREG | 0o644, False) if chmod is not None else 0o644
+    tree.set_meta(dir_fd, name, owner=chown or (0, 0), mode=mode)
 
 
 def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple[str, bytes]],
                     dest: str, workdir: str, lowers: list[str], chown: tuple[int, int] | None,
                     chmod, parents: bool = False) -> None:
     """Write a COPY's result into the empty directory `layer`; `source` is the build context
-    or, for COPY --from, a MergedView of a stage or image."""
+    or, for COPY --from, a MergedView of a stage or image. Every write goes through
+    runtime.tree: nothing a source's links say can make it write outside the layer."""
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
     into_dir = dest.endswith("/") or len(sources) + len(contents) > 1
@@ -100,39 +119,50 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
     selected: list[str] = []
     for src in sources:
         selected += source.select(src)
+    if not selected and not contents:
+        return  # only wildcards that match nothing: BuildKit copies nothing and succeeds
     if len(selected) + len(contents) > 1:
         into_dir = True
     if not into_dir:
         st = _lower_stat(lowers, dest)
         if st is not None and stat.S_ISDIR(st.st_mode):
             into_dir = True
-        if len(selected) == 1 and source.is_dir(selected[0]):
+        if len(selected) == 1 and source.is_dir(source.resolve_links(selected[0])):
             into_dir = True  # a directory's contents go into dest
-    ensure_parents(layer, dest if into_dir else posixpath.dirname(dest), lowers, chown)
-    if parents:  # COPY --parents: each source keeps its path under dest
-        ensure_parents(layer, dest, lowers, chown)
-        for named in selected:
-            rel = source.resolve_links(named)
-            target = posixpath.join(dest, named)
-            ensure_parents(layer, posixpath.dirname(target), lowers, chown)
-            _copy(source, rel, layer + target, chown, chmod)
-        return
-    for named in selected:
-        rel = source.resolve_links(named)  # a symlinked source copies what it points at
-        if source.is_dir(rel):
-            for name in source.listdir(rel):
-                child = f"{rel}/{name}" if rel else name
-                if not source.ignored(child):
-                    _copy(source, child, os.path.join(layer + dest, name), chown, chmod)
-        else:
-            target = layer + (posixpath.join(dest, posixpath.basename(named)) if into_dir else dest)
-            _copy(source, rel, target, chown, chmod)
-    for name, data in contents:
-        target = layer + (posixpath.join(dest, name) if into_dir else dest)
-        with open(target, "wb") as f:
-            f.write(data)
-        os.chmod(target, 0o644)
-        _apply_owner_mode(target, chown, chmod)
+    dest_dir = dest if into_dir else posixpath.dirname(dest)
+    on_create = _parents_meta(lowers, chown)
+    with Tree(layer) as t:
+        dest_fd = t.makedirs(_in_image(lowers, dest_dir), on_create)
+        try:
+            for named in selected:
+                rel = source.resolve_links(named)  # a symlinked source copies what it points at
+                if parents and named:  # COPY --parents: each source keeps its path under dest
+                    sub = posixpath.dirname(named)
+                    fd = t.makedirs(posixpath.join(_in_image(lowers, dest_dir), sub), on_create) if sub else os.dup(dest_fd)
+                    try:
+                        _copy(source, rel, fd, posixpath.basename(named), chown, chmod)
+                    finally:
+                        os.close(fd)
+                elif source.is_dir(rel):
+                    for name in source.listdir(rel):
+                        child = f"{rel}/{name}" if rel else name
+                        if not source.ignored(child):
+                            _copy(source, child, dest_fd, name, chown, chmod)
+                else:
+                    name = posixpath.basename(named) if into_dir else posixpath.basename(dest)
+                    _copy(source, rel, dest_fd, name, chown, chmod)
+            for name, data in contents:
+                if into_dir:
+                    fd, base = t.parent(posixpath.join(_in_image(lowers, dest_dir), name), create=True,
+                                        on_create=on_create)
+                else:
+                    fd, base = os.dup(dest_fd), posixpath.basename(dest)
+                try:
+                    _write_content(fd, base, data, chown, chmod)
+                finally:
+                    os.close(fd)
+        finally:
+            os.close(dest_fd)
 
 
 def parse_chmod(text: str):
@@ -144,37 +174,55 @@ def parse_chmod(text: str):
     return Chmod(text)
 
 
-def unpack_archive_into(layer: str, archive, dest: str, workdir: str, lowers: list[str]) -> None:
-    """ADD of a local archive: its entries, safely extracted, under dest (a directory)."""
+def unpack_archive_into(layer: str, archive, dest: str, workdir: str, lowers: list[str],
+                        chown: tuple[int, int] | None = None) -> None:
+    """ADD of a local archive: its entries, safely extracted, under dest (a directory). The
+    directories made for dest belong to --chown's owner; the archive's entries keep theirs."""
     from ..layers.compression import open_decompressed
     from ..layers.extract import extract_tar
 
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
-    dest = posixpath.normpath(dest)
-    ensure_parents(layer, dest, lowers)
-    scratch = layer + "/.cairn-add-" + os.urandom(4).hex()
-    os.mkdir(scratch)
+    dest = _in_image(lowers, posixpath.normpath(dest))
+    scratch_name = ".cairn-add-" + os.urandom(4).hex()
+    with Tree(layer) as t:
+        dest_fd = t.makedirs(dest, _parents_meta(lowers, chown))
+        try:
+            os.mkdir(scratch_name, 0o700, dir_fd=t.fd)
+            try:
+                stream, _kind = open_decompressed(archive)
+                with stream:
+                    extract_tar(stream, os.path.join(layer, scratch_name))
+                scratch_fd = os.open(scratch_name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=t.fd)
+                try:
+                    _merge_move(scratch_fd, dest_fd)
+                finally:
+                    os.close(scratch_fd)
+            finally:
+                tree.remove(t.fd, scratch_name)
+        finally:
+            os.close(dest_fd)
+
+
+def _is_real_dir(dir_fd: int, name: str) -> bool:
     try:
-        stream, _kind = open_decompressed(archive)
-        with stream:
-            extract_tar(stream, scratch)
-        _merge_move(scratch, layer + dest)
-    finally:
-        if os.path.isdir(scratch):
-            shutil.rmtree(scratch)
+        return stat.S_ISDIR(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return False
 
 
-def _merge_move(src: str, dst: str) -> None:
-    for name in os.listdir(src):
-        s, d = os.path.join(src, name), os.path.join(dst, name)
-        if os.path.isdir(s) and not os.path.islink(s) and os.path.isdir(d) and not os.path.islink(d):
-            _merge_move(s, d)
-            os.rmdir(s)
+def _merge_move(src_fd: int, dst_fd: int) -> None:
+    """Move every entry of src_fd into dst_fd, merging directories, never through a link."""
+    for name in os.listdir(src_fd):
+        if _is_real_dir(src_fd, name) and _is_real_dir(dst_fd, name):
+            s = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=src_fd)
+            d = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dst_fd)
+            try:
+                _merge_move(s, d)
+            finally:
+                os.close(s)
+                os.close(d)
+            os.rmdir(name, dir_fd=src_fd)
         else:
-            if os.path.lexists(d):
-                if os.path.isdir(d) and not os.path.islink(d):
-                    shutil.rmtree(d)
-                else:
-                    os.unlink(d)
-            os.rename(s, d)
+            tree.remove(dst_fd, name)
+            os.rename(name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd)

@@ -9,12 +9,16 @@ import hashlib
 import http.client
 import os
 import posixpath
+import stat
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from runtime import tree
+from runtime.tree import Tree
+
 from ..errors import CairnError
-from .copy import _apply_owner_mode, ensure_parents
+from .copy import _in_image, _parents_meta
 
 _CHUNK = 1 << 20
 TIMEOUT = 60
@@ -28,37 +32,43 @@ def download_into(layer: str, url: str, dest: str, workdir: str, lowers: list[st
     dest = posixpath.normpath(dest)
     name = posixpath.basename(urllib.parse.urlparse(url).path) or "__unnamed__"  # as BuildKit names it
     target = posixpath.join(dest, name) if into_dir else dest
-    ensure_parents(layer, posixpath.dirname(target), lowers, chown)
     algo, _, want = checksum.partition(":") if checksum else ("sha256", "", "")
     if checksum and algo not in ("sha256", "sha384", "sha512"):
         raise CairnError(f"unsupported --checksum algorithm {algo!r}")
     h = hashlib.new(algo)
-    path = layer + target
-    try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as resp, open(path, "wb") as f:
-            got = 0
-            while chunk := resp.read(_CHUNK):
-                h.update(chunk)
-                f.write(chunk)
-                got += len(chunk)
-            modified = resp.headers.get("Last-Modified")
-            length = (resp.headers.get("Content-Length") or "").strip()
-            if length.isdigit() and got != int(length):  # urllib ends a short body silently
-                raise http.client.IncompleteRead(b"", int(length) - got)
-    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:  # ValueError: bad URL
-        if os.path.exists(path):
-            os.unlink(path)
-        reason = getattr(err, "reason", None) or err
-        raise CairnError(f"cannot download {url}: {reason}") from None
-    if want and h.hexdigest() != want:
-        os.unlink(path)
-        raise CairnError(f"checksum mismatch for {url}: expected {algo}:{want}, got {algo}:{h.hexdigest()}")
-    os.chmod(path, 0o600)
-    os.chown(path, 0, 0)
-    _apply_owner_mode(path, chown, chmod)
-    if modified:
+    with Tree(layer) as t:
+        dir_fd = t.makedirs(_in_image(lowers, posixpath.dirname(target)), _parents_meta(lowers, chown))
+        base = posixpath.basename(target)
         try:
-            ts = email.utils.parsedate_to_datetime(modified).timestamp()
-            os.utime(path, (ts, ts))
-        except (TypeError, ValueError):
-            pass
+            try:
+                with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:
+                    fd = tree.new_file(dir_fd, base, 0o600)
+                    got = 0
+                    try:
+                        while chunk := resp.read(_CHUNK):
+                            h.update(chunk)
+                            tree.write_all(fd, chunk)
+                            got += len(chunk)
+                    finally:
+                        os.close(fd)
+                    modified = resp.headers.get("Last-Modified")
+                    length = (resp.headers.get("Content-Length") or "").strip()
+                    if length.isdigit() and got != int(length):  # urllib ends a short body silently
+                        raise http.client.IncompleteRead(b"", int(length) - got)
+            except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:  # ValueError: bad URL
+                tree.remove(dir_fd, base)
+                reason = getattr(err, "reason", None) or err
+                raise CairnError(f"cannot download {url}: {reason}") from None
+            if want and h.hexdigest() != want:
+                tree.remove(dir_fd, base)
+                raise CairnError(f"checksum mismatch for {url}: expected {algo}:{want}, got {algo}:{h.hexdigest()}")
+            mode = chmod.apply(stat.S_IFREG | 0o600, False) if chmod is not None else 0o600
+            mtime_ns = None
+            if modified:
+                try:
+                    mtime_ns = int(email.utils.parsedate_to_datetime(modified).timestamp()) * 10**9
+                except (TypeError, ValueError):
+                    pass
+            tree.set_meta(dir_fd, base, owner=chown or (0, 0), mode=mode, mtime_ns=mtime_ns)
+        finally:
+            os.close(dir_fd)

@@ -10,9 +10,8 @@ from collections import deque
 
 from runtime import process
 from runtime.cgroups import Cgroup
-from runtime.spec import Mount, Overlay, Process, Root, Spec
+from runtime.spec import Overlay, Process, Root, Spec
 
-from ..errors import CairnError
 from ..image_files import read_file
 from ..instructions import types as t
 from ..layers.materialize import tar_digest
@@ -21,51 +20,13 @@ from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from .epoch import clamp_tree
 from .run_network import StepNetwork, resolv_conf, step_mode
+from .run_mounts import RunMounts, remove_scratch, resolve_mounts
 from .runcmd import RunFailed, run_command
 from .state import Layer, StageState
 
 HOSTNAME = "buildkitsandbox"
 CGROUP_PREFIX = "build-"  # build-<pid of the cairn process>-<random>
 _MOUNTPOINTS = ("/proc", "/dev", "/sys", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc")
-
-
-def _mounts(state: StageState, cmd: t.Run, context_root: str, cache_root: str,
-            secrets: dict[str, str], from_roots) -> list[Mount]:
-    out = []
-    for m in cmd.mounts:
-        if m.type == "secret":
-            sid = m.id or os.path.basename(m.target or "")
-            src = secrets.get(sid)
-            if src is None:
-                if m.required:
-                    raise CairnError(f"secret {sid!r} is required but was not given (--secret id={sid},src=PATH)")
-                continue
-            target = m.target or f"/run/secrets/{sid}"
-            out.append(Mount(target, "bind", src, ("ro",)))
-            continue
-        if m.type == "tmpfs":
-            opts = (f"size={m.size}",) if m.size else ()
-            out.append(Mount(m.target, "tmpfs", "tmpfs", opts))
-        elif m.type == "cache":
-            key = (m.id or m.target).strip("/").replace("/", "_") or "root"
-            path = os.path.join(cache_root, key)
-            os.makedirs(path, exist_ok=True)
-            out.append(Mount(m.target, "bind", path, ("ro",) if m.readonly else ()))
-        elif m.type == "bind" and m.from_:
-            lowers = from_roots(m.from_)
-            sub = m.source.strip("/")
-            dirs = [os.path.join(layer, sub) for layer in lowers if os.path.isdir(os.path.join(layer, sub))]
-            if not dirs:
-                raise CairnError(f"--mount from={m.from_}: {m.source or '/'} is not a directory there")
-            out.append(Mount(m.target, "overlay", "overlay", (f"lowerdir={':'.join(dirs)}",)))
-        elif m.type == "bind" and not m.from_:
-            src = os.path.normpath(os.path.join(context_root, m.source.lstrip("/")))
-            if not src.startswith(context_root):
-                raise CairnError(f"--mount source {m.source!r} is outside the build context")
-            out.append(Mount(m.target, "bind", src, ("ro",) if m.readonly else ()))
-        else:
-            raise CairnError(f"RUN --mount=type={m.type}{',from=' + m.from_ if m.from_ else ''} is not supported yet")
-    return out
 
 
 def _drop_unused_mountpoints(upper: str, lowers: list[str], extra: tuple[str, ...] = ()) -> None:
@@ -88,10 +49,10 @@ def _drop_unused_mountpoints(upper: str, lowers: list[str], extra: tuple[str, ..
             pass
 
 
-def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log,
+def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
              secrets: dict[str, str] | None = None, from_roots=None) -> Layer:
-    """`from_roots(name)` gives the layer directories (top first) of a stage or image, for
-    RUN --mount=type=bind,from=..."""
+    """`context` is the BuildContext; `from_roots(name)` gives the layer directories (top
+    first) of a stage or image, for RUN --mount=type=bind,from=..."""
     lowers = state.lowerdirs()
     cfg = state.config
     user = resolve_user(state.scope.expand(cfg.get("User") or ""), read_file(lowers, "/etc/passwd"),
@@ -102,11 +63,18 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
     work = store.new_tmp_dir("run-work-")
     root = store.new_tmp_dir("run-root-")
     files_dir = store.new_tmp_dir("run-files-")
+    run_mounts = RunMounts()
     files = []
     for name, content in (("hosts", "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
                           ("hostname", HOSTNAME + "\n"), ("resolv.conf", resolv_conf(_resolv(), network_mode))):
         (files_dir / name).write_text(content)
         files.append((f"/etc/{name}", str(files_dir / name)))
+    try:
+        run_mounts = resolve_mounts(cmd.mounts, context, store, secrets or {}, from_roots)
+    except BaseException:
+        for d in (upper, work, root, files_dir):
+            remove_tree(d)
+        raise
     if not lowers:
         empty = store.new_tmp_dir("run-empty-")
         lowers_for_mount = [str(empty)]
@@ -118,8 +86,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
                         cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups),
         root=Root(str(root), Overlay(tuple(lowers_for_mount), str(upper), str(work))),
         hostname=HOSTNAME,
-        mounts=tuple(_mounts(state, cmd, context_root, str(store.root / "cache-mounts"), secrets or {},
-                             from_roots)),
+        mounts=tuple(run_mounts.mounts),
         files=tuple(files),
         network=network_mode,
     )
@@ -182,6 +149,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context_root: str, log
         if network is not None:
             network.close()
         cgroup.destroy()
+        remove_scratch(run_mounts)
         for d in (work, root, files_dir, empty):
             if d is not None:
                 remove_tree(d)

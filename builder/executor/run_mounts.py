@@ -1,0 +1,183 @@
+"""RUN --mount: what each mount of a RUN step shows, resolved so that nothing a Dockerfile,
+its context or a stage says can reach a host path or the store's own files.
+
+- bind (context): the source is resolved inside the context (a link `hostroot -> /` is the
+  context's root); the mount is an overlay over it whose top lower layer holds whiteouts for
+  what .dockerignore excludes, so ignored files are absent; `rw` adds a throwaway upper
+  directory: writes are seen by the step and discarded, as in BuildKit.
+- bind (from=stage or image): the source is resolved inside that filesystem, the mount an
+  overlay of the matching directory of each of its layers (or a read-only bind of a file).
+- cache: `id` is hashed into a directory name under the store's cache-mounts, never a path.
+- secret: a read-only bind of the file the user named with --secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.spec import Mount
+from runtime.tree import Tree
+
+from ..errors import CairnError
+from ..merged_view import MergedView
+
+CACHE_DIR = "cache-mounts"
+
+
+@dataclass
+class RunMounts:
+    mounts: list[Mount] = field(default_factory=list)
+    scratch: list[str] = field(default_factory=list)  # directories to remove after the step
+
+
+def cache_dir_name(mount_id: str) -> str:
+    """The directory of a cache mount: a hash of its id, so an id is never a path."""
+    return hashlib.sha256(mount_id.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers) -> RunMounts:
+    """The runtime mounts for a RUN step's --mount flags. `from_layers(name)` gives the layer
+    directories (top first) of a stage or image; `context` is the BuildContext."""
+    out = RunMounts()
+    try:
+        for m in mounts:
+            _resolve_one(m, context, store, secrets, from_layers, out)
+    except BaseException:
+        remove_scratch(out)
+        raise
+    return out
+
+
+def remove_scratch(out: RunMounts) -> None:
+    from ..store.store import remove_tree
+
+    for d in out.scratch:
+        remove_tree(Path(d))
+    out.scratch.clear()
+
+
+def _resolve_one(m, context, store, secrets, from_layers, out: RunMounts) -> None:
+    if m.type == "secret":
+        sid = m.id or os.path.basename(m.target or "")
+        src = secrets.get(sid)
+        if src is None:
+            if m.required:
+                raise CairnError(f"secret {sid!r} is required but was not given (--secret id={sid},src=PATH)")
+            return
+        out.mounts.append(Mount(m.target or f"/run/secrets/{sid}", "bind", src, ("ro", "nosuid", "nodev")))
+    elif m.type == "tmpfs":
+        opts = ("nosuid", "nodev") + ((f"size={m.size}",) if m.size else ())
+        out.mounts.append(Mount(m.target, "tmpfs", "tmpfs", opts))
+    elif m.type == "cache":
+        out.mounts.append(_cache_mount(m, store))
+    elif m.type == "bind" and m.from_:
+        _stage_bind(m, from_layers(m.from_), m.from_, store, out)
+    elif m.type == "bind":
+        _context_bind(m, context, store, out)
+    else:
+        raise CairnError(f"RUN --mount=type={m.type}{',from=' + m.from_ if m.from_ else ''} is not supported yet")
+
+
+def _cache_mount(m, store) -> Mount:
+    base = os.path.join(str(store.root), CACHE_DIR)
+    os.makedirs(base, mode=0o700, exist_ok=True)
+    path = os.path.join(base, cache_dir_name(m.id or m.target))
+    try:
+        os.mkdir(path, 0o755)
+        os.chown(path, m.uid or 0, m.gid or 0)
+        os.chmod(path, m.mode if m.mode is not None else 0o755)
+    except FileExistsError:
+        pass
+    return Mount(m.target, "bind", path, ("ro",) if m.readonly else ())
+
+
+def _scratch(store, prefix: str, out: RunMounts) -> str:
+    path = str(store.new_tmp_dir(prefix))
+    out.scratch.append(path)
+    return path
+
+
+def _overlay(lowers: list[str], readonly: bool, store, out: RunMounts) -> tuple[str, ...]:
+    """Options for an overlay of `lowers` (top first); writable ones get a throwaway upper."""
+    if len(lowers) == 1:
+        lowers = [_scratch(store, "mount-empty-", out)] + lowers  # overlayfs wants two lowers
+    opts = [f"lowerdir={':'.join(lowers)}"]
+    if not readonly:
+        upper = _scratch(store, "mount-upper-", out)
+        work = _scratch(store, "mount-work-", out)
+        os.chmod(upper, 0o755)
+        opts += [f"upperdir={upper}", f"workdir={work}"]
+    return tuple(opts) + ("nodev",)
+
+
+def _context_bind(m, context, store, out: RunMounts) -> None:
+    rel = context.resolve_links(m.source or ".")
+    st = context.lstat(rel)
+    if st is None or (rel and context.ignored(rel)):
+        raise CairnError(f"--mount source {m.source or '.'!r}: not found in the build context "
+                         "(or excluded by .dockerignore)")
+    host = str(context.path(rel))
+    if not stat.S_ISDIR(st.st_mode):
+        out.mounts.append(Mount(m.target, "bind", host, ("ro", "nosuid", "nodev")))
+        return
+    hidden = _scratch(store, "mount-ignored-", out)
+    _whiteout_ignored(context, rel, hidden)
+    out.mounts.append(Mount(m.target, "overlay", "overlay", _overlay([hidden, host], m.readonly, store, out)))
+
+
+def _whiteout_ignored(context, rel: str, into: str) -> None:
+    """A whiteout in `into` for each entry under rel that .dockerignore excludes."""
+    if not context.patterns:
+        return
+    with Tree(into) as t:
+        stack = [rel]
+        while stack:
+            cur = stack.pop()
+            for name in context.listdir(cur):
+                child = f"{cur}/{name}" if cur else name
+                inside = child[len(rel):].lstrip("/")
+                if context.ignored(child):
+                    dir_fd, base = t.parent(inside, create=True)
+                    try:
+                        os.mknod(base, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=dir_fd)
+                    finally:
+                        os.close(dir_fd)
+                elif context.is_dir(child):
+                    stack.append(child)
+
+
+def _stage_bind(m, layers: list[str], name: str, store, out: RunMounts) -> None:
+    view = MergedView(layers, name)
+    rel = view.resolve_links(m.source or "/")
+    st = view.lstat(rel) if rel else (os.lstat(layers[0]) if layers else None)
+    if st is None:
+        raise CairnError(f"--mount from={name}: {m.source or '/'} not found there")
+    if not stat.S_ISDIR(st.st_mode):
+        out.mounts.append(Mount(m.target, "bind", view.host_path(rel), ("ro", "nosuid", "nodev")))
+        return
+    dirs = []
+    for layer in layers:
+        path = os.path.join(layer, rel) if rel else layer
+        try:
+            lst = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISDIR(lst.st_mode):
+            break  # a whiteout or a file hides this directory in the layers below
+        dirs.append(path)
+        if rel and _opaque(path):
+            break
+    if not dirs:
+        dirs = [_scratch(store, "mount-empty-", out)]
+    out.mounts.append(Mount(m.target, "overlay", "overlay", _overlay(dirs, m.readonly, store, out)))
+
+
+def _opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+    except OSError:
+        return False
