@@ -54,9 +54,9 @@ SCENARIOS = (
              "seq 3000 | xargs touch && dd if=/dev/zero of=/z bs=1M count=48 2>/dev/null && echo made\n",
              r"^#\d+ made$", 0.4),
     Scenario("export", "FROM busybox:local\nARG N\nRUN echo $N > /n && dd if=/dev/urandom of=/r bs=1M count=24 "
-             "2>/dev/null\n", r"^#3 DONE", 0.6, ("--cache-to", "type=local,dest={cache},mode=max")),
+             "2>/dev/null\n", r"^#3 DONE", 0.3, ("--cache-to", "type=local,dest={cache},mode=max")),
     Scenario("push", "FROM busybox:local\nARG N\nRUN echo $N > /n && dd if=/dev/urandom of=/r bs=1M count=24 "
-             "2>/dev/null\n", r"^#3 DONE", 1.0, ("--push", "-t", "{reg}/kill/app:{n}")),
+             "2>/dev/null\n", r"^#3 DONE", 0.45, ("--push", "-t", "{reg}/kill/app:{n}")),
     Scenario("cairn run", "", "", 1.2),
 )
 
