@@ -5,11 +5,12 @@ and both start every app with an empty build cache (`cairn cache prune --all`, `
 builder prune -af`). App by app, alternating which builder goes first, each builds the app
 cold (timed), unchanged and after the app's one-line edit; the hits of the three builds are
 compared with apps.toml's and with each other's. Prints a table and the total cold-build
-time ratio cairn/BuildKit (goal: at most 0.8). Apps that need the package registries are
+time ratio cairn/BuildKit (goal: at most 0.8); with --rounds 2 the second round runs every app
+again with the other builder first, and each app's cold time is the mean. Apps that need the package registries are
 left out when they cannot be reached; an app that fails with either builder is reported and
 left out of the totals.
 
-    python benchmarks/corpus.py [--apps a,b] [--json out.json] [--dir DIR]   (as root, with docker.io)
+    python benchmarks/corpus.py [--apps a,b] [--rounds 2] [--json out.json] [--dir DIR]   (root, docker.io)
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def sequence(name: str, engine, app, work: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--apps", help="comma-separated app names (default: all)")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds over the apps, the order flipped each round")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--dir", help="work directory (default: a temporary one, removed)")
     opts = ap.parse_args()
@@ -88,13 +90,14 @@ def main() -> int:
     try:
         buildkit = BuildKit(denv)
         buildkit.load_bases(cairn, refs, work)
-        for i, app in enumerate(apps):
-            order = ["cairn", "buildkit"] if i % 2 == 0 else ["buildkit", "cairn"]
-            result = {"app": app.name, "expected": app.hits, "first": order[0]}
-            for name in order:
-                result[name] = sequence(name, cairn if name == "cairn" else buildkit, app, work)
-            rows.append(result)
-            print(_line(result), flush=True)
+        for round_ in range(opts.rounds):
+            for i, app in enumerate(apps):
+                order = ["cairn", "buildkit"] if (i + round_) % 2 == 0 else ["buildkit", "cairn"]
+                result = {"app": app.name, "round": round_ + 1, "expected": app.hits, "first": order[0]}
+                for name in order:
+                    result[name] = sequence(name, cairn if name == "cairn" else buildkit, app, work)
+                rows.append(result)
+                print(_line(result), flush=True)
     finally:
         stop_dockerd(dproc, work / "dockerd")
         if not opts.dir:
@@ -104,8 +107,10 @@ def main() -> int:
     c = sum(r["cairn"]["seconds"] for r in ok)
     b = sum(r["buildkit"]["seconds"] for r in ok)
     same = sum(1 for r in ok if r["cairn"]["patterns"] == r["buildkit"]["patterns"])
-    print(f"\n{len(ok)} of {len(rows)} apps built by both; cold builds: cairn {c:.1f} s, BuildKit {b:.1f} s, "
-          f"ratio cairn/BuildKit {c / b:.2f} (goal <= 0.8); same hits as BuildKit in {same} of {len(ok)}")
+    rounds = opts.rounds
+    print(f"\n{len(ok)} of {len(rows)} app builds made by both ({rounds} round(s)); cold builds: cairn {c / rounds:.1f} s, "
+          f"BuildKit {b / rounds:.1f} s a round, ratio cairn/BuildKit {c / b:.2f} (goal <= 0.8); "
+          f"same hits as BuildKit in {same} of {len(ok)}")
     for r in rows:
         for name in ("cairn", "buildkit"):
             if r[name]["error"]:
@@ -126,7 +131,7 @@ def _line(r: dict) -> str:
         return "/".join(x["patterns"]) if x["patterns"] else "-"
 
     same = "same" if r["cairn"]["patterns"] == r["buildkit"]["patterns"] else "DIFFER"
-    return (f"{r['app']:<14} cairn {cell(r['cairn'])} buildkit {cell(r['buildkit'])} {same:<6} "
+    return (f"{r['round']} {r['app']:<14} cairn {cell(r['cairn'])} buildkit {cell(r['buildkit'])} {same:<6} "
             f"expected {r['expected']:<16} cairn {hits(r['cairn'])}  buildkit {hits(r['buildkit'])}")
 
 
