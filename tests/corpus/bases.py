@@ -19,6 +19,7 @@ import argparse
 import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,10 @@ Dir::Cache::pkgcache "";
 Dir::Cache::srcpkgcache "";
 """
 SLIM = ("/usr/share/doc/*", "/usr/share/man/*", "/usr/share/info/*", "/usr/share/locale/*")
+
+
+class BaseUnavailable(Exception):
+    """A base image's tarball is not cached and cannot be made here."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,9 @@ def tarball(ref: str, log=sys.stderr) -> Path:
         cas = extra_cas()
         out = out_dir / f"{ref.replace(':', '_').replace('/', '_')}-{key(base, cas)}.tar"
         if not out.exists():
+            if shutil.which("mmdebstrap") is None:
+                raise BaseUnavailable(f"{ref} is not cached in {out_dir} and mmdebstrap is not installed "
+                                      "(tests/setup-system.sh installs it)")
             print(f"making {ref} with mmdebstrap (cached as {out})", file=log, flush=True)
             _mmdebstrap(base, cas, out)
     return out
@@ -155,10 +163,10 @@ def import_into(cairn: list[str], env: dict, ref: str) -> None:
     """`cairn import` a base (and tag its aliases) into the store env's CAIRN_ROOT names."""
     base = BASES[ref]
     args = [a for change in base.changes for a in ("-c", change)]
-    subprocess.run([*cairn, "import", *args, str(tarball(ref)), ref], env=env, check=True,
+    subprocess.run([*cairn, "import", *args, str(tarball(ref)), ref], env=env, check=True, cwd=REPO,
                    stdout=subprocess.DEVNULL, timeout=600)
     for alias in base.aliases:
-        subprocess.run([*cairn, "tag", ref, alias], env=env, check=True, timeout=60)
+        subprocess.run([*cairn, "tag", ref, alias], env=env, check=True, cwd=REPO, timeout=60)
 
 
 def main() -> None:

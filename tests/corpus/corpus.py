@@ -139,40 +139,53 @@ def _counted(steps) -> int:
     return sum(1 for text in steps if text.split(None, 1)[0].upper() in COUNTED)
 
 
-def shared_steps(stages: list[Stage]) -> dict[str, int]:
-    """For each stage, how many of its first counted steps are an earlier stage's own (the same
-    base and the same instructions before them): BuildKit runs and shows those once."""
+@dataclass(frozen=True)
+class Shared:
+    twin: str  # the earlier stage whose steps these are
+    vertices: int  # BuildKit's step numbers 1..vertices (FROM included) are the twin's
+    counted: int  # how many RUN/COPY/ADD steps that is
+
+
+def shared_steps(stages: list[Stage]) -> dict[str, Shared]:
+    """The stages whose first steps are an earlier stage's own (the same base and the same
+    instructions): BuildKit runs and shows those once, under either stage's name."""
     shared = {}
     for i, stage in enumerate(stages):
-        best = 0
         for earlier in stages[:i]:
             if earlier.base != stage.base:
                 continue
             n = 0
             while n < min(len(stage.steps), len(earlier.steps)) and stage.steps[n] == earlier.steps[n]:
                 n += 1
-            best = max(best, _counted(stage.steps[:n]))
-        shared[stage.label] = best
+            prefix = stage.steps[:n]
+            vertices = 1 + sum(1 for text in prefix if text.split(None, 1)[0].upper() in (*COUNTED, "WORKDIR"))
+            if _counted(prefix) > (shared[stage.label].counted if stage.label in shared else 0):
+                shared[stage.label] = Shared(earlier.label, vertices, _counted(prefix))
     return shared
 
 
 def buildkit_pattern(output: str, stages: list[Stage]) -> str:
     """The hit pattern of a `docker build --progress=plain` log. BuildKit names a stage by its
     name, `stage-N` when it has none, and leaves the name out when the build has one stage.
-    A step it merged with an earlier stage's is counted as a hit, as cairn counts it."""
+    A step it merged with an earlier stage's is the earlier stage's, and a hit in the later
+    one, as cairn counts it."""
     labels = [s.label for s in stages]
+    shared = shared_steps(stages)
     found: dict[str, tuple[str, int, str]] = {}
     cached: set[str] = set()
     for line in output.splitlines():
         m = _STEP.match(line)
         if m and m.group(1) not in found:
             label = m.group(2) or labels[-1]
-            found[m.group(1)] = (label.removeprefix("stage-") if label.startswith("stage-") else label,
-                                 int(m.group(3)), m.group(4))
+            label = label.removeprefix("stage-") if label.startswith("stage-") else label
+            index = int(m.group(3))
+            if label in shared and index <= shared[label].vertices:
+                label = shared[label].twin
+            found[m.group(1)] = (label, index, m.group(4))
         elif (m := _CACHED.match(line)):
             cached.add(m.group(1))
     ordered = sorted(found.items(), key=lambda kv: (labels.index(kv[1][0]), kv[1][1]))
-    merged = [(label, "RUN", True) for label, n in shared_steps(stages).items() for _ in range(n)]
+    merged = [(label, "RUN", True) for label, sh in shared.items() for _ in range(sh.counted)]
     return pattern(merged + [(label, keyword, n in cached) for n, (label, _, keyword) in ordered], labels)
 
 
