@@ -203,21 +203,31 @@ def remove(dir_fd: int, name: str) -> None:
     os.rmdir(name, dir_fd=dir_fd)
 
 
+def open_dir(dir_fd: int, name: str) -> int:
+    """An fd of the existing directory `name` in dir_fd. A link or a file standing there is
+    an error (TreeError, ENOTDIR): below a resolved directory no link is followed."""
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise TreeError(errno.ENOTDIR, f"cannot copy to non-directory: {name}", name) from None
+        raise
+
+
 def child_dir(dir_fd: int, name: str, mode: int = 0o755) -> tuple[int, bool]:
     """(fd, made) of the directory `name` in dir_fd, made when missing. A link or a file
     standing there is an error: a copy never writes through a link below its destination."""
+    try:
+        return open_dir(dir_fd, name), False
+    except FileNotFoundError:
+        pass
     made = False
     try:
         os.mkdir(name, mode, dir_fd=dir_fd)
         made = True
     except FileExistsError:
-        pass
-    try:
-        return os.open(name, _DIR_FLAGS, dir_fd=dir_fd), made
-    except OSError as err:
-        if err.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise TreeError(errno.ENOTDIR, f"cannot copy to non-directory: {name}", name) from None
-        raise
+        pass  # made by another writer meanwhile: open_dir checks what it is
+    return open_dir(dir_fd, name), made
 
 
 def new_file(dir_fd: int, name: str, mode: int = 0o644) -> int:
@@ -238,6 +248,25 @@ def symlink(dir_fd: int, name: str, target: str) -> None:
     except FileExistsError:
         _unlink_not_dir(dir_fd, name)
         os.symlink(target, name, dir_fd=dir_fd)
+
+
+def hardlink(src_dir_fd: int, src_name: str, dir_fd: int, name: str) -> None:
+    """A hard link `name` to the entry src_name (a link itself, never what it points at),
+    replacing a non-directory standing at `name`. Both directories are inside one tree."""
+    try:
+        os.link(src_name, name, src_dir_fd=src_dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        _unlink_not_dir(dir_fd, name)
+        os.link(src_name, name, src_dir_fd=src_dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+
+
+def mknod(dir_fd: int, name: str, mode: int, device: int = 0) -> None:
+    """A device node or fifo `name` (mode holds its type), replacing a non-directory there."""
+    try:
+        os.mknod(name, mode, device, dir_fd=dir_fd)
+    except FileExistsError:
+        _unlink_not_dir(dir_fd, name)
+        os.mknod(name, mode, device, dir_fd=dir_fd)
 
 
 def _unlink_not_dir(dir_fd: int, name: str) -> None:

@@ -4,7 +4,7 @@ Nothing is ever written outside the root: names with `..` are refused; absolute 
 are read as relative to the root; every parent directory is opened without following
 symlinks, so a name that passes through a symlink (made by this layer or planted to
 trick us) is refused; hard links must point at an entry inside the root. Symlink
-targets are stored as data and never followed. OCI whiteouts become overlay markers: an
+targets are stored as data and never followed. Every write goes through runtime.tree. OCI whiteouts become overlay markers: an
 empty `.wh.NAME` becomes a 0/0 character device NAME, `.wh..wh..opq` marks its directory
 `trusted.overlay.opaque=y`. As root, owners and device nodes are kept; otherwise they
 are skipped (a snapshot made without root is only good for reading).
@@ -15,6 +15,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
+
+from runtime import tree
+from runtime.tree import Tree, TreeError
 
 from ..errors import CairnError
 from .pipeline import ThreadedReader
@@ -44,19 +47,23 @@ def _clean(name: str) -> str:
     return "/".join(parts)
 
 
-class _Root:
-    """Directory fds under the root, opened component by component without following links."""
+class _Layer:
+    """The layer's tree (runtime.tree), with the fds of the directories opened so far kept by
+    path: each is reached from its parent's fd with runtime.tree.child_dir/open_dir, which
+    never follow a link, so a name through a link is refused, and each directory is opened once."""
 
     def __init__(self, root: str):
-        self.root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-        self.fds: dict[str, int] = {"": self.root_fd}
+        self.tree = Tree(root)
+        self.fds: dict[str, int] = {"": self.tree.fd}
         self.as_root = os.geteuid() == 0
         self.made: set[str] = set()  # paths this extraction created (the root starts empty)
 
     def close(self) -> None:
-        for fd in self.fds.values():
-            os.close(fd)
+        for path, fd in self.fds.items():
+            if path:
+                os.close(fd)
         self.fds.clear()
+        self.tree.close()
 
     def dir_fd(self, path: str, create: bool, name: str) -> int:
         """An fd for directory `path` (relative), creating missing parents when asked."""
@@ -66,17 +73,14 @@ class _Root:
         parent, _, base = path.rpartition("/")
         pfd = self.dir_fd(parent, create, name)
         try:
-            fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=pfd)
-        except FileNotFoundError:
-            if not create:
-                raise
-            os.mkdir(base, 0o755, dir_fd=pfd)
-            self.made.add(path)
-            fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=pfd)
-        except OSError as err:
-            if err.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise LayerError(f"layer entry {name!r} passes through a symlink or non-directory {path!r}") from None
-            raise
+            if create:
+                fd, made = tree.child_dir(pfd, base)
+                if made:
+                    self.made.add(path)
+            else:
+                fd = tree.open_dir(pfd, base)
+        except TreeError:
+            raise LayerError(f"layer entry {name!r} passes through a symlink or non-directory {path!r}") from None
         self.fds[path] = fd
         return fd
 
@@ -88,25 +92,7 @@ class _Root:
         for key in [k for k in self.fds if k == path or k.startswith(prefix)]:
             os.close(self.fds.pop(key))
         self.made.difference_update([k for k in self.made if k == path or k.startswith(prefix)])
-        _remove(pfd, base)
-
-
-def _remove(dir_fd: int, name: str) -> None:
-    """Remove an existing entry (file, link or whole directory) so a new one can take its place."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
-        try:
-            for child in os.listdir(fd):
-                _remove(fd, child)
-        finally:
-            os.close(fd)
-        os.rmdir(name, dir_fd=dir_fd)
-    else:
-        os.unlink(name, dir_fd=dir_fd)
+        tree.remove(pfd, base)
 
 
 def _set_xattrs(target: int | str, member: Entry, as_root: bool) -> None:
@@ -135,16 +121,9 @@ def _meta_by_fd(fd: int, member: Entry, as_root: bool) -> None:
     _set_xattrs(fd, member, as_root)
 
 
-def _meta_by_name(pfd: int, base: str, member: Entry, as_root: bool) -> None:
-    if as_root:
-        os.chown(base, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
-    os.chmod(base, member.mode & 0o7777, dir_fd=pfd)
-    _set_xattrs(f"/proc/self/fd/{pfd}/{base}", member, as_root)
-
-
 def extract_tar(stream, root: str) -> None:
     """Unpack the tar read from `stream` into the empty directory `root`."""
-    r = _Root(root)
+    r = _Layer(root)
     dir_times: list[tuple[str, int]] = []
     try:
         ahead = ThreadedReader(stream)
@@ -172,7 +151,7 @@ def extract_tar(stream, root: str) -> None:
         r.close()
 
 
-def _extract_one(reader: TarReader, member: Entry, r: _Root, dir_times: list) -> None:
+def _extract_one(reader: TarReader, member: Entry, r: _Layer, dir_times: list) -> None:
     path = _clean(member.name)
     if not path:
         return  # the root directory itself ("./")
@@ -190,17 +169,21 @@ def _extract_one(reader: TarReader, member: Entry, r: _Root, dir_times: list) ->
         hidden_path = f"{parent}/{hidden}" if parent else hidden
         r.replace(hidden_path, pfd, hidden)
         if r.as_root:
-            os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+            tree.mknod(pfd, hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0))
             r.made.add(hidden_path)
         return
 
     if member.isdir():
         if path in r.made and path not in r.fds:
             r.replace(path, pfd, base)  # a non-directory made earlier by this layer
-        if path not in r.made:
-            os.mkdir(base, 0o700, dir_fd=pfd)
+        fd = r.fds.get(path)
+        if fd is None:
+            try:
+                fd, _ = tree.child_dir(pfd, base, 0o700)
+            except TreeError:
+                raise LayerError(f"layer entry {member.name!r} replaces a non-directory it cannot") from None
+            r.fds[path] = fd
             r.made.add(path)
-        fd = r.dir_fd(path, False, member.name)
         _meta_by_fd(fd, member, r.as_root)
         dir_times.append((path, member.mtime))
         return
@@ -208,22 +191,19 @@ def _extract_one(reader: TarReader, member: Entry, r: _Root, dir_times: list) ->
     r.replace(path, pfd, base)
     r.made.add(path)
     if member.isreg():
-        fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=pfd)
+        fd = tree.new_file(pfd, base, 0o600)
         try:
             for chunk in reader.data(member):
-                while chunk:
-                    written = os.write(fd, chunk)
-                    chunk = chunk[written:]
+                tree.write_all(fd, chunk)
             _meta_by_fd(fd, member, r.as_root)
             os.utime(fd, (member.mtime, member.mtime))
         finally:
             os.close(fd)
         return
     if member.issym():
-        os.symlink(member.linkname, base, dir_fd=pfd)
-        if r.as_root:
-            os.chown(base, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
-        os.utime(base, (member.mtime, member.mtime), dir_fd=pfd, follow_symlinks=False)
+        tree.symlink(pfd, base, member.linkname)
+        tree.set_meta(pfd, base, owner=(member.uid, member.gid) if r.as_root else None,
+                      mtime_ns=member.mtime * 1_000_000_000)
         return
     if member.islnk():
         target = _clean(member.linkname)
@@ -232,19 +212,20 @@ def _extract_one(reader: TarReader, member: Entry, r: _Root, dir_times: list) ->
         tparent, _, tbase = target.rpartition("/")
         try:
             tfd = r.dir_fd(tparent, False, member.name)
-            os.link(tbase, base, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+            tree.hardlink(tfd, tbase, pfd, base)
         except FileNotFoundError:
             raise LayerError(f"hard link {member.name!r} points at {member.linkname!r}, which is not in the layer") from None
         return
     if member.ischr() or member.isblk() or member.isfifo():
         if member.isfifo():
-            os.mkfifo(base, 0o600, dir_fd=pfd)
+            tree.mknod(pfd, base, stat.S_IFIFO | 0o600)
         elif r.as_root:
             kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-            os.mknod(base, kind | 0o600, os.makedev(member.devmajor, member.devminor), dir_fd=pfd)
+            tree.mknod(pfd, base, kind | 0o600, os.makedev(member.devmajor, member.devminor))
         else:
             return  # device nodes need root
-        _meta_by_name(pfd, base, member, r.as_root)
-        os.utime(base, (member.mtime, member.mtime), dir_fd=pfd, follow_symlinks=False)
+        tree.set_meta(pfd, base, owner=(member.uid, member.gid) if r.as_root else None, mode=member.mode & 0o7777,
+                      mtime_ns=member.mtime * 1_000_000_000)
+        _set_xattrs(f"/proc/self/fd/{pfd}/{base}", member, r.as_root)
         return
     raise LayerError(f"unsupported tar entry type {member.type!r} for {member.name!r}")
