@@ -1,14 +1,23 @@
 """Build outputs besides the store tag: `-o type=oci|docker,dest=FILE` (archives, as
-`cairn save` writes them) and `-o type=local,dest=DIR` (the image's merged filesystem)."""
+`cairn save` writes them) and `-o type=local,dest=DIR` (the image's merged filesystem).
+
+The local export writes into a host directory, so it writes through runtime.tree: nothing
+the image holds, and no link an earlier export left in DIR, makes it write elsewhere (a
+link standing where the image has a directory or file is replaced, never followed). The
+image's block and character devices are never made on the host, and set-user/group-ID
+bits are dropped: an image cannot plant a device node or a set-id program there."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 
-from ..errors import UsageError
+from runtime import tree
+from runtime.tree import Tree
+
+from ..errors import CairnError, UsageError
 from ..merged_view import MergedView
 from ..store import images
 from ..store.store import Store
@@ -35,7 +44,11 @@ class Output:
         return cls(kind, dest)
 
 
-def write_output(store: Store, image: images.ImageRecord, out: Output) -> None:
+def _warn(text: str) -> None:
+    print(f"[warning] {text}", file=sys.stderr)
+
+
+def write_output(store: Store, image: images.ImageRecord, out: Output, warn=_warn) -> None:
     if out.type in ("oci", "docker"):
         from ..archive import save
 
@@ -46,34 +59,67 @@ def write_output(store: Store, image: images.ImageRecord, out: Output) -> None:
 
     ensure_snapshots(store, image.layers)
     view = MergedView([str(store.snapshot_path(l.diff_id)) for l in reversed(image.layers)], "the image")
-    os.makedirs(out.dest, exist_ok=True)
-    for name in view.listdir(""):
-        _export(view, name, os.path.join(out.dest, name))
+    left = _Left()
+    try:
+        os.makedirs(out.dest, exist_ok=True)
+        with Tree(out.dest) as t:
+            for name in view.listdir(""):
+                _export(view, name, t.fd, name, left)
+    except OSError as err:
+        raise CairnError(f"-o type=local,dest={out.dest}: cannot write {err.filename or ''}: {err.strerror}") from None
+    if left.devices:
+        warn(f"-o type=local: {len(left.devices)} device node(s) of the image not written to {out.dest} "
+             f"(/{left.devices[0]}{', ...' if len(left.devices) > 1 else ''}): devices are never made on the host")
+    if left.setid:
+        warn(f"-o type=local: set-user/group-ID bits dropped from {len(left.setid)} file(s) in {out.dest} "
+             f"(/{left.setid[0]}{', ...' if len(left.setid) > 1 else ''})")
 
 
-def _export(view: MergedView, rel: str, dst: str) -> None:
+@dataclass
+class _Left:
+    """What the export left out, for the warnings."""
+    devices: list[str] = field(default_factory=list)
+    setid: list[str] = field(default_factory=list)
+
+
+def _export(view: MergedView, rel: str, dir_fd: int, name: str, left: _Left) -> None:
     st = view.lstat(rel)
     if st is None:
         return
     mode = st.st_mode
     if stat.S_ISDIR(mode):
-        os.makedirs(dst, exist_ok=True)
-        for name in view.listdir(rel):
-            _export(view, f"{rel}/{name}", os.path.join(dst, name))
+        try:
+            fd, _ = tree.child_dir(dir_fd, name)
+        except tree.TreeError:  # a link or file standing there (an earlier export's): replaced
+            tree.remove(dir_fd, name)
+            fd, _ = tree.child_dir(dir_fd, name)
+        try:
+            for child in view.listdir(rel):
+                _export(view, f"{rel}/{child}", fd, child, left)
+        finally:
+            os.close(fd)
     elif stat.S_ISLNK(mode):
-        if os.path.lexists(dst):
-            os.unlink(dst)
-        os.symlink(os.readlink(view.host_path(rel)), dst)
+        tree.symlink(dir_fd, name, view.readlink(rel))
     elif stat.S_ISREG(mode):
-        shutil.copyfile(view.host_path(rel), dst, follow_symlinks=False)
-    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
-        if os.geteuid() != 0 and not stat.S_ISFIFO(mode):
-            return
-        os.mknod(dst, mode, st.st_rdev)
-    else:
+        src = view.open_file(rel)
+        try:
+            dst = tree.new_file(dir_fd, name, 0o600)
+            try:
+                tree.copy_fd(src, dst)
+            finally:
+                os.close(dst)
+        finally:
+            os.close(src)
+    elif stat.S_ISFIFO(mode):
+        tree.mknod(dir_fd, name, stat.S_IFIFO | 0o600)
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        left.devices.append(rel)
         return
-    if os.geteuid() == 0:
-        os.chown(dst, st.st_uid, st.st_gid, follow_symlinks=False)
-    if not stat.S_ISLNK(mode):
-        os.chmod(dst, stat.S_IMODE(mode))
-    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+    else:
+        return  # sockets
+    perms = None if stat.S_ISLNK(mode) else stat.S_IMODE(mode)
+    if perms is not None and not stat.S_ISDIR(mode) and perms & (stat.S_ISUID | stat.S_ISGID):
+        left.setid.append(rel)
+        perms &= ~(stat.S_ISUID | stat.S_ISGID)
+    tree.set_meta(dir_fd, name, owner=(st.st_uid, st.st_gid) if os.geteuid() == 0 else None, mode=perms,
+                  mtime_ns=st.st_mtime_ns)
