@@ -293,6 +293,15 @@ def set_meta(dir_fd: int, name: str, *, owner: tuple[int, int] | None = None, mo
         os.utime(name, ns=(mtime_ns, mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
 
 
+def copy_file(src_fd: int, dir_fd: int, name: str) -> None:
+    """A new regular file `name` (mode 0600, replacing a file or link there) with src_fd's bytes."""
+    dst = new_file(dir_fd, name, 0o600)
+    try:
+        copy_fd(src_fd, dst)
+    finally:
+        os.close(dst)
+
+
 def copy_fd(src_fd: int, dst_fd: int) -> None:
     """All of src_fd's bytes into dst_fd, in the kernel where it can."""
     while True:

@@ -81,11 +81,7 @@ def _copy(source, rel: str, dir_fd: int, name: str, chown, chmod) -> None:
     elif stat.S_ISREG(st.st_mode):
         src = source.open_file(rel)
         try:
-            dst = tree.new_file(dir_fd, name, 0o600)
-            try:
-                tree.copy_fd(src, dst)
-            finally:
-                os.close(dst)
+            tree.copy_file(src, dir_fd, name)
         finally:
             os.close(src)
     else:

@@ -103,11 +103,7 @@ def _export(view: MergedView, rel: str, dir_fd: int, name: str, left: _Left) -> 
     elif stat.S_ISREG(mode):
         src = view.open_file(rel)
         try:
-            dst = tree.new_file(dir_fd, name, 0o600)
-            try:
-                tree.copy_fd(src, dst)
-            finally:
-                os.close(dst)
+            tree.copy_file(src, dir_fd, name)
         finally:
             os.close(src)
     elif stat.S_ISFIFO(mode):

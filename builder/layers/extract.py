@@ -24,8 +24,6 @@ from .pipeline import ThreadedReader
 from .tarreader import Entry, TarFormatError, TarReader
 from .tarstream import OPAQUE_MARKER, WHITEOUT_PREFIX
 
-
-
 # What a malformed layer makes the kernel answer (a hard link to a directory, a name too
 # long, an entry under a non-directory, ...), as opposed to host trouble such as ENOSPC.
 _LAYERS_FAULT = frozenset({errno.EPERM, errno.EISDIR, errno.EEXIST, errno.ENOTDIR, errno.ENOTEMPTY, errno.EMLINK,

@@ -14,7 +14,6 @@ import pytest
 
 from ..conftest import cairn_cli
 from .image_archive import docker_archive
-from .sentinel import fingerprint, make_sentinel
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
 
@@ -41,14 +40,6 @@ def layer(*entries) -> bytes:
                 info.type = tarfile.FIFOTYPE
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
     return buf.getvalue()
-
-
-@pytest.fixture
-def host(tmp_path):
-    target = make_sentinel(tmp_path / "host")
-    before = fingerprint(target)
-    yield target
-    assert fingerprint(target) == before, "exporting an image changed a host directory"
 
 
 def load(root: Path, tmp_path: Path, ref: str, *layers: bytes):
