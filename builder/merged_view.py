@@ -24,6 +24,8 @@ def _opaque(path: str) -> bool:
 
 
 class MergedView:
+    keeps_owners = True  # COPY --from keeps the owners it reads (BuildKit does)
+
     def __init__(self, lowers_top_first: list[str], label: str):
         self.layers = lowers_top_first
         self.label = label
@@ -101,12 +103,19 @@ class MergedView:
             parent = posixpath.dirname(rel)
             if any(c in parent for c in "*?["):
                 raise CairnError(f"wildcards in directory names are not supported in COPY --from yet: {src}")
-            found = [posixpath.join(parent, n) for n in self.listdir(parent)
+            found = [posixpath.join(parent, n) for n in self.listdir(self.resolve_links(parent))
                      if fnmatch.fnmatchcase(n, posixpath.basename(rel))]
             return found  # none is fine: BuildKit copies nothing for an empty wildcard
-        if rel and self.lstat(rel) is None:
+        if rel and self.lstat(self._resolve_parent(rel)) is None:
             raise CairnError(f"{src}: not found in {self.label}")
         return [rel]
+
+    def _resolve_parent(self, rel: str) -> str:
+        """rel with the links in its directories followed (`/abs/f` where /abs -> /data/in),
+        its last component kept."""
+        parent, name = posixpath.split(rel)
+        parent = self.resolve_links(parent)
+        return f"{parent}/{name}" if parent else name
 
     def is_dir(self, rel: str) -> bool:
         st = self.lstat(rel) if rel else os.lstat(self.layers[0]) if self.layers else None

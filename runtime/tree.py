@@ -302,6 +302,21 @@ def copy_file(src_fd: int, dir_fd: int, name: str) -> None:
         os.close(dst)
 
 
+def chown_below(dir_fd: int, owner: tuple[int, int]) -> None:
+    """Give every entry below dir_fd the owner, never following a link; the mode bits the
+    kernel clears on a chown (setuid, setgid) are put back."""
+    for name in os.listdir(dir_fd):
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        set_meta(dir_fd, name, owner=owner,
+                 mode=None if stat.S_ISLNK(st.st_mode) else stat.S_IMODE(st.st_mode))
+        if stat.S_ISDIR(st.st_mode):
+            fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+            try:
+                chown_below(fd, owner)
+            finally:
+                os.close(fd)
+
+
 def copy_fd(src_fd: int, dst_fd: int) -> None:
     """All of src_fd's bytes into dst_fd, in the kernel where it can."""
     while True:

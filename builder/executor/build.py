@@ -44,6 +44,7 @@ from . import epoch as epoch_arg
 from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
 from .base_images import BaseImages
 from .progress import Progress
+from .run_mounts import context_source, expand_mounts
 from .run_network import step_mode
 from .runcmd import RunFailed, run_command
 from .epoch import clamp_tree
@@ -271,10 +272,20 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
         return _keyed(state, {"WORKDIR": cfg.get("WorkingDir"), "user": scope.expand(cfg.get("User") or "")})
     if isinstance(cmd, t.Run):
         mounts = []
-        for m in cmd.mounts:
+        for m in cmd.mounts:  # (expanded by the caller)
             entry = {"raw": scope.expand(m.raw)}
-            if m.from_:
+            if m.type == "bind" and m.from_:
+                # as BuildKit: a stage by the content of the mounted path, an image by its layers
+                source_state, layers, label = _from_source(store, state, m.from_, states, plan, "RUN --mount from")
+                if source_state is None:
+                    entry["from"] = [layer.diff_id.hex for layer in reversed(layers)]
+                else:
+                    entry["from_content"] = stage_content(store, source_state, label, [m.source or "/"], True,
+                                                          stat_cache)
+            elif m.from_:
                 entry["from"] = _from_diff_ids(store, state, m.from_, states, plan, "RUN --mount from")
+            elif m.type == "bind":  # the mounted context files' content, .dockerignore applied, as COPY's
+                entry["context"] = hash_context_sources(ctx, [context_source(m, ctx)], stat_cache, with_mode=True)
             mounts.append(entry)
         definition = {"RUN": run_command(state, cmd), "env": sorted(scope.run_env()),
                       "user": scope.expand(cfg.get("User") or ""), "workdir": cfg.get("WorkingDir") or "/",
@@ -399,6 +410,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             try:
                 if isinstance(cmd, t.Run):  # refused before the cache too, as BuildKit does
                     step_mode(state.scope.expand(cmd.network), options.allow)
+                    cmd = replace(cmd, mounts=expand_mounts(cmd.mounts, state.scope.expand))
                 keyed = _cache_key(store, state, cmd, ctx, states, bp, stat_cache, remote)
                 if keyed is not None:
                     key, inputs = keyed[0], redact(keyed[1], options.build_args)  # recorded without arg values

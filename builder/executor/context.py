@@ -28,6 +28,7 @@ class BuildContext:
     root: Path
     patterns: list[Pattern] = field(default_factory=list)
     excludes: list[Pattern] = field(default_factory=list)
+    keeps_owners = False  # COPY from the context writes 0:0 unless --chown, as BuildKit does
 
     @classmethod
     def open(cls, root: str, dockerfile_path: str | None = None) -> "BuildContext":
@@ -75,10 +76,15 @@ class BuildContext:
                 if entry.count("/") + 1 == depth and fnmatch.fnmatchcase(entry, rel):
                     found.append(entry)
             return sorted(found)  # none is fine: BuildKit copies nothing for an empty wildcard
-        full = self.root / rel if rel else self.root
-        if not os.path.lexists(full) or (rel and self.ignored(rel)):
+        if (rel and self._entry_lstat(rel) is None) or (rel and self.ignored(rel)):
             raise ContextError(f"{src}: not found in the build context (or excluded by .dockerignore)")
         return [rel]
+
+    def _entry_lstat(self, rel: str) -> os.stat_result | None:
+        """The entry rel names, links in its directories followed inside the context (`via/f`
+        where via -> real), its last component not followed."""
+        with Tree(self.root) as t:
+            return t.lstat(rel)
 
     def _walk(self, max_depth: int):
         stack = [("", 0)]

@@ -3,7 +3,8 @@
 Docker's path rules: a directory source copies its contents; several sources, or a
 destination ending in `/` (or an existing directory in the image), mean "into this
 directory"; otherwise the destination is the file's new name. Relative destinations are
-under WORKDIR. Owners are 0:0 unless --chown; modes and mtimes are kept unless --chmod.
+under WORKDIR. Owners are 0:0 for the build context and kept from a stage or image
+(`source.keeps_owners`), unless --chown; modes and mtimes are kept unless --chmod.
 Parent directories the layer needs carry the metadata they have in the image below.
 """
 
@@ -88,7 +89,8 @@ def _copy(source, rel: str, dir_fd: int, name: str, chown, chmod) -> None:
         return  # devices, fifos and sockets are not copied
     if chmod is not None and not stat.S_ISLNK(st.st_mode):
         mode = chmod.apply(st.st_mode, stat.S_ISDIR(st.st_mode))
-    tree.set_meta(dir_fd, name, owner=chown or (0, 0), mode=None if stat.S_ISLNK(st.st_mode) else mode,
+    owner = chown or ((st.st_uid, st.st_gid) if source.keeps_owners else (0, 0))
+    tree.set_meta(dir_fd, name, owner=owner, mode=None if stat.S_ISLNK(st.st_mode) else mode,
                   mtime_ns=st.st_mtime_ns)
 
 
@@ -110,8 +112,10 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
     runtime.tree: nothing a source's links say can make it write outside the layer."""
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
-    into_dir = dest.endswith("/") or len(sources) + len(contents) > 1
+    # "dir/", "." and "dir/." name a directory, as does the root
+    into_dir = dest.endswith(("/", "/.")) or len(sources) + len(contents) > 1
     dest = posixpath.normpath(dest)
+    into_dir = into_dir or dest == "/"
     selected: list[str] = []
     for src in sources:
         selected += source.select(src)
@@ -172,8 +176,9 @@ def parse_chmod(text: str):
 
 def unpack_archive_into(layer: str, archive, dest: str, workdir: str, lowers: list[str],
                         chown: tuple[int, int] | None = None) -> None:
-    """ADD of a local archive: its entries, safely extracted, under dest (a directory). The
-    directories made for dest belong to --chown's owner; the archive's entries keep theirs."""
+    """ADD of a local archive: its entries, safely extracted, under dest (a directory). With
+    --chown, the directories made for dest and every entry of the archive get its owner (as
+    in BuildKit); without, the entries keep the archive's owners."""
     from ..layers.compression import open_decompressed
     from ..layers.extract import extract_tar
 
@@ -191,6 +196,8 @@ def unpack_archive_into(layer: str, archive, dest: str, workdir: str, lowers: li
                     extract_tar(stream, os.path.join(layer, scratch_name))
                 scratch_fd = os.open(scratch_name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=t.fd)
                 try:
+                    if chown is not None:
+                        tree.chown_below(scratch_fd, chown)
                     _merge_move(scratch_fd, dest_fd)
                 finally:
                     os.close(scratch_fd)

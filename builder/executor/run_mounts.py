@@ -8,7 +8,8 @@ its context or a stage says can reach a host path or the store's own files.
 - bind (from=stage or image): the source is resolved inside that filesystem, the mount an
   overlay of the matching directory of each of its layers (or a read-only bind of a file).
 - cache: `id` is hashed into a directory name under the store's cache-mounts, never a path.
-- secret: a read-only bind of the file the user named with --secret.
+- secret: a read-only bind of a private copy of the file the user named with --secret,
+  with the mount's uid/gid/mode; `env=NAME` gives its content as the variable NAME.
 """
 
 from __future__ import annotations
@@ -20,18 +21,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.spec import Mount
+from runtime import tree
 from runtime.tree import Tree
 
 from ..errors import CairnError
+from ..instructions.mounts import parse_mount
 from ..merged_view import MergedView
 
 CACHE_DIR = "cache-mounts"
+SECRET_MAX = 500 * 1024  # BuildKit's limit on a secret's size
 
 
 @dataclass
 class RunMounts:
     mounts: list[Mount] = field(default_factory=list)
     scratch: list[str] = field(default_factory=list)  # directories to remove after the step
+    env: dict[str, str] = field(default_factory=dict)  # variables from secrets (env=NAME)
 
 
 def cache_dir_name(mount_id: str) -> str:
@@ -62,13 +67,7 @@ def remove_scratch(out: RunMounts) -> None:
 
 def _resolve_one(m, context, store, secrets, from_layers, out: RunMounts) -> None:
     if m.type == "secret":
-        sid = m.id or os.path.basename(m.target or "")
-        src = secrets.get(sid)
-        if src is None:
-            if m.required:
-                raise CairnError(f"secret {sid!r} is required but was not given (--secret id={sid},src=PATH)")
-            return
-        out.mounts.append(Mount(m.target or f"/run/secrets/{sid}", "bind", src, ("ro", "nosuid", "nodev")))
+        _secret(m, secrets, store, out)
     elif m.type == "tmpfs":
         opts = ("nosuid", "nodev") + ((f"size={m.size}",) if m.size else ())
         out.mounts.append(Mount(m.target, "tmpfs", "tmpfs", opts))
@@ -80,6 +79,36 @@ def _resolve_one(m, context, store, secrets, from_layers, out: RunMounts) -> Non
         _context_bind(m, context, store, out)
     else:
         raise CairnError(f"RUN --mount=type={m.type}{',from=' + m.from_ if m.from_ else ''} is not supported yet")
+
+
+def _secret(m, secrets, store, out: RunMounts) -> None:
+    """A secret as a file (a private copy with the mount's owner and mode, 0:0 0400 by
+    default, as in BuildKit) and/or, with env=NAME, as the step's variable NAME; neither is
+    ever part of the layer or of the cache key."""
+    sid = m.id or os.path.basename(m.target or "")
+    src = secrets.get(sid)
+    if src is None:
+        if m.required:
+            raise CairnError(f"secret {sid!r} is required but was not given (--secret id={sid},src=PATH)")
+        return
+    try:
+        with open(src, "rb") as f:
+            data = f.read(SECRET_MAX + 1)
+    except OSError as err:
+        raise CairnError(f"secret {sid!r}: cannot read {src}: {err.strerror}") from None
+    if len(data) > SECRET_MAX:
+        raise CairnError(f"secret {sid!r} is larger than {SECRET_MAX // 1024} KiB")
+    if m.env:
+        if b"\0" in data:
+            raise CairnError(f"secret {sid!r} holds a NUL byte and cannot be the variable {m.env}")
+        out.env[m.env] = data.decode("utf-8", "surrogateescape")
+        if not m.target:
+            return  # only the variable (BuildKit mounts no file then)
+    with Tree(_scratch(store, "mount-secret-", out)) as t:
+        t.write_file("secret", data, 0o400)
+        tree.set_meta(t.fd, "secret", owner=(m.uid or 0, m.gid or 0), mode=m.mode if m.mode is not None else 0o400)
+        path = os.path.join(t.root, "secret")
+    out.mounts.append(Mount(m.target or f"/run/secrets/{sid}", "bind", path, ("ro", "nosuid", "nodev")))
 
 
 def _cache_mount(m, store) -> Mount:
@@ -114,12 +143,25 @@ def _overlay(lowers: list[str], readonly: bool, store, out: RunMounts) -> tuple[
     return tuple(opts) + ("nodev",)
 
 
-def _context_bind(m, context, store, out: RunMounts) -> None:
+def expand_mounts(mounts, expand) -> tuple:
+    """The step's mounts with their values expanded in the stage's scope (ENV and ARG: a
+    target, id or type may name a variable), as BuildKit reads them."""
+    return tuple(parse_mount(m.raw, expand) if "$" in m.raw else m for m in mounts)
+
+
+def context_source(m, context) -> str:
+    """The context-relative path a bind mount of the context shows (links followed inside
+    the context); refused when missing or excluded by .dockerignore."""
     rel = context.resolve_links(m.source or ".")
-    st = context.lstat(rel)
-    if st is None or (rel and context.ignored(rel)):
+    if context.lstat(rel) is None or (rel and context.ignored(rel)):
         raise CairnError(f"--mount source {m.source or '.'!r}: not found in the build context "
                          "(or excluded by .dockerignore)")
+    return rel
+
+
+def _context_bind(m, context, store, out: RunMounts) -> None:
+    rel = context_source(m, context)
+    st = context.lstat(rel)
     host = str(context.path(rel))
     if not stat.S_ISDIR(st.st_mode):
         out.mounts.append(Mount(m.target, "bind", host, ("ro", "nosuid", "nodev")))

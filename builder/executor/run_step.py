@@ -82,7 +82,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         empty = None
         lowers_for_mount = lowers
     spec = Spec(
-        process=Process(args=tuple(run_command(state, cmd)), env=tuple(state.scope.run_env(user.home)),
+        process=Process(args=tuple(run_command(state, cmd)), env=_with_secrets(state.scope.run_env(user.home),
+                                                                                 run_mounts.env),
                         cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups),
         root=Root(str(root), Overlay(tuple(lowers_for_mount), str(upper), str(work))),
         hostname=HOSTNAME,
@@ -153,6 +154,12 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         for d in (work, root, files_dir, empty):
             if d is not None:
                 remove_tree(d)
+
+
+def _with_secrets(env: list[str], secret_env: dict[str, str]) -> tuple[str, ...]:
+    """The step's environment with the variables its secret mounts set (they win)."""
+    kept = [e for e in env if e.split("=", 1)[0] not in secret_env]
+    return tuple(kept + [f"{k}={v}" for k, v in secret_env.items()])
 
 
 def reap_orphan_cgroups() -> None:

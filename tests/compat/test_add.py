@@ -75,8 +75,6 @@ def test_add_archive_creates_implied_parent_directories(root, tmp_path):
     assert (out / "x/a/b/c/leaf").read_bytes() == b"leaf" and (out / "x/a/b").is_dir()
 
 
-@pytest.mark.xfail(strict=True, reason="unpacking an archive onto a destination that is an absolute symlink "
-                   "replaces the link instead of following it inside the rootfs (copy.py)")
 def test_add_archive_through_absolute_symlink_stays_in_rootfs(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM scratch\nADD link.tar /\nADD t.tar /link/\n",
                                  "link.tar": tar_bytes({}, links={"link": "/real"}), "t.tar": CONTENT})
@@ -85,8 +83,6 @@ def test_add_archive_through_absolute_symlink_stays_in_rootfs(root, tmp_path):
     assert (out / "real/foo").read_bytes() == b"content0"
 
 
-@pytest.mark.xfail(strict=True, reason="ADD --chown does not apply to an unpacked archive nor to the "
-                   "directories made for it (issue 14 item 3; copy.py)")
 def test_add_chown_applies_to_unpacked_archive_and_destination(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM scratch\nADD --chown=100:200 t.tar /out/\n", "t.tar": CONTENT})
     out = export(root, ctx, tmp_path / "o")
