@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from ..conftest import cairn_cli, imported_store
@@ -173,6 +173,7 @@ class World:
         self.store = store
         self.host = make_sentinel(base / "host")
         self.before = fingerprint(self.host)
+        self.built: dict[str, list[bool]] = {}  # test -> whether each build ran to its last line
         assert not stray_names(), f"leftovers from an earlier run: {stray_names()}"
 
     def scratch(self) -> Path:
@@ -184,6 +185,9 @@ class World:
                         root=self.store)
         ran_cleanly(res)
         check_output(out)
+        last = f"Dockerfile:{dockerfile.count(chr(10))}:".encode()  # (a)'s gadget line is meant to fail
+        self.built.setdefault(os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0], []).append(
+            res.returncode == 0 or last in res.stderr)
         return res
 
     def check(self) -> None:
@@ -198,15 +202,27 @@ def world(tmp_path_factory, busybox_tar):
         yield World(tmp_path_factory.mktemp("adversarial-work"), store)
 
 
+# No shrinking: each step of it is a build, and a failing example is printed as it was found.
 EXAMPLES = settings(max_examples=12, derandomize=True, database=None, deadline=None,
+                    phases=[Phase.explicit, Phase.generate],
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                            HealthCheck.data_too_large])
 
 
+def existing(ctx: Path) -> list[str]:
+    """The context's entries (links not followed), as COPY sources that exist."""
+    found = []
+    for dirpath, dirs, files in os.walk(ctx):
+        rel = os.path.relpath(dirpath, ctx)
+        found += [n if rel == "." else f"{rel}/{n}" for n in dirs + files if n != "Dockerfile"]
+    return sorted(found)
+
+
 @EXAMPLES
-@given(case=hostile, archive=layers, add_dest=destination)
-def test_hostile_context_copied_and_added(world, case, archive, add_dest):
-    """(a) COPY and ADD (a local tar, extracted) of random sources of a hostile context."""
+@given(case=hostile, archive=layers, add_dest=destination, data=st.data())
+def test_hostile_context_copied_and_added(world, case, archive, add_dest, data):
+    """(a) COPY and ADD (a local tar, extracted) of random sources of a hostile context; the
+    gadget's line last, so that the others (most drawn from what exists) run before it fails."""
     tree, lines = case
     work = world.scratch()
     ctx = work / "ctx"
@@ -214,7 +230,10 @@ def test_hostile_context_copied_and_added(world, case, archive, add_dest):
     (ctx / "arch.tar").write_bytes(layer_tar(archive[0], world.host))
     (ctx / "Dockerfile").write_text("")
     before = fingerprint(ctx)
-    dockerfile = "FROM scratch\n" + copy_lines(lines) + f"ADD arch.tar {_quote(add_dest)}\n"
+    sources = st.one_of(st.sampled_from(existing(ctx)), source)
+    drawn = data.draw(st.lists(st.tuples(st.lists(sources, min_size=1, max_size=3), destination), max_size=3))
+    dockerfile = ("FROM scratch\n" + copy_lines(drawn + lines[1:]) + f"ADD arch.tar {_quote(add_dest)}\n"
+                  + copy_lines(lines[:1]))
     world.build(ctx, dockerfile, work / "out")
     (ctx / "Dockerfile").write_text("")
     assert fingerprint(ctx) == before, "the build changed its context"
@@ -276,3 +295,9 @@ def test_hostile_layers_loaded_built_and_exported(world, image, lines):
         cairn_cli("rmi", ref, root=world.store)
     world.check()
     shutil.rmtree(work)
+
+
+def test_zz_the_examples_built_something(world):
+    """Guard against a vacuous run: in each test above, some hostile build ran to its end."""
+    for test, done in world.built.items():
+        assert any(done), f"{test}: no example built"
