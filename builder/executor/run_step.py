@@ -21,7 +21,7 @@ from ..users import resolve_user
 from .epoch import clamp_tree
 from .run_network import StepNetwork, resolv_conf, step_mode
 from .run_mounts import RunMounts, remove_scratch, resolve_mounts
-from .runcmd import RunFailed, run_command
+from .runcmd import RunFailed, heredoc_script, run_command
 from .state import Layer, StageState
 
 HOSTNAME = "buildkitsandbox"
@@ -69,6 +69,11 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
                           ("hostname", HOSTNAME + "\n"), ("resolv.conf", resolv_conf(_resolv(), network_mode))):
         (files_dir / name).write_text(content)
         files.append((f"/etc/{name}", str(files_dir / name)))
+    script = heredoc_script(cmd)
+    if script is not None:  # a `#!` heredoc: run as a file, so that its interpreter reads it
+        (files_dir / "script").write_text(script.data)
+        os.chmod(files_dir / "script", 0o755)
+        files.append((script.path, str(files_dir / "script")))
     try:
         run_mounts = resolve_mounts(cmd.mounts, context, store, secrets or {}, from_roots)
     except BaseException:

@@ -38,7 +38,6 @@ def test_copy_heredoc_backslashes_and_quotes(root, tmp_path):
 
 
 @container
-@pytest.mark.xfail(strict=True, reason="a RUN heredoc starting with #! is run by /bin/sh, not by its interpreter; SHELL with a heredoc")
 def test_run_heredoc_scripts(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": (
         "FROM busybox AS b\nRUN <<EOF\necho \"i am\" >> /d/basic\nwhoami >> /d/basic\nEOF\n"
@@ -52,7 +51,6 @@ def test_run_heredoc_scripts(root, tmp_path):
 
 
 @container
-@pytest.mark.xfail(strict=True, reason="a RUN heredoc used as a command's input (or on fd 3, 4) is not supported")
 def test_run_heredoc_pipes_and_extra_descriptors(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": (
         "FROM busybox AS b\nWORKDIR /dest\n"
@@ -68,7 +66,6 @@ def test_run_heredoc_pipes_and_extra_descriptors(root, tmp_path):
 
 
 @container
-@pytest.mark.xfail(strict=True, reason="a RUN heredoc used as a command's input is not supported")
 def test_heredoc_indent_stripping(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": (
         "FROM busybox AS b\nCOPY <<EOF /dest/foo-copy\n\tfoo\nEOF\nCOPY <<-EOF /dest/bar-copy\n\tbar\nEOF\n"
