@@ -66,6 +66,11 @@ class GlobalScope:
     def __post_init__(self) -> None:
         self.values.update(platform_args())
 
+    def set_target_stage(self, name: str) -> None:
+        """TARGETSTAGE: the target stage's name, `default` for an unnamed one (predefined,
+        so a stage sees it after `ARG TARGETSTAGE`)."""
+        self.values["TARGETSTAGE"] = name or "default"
+
     def declare(self, decl: t.ArgDecl) -> None:
         if decl.name in self.build_args:
             self.values[decl.name] = self.build_args[decl.name]
@@ -102,11 +107,13 @@ class StageScope:
     def set_env(self, key: str, value: str) -> None:
         self.env[key] = value
 
-    def expansion_env(self) -> dict[str, str]:
-        """What $VAR means in this stage now: declared ARGs, overridden by ENV."""
+    def expansion_env(self, proxies: bool = True) -> dict[str, str]:
+        """What $VAR means in this stage now: declared ARGs, overridden by ENV; the proxy
+        build args too, undeclared (`proxies=False` leaves those out)."""
         out = {k: v for k, v in self.args.items() if v is not None}
-        for key in PROXY_ARGS & self.globals.build_args.keys():
-            out.setdefault(key, self.globals.build_args[key])
+        if proxies:
+            for key in PROXY_ARGS & self.globals.build_args.keys():
+                out.setdefault(key, self.globals.build_args[key])
         out.update(self.env)
         return out
 
@@ -119,11 +126,13 @@ class StageScope:
     def expand_heredoc(self, body: str) -> str:
         return grammar.expand_heredoc(body, self.expansion_env(), self.globals.escape)
 
-    def run_env(self, home: str | None = None) -> list[str]:
+    def run_env(self, home: str | None = None, proxies: bool = True) -> list[str]:
         """RUN's environment: the image ENV plus ARGs in scope (ENV wins), as KEY=VALUE,
         with the default PATH when the image sets none, and HOME (the user's home, as runc
-        gives BuildKit's RUN) when neither sets it."""
-        merged = self.expansion_env()
+        gives BuildKit's RUN) when neither sets it. The undeclared proxy build args are in
+        it; `proxies=False` leaves them out, for the cache key (as BuildKit does: a changed
+        proxy reuses the step)."""
+        merged = self.expansion_env(proxies)
         merged.setdefault("PATH", DEFAULT_PATH)
         if home is not None:
             merged.setdefault("HOME", home)

@@ -61,9 +61,11 @@ def _stage_index(plan: t.DockerfilePlan, name: str) -> int | None:
     return None
 
 
-def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope) -> set[int]:
-    """Stages used by COPY --from and RUN --mount=from in this stage (expanded with globals)."""
+def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope) -> tuple[set[int], list[tuple[str, t.Command]]]:
+    """Stages used by COPY --from and RUN --mount=from in this stage (expanded with globals),
+    and the COPY --from references to this stage or a later one (an error if it is built)."""
     deps: set[int] = set()
+    late: list[tuple[str, t.Command]] = []
     for cmd in st.commands:
         refs: list[tuple[str, t.Command]] = []
         if isinstance(cmd, t.Copy) and cmd.from_:
@@ -85,15 +87,14 @@ def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope) -> set[int]:
             idx = _stage_index(plan, name)
             if idx is not None:
                 deps.add(idx)
-    return deps
+                if isinstance(where, t.Copy) and idx >= st.index:
+                    late.append((name, where))
+    return deps, late
 
 
 def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None) -> BuildPlan:
     """Resolve bases and dependencies; raises InstructionError/CairnError for bad targets,
     unknown stages used by index, and cycles."""
-    for arg in plan.meta_args:
-        for decl in arg.args:
-            g.declare(decl)
     if target:
         tgt = _stage_index(plan, target)
         if tgt is None:
@@ -101,8 +102,13 @@ def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None
             raise CairnError(with_hint(f'target stage "{target}" could not be found', target, names))
     else:
         tgt = len(plan.stages) - 1
+    g.set_target_stage(plan.stages[tgt].name or target or "")
+    for arg in plan.meta_args:
+        for decl in arg.args:
+            g.declare(decl)
 
     planned: dict[int, PlannedStage] = {}
+    late: dict[int, list[tuple[str, t.Command]]] = {}
     for st in plan.stages:
         try:
             base_name = g.expand(st.base_name)
@@ -123,7 +129,7 @@ def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None
             base = BaseRef()
         else:
             base = BaseRef(image=base_name)
-        deps = _from_deps(plan, st, g)
+        deps, late[st.index] = _from_deps(plan, st, g)
         if base.stage is not None:
             deps.add(base.stage)
         planned[st.index] = PlannedStage(st.index, st, base, frozenset(deps), platform)
@@ -144,6 +150,10 @@ def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None
         needed.append(i)
 
     visit(tgt, [])
+    for i in needed:  # (after the cycle check, as BuildKit, which builds the stages in file order)
+        for name, where in late[i]:
+            raise InstructionError(f'cannot copy from stage "{name}", it needs to be defined before current '
+                                   f'stage "{plan.stages[i].name or f"stage-{i}"}"').at(where.start_line)
     depth: dict[int, int] = {}
     for i in needed:
         depth[i] = 1 + max((depth[d] for d in planned[i].deps), default=-1)

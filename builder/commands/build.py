@@ -70,7 +70,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
         raise UsageError("cairn build needs root (RUN steps use namespaces, mounts and cgroups)")
     if not os.path.isdir(context):
         raise UsageError(f"build context {context!r} is not a directory")
-    path = dockerfile or os.path.join(context, "Dockerfile")
+    path = dockerfile or _default_dockerfile(context)
     raw = read_file_arg(path)
     name = "Dockerfile" if path == "-" else os.path.basename(path)
     wanted = [Output.parse(o) for o in outputs]
@@ -110,6 +110,13 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     if not push:
         click.echo(str(result.image.id))
     sys.stdout.flush()
+
+
+def _default_dockerfile(context: str) -> str:
+    """CONTEXT/Dockerfile, or CONTEXT/dockerfile when only that one is there (as BuildKit)."""
+    path = os.path.join(context, "Dockerfile")
+    lower = os.path.join(context, "dockerfile")
+    return lower if not os.path.lexists(path) and os.path.lexists(lower) else path
 
 
 def _parse_secret(text: str) -> tuple[str, str]:

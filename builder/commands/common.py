@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import CairnError
+from ..errors import CairnError, UsageError
 
 _CONTEXT_LINES = 6
 
@@ -58,13 +58,24 @@ def dockerfile_error_text(err, filename: str, source: str | None) -> str:
     return text
 
 
+MAX_DOCKERFILE = 16 << 20  # BuildKit's limit
+
+
 def read_file_arg(path: str) -> bytes:
+    """A Dockerfile (`-` for stdin), read with a cap: never more than MAX_DOCKERFILE + 1
+    bytes are held, whatever the file (or a device, or a pipe) holds."""
     try:
         if path == "-":
-            return sys.stdin.buffer.read()
-        return Path(path).read_bytes()
+            data = sys.stdin.buffer.read(MAX_DOCKERFILE + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(MAX_DOCKERFILE + 1)
     except OSError as err:
         raise CairnError(f"cannot read {path}: {err.strerror}") from None
+    if len(data) > MAX_DOCKERFILE:
+        raise UsageError(f"{'Dockerfile' if path == '-' else path}: Dockerfile exceeds maximum allowed size "
+                         f"of {MAX_DOCKERFILE >> 20} MiB")
+    return data
 
 
 def echo_table(table: list[tuple[str, ...]]) -> None:

@@ -287,7 +287,7 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
             elif m.type == "bind":  # the mounted context files' content, .dockerignore applied, as COPY's
                 entry["context"] = hash_context_sources(ctx, [context_source(m, ctx)], stat_cache, with_mode=True)
             mounts.append(entry)
-        definition = {"RUN": run_key(state, cmd), "env": sorted(scope.run_env()),
+        definition = {"RUN": run_key(state, cmd), "env": sorted(scope.run_env(proxies=False)),
                       "user": scope.expand(cfg.get("User") or ""), "workdir": cfg.get("WorkingDir") or "/",
                       "network": cmd.network, "security": cmd.security, "mounts": mounts}
         return _keyed(state, definition)

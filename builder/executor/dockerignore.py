@@ -8,6 +8,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from ..errors import CairnError
+
 
 @dataclass(frozen=True)
 class Pattern:
@@ -51,15 +53,22 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"(?:/.*)?\Z", re.DOTALL)
 
 
-def parse_dockerignore(text: str) -> list[Pattern]:
+class DockerignoreError(CairnError):
+    pass
+
+
+def parse_dockerignore(text: str, source: str = ".dockerignore") -> list[Pattern]:
+    """Raises DockerignoreError for `!` without a pattern (as Docker does)."""
     patterns = []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         exclude = not line.startswith("!")
         if not exclude:
             line = line[1:].strip()
+            if not line:
+                raise DockerignoreError(f'{source}:{number}: illegal exclusion pattern: "!"')
         line = posixpath.normpath(line).lstrip("/")
         if line in (".", ""):
             continue

@@ -33,7 +33,6 @@ def test_stage_names_are_case_insensitive(root, tmp_path):
     assert (export(root, ctx, tmp_path / "o", "--target", "Stage1") / "baz").read_text() == "foo-contents"
 
 
-@pytest.mark.xfail(strict=True, reason="COPY --from a stage defined later in the file is accepted; BuildKit refuses it")
 def test_copy_from_a_later_stage_is_an_error(root, tmp_path):
     for src in ("/", "/d2"):
         ctx = write(tmp_path / src.strip("/"), {"Dockerfile": (f"FROM busybox AS target\nCOPY --from=build {src} /out\n"
@@ -156,7 +155,6 @@ def test_rebuild_adds_no_cache_records(root, tmp_path):
     assert cairn_cli("cache", "ls", root=root).stdout.count(b"\n") == before.count(b"\n")
 
 
-@pytest.mark.xfail(strict=True, reason="a context with only 'dockerfile' (lower case) is not found by default")
 def test_lowercase_dockerfile_name(root, tmp_path):
     build_ok(root, write(tmp_path / "c", {"dockerfile": "FROM scratch\nENV x y\n"}))
 
@@ -168,7 +166,6 @@ def test_dockerignore_patterns_and_exceptions(root, tmp_path):
     assert sorted(os.listdir(out)) == ["bay", "foo"]
 
 
-@pytest.mark.xfail(strict=True, reason="a .dockerignore line '!' (exception without a pattern) is accepted; BuildKit refuses it")
 def test_invalid_dockerignore_fails_promptly(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM scratch\nCOPY . .\n", ".dockerignore": "!\n"})
     build_err(root, ctx)
