@@ -61,12 +61,14 @@ def _stage_index(plan: t.DockerfilePlan, name: str) -> int | None:
     return None
 
 
-def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope) -> tuple[set[int], list[tuple[str, t.Command]]]:
-    """Stages used by COPY --from and RUN --mount=from in this stage (expanded with globals),
-    and the COPY --from references to this stage or a later one (an error if it is built)."""
+def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope,
+               commands: list[t.Command]) -> tuple[set[int], list[tuple[str, t.Command]]]:
+    """Stages used by COPY --from and RUN --mount=from in these commands of a stage (expanded
+    with globals), and the COPY --from references to this stage or a later one (an error if
+    the stage is built)."""
     deps: set[int] = set()
     late: list[tuple[str, t.Command]] = []
-    for cmd in st.commands:
+    for cmd in commands:
         refs: list[tuple[str, t.Command]] = []
         if isinstance(cmd, t.Copy) and cmd.from_:
             refs.append((cmd.from_, cmd))
@@ -92,9 +94,17 @@ def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope) -> tuple[set
     return deps, late
 
 
-def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None) -> BuildPlan:
+def stage_triggers(plan: t.DockerfilePlan, base: int) -> list[t.Command]:
+    """The ONBUILD triggers a stage FROM stage `base` runs first: that stage's ONBUILD lines."""
+    return [cmd.trigger for cmd in plan.stages[base].commands if isinstance(cmd, t.Onbuild) and cmd.trigger]
+
+
+def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None,
+               image_triggers: dict[int, list[t.Command]] | None = None) -> BuildPlan:
     """Resolve bases and dependencies; raises InstructionError/CairnError for bad targets,
-    unknown stages used by index, and cycles."""
+    unknown stages used by index, and cycles. The ONBUILD triggers a stage inherits are
+    resolved against this file's stages, as BuildKit does: those of a stage base are read
+    here, those of an image base come in `image_triggers` (stage index -> commands)."""
     if target:
         tgt = _stage_index(plan, target)
         if tgt is None:
@@ -129,7 +139,9 @@ def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None
             base = BaseRef()
         else:
             base = BaseRef(image=base_name)
-        deps, late[st.index] = _from_deps(plan, st, g)
+        triggers = stage_triggers(plan, base.stage) if base.stage is not None else \
+            (image_triggers or {}).get(st.index, [])
+        deps, late[st.index] = _from_deps(plan, st, g, triggers + list(st.commands))
         if base.stage is not None:
             deps.add(base.stage)
         planned[st.index] = PlannedStage(st.index, st, base, frozenset(deps), platform)

@@ -23,11 +23,11 @@ from .. import image_config, oci
 from ..args import GlobalScope, StageScope, unused_build_args
 from ..errors import CairnError
 from ..image_files import read_file
-from ..instructions import parse_dockerfile, parse_instruction
+from ..instructions import parse_dockerfile
 from ..instructions import types as t
 from ..instructions.errors import InstructionError
 from ..merged_view import MergedView
-from ..plan import PlannedStage, plan_build
+from ..plan import PlannedStage
 from ..reference import parse_reference
 from ..store import images
 from ..store.store import Store, remove_tree
@@ -46,7 +46,9 @@ from .base_images import BaseImages
 from .progress import Progress
 from .run_mounts import context_source, expand_mounts
 from .run_network import step_mode
+from .onbuild import parse_triggers, plan_with_triggers
 from .runcmd import RunFailed, run_key
+from .step_names import step_label, step_numbers
 from .epoch import clamp_tree
 from .state import Layer, StageState, scratch_doc
 
@@ -339,18 +341,7 @@ def _keyed(state: StageState, definition: dict) -> tuple[str, dict]:
 
 def _onbuild_triggers(state: StageState, ps: PlannedStage) -> list[t.Command]:
     """The base's ONBUILD triggers, run first in this stage (and not passed on further)."""
-    triggers = state.config.pop("OnBuild", None) or []
-    commands = []
-    for expression in triggers:
-        try:
-            tree = grammar.parse(expression)
-            for node in tree.instructions:
-                cmd = parse_instruction(node)
-                commands.append(replace(cmd, start_line=ps.stage.start_line, end_line=ps.stage.start_line))
-        except grammar.DockerfileError as err:
-            raise InstructionError(f"ONBUILD trigger {expression!r} of the base: {err.message}").at(
-                ps.stage.start_line) from None
-    return commands
+    return parse_triggers(list(state.config.pop("OnBuild", None) or []), ps.stage.start_line)
 
 
 def _created_by(cmd: t.Command) -> str:
@@ -370,7 +361,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     if epoch_arg.NAME not in build_args and os.environ.get(epoch_arg.NAME):
         build_args[epoch_arg.NAME] = os.environ[epoch_arg.NAME]  # as buildx passes it on
     g = GlobalScope(build_args, tree.escape)
-    bp = plan_build(plan, g, options.target)
+    bases = BaseImages(store, options.registry, options.pull, progress.info, options.base_store)
+    bp = plan_with_triggers(store, bases, plan, g, options.target)
     epoch = epoch_arg.parse(build_args.get(epoch_arg.NAME, g.values.get(epoch_arg.NAME)))
     ctx = BuildContext.open(context_dir, dockerfile_path)
     from .run_step import reap_orphan_cgroups
@@ -379,14 +371,17 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     store.remove_orphaned_tmp()
     states: dict[int, StageState] = {}
     steps: list[dict] = []
-    total = sum(1 + len(ps.stage.commands) for ps in bp.stages)  # (ONBUILD triggers come on top)
     counter = itertools.count(1)
     name = options.dockerfile_name
 
     def run_stage(ps: PlannedStage) -> StageState:
         label = ps.stage.name or str(ps.index)
-        progress.stage(next(counter), label, ps.stage.original)
+        shown = step_label(ps, len(plan.stages))
+        header = next(counter)
         state = _base_state(store, ps, states, bases)
+        commands = _onbuild_triggers(state, ps) + list(ps.stage.commands)
+        numbers = step_numbers(ps, commands)
+        progress.stage(header, shown, ps.stage.original, numbers.first())
         state.bases = bases
         state.fs_key = states[ps.base.stage].fs_key if ps.base.stage is not None else \
             chain_id([str(layer.diff_id) for layer in state.layers])
@@ -394,11 +389,11 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         state.secrets = options.secrets
         state.epoch = epoch
         use_cache = not options.no_cache and not ({label, str(ps.index)} & {f.lower() for f in options.no_cache_filter})
-        for position_index, cmd in enumerate(_onbuild_triggers(state, ps) + list(ps.stage.commands)):
+        for position_index, cmd in enumerate(commands):
             step = next(counter)
             explanation = details = None
             t0, wall0 = time.monotonic(), time.time()
-            progress.step(step, label, total, cmd.original)
+            progress.step(step, shown, numbers.next(cmd), cmd.original)
             cached = False
             key = None
             source = None
@@ -462,7 +457,6 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         return state
 
     planned = {ps.index: ps for ps in bp.stages}
-    bases = BaseImages(store, options.registry, options.pull, progress.info, options.base_store)
     remote = None
     if options.cache_from:  # (the cache import and export machinery loads only when asked for)
         from ..cache.remote import RemoteCaches

@@ -32,12 +32,18 @@ class Progress:
     def _style(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.mode == "tty" else text
 
-    def stage(self, n: int, label: str, text: str) -> None:
-        self._emit(self._style(f"#{n} [{label}] {text}", "1"), {"type": "stage", "step": n, "stage": label,
-                                                                  "text": text})
+    @staticmethod
+    def _name(label: str, position: str | None) -> str:
+        """BuildKit's `[stage-1 2/3] `: the stage and the step's place in it, either may be empty."""
+        inside = " ".join(part for part in (label, position) if part)
+        return f"[{inside}] " if inside else ""
 
-    def step(self, n: int, label: str, total: int, text: str) -> None:
-        self._emit(self._style(f"#{n} [{label} {n}/{total}] {text}", "1"),
+    def stage(self, n: int, label: str, text: str, position: str | None = None) -> None:
+        self._emit(self._style(f"#{n} {self._name(label, position)}{text}", "1"),
+                   {"type": "stage", "step": n, "stage": label, "text": text})
+
+    def step(self, n: int, label: str, position: str | None, text: str) -> None:
+        self._emit(self._style(f"#{n} {self._name(label, position)}{text}", "1"),
                    {"type": "step", "step": n, "stage": label, "text": text})
 
     def log(self, n: int, line: str) -> None:

@@ -100,7 +100,6 @@ def test_sandbox_hostname(root, tmp_path):
 
 
 @container
-@pytest.mark.xfail(strict=True, reason="progress step names count FROM and use the stage index ([1 5/5]) where BuildKit writes [stage-1 1/1]")
 def test_step_names_carry_the_stage_name(root, tmp_path):
     err = build_ok(root, write(tmp_path / "a", {"Dockerfile": ("FROM busybox AS base\nWORKDIR /out\nRUN echo base > base\n"
                                                                 "FROM scratch\nCOPY --from=base --chmod=0644 /out /out\n")}))

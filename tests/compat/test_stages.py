@@ -67,7 +67,6 @@ def test_onbuild_triggers_run_once_and_are_cleared(root, tmp_path):
 
 
 @container
-@pytest.mark.xfail(strict=True, reason="ONBUILD COPY --from=<stage of this Dockerfile> does not find the stage")
 def test_onbuild_in_an_earlier_stage_of_the_same_file(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": (
         "FROM busybox AS src\nRUN mkdir -p /in && printf 12 > /in/file\n"
@@ -78,7 +77,6 @@ def test_onbuild_in_an_earlier_stage_of_the_same_file(root, tmp_path):
 
 
 @container
-@pytest.mark.xfail(strict=True, reason="ONBUILD triggers' --from and --mount=from are not resolved against the child's stages")
 def test_onbuild_brings_new_stage_dependencies(root, tmp_path):
     build_ok(root, write(tmp_path / "base", {"Dockerfile": "FROM busybox\nONBUILD COPY --from=alpine /etc/group /out/group2\n"}),
              "-t", "compat/onbuild-deps:base")
