@@ -363,7 +363,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     g = GlobalScope(build_args, tree.escape)
     bases = BaseImages(store, options.registry, options.pull, progress.info, options.base_store)
     bp = plan_with_triggers(store, bases, plan, g, options.target)
-    epoch = epoch_arg.parse(build_args.get(epoch_arg.NAME, g.values.get(epoch_arg.NAME)))
+    epoch = epoch_arg.parse(build_args.get(epoch_arg.NAME, g.values.get(epoch_arg.NAME)),
+                            [st.name for st in plan.stages if st.name])
     ctx = BuildContext.open(context_dir, dockerfile_path)
     from .run_step import reap_orphan_cgroups
 

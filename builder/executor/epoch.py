@@ -26,9 +26,18 @@ from ..errors import UsageError
 NAME = "SOURCE_DATE_EPOCH"
 
 
-def parse(value: str | None) -> int | None:
-    if value is None or value == "":
+CONTEXT = "context"  # BuildKit's "the context's own time" (a git commit's, an HTTP Last-Modified)
+
+
+def parse(value: str | None, stages: list[str] = ()) -> int | None:
+    """The epoch a value means. `context`: a local directory has no time of its own, so the
+    epoch stays unset, as in BuildKit. A stage's name (BuildKit takes the time of a stage
+    that only fetches sources) is refused: cairn reads no epoch from a stage."""
+    if value is None or value == "" or value == CONTEXT:
         return None
+    if value.lower() in stages:
+        raise UsageError(f'{NAME} stage "{value}" does not meet source-only requirements: '
+                         "cairn takes the epoch from a number of seconds only")
     if not value.isdigit():
         raise UsageError(f"invalid {NAME}: {value}")
     return int(value)
