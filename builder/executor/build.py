@@ -46,6 +46,7 @@ from .base_images import BaseImages
 from .progress import Progress
 from .run_mounts import context_source, expand_mounts
 from .run_network import step_mode
+from .history import created_by
 from .onbuild import parse_triggers, plan_with_triggers
 from .runcmd import RunFailed, run_key
 from .step_names import step_label, step_numbers
@@ -344,13 +345,6 @@ def _onbuild_triggers(state: StageState, ps: PlannedStage) -> list[t.Command]:
     return parse_triggers(list(state.config.pop("OnBuild", None) or []), ps.stage.start_line)
 
 
-def _created_by(cmd: t.Command) -> str:
-    text = cmd.original
-    if isinstance(cmd, t.Run):
-        return f"RUN {text.split(None, 1)[1] if ' ' in text else ''} # buildkit"
-    return text
-
-
 def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptions, progress: Progress | None = None,
           dockerfile_path: str | None = None) -> "BuildResult":
     progress = progress or Progress("quiet")
@@ -441,7 +435,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                 raise err.at(cmd.start_line, cmd.end_line) from None
             if layer is not None:
                 state.layers.append(layer)
-            state.add_history(_created_by(cmd), empty_layer=layer is None)
+            state.add_history(created_by(state, cmd), empty_layer=layer is None)
             seconds = time.monotonic() - t0
             if explanation is not None and cmd.keyword in ("RUN", "COPY", "ADD"):
                 progress.log(step, f"cache miss: {explanation}")
