@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .helpers import build_err, build_ok, container, export, needs_root, write
 
 pytestmark = needs_root
@@ -26,6 +28,7 @@ def test_no_cache_reruns_every_step_or_one_stage(root, tmp_path):
 
 
 @container
+@pytest.mark.xfail(strict=True, reason="--no-cache keeps the cache mount's contents (BuildKit starts an empty one); run_mounts.py")
 def test_cache_mount_with_no_cache(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": (
         "FROM busybox AS base\nARG FOO=abc\n"
