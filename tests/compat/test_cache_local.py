@@ -5,6 +5,7 @@ a wildcard whose match was renamed, and the same build giving the same image ID.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -50,11 +51,16 @@ def test_renamed_wildcard_match_invalidates_the_copy(root, tmp_path):
 
 
 @container
+@pytest.mark.xfail(strict=True, reason="a cached rebuild stamps the config's created (and history) with the new "
+                                       "build's time, so the image ID changes")
 def test_the_same_build_gives_the_same_image_id(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\nENV foo=bar\nCOPY foo /\nRUN echo bar > bar\n",
                                  "foo": "foo-contents"})
     ids = []
     for tag in ("compat/ids:one", "compat/ids:two"):
+        second = int(time.time())
+        while int(time.time()) == second:  # (builds in different seconds: the result must not depend on it)
+            time.sleep(0.05)
         meta = tmp_path / f"{tag[-3:]}.json"
         build_ok(root, ctx, "-t", tag, "--metadata-file", str(meta))
         ids.append(json.loads(meta.read_text())["containerimage.digest"])
