@@ -41,7 +41,7 @@ from ..cache.sources import StatCache, hash_context_sources
 from ..cache.stage_sources import from_layers, stage_content
 from .context import BuildContext
 from . import epoch as epoch_arg
-from .copy import copy_into_layer, ensure_parents, parse_chmod, unpack_archive_into
+from .copy import copy_into_layer, ensure_parents, is_tar, parse_chmod, unpack_archive_into
 from .base_images import BaseImages
 from .progress import Progress
 from .run_mounts import context_source, expand_mounts
@@ -117,18 +117,7 @@ def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState], b
 def _is_archive(ctx: BuildContext, rel: str) -> bool:
     """What ADD extracts: a local tar, plain or gzip, bzip2, xz or zstd compressed."""
     st = ctx.lstat(ctx.resolve_links(rel))
-    if st is None or not stat.S_ISREG(st.st_mode):
-        return False
-    from ..layers.compression import open_decompressed
-
-    stream, _kind = open_decompressed(ctx.open_file(rel))
-    try:
-        head = stream.read(512)
-    except Exception:
-        return False
-    finally:
-        stream.close()
-    return len(head) == 512 and head[257:262] == b"ustar"
+    return st is not None and stat.S_ISREG(st.st_mode) and is_tar(ctx.open_file(rel))
 
 
 def _chown(state: StageState, spec: str) -> tuple[int, int] | None:
@@ -226,7 +215,7 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
 
             download_into(layer_dir, url, dest, workdir, state.lowerdirs(), len(cmd.sources) > 1,
                           scope.expand(cmd.checksum), _chown(state, scope.expand(cmd.chown)),
-                          parse_chmod(scope.expand(cmd.chmod)))
+                          parse_chmod(scope.expand(cmd.chmod)), unpack=cmd.unpack is True)
 
     return _make_layer(store, "copy-", fill, state.epoch)
 

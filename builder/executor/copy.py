@@ -174,6 +174,20 @@ def parse_chmod(text: str):
     return Chmod(text)
 
 
+def is_tar(fd: int) -> bool:
+    """Whether the file open at fd (closed here) is a tar, plain or compressed: what ADD unpacks."""
+    from ..layers.compression import open_decompressed
+
+    stream, _kind = open_decompressed(fd)
+    try:
+        head = stream.read(512)
+    except Exception:
+        return False
+    finally:
+        stream.close()
+    return len(head) == 512 and head[257:262] == b"ustar"
+
+
 def unpack_archive_into(layer: str, archive, dest: str, workdir: str, lowers: list[str],
                         chown: tuple[int, int] | None = None) -> None:
     """ADD of a local archive: its entries, safely extracted, under dest (a directory). With

@@ -1,4 +1,4 @@
-"""ADD <url>: the file is downloaded into the layer (never unpacked), verified against
+"""ADD <url>: the file is downloaded into the layer (unpacked only with --unpack=true), verified against
 `--checksum` when given, with mode 0600 and the server's Last-Modified as mtime, as BuildKit
 does. A destination ending in `/` takes the URL's file name."""
 
@@ -18,14 +18,16 @@ from runtime import tree
 from runtime.tree import Tree
 
 from ..errors import CairnError
-from .copy import _in_image, _parents_meta
+from .copy import _in_image, _parents_meta, is_tar, unpack_archive_into
 
 _CHUNK = 1 << 20
 TIMEOUT = 60
 
 
 def download_into(layer: str, url: str, dest: str, workdir: str, lowers: list[str], several: bool,
-                  checksum: str, chown, chmod) -> None:
+                  checksum: str, chown, chmod, unpack: bool = False) -> None:
+    """Download url to dest in the layer; with `unpack` (ADD --unpack=true), a tar is unpacked
+    into dest as a local archive would be, and anything else is kept as a file."""
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
     into_dir = dest.endswith("/") or several
@@ -70,5 +72,18 @@ def download_into(layer: str, url: str, dest: str, workdir: str, lowers: list[st
                 except (TypeError, ValueError):
                     pass
             tree.set_meta(dir_fd, base, owner=chown or (0, 0), mode=mode, mtime_ns=mtime_ns)
+            if unpack:
+                _unpack_if_tar(layer, dir_fd, base, dest, lowers, chown)
         finally:
             os.close(dir_fd)
+
+
+def _unpack_if_tar(layer: str, dir_fd: int, base: str, dest: str, lowers: list[str], chown) -> None:
+    """ADD --unpack=true: a downloaded tar is replaced by its entries under dest."""
+    archive = os.open(base, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    if not is_tar(os.dup(archive)):
+        os.close(archive)
+        return
+    os.lseek(archive, 0, os.SEEK_SET)  # (the dup shared the offset)
+    tree.remove(dir_fd, base)
+    unpack_archive_into(layer, archive, dest, "/", lowers, chown)

@@ -61,7 +61,6 @@ def test_add_unpacks_local_archives_only(root, tmp_path, http):
             assert not (out / "foo").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="ADD --unpack=true does not unpack a downloaded archive")
 def test_add_unpack_true_extracts_a_url(root, tmp_path, http):
     srv = http({"/t.tar.gz": (tar_bytes({"foo": b"content0"}, gz=True), {})})
     ctx = write(tmp_path / "c", {"Dockerfile": f"FROM scratch\nADD --unpack=true {srv.url}/t.tar.gz /dest/\n"})
