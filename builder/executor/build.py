@@ -44,7 +44,7 @@ from . import epoch as epoch_arg
 from .copy import copy_into_layer, ensure_parents, is_tar, parse_chmod, unpack_archive_into
 from .base_images import BaseImages
 from .progress import Progress
-from .run_mounts import context_source, expand_mounts
+from .run_mounts import FreshCaches, context_source, expand_mounts
 from .run_network import step_mode
 from .history import created_by
 from .onbuild import parse_triggers, plan_with_triggers
@@ -355,6 +355,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     store.remove_orphaned_tmp()
     states: dict[int, StageState] = {}
     steps: list[dict] = []
+    fresh_caches = FreshCaches()
     counter = itertools.count(1)
     name = options.dockerfile_name
 
@@ -408,7 +409,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                         details = explain_details(store, position, key, inputs,
                                                   remote.earlier_inputs(portable, key) if remote else None)
                         explanation = details.text
-                    layer = _execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp)
+                    layer = _execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp,
+                                     None if use_cache else fresh_caches)  # --no-cache: cache mounts start empty
                     if keyed is not None and layer is not None:
                         cache_records.record(store, key, state.fs_key, inputs, layer.diff_id,
                                              layer.descriptor.size, position)
@@ -533,7 +535,7 @@ class BuildResult:
 
 
 def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, log,
-             states: dict, plan) -> Layer | None:
+             states: dict, plan, fresh_caches=None) -> Layer | None:
     scope = state.scope
     if isinstance(cmd, t.Arg):
         for decl in cmd.args:
@@ -560,7 +562,8 @@ def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext,
         from .run_step import run_step
 
         return run_step(store, state, cmd, ctx, log, dict(state.secrets),
-                        lambda ref: _from_layers(store, state, ref, states, plan, "RUN --mount from")[0])
+                        lambda ref: _from_layers(store, state, ref, states, plan, "RUN --mount from")[0],
+                        fresh_caches)
     if isinstance(cmd, (t.Copy, t.Add)):
         return _copy_step(store, state, cmd, ctx, states, plan)
     raise InstructionError(f"{cmd.keyword} is not supported by the executor yet")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,13 +45,30 @@ def cache_dir_name(mount_id: str) -> str:
     return hashlib.sha256(mount_id.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
-def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers) -> RunMounts:
+class FreshCaches:
+    """The cache mounts a build has emptied: a step that skips the cache (--no-cache) starts
+    each cache mount empty, once per build, as BuildKit does; later steps share what it wrote."""
+
+    def __init__(self):
+        self._done: set[str] = set()
+        self._lock = threading.Lock()
+
+    def first_use(self, name: str) -> bool:
+        with self._lock:
+            if name in self._done:
+                return False
+            self._done.add(name)
+            return True
+
+
+def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers, fresh=None) -> RunMounts:
     """The runtime mounts for a RUN step's --mount flags. `from_layers(name)` gives the layer
-    directories (top first) of a stage or image; `context` is the BuildContext."""
+    directories (top first) of a stage or image; `context` is the BuildContext; `fresh` (a
+    FreshCaches) when the step skips the cache."""
     out = RunMounts()
     try:
         for m in mounts:
-            _resolve_one(m, context, store, secrets, from_layers, out)
+            _resolve_one(m, context, store, secrets, from_layers, out, fresh)
     except BaseException:
         remove_scratch(out)
         raise
@@ -65,14 +83,14 @@ def remove_scratch(out: RunMounts) -> None:
     out.scratch.clear()
 
 
-def _resolve_one(m, context, store, secrets, from_layers, out: RunMounts) -> None:
+def _resolve_one(m, context, store, secrets, from_layers, out: RunMounts, fresh=None) -> None:
     if m.type == "secret":
         _secret(m, secrets, store, out)
     elif m.type == "tmpfs":
         opts = ("nosuid", "nodev") + ((f"size={m.size}",) if m.size else ())
         out.mounts.append(Mount(m.target, "tmpfs", "tmpfs", opts))
     elif m.type == "cache":
-        out.mounts.append(_cache_mount(m, store))
+        out.mounts.append(_cache_mount(m, store, fresh))
     elif m.type == "bind" and m.from_:
         _stage_bind(m, from_layers(m.from_), m.from_, store, out)
     elif m.type == "bind":
@@ -111,16 +129,26 @@ def _secret(m, secrets, store, out: RunMounts) -> None:
     out.mounts.append(Mount(m.target or f"/run/secrets/{sid}", "bind", path, ("ro", "nosuid", "nodev")))
 
 
-def _cache_mount(m, store) -> Mount:
+def _cache_mount(m, store, fresh=None) -> Mount:
     base = os.path.join(str(store.root), CACHE_DIR)
     os.makedirs(base, mode=0o700, exist_ok=True)
-    path = os.path.join(base, cache_dir_name(m.id or m.target))
+    name = cache_dir_name(m.id or m.target)
+    path = os.path.join(base, name)
     try:
         os.mkdir(path, 0o755)
+        made = True
+    except FileExistsError:
+        made = False
+    if not made and fresh is not None and fresh.first_use(name):
+        with Tree(path) as t:  # emptied in place: what the step sees is a new cache
+            for child in os.listdir(t.fd):
+                tree.remove(t.fd, child)
+        made = True
+    elif made and fresh is not None:
+        fresh.first_use(name)
+    if made:
         os.chown(path, m.uid or 0, m.gid or 0)
         os.chmod(path, m.mode if m.mode is not None else 0o755)
-    except FileExistsError:
-        pass
     return Mount(m.target, "bind", path, ("ro",) if m.readonly else ())
 
 

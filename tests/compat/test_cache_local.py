@@ -29,7 +29,6 @@ def test_no_cache_reruns_every_step_or_one_stage(root, tmp_path):
 
 
 @container
-@pytest.mark.xfail(strict=True, reason="--no-cache keeps the cache mount's contents (BuildKit starts an empty one); run_mounts.py")
 def test_cache_mount_with_no_cache(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": (
         "FROM busybox AS base\nARG FOO=abc\n"
