@@ -10,10 +10,13 @@ recurse through.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from typing import Iterable
 
 from .errors import CairnError
 
+DOCKERFILE_LIMIT = 16 << 20  # a .dockerignore (BuildKit's cap for a Dockerfile)
 MANIFEST_LIMIT = 4 << 20   # a manifest, an index, docker's manifest.json (containerd's cap too)
 CONFIG_LIMIT = 64 << 20    # an image config or a cache config
 TOKEN_LIMIT = 1 << 20      # a token server's reply
@@ -53,6 +56,28 @@ def read_stream(f, limit: int, what: str) -> bytes:
 
 def read_file(path, limit: int, what: str) -> bytes:
     with open(path, "rb") as f:
+        return read_stream(f, limit, what)
+
+
+def open_regular_file(path, what: str, dir_fd: int | None = None):
+    """A binary file object of the regular file at path (links followed). Anything else (a
+    FIFO, a device, a directory) is refused without being opened for reading: it is looked at
+    through an O_PATH fd first, so no open can block or touch a device."""
+    try:
+        pfd = os.open(path, os.O_PATH | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError as err:
+        raise CairnError(f"cannot read {what}: {err.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(pfd).st_mode):
+            raise CairnError(f"cannot read {what}: not a regular file")
+        return open(f"/proc/self/fd/{pfd}", "rb")
+    finally:
+        os.close(pfd)
+
+
+def read_regular_file(path, limit: int, what: str) -> bytes:
+    """The bytes of the regular file at path, up to `limit` (see open_regular_file)."""
+    with open_regular_file(path, what) as f:
         return read_stream(f, limit, what)
 
 

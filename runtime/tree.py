@@ -146,14 +146,16 @@ class Tree:
         """A read-only fd of the regular file at path, every link followed inside the root."""
         real = self.realpath(path)
         dfd, name = self.parent(real)
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dfd)
+        try:  # looked at through O_PATH first: a FIFO or a device is never opened
+            pfd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
         finally:
             os.close(dfd)
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise TreeError(errno.EINVAL, f"{path}: not a regular file", path)
-        return fd
+        try:
+            if not stat.S_ISREG(os.fstat(pfd).st_mode):
+                raise TreeError(errno.EINVAL, f"{path}: not a regular file", path)
+            return os.open(f"/proc/self/fd/{pfd}", os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            os.close(pfd)
 
     def realpath(self, path: str) -> str:
         """The in-root path that `path` names once every link is followed inside the root."""

@@ -64,11 +64,13 @@ MAX_DOCKERFILE = 16 << 20  # BuildKit's limit
 def read_file_arg(path: str) -> bytes:
     """A Dockerfile (`-` for stdin), read with a cap: never more than MAX_DOCKERFILE + 1
     bytes are held, whatever the file (or a device, or a pipe) holds."""
+    from ..bounded import open_regular_file
+
     try:
         if path == "-":
             data = sys.stdin.buffer.read(MAX_DOCKERFILE + 1)
         else:
-            with open(path, "rb") as f:
+            with open_regular_file(path, path) as f:  # never a FIFO or a device: they would hang
                 data = f.read(MAX_DOCKERFILE + 1)
     except OSError as err:
         raise CairnError(f"cannot read {path}: {err.strerror}") from None

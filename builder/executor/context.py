@@ -7,6 +7,7 @@ host's, and a file is opened without following a link at its last component."""
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import posixpath
@@ -41,8 +42,9 @@ class BuildContext:
             candidates.append(Path(dockerfile_path + ".dockerignore"))
         candidates.append(path / ".dockerignore")
         for cand in candidates:
-            if cand.is_file():
-                ignore_text = cand.read_text(errors="replace")
+            raw = _read_ignore_file(str(path.resolve()), cand)
+            if raw is not None:
+                ignore_text = raw.decode(errors="replace")
                 break
         return cls(path.resolve(), parse_dockerignore(ignore_text))
 
@@ -136,3 +138,24 @@ class BuildContext:
                 return t.realpath(rel).lstrip("/")
             except OSError as err:
                 raise ContextError(f"{rel}: {err.strerror}") from None
+
+
+def _read_ignore_file(root: str, cand: Path) -> bytes | None:
+    """A .dockerignore's bytes (bounded), None when there is none. One inside the context is
+    the context's: its links are resolved inside it, never to a host file."""
+    from ..bounded import DOCKERFILE_LIMIT, read_regular_file, read_stream
+
+    parent = os.path.realpath(cand.parent)
+    if parent != root and not parent.startswith(root + "/"):
+        return read_regular_file(cand, DOCKERFILE_LIMIT, str(cand)) if cand.exists() else None
+    with Tree(root) as t:
+        try:
+            fd = t.open_file(f"{os.path.relpath(parent, root)}/{cand.name}")
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            if err.errno == errno.ENOENT:
+                return None
+            raise ContextError(f"cannot read {cand}: {err.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        return read_stream(f, DOCKERFILE_LIMIT, str(cand))
