@@ -59,16 +59,17 @@ def read_file(path, limit: int, what: str) -> bytes:
         return read_stream(f, limit, what)
 
 
-def open_regular_file(path, what: str, dir_fd: int | None = None):
+def open_regular_file(path, what: str, allow_fifo: bool = False):
     """A binary file object of the regular file at path (links followed). Anything else (a
-    FIFO, a device, a directory) is refused without being opened for reading: it is looked at
-    through an O_PATH fd first, so no open can block or touch a device."""
+    device, a directory, a FIFO unless allowed) is refused without being opened for reading:
+    it is looked at through an O_PATH fd first, so no open can block or touch a device."""
     try:
-        pfd = os.open(path, os.O_PATH | os.O_CLOEXEC, dir_fd=dir_fd)
+        pfd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError as err:
         raise CairnError(f"cannot read {what}: {err.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(pfd).st_mode):
+        mode = os.fstat(pfd).st_mode
+        if not (stat.S_ISREG(mode) or (allow_fifo and stat.S_ISFIFO(mode))):
             raise CairnError(f"cannot read {what}: not a regular file")
         return open(f"/proc/self/fd/{pfd}", "rb")
     finally:

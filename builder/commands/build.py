@@ -71,7 +71,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     if not os.path.isdir(context):
         raise UsageError(f"build context {context!r} is not a directory")
     path = dockerfile or _default_dockerfile(context)
-    raw = read_file_arg(path)
+    raw = read_file_arg(path, from_context=not dockerfile)
     name = "Dockerfile" if path == "-" else os.path.basename(path)
     wanted = [Output.parse(o) for o in outputs]
     if push and not tags:

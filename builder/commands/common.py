@@ -61,16 +61,17 @@ def dockerfile_error_text(err, filename: str, source: str | None) -> str:
 MAX_DOCKERFILE = 16 << 20  # BuildKit's limit
 
 
-def read_file_arg(path: str) -> bytes:
+def read_file_arg(path: str, from_context: bool = False) -> bytes:
     """A Dockerfile (`-` for stdin), read with a cap: never more than MAX_DOCKERFILE + 1
-    bytes are held, whatever the file (or a device, or a pipe) holds."""
+    bytes are held, whatever the file (or a pipe) holds. A device is refused; so is a pipe
+    unless the user named it (`-f <(...)`): the context's own Dockerfile must be a file."""
     from ..bounded import open_regular_file
 
     try:
         if path == "-":
             data = sys.stdin.buffer.read(MAX_DOCKERFILE + 1)
         else:
-            with open_regular_file(path, path) as f:  # never a FIFO or a device: they would hang
+            with open_regular_file(path, path, allow_fifo=not from_context) as f:
                 data = f.read(MAX_DOCKERFILE + 1)
     except OSError as err:
         raise CairnError(f"cannot read {path}: {err.strerror}") from None
