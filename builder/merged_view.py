@@ -82,12 +82,19 @@ class MergedView:
         names: dict[str, bool] = {}
         parts = [p for p in rel.split("/") if p]
         for layer in self.layers:
-            path = os.path.join(layer, *parts)
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:
+            path, st = layer, None
+            for part in parts:  # each component a real directory: a link in a lower layer is never followed
+                path = os.path.join(path, part)
+                try:
+                    st = os.lstat(path)
+                except FileNotFoundError:
+                    st = None
+                    break
+                if not stat.S_ISDIR(st.st_mode):
+                    break
+            if parts and st is None:
                 continue
-            if not stat.S_ISDIR(st.st_mode):
+            if parts and not stat.S_ISDIR(st.st_mode):
                 break
             for name in os.listdir(path):
                 if name not in names:

@@ -114,3 +114,19 @@ def test_a_link_then_an_entry_through_it_in_one_image(tmp_path, host):
     assert res.returncode == 0, res.stderr
     assert (dest / "x" / "evil").read_bytes() == b"pwned\n"
     assert not (host / "evil").exists()
+
+
+def test_a_lower_layer_link_never_lists_a_host_directory(tmp_path, host):
+    """Layer 1: a -> the host directory; layer 2: a/dir/ (a directory over the link). Listing
+    a/dir for COPY --from must not read the host's dir/ (its names leaked, then a crash)."""
+    root = tmp_path / "store"
+    res = load(root, tmp_path, "over:1", layer(("a", "symlink", str(host), 0o777)),
+               layer(("a", "dir", None, 0o755), ("a/dir", "dir", None, 0o755), ("a/dir/mine", "file", b"m\n", 0o644)))
+    assert res.returncode == 0, res.stderr
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM over:1 AS i\nFROM scratch\nCOPY --from=i /a /dst/\n")
+    dest = tmp_path / "out"
+    res = cairn_cli("build", "--progress", "plain", "-o", f"type=local,dest={dest}", str(ctx), root=root)
+    assert res.returncode == 0, res.stderr
+    assert sorted(os.listdir(dest / "dst" / "dir")) == ["mine"]
