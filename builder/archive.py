@@ -120,7 +120,11 @@ def _add_layer_blob(store: Store, out: _TarOut, layer: images.LayerRecord) -> No
         raise BlobError(f"layer blob {desc.digest} is missing from the store")
 
 
-def save(store: Store, refs: list[str], dest: str, fmt: str = "docker") -> None:
+def save(store: Store, refs: list[str], dest: str, fmt: str = "docker", *, names: list[str] = (),
+         layout_dir: bool = False) -> None:
+    """Write the images to dest (a file; `-` for stdout; a directory when layout_dir). With
+    `names` (one image in refs), the image is listed once under each name instead of its ref,
+    as BuildKit's `-o type=oci,name=a,b` lists it."""
     if fmt not in ("docker", "oci"):
         raise CairnError(f"unknown archive format {fmt!r} (use docker or oci)")
     chosen: list[tuple[images.ImageRecord, str, Reference | None]] = []
@@ -134,14 +138,22 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker") -> None:
         except ReferenceError:
             pass
         chosen.append((image, text, ref))
+    if names:
+        named = []
+        for text in names:
+            try:
+                named.append((chosen[0][0], text, parse_reference(text)))
+            except ReferenceError as err:
+                raise CairnError(f"invalid image name {text!r}: {err}") from None
+        chosen = named
 
     from .layer_sources import ensure_local
 
     for image, _text, _ref in chosen:  # layers known only in a registry are fetched first
         ensure_local(store, image.layers)
 
-    def fill(f):
-        out = _TarOut(f)
+    def fill(f, out=None):
+        out = out or _TarOut(f)
         out.add_bytes("oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
         out.add_dir("blobs/")
         out.add_dir("blobs/sha256/")
@@ -162,7 +174,7 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker") -> None:
             annotations = {}
             if ref is not None:
                 annotations = {CONTAINERD_NAME: str(ref), oci.REF_NAME_ANNOTATION: ref.tag or "latest"}
-                if fmt == "oci":
+                if fmt == "oci" and not names:  # BuildKit's -o type=oci,name= gives just the tag
                     annotations[oci.REF_NAME_ANNOTATION] = str(ref)
             index_entries.append(manifest.descriptor(**annotations).to_json())
             if fmt == "docker":
@@ -178,7 +190,18 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker") -> None:
         out.close()
 
     with store.adding():
-        write_atomically(dest, fill)
+        if layout_dir:
+            from .layout_dir import LayoutDirOut
+
+            with LayoutDirOut(dest) as out:
+                fill(None, out)
+        elif dest == "-":
+            import sys
+
+            fill(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            write_atomically(dest, fill)
 
 
 # -- load ------------------------------------------------------------------------------

@@ -206,7 +206,7 @@ def test_outputs_and_metadata_file(root, tmp_path):
         out = subprocess.run(["skopeo", "inspect", f"{kind}:{tmp_path / name}"], capture_output=True, timeout=60)
         assert out.returncode == 0, out.stderr
     bad = cairn_cli("build", "-o", "type=zip,dest=x", str(ctx), root=root)
-    assert bad.returncode == 2 and b"type must be oci, docker or local" in bad.stderr
+    assert bad.returncode == 2 and b"type must be local, tar, oci or docker" in bad.stderr
 
 
 def test_independent_stages_run_in_parallel(root, tmp_path):

@@ -19,8 +19,8 @@ from .registry import make_options, push_image, registry_options
 @click.option("--build-arg", "build_args", multiple=True, metavar="NAME=VALUE", help="Set a build arg.")
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=PATH",
               help="A secret for RUN --mount=type=secret (never stored in a layer).")
-@click.option("-o", "--output", "outputs", multiple=True, metavar="type=oci|docker|local,dest=PATH",
-              help="Also write the image as an archive or a directory.")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="type=local|tar|oci|docker,dest=PATH | DIR | -",
+              help="Also write the image as an archive, its filesystem as a directory or a tar (- is stdout).")
 @click.option("--metadata-file", default=None, type=click.Path(dir_okay=False),
               help="Write the image digest and per-step timings and cache use as JSON.")
 @click.option("--no-cache", is_flag=True, help="Run every step; record the results for later builds.")
@@ -52,7 +52,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     from ..args import parse_build_args
     from ..errors import UsageError
     from ..executor.build import BuildOptions, build
-    from ..executor.outputs import Output, write_output
+    from ..executor.outputs import Output, check_stdout, write_output
     from ..executor.run_network import ENTITLEMENTS
 
     for entitlement in allow:
@@ -68,12 +68,19 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
         raise UsageError("--cache-to type=inline rides in the pushed image: it needs --push")
     if os.geteuid() != 0:
         raise UsageError("cairn build needs root (RUN steps use namespaces, mounts and cgroups)")
+    if context == "-":
+        from ..stdin_context import from_stdin
+
+        store = open_store(ctx)
+        context, dockerfile = from_stdin(sys.stdin.buffer, lambda prefix: str(store.new_tmp_dir(prefix)), dockerfile,
+                                         ctx.call_on_close)
     if not os.path.isdir(context):
         raise UsageError(f"build context {context!r} is not a directory")
     path = dockerfile or _default_dockerfile(context)
     raw = read_file_arg(path, from_context=not dockerfile)
     name = "Dockerfile" if path == "-" else os.path.basename(path)
-    wanted = [Output.parse(o) for o in outputs]
+    wanted = [Output.parse(o).named(tags) for o in outputs]
+    check_stdout(wanted)
     if push and not tags:
         raise UsageError("--push needs at least one -t REF to push to")
     registry = make_options(insecure, registry_timeout)
@@ -107,7 +114,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
 
         with open(metadata_file, "w") as f:
             json.dump(metadata, f, indent=2)
-    if not push:
+    if not push and not any(o.to_stdout for o in wanted):
         click.echo(str(result.image.id))
     sys.stdout.flush()
 

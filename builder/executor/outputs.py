@@ -1,5 +1,6 @@
 """Build outputs besides the store tag: `-o type=oci|docker,dest=FILE` (archives, as
-`cairn save` writes them) and `-o type=local,dest=DIR` (the image's merged filesystem).
+`cairn save` writes them), `-o type=local,dest=DIR` (the image's merged filesystem) and
+`-o type=tar,dest=FILE|-` (that filesystem as one plain tar, see fs_tar).
 
 The local export writes into a host directory, so it writes through runtime.tree: nothing
 the image holds, and no link an earlier export left in DIR, makes it write elsewhere (a
@@ -23,25 +24,80 @@ from ..store import images
 from ..store.store import Store
 
 
+_TYPES = ("local", "tar", "oci", "docker")
+_ATTRS = {"local": (), "tar": (), "oci": ("name", "tar"), "docker": ("name", "tar")}
+
+
 @dataclass(frozen=True)
 class Output:
+    """One `-o`: docker buildx's syntax. Comma-separated key=value fields, CSV-quoted when a
+    value holds a comma (`"name=a:1,a:2"`); a bare `DIR` means type=local,dest=DIR and a bare
+    `-` means type=tar to stdout. dest=- (or no dest, for tar/oci/docker) writes to stdout."""
+
     type: str
     dest: str
+    attrs: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def parse(cls, text: str) -> "Output":
-        fields = {}
-        for part in text.split(","):
+        import csv
+
+        try:
+            fields = next(csv.reader([text]), [])
+        except csv.Error as err:
+            raise UsageError(f"invalid -o {text!r}: {err}") from None
+        if len(fields) == 1 and fields[0] == text and not text.startswith("type="):
+            return cls("tar", "-") if text == "-" else cls("local", text)
+        values: dict[str, str] = {}
+        for part in fields:
             key, eq, value = part.partition("=")
             if not eq:
-                raise UsageError(f"invalid -o {text!r}: expected type=oci|docker|local,dest=PATH")
-            fields[key.strip()] = value.strip()
-        kind, dest = fields.get("type"), fields.get("dest")
-        if kind not in ("oci", "docker", "local"):
-            raise UsageError(f"invalid -o {text!r}: type must be oci, docker or local")
+                raise UsageError(f"invalid -o {text!r}: {part!r} is not key=value "
+                                 "(expected type=local|tar|oci|docker,dest=PATH)")
+            values[key.strip().lower()] = value
+        kind, dest = values.pop("type", None), values.pop("dest", "")
+        if kind is None:
+            raise UsageError(f"invalid -o {text!r}: type is required (local, tar, oci or docker)")
+        if kind not in _TYPES:
+            raise UsageError(f"invalid -o {text!r}: type must be local, tar, oci or docker, not {kind!r}")
+        if kind == "local" and not dest:
+            raise UsageError(f"invalid -o {text!r}: type=local needs dest=DIR")
+        if kind == "local" and dest == "-":
+            raise UsageError(f"invalid -o {text!r}: type=local writes a directory; use type=tar,dest=- for stdout")
         if not dest:
-            raise UsageError(f"invalid -o {text!r}: dest=PATH is required")
-        return cls(kind, dest)
+            dest = "-"
+        unknown = sorted(set(values) - set(_ATTRS[kind]))
+        if unknown:
+            raise UsageError(f"invalid -o {text!r}: type={kind} has no option {unknown[0]!r}"
+                             + (f" (it takes {', '.join(_ATTRS[kind])})" if _ATTRS[kind] else ""))
+        if values.get("tar", "true") not in ("true", "false"):
+            raise UsageError(f"invalid -o {text!r}: tar= must be true or false")
+        if values.get("tar") == "false" and dest == "-":
+            raise UsageError(f"invalid -o {text!r}: tar=false writes an OCI layout directory: it needs dest=DIR")
+        return cls(kind, dest, tuple(sorted(values.items())))
+
+    @property
+    def to_stdout(self) -> bool:
+        return self.dest == "-"
+
+    def named(self, tags) -> "Output":
+        """An oci/docker output names the image by the build's -t tags unless name= is given
+        (as buildx passes them)."""
+        if self.type not in ("oci", "docker") or not tags or "name" in dict(self.attrs):
+            return self
+        return Output(self.type, self.dest, tuple(sorted(self.attrs + (("name", ",".join(tags)),))))
+
+    def attr(self, key: str, default: str = "") -> str:
+        return dict(self.attrs).get(key, default)
+
+
+def check_stdout(outputs: list[Output]) -> None:
+    """At most one output may take stdout, and never a terminal (as docker refuses)."""
+    to_stdout = [o for o in outputs if o.to_stdout]
+    if len(to_stdout) > 1:
+        raise UsageError("only one -o can write to stdout")
+    if to_stdout and sys.stdout.isatty():
+        raise UsageError(f"-o type={to_stdout[0].type} needs dest=FILE: refusing to write a tar to the terminal")
 
 
 def _warn(text: str) -> None:
@@ -53,12 +109,16 @@ def write_output(store: Store, image: images.ImageRecord, out: Output, warn=_war
         from ..archive import save
 
         ref = image.tags[0] if image.tags else str(image.manifest)
-        save(store, [ref], out.dest, out.type)
+        names = [n.strip() for n in out.attr("name").split(",") if n.strip()]
+        save(store, [ref], out.dest, out.type, names=names, layout_dir=out.attr("tar") == "false")
         return
     from ..layer_sources import ensure_snapshots
 
     ensure_snapshots(store, image.layers)
     view = MergedView([str(store.snapshot_path(l.diff_id)) for l in reversed(image.layers)], "the image")
+    if out.type == "tar":
+        _write_tar(view, out.dest)
+        return
     left = _Left()
     try:
         os.makedirs(out.dest, exist_ok=True)
@@ -73,6 +133,20 @@ def write_output(store: Store, image: images.ImageRecord, out: Output, warn=_war
     if left.setid:
         warn(f"-o type=local: set-user/group-ID bits dropped from {len(left.setid)} file(s) in {out.dest} "
              f"(/{left.setid[0]}{', ...' if len(left.setid) > 1 else ''})")
+
+
+def _write_tar(view: MergedView, dest: str) -> None:
+    from ..atomic_file import write_atomically
+    from .fs_tar import write_fs_tar
+
+    if dest == "-":
+        write_fs_tar(view, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        write_atomically(dest, lambda f: write_fs_tar(view, f))
+    except OSError as err:
+        raise CairnError(f"-o type=tar,dest={dest}: cannot write {err.filename or dest}: {err.strerror}") from None
 
 
 @dataclass

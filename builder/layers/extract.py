@@ -54,6 +54,7 @@ class _Layer:
         self.tree = Tree(root)
         self.fds: dict[str, int] = {"": self.tree.fd}
         self.as_root = os.geteuid() == 0
+        self.is_layer = True  # False: a context tar (no whiteouts, devices or FIFOs)
         self.made: set[str] = set()  # paths this extraction created (the root starts empty)
 
     def close(self) -> None:
@@ -119,9 +120,12 @@ def _meta_by_fd(fd: int, member: Entry, as_root: bool) -> None:
     _set_xattrs(fd, member, as_root)
 
 
-def extract_tar(stream, root: str) -> None:
-    """Unpack the tar read from `stream` into the empty directory `root`."""
+def extract_tar(stream, root: str, layer: bool = True) -> None:
+    """Unpack the tar read from `stream` into the empty directory `root`. `layer=False` is for
+    a tar that is not a layer (a build context): `.wh.` names stay plain files, and no device
+    node or FIFO is made."""
     r = _Layer(root)
+    r.is_layer = layer
     dir_times: list[tuple[str, int]] = []
     try:
         ahead = ThreadedReader(stream)
@@ -156,11 +160,13 @@ def _extract_one(reader: TarReader, member: Entry, r: _Layer, dir_times: list) -
     parent, _, base = path.rpartition("/")
     pfd = r.dir_fd(parent, True, member.name)
 
-    if base == OPAQUE_MARKER:
+    if not r.is_layer and (member.ischr() or member.isblk() or member.isfifo()):
+        return
+    if base == OPAQUE_MARKER and r.is_layer:
         if r.as_root:
             os.setxattr(pfd, "trusted.overlay.opaque", b"y")
         return
-    if base.startswith(WHITEOUT_PREFIX):
+    if base.startswith(WHITEOUT_PREFIX) and r.is_layer:
         hidden = base[len(WHITEOUT_PREFIX):]
         if not hidden or hidden in (".", ".."):
             raise LayerError(f"bad whiteout entry {member.name!r}")
