@@ -4,12 +4,13 @@ opaque directory hides what lower layers have under it."""
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import posixpath
 import stat
 
+from . import source_paths
 from .errors import CairnError
+from .executor.dockerignore import excluded, parse_dockerignore
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
@@ -26,9 +27,14 @@ def _opaque(path: str) -> bool:
 class MergedView:
     keeps_owners = True  # COPY --from keeps the owners it reads (BuildKit does)
 
-    def __init__(self, lowers_top_first: list[str], label: str):
+    def __init__(self, lowers_top_first: list[str], label: str, excludes: tuple = ()):
         self.layers = lowers_top_first
         self.label = label
+        self.excludes = excludes  # COPY --exclude patterns (dockerignore.Pattern)
+
+    def excluding(self, patterns: list[str]) -> "MergedView":
+        """The same view, without what COPY --exclude patterns name."""
+        return MergedView(self.layers, self.label, self.excludes + tuple(parse_dockerignore("\n".join(patterns))))
 
     def _find(self, rel: str) -> tuple[str, os.stat_result] | None:
         """(host path, stat) of the visible entry at rel, or None."""
@@ -103,17 +109,16 @@ class MergedView:
                 break
         return sorted(n for n, visible in names.items() if visible)
 
+    def clean(self, src: str) -> str:
+        return source_paths.clean(src)
+
     def select(self, src: str) -> list[str]:
-        rel = posixpath.normpath("/" + src).lstrip("/")
-        rel = "" if rel == "." else rel
-        if any(c in rel for c in "*?["):
-            parent = posixpath.dirname(rel)
-            if any(c in parent for c in "*?["):
-                raise CairnError(f"wildcards in directory names are not supported in COPY --from yet: {src}")
-            found = [posixpath.join(parent, n) for n in self.listdir(self.resolve_links(parent))
-                     if fnmatch.fnmatchcase(n, posixpath.basename(rel))]
-            return found  # none is fine: BuildKit copies nothing for an empty wildcard
-        if rel and self.lstat(self._resolve_parent(rel)) is None:
+        """The paths a COPY source names: wildcards in any component expanded (none matching
+        is fine: BuildKit copies nothing); a plain path must exist."""
+        rel = self.clean(src)
+        if source_paths.has_wildcard(rel):
+            return source_paths.expand(self, rel)
+        if rel and (self.lstat(self._resolve_parent(rel)) is None or self.ignored(rel)):
             raise CairnError(f"{src}: not found in {self.label}")
         return [rel]
 
@@ -129,7 +134,7 @@ class MergedView:
         return st is not None and stat.S_ISDIR(st.st_mode)
 
     def ignored(self, rel: str) -> bool:
-        return False
+        return bool(self.excludes) and excluded(rel, self.excludes)
 
     def resolve_links(self, rel: str) -> str:
         """Follow symlinks in every component of rel, as the image's own root would."""

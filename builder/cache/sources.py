@@ -147,6 +147,8 @@ def _view_entry(view, rel: str, st: os.stat_result, cache: StatCache, with_mode:
         children = []
         for name in view.listdir(rel):
             child = f"{rel}/{name}" if rel else name
+            if view.ignored(child):  # COPY --exclude
+                continue
             children.append([name, _view_entry(view, child, view.lstat(child), cache, with_mode)])
         return ["d", mode, children, st.st_uid, st.st_gid]
     if stat.S_ISLNK(st.st_mode):

@@ -21,21 +21,30 @@ key needs no bytes and misses only when the image itself changed.
 
 from __future__ import annotations
 
+import posixpath
+
 from ..merged_view import MergedView
+from ..source_paths import parents_select
 from .sources import StatCache, hash_view_sources
 
 
 def stage_content(store, source_state, label: str, paths: list[str], with_mode: bool, stat_cache: StatCache,
-                  remote=None) -> list:
-    """The content hashes of `paths` in the stage `source_state`, for the step's key."""
+                  remote=None, parents: bool = False, excludes: list[str] | None = None) -> list:
+    """The content hashes of `paths` in the stage `source_state`, for the step's key: what
+    COPY --from selects (--parents' patterns, --exclude's patterns applied)."""
     diff_ids = from_layers(source_state.layers)
     held = all(store.has_snapshot(layer.diff_id) or store.layer_blobs(layer.diff_id) for layer in source_state.layers)
     if not held and remote:
-        known = _recorded_content(remote, diff_ids, paths, with_mode)
+        known = _recorded_content(remote, diff_ids, paths, with_mode, parents, excludes or [])
         if known is not None:
             return known
     view = MergedView(source_state.lowerdirs(), label)
-    selected = [rel for src in paths for rel in view.select(src)]
+    if excludes:
+        view = view.excluding(excludes)
+    if parents:
+        selected = [posixpath.join(base, rel) for src in paths for base, rel in parents_select(view, src)]
+    else:
+        selected = [rel for src in paths for rel in view.select(src)]
     return hash_view_sources(view, selected, stat_cache, with_mode)
 
 
@@ -44,12 +53,14 @@ def from_layers(layers) -> list[str]:
     return [str(layer.diff_id) for layer in reversed(layers)]
 
 
-def _recorded_content(remote, diff_ids: list[str], paths: list[str], with_mode: bool) -> list | None:
+def _recorded_content(remote, diff_ids: list[str], paths: list[str], with_mode: bool, parents: bool,
+                      excludes: list[str]) -> list | None:
     for source in remote.sources:
         for record in source.by_key.values():
             inputs = record.inputs or {}
             step = inputs.get("step") or {}
             if (inputs.get("from_layers") == diff_ids and step.get("paths") == paths
+                    and bool(step.get("parents")) == parents and (step.get("excludes") or []) == excludes
                     and bool(step.get("chmod")) != with_mode and isinstance(step.get("sources"), list)):
                 return step["sources"]
     return None

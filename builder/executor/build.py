@@ -13,6 +13,7 @@ import copy
 import itertools
 import stat
 import os
+import posixpath
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from ..instructions import parse_dockerfile
 from ..instructions import types as t
 from ..instructions.errors import InstructionError
 from ..merged_view import MergedView
+from ..source_paths import parents_select
 from ..plan import PlannedStage
 from ..reference import parse_reference
 from ..store import images
@@ -169,11 +171,12 @@ def _copy_source(store: Store, state: StageState, cmd, ctx: BuildContext, states
 
 
 def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=None, plan=None) -> Layer:
-    if cmd.excludes:
-        if isinstance(cmd, t.Copy) and cmd.from_:
-            raise CairnError("COPY --exclude with --from is not supported yet")
-        ctx = ctx.excluding([state.scope.expand(p) for p in cmd.excludes])
+    excludes = [state.scope.expand(p) for p in cmd.excludes]
+    if excludes:
+        ctx = ctx.excluding(excludes)
     source = _copy_source(store, state, cmd, ctx, states or {}, plan)
+    if excludes and source is not ctx:  # COPY --from a stage or image, as from the context
+        source = source.excluding(excludes)
     archives: list[str] = []
     urls: list[str] = []
     if isinstance(cmd, t.Add):
@@ -185,6 +188,7 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
                 raise CairnError("ADD of a git repository is not supported yet")
         if cmd.checksum and (len(urls) != 1 or len(cmd.sources) != 1):
             raise CairnError("ADD --checksum needs exactly one URL source")
+        user_agent = _user_agent(state.scope.expand(cmd.user_agent), len(urls) == len(cmd.sources))
     scope = state.scope
     sources = [scope.expand(s) for s in cmd.sources]
     sources = [s for s in sources if s not in urls]
@@ -215,9 +219,20 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
 
             download_into(layer_dir, url, dest, workdir, state.lowerdirs(), len(cmd.sources) > 1,
                           scope.expand(cmd.checksum), _chown(state, scope.expand(cmd.chown)),
-                          parse_chmod(scope.expand(cmd.chmod)), unpack=cmd.unpack is True)
+                          parse_chmod(scope.expand(cmd.chmod)), unpack=cmd.unpack is True, user_agent=user_agent)
 
     return _make_layer(store, "copy-", fill, state.epoch)
+
+
+def _user_agent(value: str, only_urls: bool) -> str | None:
+    """ADD --user-agent: the User-Agent header for URL sources (BuildKit refuses it for others)."""
+    if not value:
+        return None
+    if not only_urls:
+        raise CairnError("ADD --user-agent can't be specified for non-HTTP sources")
+    if any(ord(c) < 0x20 or ord(c) == 0x7f for c in value):
+        raise CairnError("ADD --user-agent: control characters are not allowed in a header value")
+    return value
 
 
 def _workdir_needs_layer(state: StageState) -> bool:
@@ -293,6 +308,8 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
         sources = [scope.expand(src) for src in cmd.sources]
         if isinstance(cmd, t.Add):
             definition["unpack"] = cmd.unpack
+            if cmd.user_agent:  # (only then: the keys of every other ADD stay as they were)
+                definition["user_agent"] = scope.expand(cmd.user_agent)
             if any(src.startswith("git@") or ("://" in src and not src.startswith(("http://", "https://")))
                    for src in sources):
                 return None  # not cacheable (and the step reports what is unsupported)
@@ -312,11 +329,15 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
                 return _keyed(state, definition)
             definition["paths"] = sources
             definition["sources"] = stage_content(store, source_state, label, sources, not cmd.chmod, stat_cache,
-                                                  remote)
+                                                  remote, cmd.parents, definition["excludes"])
             key, inputs = _keyed(state, definition)
             return key, {**inputs, "from_layers": from_layers(layers)}  # (kept beside the key, not in it)
         source = ctx.excluding(definition["excludes"]) if cmd.excludes else ctx
-        selected = [rel for src in sources for rel in source.select(src)]
+        if isinstance(cmd, t.Copy) and cmd.parents:  # where each entry lands depends on the text (its /./)
+            definition["paths"] = sources
+            selected = [posixpath.join(base, rel) for src in sources for base, rel in parents_select(source, src)]
+        else:
+            selected = [rel for src in sources for rel in source.select(src)]
         definition["sources"] = hash_context_sources(source, selected, stat_cache, with_mode=not cmd.chmod)
         return _keyed(state, definition)
     return None

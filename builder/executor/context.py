@@ -17,7 +17,7 @@ from pathlib import Path
 from runtime.tree import Tree
 
 from ..errors import CairnError
-from .dockerignore import Pattern, is_ignored, parse_dockerignore
+from .dockerignore import Pattern, excluded, is_ignored, parse_dockerignore
 
 
 class ContextError(CairnError):
@@ -51,17 +51,14 @@ class BuildContext:
     def ignored(self, rel: str) -> bool:
         if self.patterns and is_ignored(rel, self.patterns):
             return True
-        if self.excludes:
-            # COPY --exclude patterns are relative to the source, which is one of rel's ancestors
-            parts = rel.split("/")
-            return any(is_ignored("/".join(parts[i:]), self.excludes) for i in range(len(parts)))
-        return False
+        return bool(self.excludes) and excluded(rel, self.excludes)
 
     def excluding(self, patterns: list[str]) -> "BuildContext":
         """The same context, with COPY --exclude patterns as well as .dockerignore's."""
         return BuildContext(self.root, self.patterns, self.excludes + parse_dockerignore("\n".join(patterns)))
 
-    def _clean(self, src: str) -> str:
+    def clean(self, src: str) -> str:
+        """src as a context-relative path; a path that leaves the context is refused."""
         norm = posixpath.normpath(src)
         if norm == ".." or norm.startswith("../"):
             raise ContextError(f"forbidden path outside the build context: {src}")
@@ -70,7 +67,7 @@ class BuildContext:
 
     def select(self, src: str) -> list[str]:
         """Context-relative paths a COPY source names (wildcards expanded, ignored files out)."""
-        rel = self._clean(src)
+        rel = self.clean(src)
         if any(c in rel for c in "*?["):
             depth = rel.count("/") + 1
             found = []

@@ -18,6 +18,7 @@ from runtime import tree
 from runtime.tree import Tree
 
 from ..merged_view import MergedView
+from ..source_paths import parents_select
 
 
 def _lower_stat(lowers: list[str], path: str) -> os.stat_result | None:
@@ -116,6 +117,12 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
     into_dir = dest.endswith(("/", "/.")) or len(sources) + len(contents) > 1
     dest = posixpath.normpath(dest)
     into_dir = into_dir or dest == "/"
+    if parents:  # COPY --parents: each entry keeps its path below the base (or /./ pivot)
+        bases: list[str] = []
+        entries = [p for src in sources for p in parents_select(source, src, bases)]
+        if bases or contents:
+            _copy_parents(layer, source, entries, contents, dest, lowers, chown, chmod)
+        return
     selected: list[str] = []
     for src in sources:
         selected += source.select(src)
@@ -136,14 +143,7 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
         try:
             for named in selected:
                 rel = source.resolve_links(named)  # a symlinked source copies what it points at
-                if parents and named:  # COPY --parents: each source keeps its path under dest
-                    sub = posixpath.dirname(named)
-                    fd = t.makedirs(posixpath.join(_in_image(lowers, dest_dir), sub), on_create) if sub else os.dup(dest_fd)
-                    try:
-                        _copy(source, rel, fd, posixpath.basename(named), chown, chmod)
-                    finally:
-                        os.close(fd)
-                elif source.is_dir(rel):
+                if source.is_dir(rel):
                     for name in source.listdir(rel):
                         child = f"{rel}/{name}" if rel else name
                         if not source.ignored(child):
@@ -151,18 +151,71 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
                 else:
                     name = posixpath.basename(named) if into_dir else posixpath.basename(dest)
                     _copy(source, rel, dest_fd, name, chown, chmod)
-            for name, data in contents:
-                if into_dir:
-                    fd, base = t.parent(posixpath.join(_in_image(lowers, dest_dir), name), create=True,
-                                        on_create=on_create)
-                else:
-                    fd, base = os.dup(dest_fd), posixpath.basename(dest)
-                try:
-                    _write_content(fd, base, data, chown, chmod)
-                finally:
-                    os.close(fd)
+            _write_contents(t, dest_fd, contents, dest if not into_dir else None,
+                            _in_image(lowers, dest_dir), on_create, chown, chmod)
         finally:
             os.close(dest_fd)
+
+
+def _write_contents(t: Tree, dest_fd: int, contents, file_dest: str | None, dest_dir: str, on_create,
+                    chown, chmod) -> None:
+    """Heredoc sources: each a file named by its heredoc under dest_dir, or file_dest itself."""
+    for name, data in contents:
+        if file_dest is None:
+            fd, base = t.parent(posixpath.join(dest_dir, name), create=True, on_create=on_create)
+        else:
+            fd, base = os.dup(dest_fd), posixpath.basename(file_dest)
+        try:
+            _write_content(fd, base, data, chown, chmod)
+        finally:
+            os.close(fd)
+
+
+def _copy_parents(layer: str, source, entries: list[tuple[str, str]], contents, dest: str, lowers: list[str],
+                  chown, chmod) -> None:
+    """COPY --parents: each (base, path) entry is copied to dest/path; the directories
+    between dest and it are the source's own (their owner, mode and mtime, set once their
+    contents are written), as BuildKit copies them. dest is always a directory."""
+    dest_dir = _in_image(lowers, dest)
+    on_create = _parents_meta(lowers, chown)
+    made: dict[str, str] = {}  # dest-relative directory -> the source directory it stands for
+    with Tree(layer) as t:
+        dest_fd = t.makedirs(dest_dir, on_create)
+        try:
+            for base, rel in entries:
+                fd = os.dup(dest_fd)
+                try:
+                    parts = rel.split("/")
+                    for i, part in enumerate(parts[:-1]):
+                        sub = fd
+                        fd, _ = tree.child_dir(sub, part)
+                        os.close(sub)
+                        made.setdefault("/".join(parts[:i + 1]), posixpath.join(base, *parts[:i + 1]))
+                    _copy(source, posixpath.join(base, rel) if rel else base, fd, parts[-1], chown, chmod)
+                finally:
+                    os.close(fd)
+            for sub in sorted(made, key=lambda d: -d.count("/")):  # deepest first: a child's write moves no mtime after
+                _copy_meta(source, made[sub], dest_fd, sub, chown, chmod)
+            _write_contents(t, dest_fd, contents, None, dest_dir, on_create, chown, chmod)
+        finally:
+            os.close(dest_fd)
+
+
+def _copy_meta(source, rel: str, dest_fd: int, sub: str, chown, chmod) -> None:
+    """The metadata of the source directory rel on the directory `sub` below dest_fd."""
+    st = source.lstat(rel)
+    parent, name = posixpath.split(sub)
+    fd = os.dup(dest_fd)
+    try:
+        for part in [p for p in parent.split("/") if p]:
+            nxt = tree.open_dir(fd, part)
+            os.close(fd)
+            fd = nxt
+        mode = chmod.apply(st.st_mode, True) if chmod is not None else stat.S_IMODE(st.st_mode)
+        owner = chown or ((st.st_uid, st.st_gid) if source.keeps_owners else (0, 0))
+        tree.set_meta(fd, name, owner=owner, mode=mode, mtime_ns=st.st_mtime_ns)
+    finally:
+        os.close(fd)
 
 
 def parse_chmod(text: str):

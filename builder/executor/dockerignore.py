@@ -83,3 +83,10 @@ def is_ignored(path: str, patterns: list[Pattern]) -> bool:
         if p.regex.match(path):
             ignored = p.exclude
     return ignored
+
+
+def excluded(rel: str, patterns: list[Pattern]) -> bool:
+    """Whether COPY --exclude patterns exclude rel: they are relative to the COPY's source,
+    which is one of rel's ancestors (or the root)."""
+    parts = rel.split("/")
+    return any(is_ignored("/".join(parts[i:]), patterns) for i in range(len(parts)))

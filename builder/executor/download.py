@@ -25,9 +25,10 @@ TIMEOUT = 60
 
 
 def download_into(layer: str, url: str, dest: str, workdir: str, lowers: list[str], several: bool,
-                  checksum: str, chown, chmod, unpack: bool = False) -> None:
+                  checksum: str, chown, chmod, unpack: bool = False, user_agent: str | None = None) -> None:
     """Download url to dest in the layer; with `unpack` (ADD --unpack=true), a tar is unpacked
-    into dest as a local archive would be, and anything else is kept as a file."""
+    into dest as a local archive would be, and anything else is kept as a file. `user_agent`
+    (ADD --user-agent) is the request's User-Agent header."""
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
     into_dir = dest.endswith("/") or several
@@ -43,7 +44,8 @@ def download_into(layer: str, url: str, dest: str, workdir: str, lowers: list[st
         base = posixpath.basename(target)
         try:
             try:
-                with urllib.request.urlopen(url, timeout=TIMEOUT) as resp:
+                request = urllib.request.Request(url, headers={"User-Agent": user_agent} if user_agent else {})
+                with urllib.request.urlopen(request, timeout=TIMEOUT) as resp:
                     fd = tree.new_file(dir_fd, base, 0o600)
                     got = 0
                     try:

@@ -26,7 +26,7 @@ _MIN_DURATION_NS = 1_000_000  # HEALTHCHECK intervals under 1ms are refused
 _COPY_FLAGS = {"from": STRING, "chown": STRING, "chmod": STRING, "link": BOOL,
                "parents": BOOL, "exclude": STRINGS}
 _ADD_FLAGS = {"chown": STRING, "chmod": STRING, "link": BOOL, "keep-git-dir": BOOL,
-              "checksum": STRING, "exclude": STRINGS, "unpack": BOOL}
+              "checksum": STRING, "exclude": STRINGS, "unpack": BOOL, "user-agent": STRING}
 _RUN_FLAGS = {"mount": STRINGS, "network": STRING, "security": STRING}
 _HEALTH_FLAGS = {"interval": STRING, "timeout": STRING, "start-period": STRING,
                  "start-interval": STRING, "retries": STRING}
@@ -266,7 +266,8 @@ def _add(node: Instruction, kw: str) -> t.Command:
                   chown=flags.string("chown"), chmod=_check_chmod(flags),
                   link=flags.bool("link"), keep_git_dir=flags.bool("keep-git-dir"),
                   checksum=flags.string("checksum"), excludes=flags.strings("exclude"),
-                  unpack=flags.bool("unpack") if flags.given("unpack") else None)
+                  unpack=flags.bool("unpack") if flags.given("unpack") else None,
+                  user_agent=flags.string("user-agent"))
 
 
 def _onbuild(node: Instruction, kw: str) -> t.Command:

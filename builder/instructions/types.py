@@ -170,6 +170,7 @@ class Add(Command):
     checksum: str = ""
     excludes: tuple[str, ...] = ()
     unpack: bool | None = None
+    user_agent: str = ""  # ADD --user-agent, for URL sources
 
 
 @dataclass(frozen=True)

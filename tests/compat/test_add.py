@@ -137,8 +137,18 @@ def test_add_checksum(root, tmp_path, http):
         assert words in err.lower(), (name, err)
 
 
-@pytest.mark.xfail(strict=True, reason="ADD --user-agent is not implemented")
 def test_add_user_agent(root, tmp_path, http):
     srv = http({"/f": (b"x", {})})
-    build_ok(root, write(tmp_path / "c", {"Dockerfile": f'FROM scratch\nADD --user-agent="Mozilla/5.0 Foo" {srv.url}/f /f\n'}))
-    assert srv.requests[-1][2] == "Mozilla/5.0 Foo"
+    out = export(root, write(tmp_path / "c", {"Dockerfile": 'FROM scratch\nARG UA="Mozilla/5.0 (Linux) Foo 5.0"\n'
+                                                             f'ADD --user-agent="$UA" {srv.url}/f /tmp/foo\n'}),
+                 tmp_path / "o")
+    assert srv.requests[-1][2] == "Mozilla/5.0 (Linux) Foo 5.0" and (out / "tmp/foo").read_bytes() == b"x"
+    # a local source has no request to carry it: refused, as BuildKit does
+    err = build_err(root, write(tmp_path / "local", {"Dockerfile": "FROM scratch\nADD --user-agent=Foo foo /tmp/foo\n",
+                                                     "foo": "local file"}))
+    assert "user-agent can't be specified for non-HTTP sources" in err
+    # a header cannot be split: a value with a line break is refused before any request
+    before = len(srv.requests)
+    err = build_err(root, write(tmp_path / "split", {"Dockerfile": f'FROM scratch\nARG UA\nADD --user-agent="$UA" {srv.url}/f /f\n'}),
+                    "--build-arg", "UA=a\r\nX-Injected: 1")
+    assert "user-agent" in err.lower() and len(srv.requests) == before
