@@ -1,10 +1,13 @@
 """Resource limits through cgroups: v2 where its controllers are enabled, otherwise v1.
 
 A container's cgroup is made under the cgroup this process is in (per controller),
-at `.../cairn/<id>`, and removed after the container ends. It holds docker's device
-allow-list (runtime.devices) from the start: the v1 devices controller, and an eBPF
-device program on the v2 tree (runtime.device_bpf). This machine is hybrid: its
-controllers are on v1 and cgroup2 (unified) has none.
+at `.../cairn/<id>`, and removed after the container ends. Given a parent (docker's
+--cgroup-parent) it is made at `<parent>/<id>` instead, as runc places it: an absolute
+parent from the root of each hierarchy, a relative one under this process's own cgroup;
+a missing parent is made, and left in place afterwards as docker leaves it. The cgroup
+holds docker's device allow-list (runtime.devices) from the start: the v1 devices
+controller, and an eBPF device program on the v2 tree (runtime.device_bpf). This
+machine is hybrid: its controllers are on v1 and cgroup2 (unified) has none.
 """
 
 from __future__ import annotations
@@ -80,23 +83,36 @@ def _mkdir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
 
 
+def check_parent(parent: str) -> str:
+    """A --cgroup-parent as a relative path below its base; ValueError for one that climbs out."""
+    parts = [p for p in parent.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise ValueError(f"{parent!r} is not a cgroup path below the hierarchy (no '..', not empty)")
+    return "/".join(parts)
+
+
 @dataclass
 class Cgroup:
     name: str
     version: int
     paths: dict[str, Path]  # controller -> directory (v2: {"unified": dir})
+    parent: str | None = None  # as given (--cgroup-parent); None: the shared "cairn" directory
 
     @staticmethod
-    def _locations(name: str) -> tuple[int, dict[str, Path]]:
+    def _locations(name: str, parent: str | None = None) -> tuple[int, dict[str, Path]]:
         """Where the cgroup called `name` lives: (version, controller -> directory)."""
         mounts, own = _mounts(), _own_paths()
-        v2 = _v2_usable(mounts, own)
-        if v2 is not None:
-            return 2, {"unified": v2 / "cairn" / name}
-        paths = {ctrl: Path(mounts[ctrl]) / own.get(ctrl, "/").lstrip("/") / "cairn" / name
-                 for ctrl in V1_CONTROLLERS if ctrl in mounts}
+        below = "cairn" if parent is None else check_parent(parent)
+
+        def place(ctrl: str) -> Path:
+            base = "" if parent is not None and parent.startswith("/") else own.get(ctrl, "/").lstrip("/")
+            return Path(mounts[ctrl]) / base / below / name
+
+        if _v2_usable(mounts, own) is not None:
+            return 2, {"unified": place("unified")}
+        paths = {ctrl: place(ctrl) for ctrl in V1_CONTROLLERS if ctrl in mounts}
         if "unified" in mounts:  # hybrid: the v2 tree holds the device program as well
-            paths["unified"] = Path(mounts["unified"]) / own.get("unified", "/").lstrip("/") / "cairn" / name
+            paths["unified"] = place("unified")
         return 1, paths
 
     @classmethod
@@ -119,12 +135,13 @@ class Cgroup:
         return sorted(found)
 
     @classmethod
-    def create(cls, name: str) -> "Cgroup":
-        version, paths = cls._locations(name)
-        for path in paths.values():
-            _mkdir(path)
-        cgroup = cls(name, version, paths)
+    def create(cls, name: str, parent: str | None = None) -> "Cgroup":
+        version, paths = cls._locations(name, parent)
+        cgroup = cls(name, version, {}, parent)
         try:
+            for ctrl, path in paths.items():
+                _mkdir(path)
+                cgroup.paths[ctrl] = path
             cgroup._restrict_devices()
         except BaseException:
             cgroup.destroy()
@@ -155,22 +172,26 @@ class Cgroup:
             return False
 
     def apply(self, res: Resources) -> None:
+        period = res.cpu_period or _CFS_PERIOD
+        quota = res.cpu_quota or (int(res.cpus * period) if res.cpus else None)
+        # docker's default --memory-swap is twice --memory; -1 lifts the swap limit
+        swap = res.memory_swap if res.memory_swap is not None else 2 * (res.memory or 0)
         if self.version == 2:
             if res.memory:
                 self._write("unified", "memory.max", str(res.memory))
-                self._write("unified", "memory.swap.max", str(res.memory))
-            if res.cpus:
-                self._write("unified", "cpu.max", f"{int(res.cpus * _CFS_PERIOD)} {_CFS_PERIOD}")
+                self._write("unified", "memory.swap.max", "max" if swap < 0 else str(swap - res.memory))
+            if quota or res.cpu_period:
+                self._write("unified", "cpu.max", f"{quota or 'max'} {period}")
             if res.pids:
                 self._write("unified", "pids.max", str(res.pids))
             return
         if res.memory:
             self._write("memory", "memory.limit_in_bytes", str(res.memory))
-            # docker's default --memory-swap is twice --memory
-            self._write("memory", "memory.memsw.limit_in_bytes", str(2 * res.memory))
-        if res.cpus:
-            self._write("cpu", "cpu.cfs_period_us", str(_CFS_PERIOD))
-            self._write("cpu", "cpu.cfs_quota_us", str(int(res.cpus * _CFS_PERIOD)))
+            self._write("memory", "memory.memsw.limit_in_bytes", str(swap))
+        if quota or res.cpu_period:
+            self._write("cpu", "cpu.cfs_period_us", str(period))
+        if quota:
+            self._write("cpu", "cpu.cfs_quota_us", str(quota))
         if res.pids:
             self._write("pids", "pids.max", str(res.pids))
 
@@ -229,6 +250,8 @@ class Cgroup:
             if time.monotonic() > deadline:
                 raise CgroupError(errno.EBUSY, f"cgroup {self.name} still busy after {timeout}s")
             time.sleep(0.02)
+        if self.parent is not None:
+            return  # a --cgroup-parent is the user's: it stays
         for path in self.paths.values():
             try:
                 path.parent.rmdir()  # the shared "cairn" directory, if it is now empty

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from . import fds, rootfs, seccomp
+from . import fds, rlimits, rootfs, seccomp
 from . import syscalls as sc
 from .loopback import loopback_up
 from .spec import CAPABILITY_NUMBERS, Mount, Spec
@@ -133,6 +133,7 @@ def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[
         if setup_stdio is not None:
             setup_stdio()
         fds.close_fds_above_2(keep=err_fd)  # before the chdir: no host directory stays reachable
+        rlimits.apply(spec.process.rlimits)  # while privileged: a hard limit may go up
         _drop_privileges(spec)
     except BaseException as err:  # reported to the parent, which raises it
         if isinstance(err, OSError):

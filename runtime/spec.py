@@ -53,6 +53,8 @@ class Process:
     no_new_privileges: bool = True
     seccomp: bool = True  # docker's default seccomp profile (runtime.seccomp_profile)
     init: bool = False  # --init: tini is PID 1, reaps orphans and forwards signals to the command
+    # setrlimit before exec, as OCI's process.rlimits: (type such as "RLIMIT_NOFILE", soft, hard); -1 is unlimited
+    rlimits: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,9 @@ class Resources:
     memory: int | None = None  # bytes
     cpus: float | None = None
     pids: int | None = None
+    memory_swap: int | None = None  # memory plus swap, bytes; -1 unlimited; None: docker's default, twice memory
+    cpu_quota: int | None = None  # CFS quota and period in microseconds (docker's --cpu-quota, --cpu-period)
+    cpu_period: int | None = None
 
 
 @dataclass(frozen=True)

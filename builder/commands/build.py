@@ -40,12 +40,21 @@ from .registry import make_options, push_image, registry_options
                    "ignore-error=false.")
 @click.option("--allow", "allow", multiple=True, metavar="network.host",
               help="Grant an entitlement: network.host lets RUN --network=host share the host's network.")
+@click.option("--shm-size", default=None, metavar="BYTES", help="Size of /dev/shm in RUN steps (e.g. 128m).")
+@click.option("--ulimit", "ulimits", multiple=True, metavar="NAME=SOFT[:HARD]",
+              help="A resource limit for RUN steps, as nofile=1024:2048 (repeatable).")
+@click.option("--cgroup-parent", default=None, metavar="PATH", help="Make RUN steps' cgroups under this cgroup.")
+@click.option("-m", "--memory", default=None, metavar="BYTES", help="Memory limit of each RUN step (e.g. 512m).")
+@click.option("--memory-swap", default=None, metavar="BYTES",
+              help="Memory plus swap of each RUN step (-1: unlimited swap; default twice --memory).")
+@click.option("--cpu-quota", type=int, default=None, help="CPU CFS quota of each RUN step, in microseconds.")
+@click.option("--cpu-period", type=int, default=None, help="CPU CFS period of each RUN step, in microseconds.")
 @registry_options
 @click.argument("context", type=click.Path())
 @click.pass_context
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, no_cache,
-              no_cache_filter, progress, pull, push, compression, cache_from, cache_to, allow, insecure,
-              registry_timeout, context):
+              no_cache_filter, progress, pull, push, compression, cache_from, cache_to, allow, shm_size, ulimits,
+              cgroup_parent, memory, memory_swap, cpu_quota, cpu_period, insecure, registry_timeout, context):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -54,10 +63,12 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     from ..executor.build import BuildOptions, build
     from ..executor.outputs import Output, check_stdout, write_output
     from ..executor.run_network import ENTITLEMENTS
+    from ..executor.run_resources import parse as parse_resources
 
     for entitlement in allow:
         if entitlement not in ENTITLEMENTS:
             raise UsageError(f"invalid --allow {entitlement!r}: cairn knows {', '.join(ENTITLEMENTS)}")
+    run_resources = parse_resources(shm_size, ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period)
     imports = exports = ()
     if cache_from or cache_to:
         from ..cache.specs import parse_spec
@@ -86,7 +97,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     registry = make_options(insecure, registry_timeout)
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
                            tuple(_parse_secret(s) for s in secrets), no_cache, tuple(no_cache_filter),
-                           pull, registry, imports, exports, allow=tuple(allow))
+                           pull, registry, imports, exports, allow=tuple(allow), run_resources=run_resources)
 
     store = open_store(ctx)
     try:

@@ -71,6 +71,7 @@ class BuildOptions:
     cache_to: tuple = ()  # CacheSpecs to export this build's records to
     base_store: object = None  # a Store to copy missing base images from before pulling them
     allow: tuple[str, ...] = ()  # entitlements given with --allow (network.host)
+    run_resources: object = None  # RunResources: --shm-size, --ulimit, --cgroup-parent, -m, --cpu-quota...
 
 
 MAX_CHANGED_FILES = 200  # per step, in --metadata-file
@@ -297,6 +298,8 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
         definition = {"RUN": run_key(state, cmd), "env": sorted(scope.run_env(proxies=False)),
                       "user": scope.expand(cfg.get("User") or ""), "workdir": cfg.get("WorkingDir") or "/",
                       "network": cmd.network, "security": cmd.security, "mounts": mounts}
+        if state.run_resources is not None and state.run_resources.key():
+            definition["resources"] = state.run_resources.key()  # only when given: old keys stay
         return _keyed(state, definition)
     if isinstance(cmd, (t.Copy, t.Add)):
         definition: dict = {cmd.keyword: True, "dest": scope.expand(cmd.dest), "workdir": cfg.get("WorkingDir") or "/",
@@ -394,6 +397,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         state.scope = StageScope(g, state.env_dict())
         state.secrets = options.secrets
         state.epoch = epoch
+        state.run_resources = options.run_resources
         use_cache = not options.no_cache and not ({label, str(ps.index)} & {f.lower() for f in options.no_cache_filter})
         for position_index, cmd in enumerate(commands):
             step = next(counter)

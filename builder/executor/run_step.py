@@ -19,6 +19,7 @@ from ..layers.tarstream import TarOptions
 from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from .epoch import clamp_tree
+from .run_resources import RunResources
 from .run_network import StepNetwork, resolv_conf, step_mode
 from .run_mounts import RunMounts, remove_scratch, resolve_mounts
 from .runcmd import RunFailed, heredoc_script, run_command
@@ -58,6 +59,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
     user = resolve_user(state.scope.expand(cfg.get("User") or ""), read_file(lowers, "/etc/passwd"),
                         read_file(lowers, "/etc/group"))
     network_mode = step_mode(state.scope.expand(cmd.network))
+    resources = state.run_resources or RunResources()
     upper = store.new_tmp_dir("run-upper-")
     os.chmod(upper, 0o755)  # the container's / takes the upper dir's mode (mkdtemp makes 0700)
     work = store.new_tmp_dir("run-work-")
@@ -89,12 +91,14 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
     spec = Spec(
         process=Process(args=tuple(run_command(state, cmd)), env=_with_secrets(state.scope.run_env(user.home),
                                                                                  run_mounts.env),
-                        cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups),
+                        cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups,
+                        rlimits=resources.rlimits()),
         root=Root(str(root), Overlay(tuple(lowers_for_mount), str(upper), str(work))),
         hostname=HOSTNAME,
-        mounts=tuple(run_mounts.mounts),
+        mounts=resources.mounts() + tuple(run_mounts.mounts),
         files=tuple(files),
         network=network_mode,
+        resources=resources.resources(),
     )
     read_fd, write_fd = os.pipe()
     tail: deque[str] = deque(maxlen=20)
@@ -114,9 +118,11 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
                 log(text)
 
     reader = threading.Thread(target=pump, daemon=True)
-    cgroup = Cgroup.create(f"{CGROUP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}")
     network = None
+    cgroup = None
     try:
+        cgroup = Cgroup.create(f"{CGROUP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}", resources.cgroup_parent)
+        cgroup.apply(spec.resources)
         network = StepNetwork(spec.network)
 
         def before_go(pid: int) -> None:
@@ -154,7 +160,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
     finally:
         if network is not None:
             network.close()
-        cgroup.destroy()
+        if cgroup is not None:
+            cgroup.destroy()
         remove_scratch(run_mounts)
         for d in (work, root, files_dir, empty):
             if d is not None:

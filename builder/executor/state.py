@@ -30,6 +30,7 @@ class StageState:
     fs_key: str = "scratch"  # cache key of the filesystem so far (base ChainID, then each layer step)
     bases: object = None  # BaseImages: what COPY --from / RUN --mount from an image resolve through
     epoch: int | None = None  # SOURCE_DATE_EPOCH: the time of new history entries and the layers' mtime limit
+    run_resources: object = None  # RunResources of the build's flags (--ulimit, --shm-size...), for RUN
 
     @property
     def config(self) -> dict:

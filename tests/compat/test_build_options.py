@@ -1,5 +1,6 @@
 """Build options and inputs, ported from BuildKit's dockerfile_export_test.go,
-dockerfile_filesize_test.go, dockerfile_namedcontext_test.go and dockerfile_resources_test.go."""
+dockerfile_filesize_test.go and dockerfile_namedcontext_test.go (dockerfile_resources_test.go:
+test_resources.py)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,3 @@ def test_named_context_replaces_a_stage(root, tmp_path):
     other = write(tmp_path / "other", {"f": "from the named context"})
     build_ok(root, write(tmp_path / "c", {"Dockerfile": "FROM busybox AS base\nFROM scratch\nCOPY --from=base /f /\n"}),
              "--build-context", f"base={other}")
-
-
-@pytest.mark.xfail(strict=True, reason="cairn build has no --shm-size, --ulimit or --cgroup-parent option")
-def test_run_resources_options(root, tmp_path):
-    build_ok(root, write(tmp_path / "c", {"Dockerfile": "FROM busybox\nRUN true\n"}),
-             "--shm-size", "128m", "--ulimit", "nofile=1024:1024", "--cgroup-parent", "cairn-test")
