@@ -98,3 +98,33 @@ def test_an_invalid_epoch_is_a_clear_error(store_a, tmp_path):
     ctx = context(tmp_path, "bad", "FROM scratch\nCOPY hello.txt /\n")
     res = cairn_cli("build", "--build-arg", "SOURCE_DATE_EPOCH=not-a-timestamp", str(ctx), root=store_a)
     assert res.returncode == 2 and b"invalid SOURCE_DATE_EPOCH: not-a-timestamp" in res.stderr, res.stderr
+
+
+def _saved_layers(root, ref: str, dest: Path, env=None) -> tuple[list[str], list[dict[str, int]]]:
+    """`cairn save` (the layers' tars written again from their snapshots): (the config's
+    diff_ids, {path: mtime} per layer); the save fails if a tar is not its diff_id again."""
+    res = cairn_cli("save", "-o", str(dest), ref, root=root, env=env)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    with tarfile.open(dest) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())[0]
+        diff_ids = json.loads(tar.extractfile(manifest["Config"]).read())["rootfs"]["diff_ids"]
+        layers = []
+        for name in manifest["Layers"]:
+            with tarfile.open(fileobj=tar.extractfile(name)) as layer:
+                layers.append({m.name: m.mtime for m in layer})
+    return diff_ids, layers
+
+
+def test_a_layer_is_written_again_with_its_own_epoch_whatever_the_environment(store_a, tmp_path):
+    """A RUN that deletes a file leaves a whiteout, whose time is the build's epoch. Saving
+    the image later, with another SOURCE_DATE_EPOCH in the environment or none, must give
+    the same layer bytes; so must saving an image built without an epoch."""
+    ctx = context(tmp_path, "wh", "FROM busybox:local\nRUN touch /gone /kept\nRUN rm /gone\n")
+    build(store_a, ctx, "-t", "wh:epoch", "--build-arg", f"SOURCE_DATE_EPOCH={EPOCH}")
+    build(store_a, ctx, "-t", "wh:plain", "--no-cache")
+    for ref in ("wh:epoch", "wh:plain"):
+        for n, env in enumerate(({"SOURCE_DATE_EPOCH": "0"}, {"SOURCE_DATE_EPOCH": str(EPOCH + 99)}, None)):
+            diff_ids, layers = _saved_layers(store_a, ref, tmp_path / f"{ref[3:]}-{n}.tar", env)
+            assert len(diff_ids) == len(layers) == 3
+    _, layers = _saved_layers(store_a, "wh:epoch", tmp_path / "again.tar")
+    assert layers[2][".wh.gone"] == EPOCH  # the whiteout carries the epoch, as BuildKit writes it

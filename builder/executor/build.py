@@ -262,7 +262,7 @@ def _make_layer(store: Store, prefix: str, fill, epoch: int | None) -> Layer:
         os.chmod(layer_dir, 0o755)
         clamp_tree(str(layer_dir), epoch)
         diff_id, size = tar_digest(layer_dir, epoch)
-        store.commit_snapshot(layer_dir, diff_id, size)
+        store.commit_snapshot(layer_dir, diff_id, size, epoch)
     except BaseException:
         remove_tree(layer_dir)
         raise

@@ -150,7 +150,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         os.chmod(upper, 0o755)
         clamp_tree(str(upper), state.epoch)
         diff_id, size = tar_digest(upper, TarOptions(state.epoch))
-        store.commit_snapshot(upper, diff_id, size)
+        store.commit_snapshot(upper, diff_id, size, state.epoch)
         from .. import oci
 
         return Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size))

@@ -7,6 +7,10 @@
 - `tar_digest`: the diff_id and size of a snapshot's tar, hashed, not written.
 - `ensure_blob`: a blob for a diff_id in the compression asked for, made from a blob we
   already hold (re-compressed) or else from the snapshot.
+
+A snapshot's tar is written again only with the SOURCE_DATE_EPOCH the store recorded
+with it (the one its diff_id was hashed with), never the environment's: the bytes are a
+function of the snapshot and that record alone, so they hash to the diff_id again.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ def snapshot_from_stream(store: Store, stream, options: TarOptions | None = None
         extract_tar(stream, str(tmp))
         os.chmod(tmp, 0o755)
         diff_id, size = tar_digest(tmp, options)
-        store.commit_snapshot(tmp, diff_id, size)
+        store.commit_snapshot(tmp, diff_id, size, options.source_date_epoch if options else None)
         return diff_id, size
     except BaseException:
         remove_tree(tmp)
@@ -115,8 +119,7 @@ class _Tee:
         return len(data)
 
 
-def ensure_blob(store: Store, diff_id: Digest, compression: str = "zstd",
-                options: TarOptions | None = None, copy_to=None) -> LayerBlob:
+def ensure_blob(store: Store, diff_id: Digest, compression: str = "zstd", copy_to=None) -> LayerBlob:
     """A stored blob of the layer `diff_id` compressed as asked ("zstd", "gzip" or "none").
 
     When the blob is made here, its bytes also go to `copy_to.write()` as they are made
@@ -132,7 +135,7 @@ def ensure_blob(store: Store, diff_id: Digest, compression: str = "zstd",
         return LayerBlob(diff_id, diff_id, media_type, size)
     with store.blobs.writer() as out:
         comp = compressor(compression, out if copy_to is None else _Tee(out, copy_to))
-        write_layer_tar(store, diff_id, comp, options)
+        write_layer_tar(store, diff_id, comp)
         comp.close()
         digest = out.commit()
         size = out.size
@@ -153,7 +156,7 @@ def layer_tar_size(store: Store, diff_id: Digest) -> int:
     return sink.size
 
 
-def write_layer_tar(store: Store, diff_id: Digest, out, options: TarOptions | None = None) -> int:
+def write_layer_tar(store: Store, diff_id: Digest, out) -> int:
     """Write a layer's uncompressed tar to `out`, checking it hashes to diff_id; returns its size."""
     sink = HashingWriter(out)
     held = store.layer_blobs(diff_id)
@@ -173,7 +176,7 @@ def write_layer_tar(store: Store, diff_id: Digest, out, options: TarOptions | No
         # Hashing and compressing run in a worker thread while this one reads the tree.
         worker = ThreadedWriter(sink)
         try:
-            write_tar(str(store.snapshot_path(diff_id)), worker, options)
+            write_tar(str(store.snapshot_path(diff_id)), worker, TarOptions(store.snapshot_epoch(diff_id)))
         finally:
             worker.close()
     else:

@@ -3,7 +3,8 @@
 Determinism is what lets a snapshot stand in for its blob: the same tree always gives
 byte-identical tar output, so the same diff_id. Entries are written depth-first in
 byte order of names; owners are numeric (no user/group names); mtimes are whole seconds,
-clamped to SOURCE_DATE_EPOCH when set; xattrs, hard links, symlinks, devices and fifos are
+clamped to the SOURCE_DATE_EPOCH the caller gives (never read from the environment here:
+the store keeps the epoch a snapshot was first written with); xattrs, hard links, symlinks, devices and fifos are
 kept. Overlay markers become OCI whiteouts: a 0/0 character device NAME is written as an
 empty `.wh.NAME`, and a directory marked `trusted.overlay.opaque=y` gets a `.wh..wh..opq`.
 """
@@ -148,7 +149,7 @@ class _TarEmitter:
 
 def write_tar(root: str, out, options: TarOptions | None = None) -> None:
     """Write the tree under `root` (a snapshot, possibly an overlay upper dir) to `out`."""
-    emitter = _TarEmitter(out, options or TarOptions.from_env())
+    emitter = _TarEmitter(out, options or TarOptions())
 
     def walk(dir_path: str, prefix: str) -> None:
         for name in sorted(os.listdir(dir_path), key=os.fsencode):

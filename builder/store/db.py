@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS tags (
 CREATE TABLE IF NOT EXISTS snapshots (
     diff_id TEXT PRIMARY KEY,           -- snapshots/<hex> holds the unpacked layer
     size INTEGER NOT NULL,              -- its uncompressed tar size
-    added REAL NOT NULL
+    added REAL NOT NULL,
+    epoch INTEGER                       -- SOURCE_DATE_EPOCH its tar was written with (NULL: none)
 );
 CREATE TABLE IF NOT EXISTS layer_blobs (  -- compressed (or plain) blobs known for a diff_id
     diff_id TEXT NOT NULL,
@@ -119,6 +120,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(cache_records)")}
         if "position" not in columns:
             conn.execute("ALTER TABLE cache_records ADD COLUMN position TEXT")
+        if "epoch" not in {r[1] for r in conn.execute("PRAGMA table_info(snapshots)")}:
+            conn.execute("ALTER TABLE snapshots ADD COLUMN epoch INTEGER")
         if "verified" not in {r[1] for r in conn.execute("PRAGMA table_info(layer_blobs)")}:
             conn.execute("ALTER TABLE layer_blobs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
         conn.execute("CREATE INDEX IF NOT EXISTS cache_records_position ON cache_records(position)")

@@ -152,9 +152,10 @@ class Store:
             if "." in entry and not live.owns_tmp(entry):
                 remove_tree(self.tmp_dir / entry)
 
-    def commit_snapshot(self, tmp: Path, diff_id: Digest, size: int) -> Path:
+    def commit_snapshot(self, tmp: Path, diff_id: Digest, size: int, epoch: int | None = None) -> Path:
         """Move a complete snapshot into place under its diff_id and record it (leased first:
-        no prune may take it before a cache record or an image refers to it)."""
+        no prune may take it before a cache record or an image refers to it), with the
+        SOURCE_DATE_EPOCH its tar was hashed with: the tar is written again with the same one."""
         self.lease_snapshots([diff_id])
         final = self.snapshot_path(diff_id)
         try:
@@ -164,13 +165,18 @@ class Store:
                 raise
             remove_tree(tmp)  # another process made the same snapshot first
         with self.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO snapshots(diff_id, size, added) VALUES (?,?,?)",
-                      (str(diff_id), size, time.time()))
+            c.execute("INSERT OR IGNORE INTO snapshots(diff_id, size, added, epoch) VALUES (?,?,?,?)",
+                      (str(diff_id), size, time.time(), epoch))
         return final
 
     def tar_format(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key='tar_format'").fetchone()
         return int(row[0]) if row else 0
+
+    def snapshot_epoch(self, diff_id: Digest) -> int | None:
+        """The SOURCE_DATE_EPOCH the snapshot's tar was first written with (None: none)."""
+        row = self.conn.execute("SELECT epoch FROM snapshots WHERE diff_id=?", (str(diff_id),)).fetchone()
+        return row[0] if row else None
 
     def snapshot_size(self, diff_id: Digest) -> int | None:
         row = self.conn.execute("SELECT size FROM snapshots WHERE diff_id=?", (str(diff_id),)).fetchone()

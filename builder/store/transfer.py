@@ -37,7 +37,8 @@ def copy_image(src: Store, dst: Store, image: images.ImageRecord, tags=()) -> im
                 if res.returncode != 0:
                     remove_tree(tmp)
                     shutil.copytree(src.snapshot_path(layer.diff_id), tmp, symlinks=True)
-                dst.commit_snapshot(tmp, layer.diff_id, src.snapshot_size(layer.diff_id) or 0)
+                dst.commit_snapshot(tmp, layer.diff_id, src.snapshot_size(layer.diff_id) or 0,
+                                    src.snapshot_epoch(layer.diff_id))
             for digest, media_type, size in src.layer_blobs(layer.diff_id):
                 if not dst.blobs.has(digest):
                     _link_or_copy(src.blobs.path(digest), dst.blobs.path(digest))
