@@ -24,15 +24,12 @@ PROXY_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"
                         "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"})
 
 
-def platform_args() -> dict[str, str]:
-    plat = host_platform()
-    os_, arch, variant = plat["os"], plat["architecture"], plat.get("variant", "")
-    platform = f"{os_}/{arch}" + (f"/{variant}" if variant else "")
-    out = {}
-    for prefix in ("TARGET", "BUILD"):
-        out.update({f"{prefix}PLATFORM": platform, f"{prefix}OS": os_, f"{prefix}ARCH": arch,
-                    f"{prefix}VARIANT": variant})
-    return out
+def platform_args(target: dict | None = None) -> dict[str, str]:
+    """The automatic platform ARGs: TARGET* for `target` (--platform; the host's by default),
+    BUILD* for the host."""
+    from . import platforms
+
+    return platforms.args(target or host_platform(), host_platform())
 
 
 def parse_build_args(items: list[str]) -> dict[str, str]:
@@ -62,9 +59,10 @@ class GlobalScope:
     escape: str = "\\"
     values: dict[str, str] = field(default_factory=dict)
     consumed: set[str] = field(default_factory=set)
+    target: dict | None = None  # --platform (None: the host's)
 
     def __post_init__(self) -> None:
-        self.values.update(platform_args())
+        self.values.update(platform_args(self.target))
 
     def set_target_stage(self, name: str) -> None:
         """TARGETSTAGE: the target stage's name, `default` for an unnamed one (predefined,

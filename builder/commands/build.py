@@ -38,6 +38,8 @@ from .registry import make_options, push_image, registry_options
               metavar="type=registry,ref=REF[,mode=min|max][,compression=zstd|gzip] | type=local,dest=DIR | type=inline",
               help="Export this build's cache records (repeatable); a failed export is a warning unless "
                    "ignore-error=false.")
+@click.option("--platform", default="", metavar="OS/ARCH[/VARIANT]",
+              help="The target platform (TARGETPLATFORM); RUN steps need the host's own (no emulation).")
 @click.option("--allow", "allow", multiple=True, metavar="network.host",
               help="Grant an entitlement: network.host lets RUN --network=host share the host's network.")
 @click.option("--shm-size", default=None, metavar="BYTES", help="Size of /dev/shm in RUN steps (e.g. 128m).")
@@ -53,8 +55,9 @@ from .registry import make_options, push_image, registry_options
 @click.argument("context", type=click.Path())
 @click.pass_context
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, no_cache,
-              no_cache_filter, progress, pull, push, compression, cache_from, cache_to, allow, shm_size, ulimits,
-              cgroup_parent, memory, memory_swap, cpu_quota, cpu_period, insecure, registry_timeout, context):
+              no_cache_filter, progress, pull, push, compression, cache_from, cache_to, platform, allow, shm_size,
+              ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period, insecure, registry_timeout,
+              context):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -65,6 +68,10 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     from ..executor.run_network import ENTITLEMENTS
     from ..executor.run_resources import parse as parse_resources
 
+    if platform:
+        from ..platforms import parse_target
+
+        platform = parse_target(platform)
     for entitlement in allow:
         if entitlement not in ENTITLEMENTS:
             raise UsageError(f"invalid --allow {entitlement!r}: cairn knows {', '.join(ENTITLEMENTS)}")
@@ -97,7 +104,8 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     registry = make_options(insecure, registry_timeout)
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
                            tuple(_parse_secret(s) for s in secrets), no_cache, tuple(no_cache_filter),
-                           pull, registry, imports, exports, allow=tuple(allow), run_resources=run_resources)
+                           pull, registry, imports, exports, allow=tuple(allow), run_resources=run_resources,
+                           platform=platform)
 
     store = open_store(ctx)
     try:

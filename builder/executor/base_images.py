@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 
+from ..errors import CairnError
 from ..reference import ReferenceError, parse_reference
 from ..store import images
 from ..store.store import Store
@@ -25,18 +26,42 @@ class BaseImages:
         self.always_pull = always_pull
         self.log = log
         self._pulled: dict[str, images.ImageRecord] = {}
+        self._warned: set[str] = set()  # images of another platform used as they are
         self._lock = threading.Lock()
 
-    def resolve(self, text: str) -> images.ImageRecord:
-        """An image by name or ID; raises ImageNotFound or a RegistryError."""
+    def resolve(self, text: str, platform: dict | None = None, explicit: bool = False) -> images.ImageRecord:
+        """An image by name or ID, for `platform` (the host's by default); raises
+        ImageNotFound or a RegistryError. When the store's image is for another platform, it
+        is pulled for this one if the platform was asked for `explicit`ly (--platform), and
+        used with a warning otherwise (as docker does)."""
+        from .. import platforms
+
+        want = platform or platforms.host()
+        key = text if platforms.same(want, platforms.host()) else f"{text}@{platforms.text(want)}"
         with self._lock:
-            if text in self._pulled:
-                return self._pulled[text]
+            if key in self._pulled:
+                return self._pulled[key]
+            local = None
             if not self.always_pull:
                 try:
-                    return images.resolve(self.store, text)
+                    local = images.resolve(self.store, text)
                 except images.ImageNotFound:
                     pass
+                if local is not None:
+                    have = platforms.of_config(images.load_documents(self.store, local)[1].doc)
+                    if platforms.same(have, want) or not explicit:
+                        if not platforms.same(have, want) and key not in self._warned:
+                            self._warned.add(key)
+                            self.log(f"[warning] {text} in the store is for {platforms.text(have)}, "
+                                     f"not {platforms.text(want)}: using it")
+                        return local
+                    try:
+                        self._pulled[key] = self._pull(text, want)
+                    except (CairnError, OSError) as err:
+                        raise CairnError(f"{text} in the store is for {platforms.text(have)}, not the "
+                                         f"{platforms.text(want)} asked for, and pulling it for "
+                                         f"{platforms.text(want)} failed: {err}") from None
+                    return self._pulled[key]
             if self.fallback is not None and not self.always_pull:
                 try:
                     found = images.resolve(self.fallback, text)
@@ -49,15 +74,20 @@ class BaseImages:
                         tags = [parse_reference(text)]
                     except ReferenceError:
                         tags = []  # an image ID
-                    self._pulled[text] = copy_image(self.fallback, self.store, found, tags)
-                    return self._pulled[text]
+                    self._pulled[key] = copy_image(self.fallback, self.store, found, tags)
+                    return self._pulled[key]
             try:
                 ref = parse_reference(text)
             except ReferenceError:
                 return images.resolve(self.store, text)  # an image ID: never pulled
-            from ..registry.pull import pull
+            self._pulled[key] = self._pull(text, want)
+            return self._pulled[key]
 
-            self.log(f"pulling {ref.familiar}")
-            result = pull(self.store, ref, self.registry_options, lazy=True)
-            self._pulled[text] = result.image
-            return result.image
+    def _pull(self, text: str, want: dict) -> images.ImageRecord:
+        from .. import platforms
+        from ..registry.pull import pull
+
+        ref = parse_reference(text)
+        other = not platforms.same(want, platforms.host())
+        self.log(f"pulling {ref.familiar}" + (f" for {platforms.text(want)}" if other else ""))
+        return pull(self.store, ref, self.registry_options, platforms.text(want), lazy=True).image

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import grammar
 
-from .. import image_config, oci
+from .. import image_config, oci, platforms
 from ..args import GlobalScope, StageScope, unused_build_args
 from ..errors import CairnError
 from ..image_files import read_file
@@ -53,6 +53,7 @@ from .onbuild import parse_triggers, plan_with_triggers
 from .runcmd import RunFailed, run_key
 from .step_names import step_label, step_numbers
 from .epoch import clamp_tree
+from .stage_platforms import refuse_foreign_runs, stage_platforms
 from .state import Layer, StageState, scratch_doc
 
 
@@ -72,6 +73,7 @@ class BuildOptions:
     base_store: object = None  # a Store to copy missing base images from before pulling them
     allow: tuple[str, ...] = ()  # entitlements given with --allow (network.host)
     run_resources: object = None  # RunResources: --shm-size, --ulimit, --cgroup-parent, -m, --cpu-quota...
+    platform: str = ""  # --platform: the target platform (empty: the host's)
 
 
 MAX_CHANGED_FILES = 200  # per step, in --metadata-file
@@ -97,15 +99,16 @@ def _default_path(doc: dict) -> None:
         cfg["Env"] = image_config.env_list_set(cfg.get("Env") or [], "PATH", image_config.DEFAULT_PATH)
 
 
-def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState], bases: BaseImages) -> StageState:
+def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState], bases: BaseImages,
+                platform: dict, explicit: bool) -> StageState:
     if ps.base.stage is not None:
         return states[ps.base.stage].clone()
     if ps.base.scratch:
-        doc = scratch_doc(image_config.host_platform())
+        doc = scratch_doc(platform)
         _default_path(doc)
         return StageState(store, [], doc)
     try:
-        image = bases.resolve(ps.base.image)
+        image = bases.resolve(ps.base.image, platform, explicit)
     except images.ImageNotFound:
         raise CairnError(f"base image {ps.base.image!r} is not in the store and cannot be pulled") from None
     except CairnError as err:
@@ -367,9 +370,12 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     build_args = dict(options.build_args)
     if epoch_arg.NAME not in build_args and os.environ.get(epoch_arg.NAME):
         build_args[epoch_arg.NAME] = os.environ[epoch_arg.NAME]  # as buildx passes it on
-    g = GlobalScope(build_args, tree.escape)
+    target_platform = platforms.parse(options.platform) if options.platform else platforms.host()
+    g = GlobalScope(build_args, tree.escape, target=target_platform)
     bases = BaseImages(store, options.registry, options.pull, progress.info, options.base_store)
     bp = plan_with_triggers(store, bases, plan, g, options.target)
+    stage_plats = stage_platforms(bp, target_platform)
+    refuse_foreign_runs(bp, stage_plats)
     epoch = epoch_arg.parse(build_args.get(epoch_arg.NAME, g.values.get(epoch_arg.NAME)),
                             [st.name for st in plan.stages if st.name])
     ctx = BuildContext.open(context_dir, dockerfile_path)
@@ -387,7 +393,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         label = ps.stage.name or str(ps.index)
         shown = step_label(ps, len(plan.stages))
         header = next(counter)
-        state = _base_state(store, ps, states, bases)
+        state = _base_state(store, ps, states, bases, stage_plats[ps.index], bool(ps.platform or options.platform))
         commands = _onbuild_triggers(state, ps) + list(ps.stage.commands)
         numbers = step_numbers(ps, commands)
         progress.stage(header, shown, ps.stage.original, numbers.first())

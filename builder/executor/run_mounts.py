@@ -224,6 +224,8 @@ def _stage_bind(m, layers: list[str], name: str, store, out: RunMounts) -> None:
     view = MergedView(layers, name)
     rel = view.resolve_links(m.source or "/")
     st = view.lstat(rel) if rel else (os.lstat(layers[0]) if layers else None)
+    if st is None and not layers and not rel:  # an image without layers: its root, an empty directory
+        st = os.lstat(_scratch(store, "mount-empty-", out))
     if st is None:
         raise CairnError(f"--mount from={name}: {m.source or '/'} not found there")
     if not stat.S_ISDIR(st.st_mode):

@@ -10,10 +10,10 @@ import tarfile
 from pathlib import Path
 
 
-def docker_archive(path: Path, ref: str, layers: list[bytes]) -> Path:
+def docker_archive(path: Path, ref: str, layers: list[bytes], arch: str = "amd64") -> Path:
     """Write a docker-archive holding one image `ref` whose layers (bottom first) are `layers`."""
     diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+    config = json.dumps({"architecture": arch, "os": "linux", "config": {},
                          "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     names = [f"{d[7:]}/layer.tar" for d in diff_ids]
