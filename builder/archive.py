@@ -372,26 +372,33 @@ def _load_oci(store: Store, arc: _Archive) -> list[Loaded]:
     index = oci.Index.parse(arc.read("index.json"))
     loaded = []
     for top in index.manifests:
-        desc = _pick_manifest(store, arc, top)
-        raw = arc.read(_blob_name(desc.digest))
-        manifest = oci.Manifest.parse(raw, desc.media_type)
-        if manifest.digest != desc.digest:
-            raise BlobError(f"manifest {desc.digest} does not match its digest (content is {manifest.digest})")
-        config_raw = arc.read(_blob_name(manifest.config.digest), CONFIG_LIMIT)
-        config = oci.ImageConfig.parse(config_raw)
-        if config.digest != manifest.config.digest:
-            raise BlobError(f"config {manifest.config.digest} does not match its digest")
-        diff_ids = config.diff_ids
-        if len(diff_ids) != len(manifest.layers):
-            raise ArchiveError(f"manifest {desc.digest} has {len(manifest.layers)} layers, config {len(diff_ids)}")
-        for diff_id, layer in zip(diff_ids, manifest.layers):
-            if oci.LAYER_COMPRESSION.get(layer.media_type) is None:
-                raise ArchiveError(f"unsupported layer media type {layer.media_type!r}")
-            _store_layer(store, arc, _blob_name(layer.digest), layer.digest, diff_id, layer.media_type)
         names = [top.annotation(CONTAINERD_NAME), top.annotation(oci.REF_NAME_ANNOTATION)]
         refs = _refs([n for n in names if n and ("/" in n or ":" in n)])[:1]
-        loaded.append(Loaded(images.add_image(store, manifest, config, refs), tuple(refs)))
+        loaded.append(Loaded(load_oci_image(store, arc, top, refs), tuple(refs)))
     return loaded
+
+
+def load_oci_image(store: Store, arc, top: oci.Descriptor, refs: list[Reference]) -> images.ImageRecord:
+    """One image of an OCI layout (an index entry: a manifest, or an index whose entry for this
+    host is taken), every blob verified against its digest; `arc` reads the layout's files
+    (an archive, or oci_layout.LayoutDir)."""
+    desc = _pick_manifest(store, arc, top)
+    raw = arc.read(_blob_name(desc.digest))
+    manifest = oci.Manifest.parse(raw, desc.media_type)
+    if manifest.digest != desc.digest:
+        raise BlobError(f"manifest {desc.digest} does not match its digest (content is {manifest.digest})")
+    config_raw = arc.read(_blob_name(manifest.config.digest), CONFIG_LIMIT)
+    config = oci.ImageConfig.parse(config_raw)
+    if config.digest != manifest.config.digest:
+        raise BlobError(f"config {manifest.config.digest} does not match its digest")
+    diff_ids = config.diff_ids
+    if len(diff_ids) != len(manifest.layers):
+        raise ArchiveError(f"manifest {desc.digest} has {len(manifest.layers)} layers, config {len(diff_ids)}")
+    for diff_id, layer in zip(diff_ids, manifest.layers):
+        if oci.LAYER_COMPRESSION.get(layer.media_type) is None:
+            raise ArchiveError(f"unsupported layer media type {layer.media_type!r}")
+        _store_layer(store, arc, _blob_name(layer.digest), layer.digest, diff_id, layer.media_type)
+    return images.add_image(store, manifest, config, refs)
 
 
 def load(store: Store, path: str) -> list[Loaded]:

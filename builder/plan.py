@@ -8,7 +8,7 @@ needs are built. The order is a topological one (each stage after those it uses)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grammar
 
@@ -22,14 +22,16 @@ from .instructions.suggest import with_hint
 
 @dataclass(frozen=True)
 class BaseRef:
-    """What a stage starts FROM: another stage (by index), `scratch`, or an image reference."""
+    """What a stage starts FROM: another stage (by index), `scratch`, an image reference, or a
+    named context (`--build-context NAME=...`, by its normalised name)."""
 
     stage: int | None = None
     image: str | None = None
+    context: str | None = None
 
     @property
     def scratch(self) -> bool:
-        return self.stage is None and self.image is None
+        return self.stage is None and self.image is None and self.context is None
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class PlannedStage:
     base: BaseRef
     deps: frozenset[int]  # stages this one needs (its base included)
     platform: str
+    replaced: bool = False  # a named context of the stage's name is the stage: none of its commands run
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,12 @@ def _stage_index(plan: t.DockerfilePlan, name: str) -> int | None:
     return None
 
 
-def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope,
-               commands: list[t.Command]) -> tuple[set[int], list[tuple[str, t.Command]]]:
+def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope, commands: list[t.Command],
+               replaced: frozenset[int] = frozenset()) -> tuple[set[int], list[tuple[str, t.Command]]]:
     """Stages used by COPY --from and RUN --mount=from in these commands of a stage (expanded
     with globals), and the COPY --from references to this stage or a later one (an error if
-    the stage is built)."""
+    the stage is built). A stage a named context replaced is read from that context: no
+    dependency."""
     deps: set[int] = set()
     late: list[tuple[str, t.Command]] = []
     for cmd in commands:
@@ -87,7 +91,7 @@ def _from_deps(plan: t.DockerfilePlan, st: t.Stage, g: GlobalScope,
                 raise InstructionError("variable expansion is not supported for --from, define a new stage "
                                        "with FROM using ARG from global scope as a workaround").at(where.start_line)
             idx = _stage_index(plan, name)
-            if idx is not None:
+            if idx is not None and idx not in replaced:
                 deps.add(idx)
                 if isinstance(where, t.Copy) and idx >= st.index:
                     late.append((name, where))
@@ -100,11 +104,15 @@ def stage_triggers(plan: t.DockerfilePlan, base: int) -> list[t.Command]:
 
 
 def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None,
-               image_triggers: dict[int, list[t.Command]] | None = None) -> BuildPlan:
+               image_triggers: dict[int, list[t.Command]] | None = None, named=None) -> BuildPlan:
     """Resolve bases and dependencies; raises InstructionError/CairnError for bad targets,
     unknown stages used by index, and cycles. The ONBUILD triggers a stage inherits are
     resolved against this file's stages, as BuildKit does: those of a stage base are read
-    here, those of an image base come in `image_triggers` (stage index -> commands)."""
+    here, those of an image base come in `image_triggers` (stage index -> commands).
+
+    `named(name)` is the named context a name means, or None. As in BuildKit, a context
+    named as a stage replaces the whole stage; otherwise a FROM naming an earlier stage
+    takes that stage, and only then may a context replace the base image."""
     if target:
         tgt = _stage_index(plan, target)
         if tgt is None:
@@ -119,12 +127,19 @@ def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None
 
     planned: dict[int, PlannedStage] = {}
     late: dict[int, list[tuple[str, t.Command]]] = {}
+    named = named or (lambda name: None)
+    replaced = frozenset(st.index for st in plan.stages if st.name and named(st.name))
     for st in plan.stages:
         try:
             base_name = g.expand(st.base_name)
             platform = g.expand(st.platform) if st.platform else ""
         except grammar.ShellWordError as err:
             raise err.at(st.start_line, st.start_line) from None
+        if st.index in replaced:
+            planned[st.index] = PlannedStage(st.index, replace(st, commands=()), BaseRef(context=named(st.name)),
+                                             frozenset(), platform, replaced=True)
+            late[st.index] = []
+            continue
         if not base_name:
             raise InstructionError("base name (FROM) should not be blank").at(st.start_line)
         base_idx = _stage_index(plan, base_name)
@@ -137,11 +152,13 @@ def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None
             base = BaseRef(stage=base_idx)
         elif base_name.lower() == "scratch":
             base = BaseRef()
+        elif named(base_name):
+            base = BaseRef(context=named(base_name))
         else:
             base = BaseRef(image=base_name)
-        triggers = stage_triggers(plan, base.stage) if base.stage is not None else \
+        triggers = stage_triggers(plan, base.stage) if base.stage is not None and base.stage not in replaced else \
             (image_triggers or {}).get(st.index, [])
-        deps, late[st.index] = _from_deps(plan, st, g, triggers + list(st.commands))
+        deps, late[st.index] = _from_deps(plan, st, g, triggers + list(st.commands), replaced)
         if base.stage is not None:
             deps.add(base.stage)
         planned[st.index] = PlannedStage(st.index, st, base, frozenset(deps), platform)

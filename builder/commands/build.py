@@ -51,13 +51,15 @@ from .registry import make_options, push_image, registry_options
               help="Memory plus swap of each RUN step (-1: unlimited swap; default twice --memory).")
 @click.option("--cpu-quota", type=int, default=None, help="CPU CFS quota of each RUN step, in microseconds.")
 @click.option("--cpu-period", type=int, default=None, help="CPU CFS period of each RUN step, in microseconds.")
+@click.option("--build-context", "build_contexts", multiple=True, metavar="NAME=DIR|docker-image://REF|oci-layout://DIR",
+              help="A named context: replaces the stage, image or --from of that NAME (repeatable).")
 @registry_options
 @click.argument("context", type=click.Path())
 @click.pass_context
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, no_cache,
               no_cache_filter, progress, pull, push, compression, cache_from, cache_to, platform, allow, shm_size,
               ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period, insecure, registry_timeout,
-              context):
+              context, build_contexts=()):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -105,7 +107,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
                            tuple(_parse_secret(s) for s in secrets), no_cache, tuple(no_cache_filter),
                            pull, registry, imports, exports, allow=tuple(allow), run_resources=run_resources,
-                           platform=platform)
+                           platform=platform, contexts=_named_contexts(build_contexts))
 
     store = open_store(ctx)
     try:
@@ -136,6 +138,12 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     if not push and not any(o.to_stdout for o in wanted):
         click.echo(str(result.image.id))
     sys.stdout.flush()
+
+
+def _named_contexts(values) -> tuple:
+    from ..executor.named_contexts import parse_build_context
+
+    return tuple(parse_build_context(v) for v in values)
 
 
 def _default_dockerfile(context: str) -> str:

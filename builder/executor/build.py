@@ -49,6 +49,7 @@ from .progress import Progress
 from .run_mounts import FreshCaches, context_source, expand_mounts
 from .run_network import step_mode
 from .history import created_by
+from .named_contexts import NamedContexts
 from .onbuild import parse_triggers, plan_with_triggers
 from .runcmd import RunFailed, run_key
 from .step_names import step_label, step_numbers
@@ -74,6 +75,7 @@ class BuildOptions:
     allow: tuple[str, ...] = ()  # entitlements given with --allow (network.host)
     run_resources: object = None  # RunResources: --shm-size, --ulimit, --cgroup-parent, -m, --cpu-quota...
     platform: str = ""  # --platform: the target platform (empty: the host's)
+    contexts: tuple = ()  # named_contexts.NamedContext from --build-context
 
 
 MAX_CHANGED_FILES = 200  # per step, in --metadata-file
@@ -100,9 +102,14 @@ def _default_path(doc: dict) -> None:
 
 
 def _base_state(store: Store, ps: PlannedStage, states: dict[int, StageState], bases: BaseImages,
-                platform: dict, explicit: bool) -> StageState:
+                platform: dict, explicit: bool, contexts=None, stat_cache=None,
+                epoch: int | None = None) -> StageState:
     if ps.base.stage is not None:
         return states[ps.base.stage].clone()
+    if ps.base.context is not None:
+        state = contexts.base_state(ps.base.context, platform, explicit, stat_cache, epoch, _make_layer)
+        _default_path(state.doc)
+        return state
     if ps.base.scratch:
         doc = scratch_doc(platform)
         _default_path(doc)
@@ -134,9 +141,26 @@ def _chown(state: StageState, spec: str) -> tuple[int, int] | None:
     return user.uid, user.gid
 
 
+def _named_context(state: StageState, ref_word: str):
+    """The named context (named_contexts.Loaded) a --from reads, or None."""
+    key = state.contexts.for_ref(state.scope.expand(ref_word)) if state.contexts is not None else None
+    return state.contexts.load(key) if key is not None else None
+
+
+def _named_directory(state: StageState, ref_word: str) -> BuildContext | None:
+    """The directory a --from reads when it names a directory context."""
+    named = _named_context(state, ref_word)
+    return named.local if named is not None else None
+
+
 def _from_source(store: Store, state: StageState, ref_word: str, states, plan, flag: str):
     """(layers bottom first, label) of the stage or image a --from names; nothing is unpacked."""
     ref = state.scope.expand(ref_word)
+    named = _named_context(state, ref_word)
+    if named is not None:
+        if named.local is not None:
+            raise CairnError(f"{flag}={ref}: the named context is a directory, which cannot be used here")
+        return None, list(named.image.layers) if named.image is not None else [], f"context {named.spec.name}"
     for ps in plan.stages:
         if ps.stage.name == ref.lower() or (ref.isdecimal() and ps.index == int(ref)):
             return states[ps.index], list(states[ps.index].layers), f"stage {ref}"
@@ -170,6 +194,9 @@ def _copy_source(store: Store, state: StageState, cmd, ctx: BuildContext, states
     """The build context, or for COPY --from a merged view of a stage or an image."""
     if not (isinstance(cmd, t.Copy) and cmd.from_):
         return ctx
+    directory = _named_directory(state, cmd.from_)
+    if directory is not None:
+        return directory
     lowers, label = _from_layers(store, state, cmd.from_, states, plan, "COPY --from")
     return MergedView(lowers, label)
 
@@ -285,7 +312,11 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
         mounts = []
         for m in cmd.mounts:  # (expanded by the caller)
             entry = {"raw": scope.expand(m.raw)}
-            if m.type == "bind" and m.from_:
+            directory = _named_directory(state, m.from_) if m.type == "bind" and m.from_ else None
+            if directory is not None:  # a directory context: as the build context's files
+                entry["context"] = hash_context_sources(directory, [context_source(m, directory)], stat_cache,
+                                                        with_mode=True)
+            elif m.type == "bind" and m.from_:
                 # as BuildKit: a stage by the content of the mounted path, an image by its layers
                 source_state, layers, label = _from_source(store, state, m.from_, states, plan, "RUN --mount from")
                 if source_state is None:
@@ -327,7 +358,11 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
                 return _keyed(state, definition)
         if isinstance(cmd, t.Copy):
             definition["parents"] = cmd.parents
-        if isinstance(cmd, t.Copy) and cmd.from_:
+        directory = _named_directory(state, cmd.from_) if isinstance(cmd, t.Copy) and cmd.from_ else None
+        if directory is not None:  # a directory context: as the build context, by its files' content
+            definition["from"] = "directory"
+            ctx = directory
+        elif isinstance(cmd, t.Copy) and cmd.from_:
             source_state, layers, label = _from_source(store, state, cmd.from_, states, plan, "COPY --from")
             if source_state is None:  # an image: its layers say what it holds
                 definition["from"] = [layer.diff_id.hex for layer in reversed(layers)]
@@ -373,7 +408,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     target_platform = platforms.parse(options.platform) if options.platform else platforms.host()
     g = GlobalScope(build_args, tree.escape, target=target_platform)
     bases = BaseImages(store, options.registry, options.pull, progress.info, options.base_store)
-    bp = plan_with_triggers(store, bases, plan, g, options.target)
+    contexts = NamedContexts(options.contexts, store, bases, plan)
+    bp = plan_with_triggers(store, bases, plan, g, options.target, contexts)
     stage_plats = stage_platforms(bp, target_platform)
     refuse_foreign_runs(bp, stage_plats)
     epoch = epoch_arg.parse(build_args.get(epoch_arg.NAME, g.values.get(epoch_arg.NAME)),
@@ -393,11 +429,14 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         label = ps.stage.name or str(ps.index)
         shown = step_label(ps, len(plan.stages))
         header = next(counter)
-        state = _base_state(store, ps, states, bases, stage_plats[ps.index], bool(ps.platform or options.platform))
-        commands = _onbuild_triggers(state, ps) + list(ps.stage.commands)
+        state = _base_state(store, ps, states, bases, stage_plats[ps.index], bool(ps.platform or options.platform),
+                            contexts, stat_cache, epoch)
+        # (a stage a named context replaced runs nothing, its image's triggers included)
+        commands = [] if ps.replaced else _onbuild_triggers(state, ps) + list(ps.stage.commands)
         numbers = step_numbers(ps, commands)
         progress.stage(header, shown, ps.stage.original, numbers.first())
         state.bases = bases
+        state.contexts = contexts
         state.fs_key = states[ps.base.stage].fs_key if ps.base.stage is not None else \
             chain_id([str(layer.diff_id) for layer in state.layers])
         state.scope = StageScope(g, state.env_dict())
@@ -593,7 +632,8 @@ def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext,
         from .run_step import run_step
 
         return run_step(store, state, cmd, ctx, log, dict(state.secrets),
-                        lambda ref: _from_layers(store, state, ref, states, plan, "RUN --mount from")[0],
+                        lambda ref: _named_directory(state, ref) or
+                        _from_layers(store, state, ref, states, plan, "RUN --mount from")[0],
                         fresh_caches)
     if isinstance(cmd, (t.Copy, t.Add)):
         return _copy_step(store, state, cmd, ctx, states, plan)

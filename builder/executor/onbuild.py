@@ -30,9 +30,22 @@ def parse_triggers(expressions: list[str], line: int) -> list[t.Command]:
     return commands
 
 
-def _image_triggers(store, bases, ps) -> list[t.Command]:
+def _base_image(bases, contexts, ps, planned: dict):
+    """The image a stage starts from (an image, a named context's, or the one of a stage a
+    named context replaced), or None."""
+    if ps.base.image is not None:
+        return bases.resolve(ps.base.image)
+    key = ps.base.context
+    if key is None and ps.base.stage is not None and planned[ps.base.stage].replaced:
+        key = planned[ps.base.stage].base.context
+    return contexts.load(key).image if key is not None else None
+
+
+def _image_triggers(store, bases, contexts, ps, planned: dict) -> list[t.Command]:
     try:
-        image = bases.resolve(ps.base.image)
+        image = _base_image(bases, contexts, ps, planned)
+        if image is None:
+            return []
         _, config = images.load_documents(store, image)
     except (images.ImageNotFound, CairnError):
         return []  # the stage's own FROM reports it, when it runs
@@ -40,15 +53,19 @@ def _image_triggers(store, bases, ps) -> list[t.Command]:
     return parse_triggers(list(expressions), ps.stage.start_line)
 
 
-def plan_with_triggers(store, bases, plan: t.DockerfilePlan, g, target: str | None) -> BuildPlan:
+def plan_with_triggers(store, bases, plan: t.DockerfilePlan, g, target: str | None, contexts=None) -> BuildPlan:
     """plan_build, again with the ONBUILD triggers of every image base in the plan until no
-    new stage comes in (a trigger may bring a stage whose own base has triggers)."""
-    bp = plan_build(plan, g, target)
+    new stage comes in (a trigger may bring a stage whose own base has triggers). Only the
+    named contexts the needed stages start from are loaded."""
+    named = contexts.key if contexts is not None else None
+    bp = plan_build(plan, g, target, named=named)
     seen: dict[int, list[t.Command]] = {}
     while True:
-        new = {ps.index: _image_triggers(store, bases, ps) for ps in bp.stages
-               if ps.base.image is not None and ps.index not in seen}
+        planned = {ps.index: ps for ps in bp.stages}
+        new = {ps.index: _image_triggers(store, bases, contexts, ps, planned) for ps in bp.stages
+               if not ps.replaced and ps.base.stage is None and not ps.base.scratch and ps.index not in seen
+               or ps.base.stage is not None and planned[ps.base.stage].replaced and ps.index not in seen}
         seen.update(new)
         if not any(new.values()):
             return bp
-        bp = plan_build(plan, g, target, seen)
+        bp = plan_build(plan, g, target, seen, named)

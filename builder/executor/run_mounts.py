@@ -63,8 +63,8 @@ class FreshCaches:
 
 def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers, fresh=None) -> RunMounts:
     """The runtime mounts for a RUN step's --mount flags. `from_layers(name)` gives the layer
-    directories (top first) of a stage or image; `context` is the BuildContext; `fresh` (a
-    FreshCaches) when the step skips the cache."""
+    directories (top first) of a stage or image, or the BuildContext of a directory context;
+    `context` is the BuildContext; `fresh` (a FreshCaches) when the step skips the cache."""
     out = RunMounts()
     try:
         for m in mounts:
@@ -92,7 +92,11 @@ def _resolve_one(m, context, store, secrets, from_layers, out: RunMounts, fresh=
     elif m.type == "cache":
         out.mounts.append(_cache_mount(m, store, fresh))
     elif m.type == "bind" and m.from_:
-        _stage_bind(m, from_layers(m.from_), m.from_, store, out)
+        source = from_layers(m.from_)
+        if isinstance(source, list):
+            _stage_bind(m, source, m.from_, store, out)
+        else:  # a directory context (--build-context NAME=DIR): as the build context
+            _context_bind(m, source, store, out)
     elif m.type == "bind":
         _context_bind(m, context, store, out)
     else:

@@ -31,6 +31,7 @@ class StageState:
     bases: object = None  # BaseImages: what COPY --from / RUN --mount from an image resolve through
     epoch: int | None = None  # SOURCE_DATE_EPOCH: the time of new history entries and the layers' mtime limit
     run_resources: object = None  # RunResources of the build's flags (--ulimit, --shm-size...), for RUN
+    contexts: object = None  # NamedContexts: what --build-context NAME stands for
 
     @property
     def config(self) -> dict:
