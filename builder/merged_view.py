@@ -27,14 +27,21 @@ def _opaque(path: str) -> bool:
 class MergedView:
     keeps_owners = True  # COPY --from keeps the owners it reads (BuildKit does)
 
-    def __init__(self, lowers_top_first: list[str], label: str, excludes: tuple = ()):
+    def __init__(self, lowers_top_first: list[str], label: str, excludes: tuple = (), roots=None):
         self.layers = lowers_top_first
         self.label = label
         self.excludes = excludes  # COPY --exclude patterns (dockerignore.Pattern)
+        self.roots = roots  # the COPY's sources, that the patterns are relative to
 
-    def excluding(self, patterns: list[str]) -> "MergedView":
+    def excluding(self, patterns: list[str]) -> MergedView:
         """The same view, without what COPY --exclude patterns name."""
         return MergedView(self.layers, self.label, self.excludes + tuple(parse_dockerignore("\n".join(patterns))))
+
+    def rooted(self, roots) -> MergedView:
+        """The same view, its --exclude patterns relative to these sources (real paths)."""
+        if not self.excludes:
+            return self
+        return MergedView(self.layers, self.label, self.excludes, tuple(sorted(roots, key=len, reverse=True)))
 
     def _find(self, rel: str) -> tuple[str, os.stat_result] | None:
         """(host path, stat) of the visible entry at rel, or None."""
@@ -134,7 +141,7 @@ class MergedView:
         return st is not None and stat.S_ISDIR(st.st_mode)
 
     def ignored(self, rel: str) -> bool:
-        return bool(self.excludes) and excluded(rel, self.excludes)
+        return bool(self.excludes) and excluded(rel, self.excludes, self.roots)
 
     def resolve_links(self, rel: str) -> str:
         """Follow symlinks in every component of rel, as the image's own root would."""

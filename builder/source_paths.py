@@ -162,7 +162,7 @@ def parents_select(tree, src: str, bases: list[str] | None = None) -> list[tuple
         if real is not None:
             if bases is not None:
                 bases.append(real)
-            out += [(real, rel) for rel in _walk(tree, real, _Pattern(pattern))]
+            out += [(real, rel) for rel in _walk(tree.rooted((real,)), real, _Pattern(pattern))]
     return out
 
 

@@ -53,7 +53,38 @@ def test_copy_from_a_stage_with_exclude_copies_what_the_context_copy_does(root, 
         "COPY --exclude=*.md --exclude=docs app /from-context/\n")})
     out = tmp_path / "o"
     build(root, ctx, "-o", f"type=local,dest={out}")
-    assert tree(out / "from-stage") == tree(out / "from-context") == ["main.py", "sub/", "sub/deep.py"]
+    # the patterns are relative to the source copied, as in BuildKit: *.md leaves sub/notes.md in
+    assert tree(out / "from-stage") == tree(out / "from-context") == ["main.py", "sub/", "sub/deep.py",
+                                                                      "sub/notes.md"]
+
+
+MEDIA = {"dir1/file-101.png": "2", "dir1/file-102.txt": "3", "dir1/file-103.jpeg": "4", "dir2/file-201.pdf": "6",
+         "dir2/file-202.jpeg": "7", "dir2/file-203.png": "8", "dir3/file-301.mp3": "9", "dir3/file-302.mpeg": "10",
+         "dir3/deep/dir1/x.png": "11"}
+
+
+@pytest.mark.parametrize("frm", ["", "--from=ctx "])
+def test_exclude_patterns_are_relative_to_each_source(root, tmp_path, frm):
+    """BuildKit's exclude_patterns_test.go, from the context and from a stage holding it."""
+    lines = ["COPY --exclude=*/*.png --exclude=*/*.jpeg . /1", "COPY --exclude=*/*.pdf --exclude=*/*.txt . /2",
+             "COPY --exclude=*.mp3 dir3/ /3/", ("COPY --exclude=*.mp3 --exclude=*.jpeg --exclude=*.png "
+              "--exclude=*.pdf --exclude=*.txt --exclude=deep dir* /4/"), "COPY --exclude=* dir* /6",
+             "COPY --exclude=**/*.png . /7"]
+    ctx = write(tmp_path / "c", {**MEDIA, "Dockerfile": "FROM scratch AS ctx\nCOPY dir1 /dir1\nCOPY dir2 /dir2\n"
+                                 "COPY dir3 /dir3\nFROM scratch\n" + "".join(
+                                     line.replace("COPY ", "COPY " + frm) + "\n" for line in lines)})
+    out = tmp_path / "o"
+    build(root, ctx, "-o", f"type=local,dest={out}")
+    got = {d: [f for f in tree(out / d) if not f.endswith("/") and f != "Dockerfile"]
+           for d in ("1", "2", "3", "4", "7")}
+    assert got["1"] == ["dir1/file-102.txt", "dir2/file-201.pdf", "dir3/deep/dir1/x.png", "dir3/file-301.mp3",
+                        "dir3/file-302.mpeg"]
+    assert got["2"] == ["dir1/file-101.png", "dir1/file-103.jpeg", "dir2/file-202.jpeg", "dir2/file-203.png",
+                        "dir3/deep/dir1/x.png", "dir3/file-301.mp3", "dir3/file-302.mpeg"]
+    assert got["3"] == ["deep/dir1/x.png", "file-302.mpeg"]
+    assert got["4"] == ["file-302.mpeg"]
+    assert tree(out / "6") == []
+    assert "dir3/deep/dir1/x.png" not in got["7"] and "dir1/file-101.png" not in got["7"]
 
 
 def test_an_edit_to_an_excluded_file_of_the_stage_keeps_the_copy_cached(root, tmp_path):

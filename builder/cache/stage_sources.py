@@ -42,9 +42,12 @@ def stage_content(store, source_state, label: str, paths: list[str], with_mode: 
     if excludes:
         view = view.excluding(excludes)
     if parents:
-        selected = [posixpath.join(base, rel) for src in paths for base, rel in parents_select(view, src)]
+        bases: list[str] = []
+        selected = [posixpath.join(base, rel) for src in paths for base, rel in parents_select(view, src, bases)]
+        view = view.rooted(bases)
     else:
         selected = [rel for src in paths for rel in view.select(src)]
+        view = view.rooted([view.resolve_links(named) for named in selected])
     return hash_view_sources(view, selected, stat_cache, with_mode)
 
 

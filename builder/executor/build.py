@@ -376,9 +376,13 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
         source = ctx.excluding(definition["excludes"]) if cmd.excludes else ctx
         if isinstance(cmd, t.Copy) and cmd.parents:  # where each entry lands depends on the text (its /./)
             definition["paths"] = sources
-            selected = [posixpath.join(base, rel) for src in sources for base, rel in parents_select(source, src)]
+            bases: list[str] = []
+            selected = [posixpath.join(base, rel) for src in sources
+                        for base, rel in parents_select(source, src, bases)]
+            source = source.rooted(bases)
         else:
             selected = [rel for src in sources for rel in source.select(src)]
+            source = source.rooted([source.resolve_links(named) for named in selected])
         definition["sources"] = hash_context_sources(source, selected, stat_cache, with_mode=not cmd.chmod)
         return _keyed(state, definition)
     return None

@@ -29,10 +29,11 @@ class BuildContext:
     root: Path
     patterns: list[Pattern] = field(default_factory=list)
     excludes: list[Pattern] = field(default_factory=list)
+    roots: tuple[str, ...] | None = None  # the COPY's sources, that --exclude patterns are relative to
     keeps_owners = False  # COPY from the context writes 0:0 unless --chown, as BuildKit does
 
     @classmethod
-    def open(cls, root: str, dockerfile_path: str | None = None) -> "BuildContext":
+    def open(cls, root: str, dockerfile_path: str | None = None) -> BuildContext:
         path = Path(root)
         if not path.is_dir():
             raise ContextError(f"build context {root!r} is not a directory")
@@ -51,11 +52,17 @@ class BuildContext:
     def ignored(self, rel: str) -> bool:
         if self.patterns and is_ignored(rel, self.patterns):
             return True
-        return bool(self.excludes) and excluded(rel, self.excludes)
+        return bool(self.excludes) and excluded(rel, self.excludes, self.roots)
 
-    def excluding(self, patterns: list[str]) -> "BuildContext":
+    def excluding(self, patterns: list[str]) -> BuildContext:
         """The same context, with COPY --exclude patterns as well as .dockerignore's."""
         return BuildContext(self.root, self.patterns, self.excludes + parse_dockerignore("\n".join(patterns)))
+
+    def rooted(self, roots) -> BuildContext:
+        """The same context, its --exclude patterns relative to these sources (real paths)."""
+        if not self.excludes:
+            return self
+        return BuildContext(self.root, self.patterns, self.excludes, tuple(sorted(roots, key=len, reverse=True)))
 
     def clean(self, src: str) -> str:
         """src as a context-relative path; a path that leaves the context is refused."""

@@ -121,13 +121,14 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
         bases: list[str] = []
         entries = [p for src in sources for p in parents_select(source, src, bases)]
         if bases or contents:
-            _copy_parents(layer, source, entries, contents, dest, lowers, chown, chmod)
+            _copy_parents(layer, source.rooted(bases), entries, contents, dest, lowers, chown, chmod)
         return
     selected: list[str] = []
     for src in sources:
         selected += source.select(src)
     if not selected and not contents:
         return  # only wildcards that match nothing: BuildKit copies nothing and succeeds
+    source = source.rooted([source.resolve_links(named) for named in selected])  # (--exclude's base)
     if len(selected) + len(contents) > 1:
         into_dir = True
     if not into_dir:

@@ -13,7 +13,7 @@ from ..errors import CairnError
 
 @dataclass(frozen=True)
 class Pattern:
-    matcher: "Matcher"
+    matcher: Matcher
     exclude: bool  # False for a `!` exception
 
 
@@ -54,7 +54,7 @@ def _tokens(pattern: str) -> list[tuple[int, object]]:
         elif ch == "[" and _class_end(pattern, i) != -1:
             end = _class_end(pattern, i)
             cls = pattern[i + 1:end]
-            if cls.startswith("^") or cls.startswith("!"):
+            if cls.startswith(("^", "!")):
                 cls = "^" + cls[1:]
             out.append((_CLASS, re.compile("[" + cls.replace("\\\\", "\\\\\\\\") + "]", re.DOTALL)))
             i = end
@@ -207,8 +207,15 @@ def is_ignored(path: str, patterns: list[Pattern]) -> bool:
     return ignored
 
 
-def excluded(rel: str, patterns: list[Pattern]) -> bool:
-    """Whether COPY --exclude patterns exclude rel: they are relative to the COPY's source,
-    which is one of rel's ancestors (or the root)."""
+def excluded(rel: str, patterns: list[Pattern], roots: tuple[str, ...] | None = None) -> bool:
+    """Whether COPY --exclude patterns exclude rel. They are relative to the COPY source
+    rel is in, as BuildKit matches them: given the sources' real paths (`roots`), the path
+    below the nearest one (a source itself by its name: `--exclude=*.md` leaves a wildcard's
+    README.md out); while the sources are still being chosen, below any of its ancestors."""
+    for root in roots or ():
+        if rel == root:
+            return is_ignored(posixpath.basename(rel), patterns)
+        if not root or rel.startswith(root + "/"):
+            return is_ignored(rel[len(root) + 1:] if root else rel, patterns)
     parts = rel.split("/")
     return any(is_ignored("/".join(parts[i:]), patterns) for i in range(len(parts)))

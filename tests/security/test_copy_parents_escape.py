@@ -60,7 +60,7 @@ CONTEXT_SOURCES = ["in/abs/./victim", "in/climb/./victim", "in/a*/./victim", "in
 
 @pytest.mark.parametrize("src", CONTEXT_SOURCES)
 def test_parents_from_the_context_never_reads_the_host(root, tmp_path, host, src):
-    code, err, found = attempt(root, tmp_path, "c", f"FROM scratch\nCOPY --parents {src} /out/\n", host)
+    _code, _err, found = attempt(root, tmp_path, "c", f"FROM scratch\nCOPY --parents {src} /out/\n", host)
     assert not found, (src, found)
 
 
@@ -79,7 +79,7 @@ STAGE_SOURCES = ["/in/abs/./victim", "/in/climb/./victim", "/in/a*/./victim", "/
 def test_parents_from_a_stage_never_reads_the_host(root, tmp_path, host, src):
     src = src.format(host=host)
     dockerfile = f"FROM scratch AS s\nCOPY in /in\nFROM scratch\nCOPY --from=s --parents {src} /out/\n"
-    code, err, found = attempt(root, tmp_path, "s", dockerfile, host)
+    _code, _err, found = attempt(root, tmp_path, "s", dockerfile, host)
     assert not found, (src, found)
 
 
