@@ -38,8 +38,9 @@ from .registry import make_options, push_image, registry_options
               metavar="type=registry,ref=REF[,mode=min|max][,compression=zstd|gzip] | type=local,dest=DIR | type=inline",
               help="Export this build's cache records (repeatable); a failed export is a warning unless "
                    "ignore-error=false.")
-@click.option("--platform", default="", metavar="OS/ARCH[/VARIANT]",
-              help="The target platform (TARGETPLATFORM); RUN steps need the host's own (no emulation).")
+@click.option("--platform", default="", metavar="OS/ARCH[/VARIANT]", envvar="DOCKER_DEFAULT_PLATFORM",
+              help="The target platform (TARGETPLATFORM; default $DOCKER_DEFAULT_PLATFORM or the host's); "
+                   "RUN steps need the host's own (no emulation).")
 @click.option("--allow", "allow", multiple=True, metavar="network.host",
               help="Grant an entitlement: network.host lets RUN --network=host share the host's network.")
 @click.option("--shm-size", default=None, metavar="BYTES", help="Size of /dev/shm in RUN steps (e.g. 128m).")

@@ -91,3 +91,15 @@ class BaseImages:
         other = not platforms.same(want, platforms.host())
         self.log(f"pulling {ref.familiar}" + (f" for {platforms.text(want)}" if other else ""))
         return pull(self.store, ref, self.registry_options, platforms.text(want), lazy=True).image
+
+
+class StageBases:
+    """One stage's view of BaseImages: the images its COPY --from and RUN --mount from= name
+    resolve for the stage's platform, as BuildKit resolves them."""
+
+    def __init__(self, bases: BaseImages, platform: dict, explicit: bool):
+        self.bases, self.platform, self.explicit = bases, platform, explicit
+        self.registry_options = bases.registry_options
+
+    def resolve(self, text: str) -> images.ImageRecord:
+        return self.bases.resolve(text, self.platform, self.explicit)

@@ -44,7 +44,7 @@ from ..cache.stage_sources import from_layers, stage_content
 from .context import BuildContext
 from . import epoch as epoch_arg
 from .copy import copy_into_layer, ensure_parents, is_tar, parse_chmod, unpack_archive_into
-from .base_images import BaseImages
+from .base_images import BaseImages, StageBases
 from .progress import Progress
 from .run_mounts import FreshCaches, context_source, expand_mounts
 from .run_network import step_mode
@@ -439,7 +439,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         commands = [] if ps.replaced else _onbuild_triggers(state, ps) + list(ps.stage.commands)
         numbers = step_numbers(ps, commands)
         progress.stage(header, shown, ps.stage.original, numbers.first())
-        state.bases = bases
+        state.bases = StageBases(bases, stage_plats[ps.index], bool(ps.platform or options.platform))
         state.contexts = contexts
         state.fs_key = states[ps.base.stage].fs_key if ps.base.stage is not None else \
             chain_id([str(layer.diff_id) for layer in state.layers])

@@ -58,6 +58,9 @@ def test_every_platform_arg(root, tmp_path):
     assert (out / "args").read_text().startswith("TARGETPLATFORM=linux/arm64,TARGETOS=linux,TARGETARCH=arm64,")
     out = export(root, ctx, tmp_path / "out3")
     assert (out / "args").read_text().startswith(f"TARGETPLATFORM=linux/{HOST_ARCH},")
+    out = tmp_path / "out4"  # buildx's default for --platform
+    build_ok(root, ctx, "-o", f"type=local,dest={out}", env={"DOCKER_DEFAULT_PLATFORM": "linux/riscv64"})
+    assert (out / "args").read_text().startswith("TARGETPLATFORM=linux/riscv64,")
 
 
 @container
@@ -91,12 +94,18 @@ def test_a_foreign_image_is_used_for_its_platform(root, tmp_path):
     build_ok(root, ctx, "-t", "foreign-child:1")
     doc = image_config(root, "foreign-child:1")
     assert doc["Architecture"] == OTHER_ARCH
+    # COPY --from an image resolves it for the stage's platform
+    ctx = write(tmp_path / "e", {"Dockerfile": f"FROM --platform={OTHER} scratch\nCOPY --from=foreign:1 /hello /\n"})
+    assert "warning" not in build_ok(root, ctx)
     # asked for the host's platform, the store's foreign image is pulled again: here it cannot be
     ctx = write(tmp_path / "d", {"Dockerfile": "FROM 127.0.0.1:9/nothing/here:1\nCOPY f /f\n", "f": "x"})
     assert cairn_cli("tag", "foreign:1", "127.0.0.1:9/nothing/here:1", root=root).returncode == 0
     res = build(root, ctx, "--platform", f"linux/{HOST_ARCH}")
     err = res.stderr.decode()
     assert res.returncode == 1 and f"is for {OTHER}, not the linux/{HOST_ARCH} asked for" in err, err[-2000:]
+    ctx2 = write(tmp_path / "f", {"Dockerfile": "FROM scratch\nCOPY --from=127.0.0.1:9/nothing/here:1 /hello /\n"})
+    res = build(root, ctx2, "--platform", f"linux/{HOST_ARCH}")
+    assert res.returncode == 1 and f"is for {OTHER}, not the linux/{HOST_ARCH}" in res.stderr.decode()
     # without --platform, docker's behaviour: the store's image, with a warning
     out = export(root, ctx, tmp_path / "out")
     assert (out / "hello").read_text() == "hello\n"
