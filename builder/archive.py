@@ -178,6 +178,10 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker", *, names
                     annotations[oci.REF_NAME_ANNOTATION] = str(ref)
             index_entries.append(manifest.descriptor(**annotations).to_json())
             if fmt == "docker":
+                same = [e for e in docker_manifest if e["Config"] == _blob_name(image.config)]
+                if same:  # one image under several names: one entry with all its tags, as docker saves it
+                    same[0]["RepoTags"] += [ref.familiar] if ref is not None else []
+                    continue
                 docker_manifest.append({
                     "Config": _blob_name(image.config),
                     "RepoTags": [ref.familiar] if ref is not None else [],

@@ -103,6 +103,9 @@ def test_oci_output_is_named_by_the_tags(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM scratch\nCOPY <<EOF /foo\nhello\nEOF\n"})
     build_ok(root, ctx, "-t", "org/repo:tag1", "-t", "org/repo:tag2", "-o", f"type=oci,dest={tmp_path / 'o.tar'}")
     _check_index(json.loads(tar_map((tmp_path / "o.tar").read_bytes())["index.json"]))
+    build_ok(root, ctx, "-t", "org/repo:tag1", "-t", "org/repo:tag2", "-o", f"type=docker,dest={tmp_path / 'd.tar'}")
+    manifest = json.loads(tar_map((tmp_path / "d.tar").read_bytes())["manifest.json"])
+    assert [m["RepoTags"] for m in manifest] == [["org/repo:tag1", "org/repo:tag2"]]
     assert cairn_cli("rmi", "org/repo:tag1", root=root).returncode == 0
     assert cairn_cli("rmi", "org/repo:tag2", root=root).returncode == 0
 
