@@ -114,3 +114,24 @@ def test_output_to_a_missing_directory_is_a_clear_error(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM scratch\n"})
     err = build_err(root, ctx, "-o", f"type=tar,dest={tmp_path / 'no' / 'such' / 'out.tar'}")
     assert "out.tar" in err or "no" in err
+
+
+def test_a_tar_is_never_written_to_a_terminal(root, tmp_path):
+    """As docker: `-o -` with stdout on a terminal is refused (exit 2) before anything is built."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+
+    ctx = write(tmp_path / "c", {"Dockerfile": "FROM scratch\nCOPY foo /\n", "foo": "data"})
+    primary, secondary = pty.openpty()
+    try:
+        res = subprocess.run([sys.executable, "-m", "builder.cli", "build", "-o", "-", str(ctx)], cwd=REPO,
+                             stdout=secondary, stderr=subprocess.PIPE, timeout=120,
+                             env={**os.environ, "CAIRN_ROOT": str(root)})
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    assert res.returncode == 2 and b"refusing to write a tar to the terminal" in res.stderr, res.stderr
