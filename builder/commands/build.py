@@ -19,6 +19,8 @@ from .registry import make_options, push_image, registry_options
 @click.option("--build-arg", "build_args", multiple=True, metavar="NAME=VALUE", help="Set a build arg.")
 @click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=PATH",
               help="A secret for RUN --mount=type=secret (never stored in a layer).")
+@click.option("--ssh", "ssh", multiple=True, metavar="default|ID[=SOCKET|KEY[,KEY]]",
+              help="An ssh agent for RUN --mount=type=ssh (default: $SSH_AUTH_SOCK).")
 @click.option("-o", "--output", "outputs", multiple=True, metavar="type=local|tar|oci|docker,dest=PATH | DIR | -",
               help="Also write the image as an archive, its filesystem as a directory or a tar (- is stdout).")
 @click.option("--metadata-file", default=None, type=click.Path(dir_okay=False),
@@ -57,7 +59,7 @@ from .registry import make_options, push_image, registry_options
 @registry_options
 @click.argument("context", type=click.Path())
 @click.pass_context
-def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metadata_file, no_cache,
+def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, metadata_file, no_cache,
               no_cache_filter, progress, pull, push, compression, cache_from, cache_to, platform, allow, shm_size,
               ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period, insecure, registry_timeout,
               context, build_contexts=()):
@@ -108,7 +110,8 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, outputs, metad
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
                            tuple(_parse_secret(s) for s in secrets), no_cache, tuple(no_cache_filter),
                            pull, registry, imports, exports, allow=tuple(allow), run_resources=run_resources,
-                           platform=platform, contexts=_named_contexts(build_contexts))
+                           platform=platform, contexts=_named_contexts(build_contexts),
+                           ssh=_parse_ssh(ssh))
 
     store = open_store(ctx)
     try:
@@ -152,6 +155,14 @@ def _default_dockerfile(context: str) -> str:
     path = os.path.join(context, "Dockerfile")
     lower = os.path.join(context, "dockerfile")
     return lower if not os.path.lexists(path) and os.path.lexists(lower) else path
+
+
+def _parse_ssh(values) -> tuple:
+    if not values:
+        return ()
+    from ..executor.ssh_agent import parse_ssh_options
+
+    return parse_ssh_options(values)
 
 
 def _parse_secret(text: str) -> tuple[str, str]:

@@ -76,6 +76,7 @@ class BuildOptions:
     run_resources: object = None  # RunResources: --shm-size, --ulimit, --cgroup-parent, -m, --cpu-quota...
     platform: str = ""  # --platform: the target platform (empty: the host's)
     contexts: tuple = ()  # named_contexts.NamedContext from --build-context
+    ssh: tuple = ()  # SshSources from --ssh, for RUN --mount=type=ssh
 
 
 MAX_CHANGED_FILES = 200  # per step, in --metadata-file
@@ -445,6 +446,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             chain_id([str(layer.diff_id) for layer in state.layers])
         state.scope = StageScope(g, state.env_dict())
         state.secrets = options.secrets
+        state.ssh = options.ssh
         state.epoch = epoch
         state.run_resources = options.run_resources
         use_cache = not options.no_cache and not ({label, str(ps.index)} & {f.lower() for f in options.no_cache_filter})
@@ -638,7 +640,7 @@ def _execute(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext,
         return run_step(store, state, cmd, ctx, log, dict(state.secrets),
                         lambda ref: _named_directory(state, ref) or
                         _from_layers(store, state, ref, states, plan, "RUN --mount from")[0],
-                        fresh_caches)
+                        fresh_caches, state.ssh)
     if isinstance(cmd, (t.Copy, t.Add)):
         return _copy_step(store, state, cmd, ctx, states, plan)
     raise InstructionError(f"{cmd.keyword} is not supported by the executor yet")

@@ -10,6 +10,8 @@ its context or a stage says can reach a host path or the store's own files.
 - cache: `id` is hashed into a directory name under the store's cache-mounts, never a path.
 - secret: a read-only bind of a private copy of the file the user named with --secret,
   with the mount's uid/gid/mode; `env=NAME` gives its content as the variable NAME.
+- ssh: a socket made for the step (ssh_agent.Forward) that relays to the agent named with
+  --ssh; SSH_AUTH_SOCK names the first one. It is closed and removed after the step.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class RunMounts:
     mounts: list[Mount] = field(default_factory=list)
     scratch: list[str] = field(default_factory=list)  # directories to remove after the step
     env: dict[str, str] = field(default_factory=dict)  # variables from secrets (env=NAME)
+    forwards: list = field(default_factory=list)  # ssh agent relays to close after the step
 
 
 def cache_dir_name(mount_id: str) -> str:
@@ -61,13 +64,19 @@ class FreshCaches:
             return True
 
 
-def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers, fresh=None) -> RunMounts:
+def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers, fresh=None, ssh=()) -> RunMounts:
     """The runtime mounts for a RUN step's --mount flags. `from_layers(name)` gives the layer
     directories (top first) of a stage or image, or the BuildContext of a directory context;
-    `context` is the BuildContext; `fresh` (a FreshCaches) when the step skips the cache."""
+    `context` is the BuildContext; `fresh` (a FreshCaches) when the step skips the cache;
+    `ssh` the build's SshSources."""
     out = RunMounts()
+    ssh_mounts = 0
     try:
         for m in mounts:
+            if m.type == "ssh":
+                _ssh(m, ssh, ssh_mounts, out)
+                ssh_mounts += 1
+                continue
             _resolve_one(m, context, store, secrets, from_layers, out, fresh)
     except BaseException:
         remove_scratch(out)
@@ -78,9 +87,13 @@ def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers,
 def remove_scratch(out: RunMounts) -> None:
     from ..store.store import remove_tree
 
-    for d in out.scratch:
-        remove_tree(Path(d))
-    out.scratch.clear()
+    try:
+        while out.forwards:
+            out.forwards.pop().close()
+    finally:
+        for d in out.scratch:
+            remove_tree(Path(d))
+        out.scratch.clear()
 
 
 def _resolve_one(m, context, store, secrets, from_layers, out: RunMounts, fresh=None) -> None:
@@ -131,6 +144,24 @@ def _secret(m, secrets, store, out: RunMounts) -> None:
         tree.set_meta(t.fd, "secret", owner=(m.uid or 0, m.gid or 0), mode=m.mode if m.mode is not None else 0o400)
         path = os.path.join(t.root, "secret")
     out.mounts.append(Mount(m.target or f"/run/secrets/{sid}", "bind", path, ("ro", "nosuid", "nodev")))
+
+
+def _ssh(m, sources, index: int, out: RunMounts) -> None:
+    """The agent given with --ssh ID as a fresh socket (0:0 0600 by default, as in BuildKit) at
+    the target or /run/buildkit/ssh_agent.N; an id not given is an error only when required."""
+    from .ssh_agent import DEFAULT_ID, Forward
+
+    sid = m.id or DEFAULT_ID
+    source = next((s for s in sources if s.id == sid), None)
+    if source is None:
+        if m.required:
+            raise CairnError(f"ssh agent {sid!r} is required but was not given (--ssh {sid}[=SOCKET|KEY])")
+        return
+    forward = Forward(source, m.mode if m.mode is not None else 0o600, m.uid or 0, m.gid or 0)
+    out.forwards.append(forward)
+    target = m.target or f"/run/buildkit/ssh_agent.{index}"
+    out.mounts.append(Mount(target, "bind", forward.path, ("nosuid", "nodev", "noexec")))
+    out.env.setdefault("SSH_AUTH_SOCK", target)
 
 
 def _cache_mount(m, store, fresh=None) -> Mount:

@@ -51,9 +51,9 @@ def _drop_unused_mountpoints(upper: str, lowers: list[str], extra: tuple[str, ..
 
 
 def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
-             secrets: dict[str, str] | None = None, from_roots=None, fresh_caches=None) -> Layer:
+             secrets: dict[str, str] | None = None, from_roots=None, fresh_caches=None, ssh=()) -> Layer:
     """`context` is the BuildContext; `from_roots(name)` gives the layer directories (top
-    first) of a stage or image, for RUN --mount=type=bind,from=..."""
+    first) of a stage or image, for RUN --mount=type=bind,from=...; `ssh` the --ssh agents."""
     lowers = state.lowerdirs()
     cfg = state.config
     user = resolve_user(state.scope.expand(cfg.get("User") or ""), read_file(lowers, "/etc/passwd"),
@@ -77,7 +77,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         os.chmod(files_dir / "script", 0o755)
         files.append((script.path, str(files_dir / "script")))
     try:
-        run_mounts = resolve_mounts(cmd.mounts, context, store, secrets or {}, from_roots, fresh_caches)
+        run_mounts = resolve_mounts(cmd.mounts, context, store, secrets or {}, from_roots, fresh_caches, ssh)
     except BaseException:
         for d in (upper, work, root, files_dir):
             remove_tree(d)

@@ -27,6 +27,7 @@ class StageState:
     scope: StageScope | None = None
     cmd_set: bool = False  # CMD given in this stage (an ENTRYPOINT clears an inherited CMD)
     secrets: tuple = ()  # (id, host path) pairs from --secret
+    ssh: tuple = ()  # SshSources from --ssh
     fs_key: str = "scratch"  # cache key of the filesystem so far (base ChainID, then each layer step)
     bases: object = None  # BaseImages: what COPY --from / RUN --mount from an image resolve through
     epoch: int | None = None  # SOURCE_DATE_EPOCH: the time of new history entries and the layers' mtime limit

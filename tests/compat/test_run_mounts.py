@@ -1,6 +1,6 @@
 """RUN --mount, secrets, --network and --security, ported from BuildKit's
 dockerfile_mount_test.go, dockerfile_secrets_test.go, dockerfile_runnetwork_test.go,
-dockerfile_runsecurity_test.go and dockerfile_ssh_test.go."""
+dockerfile_runsecurity_test.go (dockerfile_ssh_test.go: test_ssh.py)."""
 
 from __future__ import annotations
 
@@ -156,9 +156,3 @@ def test_security_sandbox_and_insecure(root, tmp_path):
 def test_security_insecure_needs_an_entitlement(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\nRUN --security=insecure [ -c /dev/fuse ] || [ -e /dev/loop-control ]\n"})
     build_ok(root, ctx, "--allow", "security.insecure")
-
-
-@pytest.mark.xfail(strict=True, reason="cairn build has no --ssh option (RUN --mount=type=ssh)")
-def test_ssh_mount_socket(root, tmp_path):
-    ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\nRUN --mount=type=ssh,mode=741,uid=100,gid=102 [ -S /run/buildkit/ssh_agent.0 ]\n"})
-    build_ok(root, ctx, "--ssh", "default")
