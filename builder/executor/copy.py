@@ -192,10 +192,10 @@ def _copy_parents(layer: str, source, entries: list[tuple[str, str]], contents, 
                         fd, _ = tree.child_dir(sub, part)
                         os.close(sub)
                         made.setdefault("/".join(parts[:i + 1]), posixpath.join(base, *parts[:i + 1]))
-                    _copy(source, posixpath.join(base, rel) if rel else base, fd, parts[-1], chown, chmod)
+                    _copy(source, posixpath.join(base, rel), fd, parts[-1], chown, chmod)
                 finally:
                     os.close(fd)
-            for sub in sorted(made, key=lambda d: -d.count("/")):  # deepest first: a child's write moves no mtime after
+            for sub in made:  # once everything is written: no later write moves their mtimes
                 _copy_meta(source, made[sub], dest_fd, sub, chown, chmod)
             _write_contents(t, dest_fd, contents, None, dest_dir, on_create, chown, chmod)
         finally:
@@ -205,6 +205,8 @@ def _copy_parents(layer: str, source, entries: list[tuple[str, str]], contents, 
 def _copy_meta(source, rel: str, dest_fd: int, sub: str, chown, chmod) -> None:
     """The metadata of the source directory rel on the directory `sub` below dest_fd."""
     st = source.lstat(rel)
+    if st is None:
+        return
     parent, name = posixpath.split(sub)
     fd = os.dup(dest_fd)
     try:
