@@ -77,7 +77,8 @@ def explain_details(store: Store, position: str, key: str, inputs: dict, earlier
     for field, label in (("RUN", "the command"), ("dest", "the destination"), ("user", "the user"),
                          ("workdir", "the working directory"), ("chown", "--chown"), ("chmod", "--chmod"),
                          ("mounts", "the mounts"), ("network", "the network mode"), ("contents", "the heredoc"),
-                         ("from", "the --from source")):
+                         ("from", "the --from source"),
+                         ("resources", "the RUN resource flags (--ulimit, --shm-size, -m...)")):
         if old.get(field) != new.get(field) and field in (old.keys() | new.keys()):
             reasons.append(f"{label} changed")
             cause = cause or ("parent" if field == "from" else "instruction")

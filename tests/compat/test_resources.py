@@ -145,8 +145,8 @@ def test_linux_resources(root, tmp_path, cgroup_parent):
 
 @container
 def test_memory_limit_kills_a_greedy_run(root, tmp_path):
-    ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\n"
-                                               "RUN x=$(head -c 300000000 /dev/zero | tr '\\0' a); echo 'surv''ived'\n"})
+    greedy = "x=$(head -c 300000000 /dev/zero | tr '\\0' a); echo 'surv''ived'"
+    ctx = write(tmp_path / "c", {"Dockerfile": f"FROM busybox\nRUN {greedy}\n"})
     err = build_err(root, ctx, "-m", "16m")
     assert "Dockerfile:2" in err and "code 137" in err and "survived" not in err, err[-1500:]
 
@@ -155,7 +155,8 @@ def test_memory_limit_kills_a_greedy_run(root, tmp_path):
 def test_resource_flags_enter_the_run_cache_key(root, tmp_path):
     """As BuildKit, whose exec op carries them: the same flags hit, other ones miss (the RUN
     would see other limits), and a build without flags keeps its own record."""
-    ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox AS base\nRUN ulimit -n > /n; df -k /dev/shm | tail -n 1 > /shm\n"
+    ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox AS base\n"
+                                               "RUN ulimit -n > /n; df -k /dev/shm | tail -n 1 > /shm\n"
                                                "FROM scratch\nCOPY --from=base /n /shm /\n"})
     flags = ("--ulimit", "nofile=1062", "--shm-size", "32m")
     plain = build_ok(root, ctx, "-o", f"type=local,dest={tmp_path / 'plain'}")
@@ -166,7 +167,8 @@ def test_resource_flags_enter_the_run_cache_key(root, tmp_path):
     assert (tmp_path / "flags" / "shm").read_text().split()[1] == "32768"
     assert cached_steps(build_ok(root, ctx, *flags)) == 2  # RUN and COPY
     assert cached_steps(build_ok(root, ctx)) == 2
-    assert cached_steps(build_ok(root, ctx, "--ulimit", "nofile=1063")) == 0
+    other = build_ok(root, ctx, "--ulimit", "nofile=1063")
+    assert cached_steps(other) == 0 and "cache miss: the RUN resource flags" in other, other[-1500:]
 
 
 @pytest.mark.parametrize("args,flag", [
