@@ -56,13 +56,15 @@ from .registry import make_options, push_image, registry_options
 @click.option("--cpu-period", type=int, default=None, help="CPU CFS period of each RUN step, in microseconds.")
 @click.option("--build-context", "build_contexts", multiple=True, metavar="NAME=DIR|docker-image://REF|oci-layout://DIR",
               help="A named context: replaces the stage, image or --from of that NAME (repeatable).")
+@click.option("--call", "call_spec", default=None, metavar="build|check|outline|targets|subrequests.describe[,format=json]",
+              help="What to do: build (default), or print the target's outline, the targets or the methods.")
 @registry_options
 @click.argument("context", type=click.Path())
 @click.pass_context
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, metadata_file, no_cache,
               no_cache_filter, progress, pull, push, compression, cache_from, cache_to, platform, allow, shm_size,
               ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period, insecure, registry_timeout,
-              context, build_contexts=()):
+              context, build_contexts=(), call_spec=None):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -72,6 +74,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     from ..executor.outputs import Output, check_stdout, write_output
     from ..executor.run_network import ENTITLEMENTS
     from ..executor.run_resources import parse as parse_resources
+    from ..subrequests import parse_call
 
     if platform:
         from ..platforms import parse_target
@@ -87,6 +90,9 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
 
         imports = tuple(parse_spec(c, export=False) for c in cache_from)
         exports = tuple(parse_spec(c, export=True) for c in cache_to)
+    call = parse_call(call_spec)
+    if call.method != "build":
+        return _answer(ctx, call, context, dockerfile, target, build_args, platform)
     if any(e.type == "inline" for e in exports) and not push:
         raise UsageError("--cache-to type=inline rides in the pushed image: it needs --push")
     if os.geteuid() != 0:
@@ -142,6 +148,35 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     if not push and not any(o.to_stdout for o in wanted):
         click.echo(str(result.image.id))
     sys.stdout.flush()
+
+
+def _answer(ctx, call, context, dockerfile, target, build_args, platform) -> None:
+    """`--call outline|targets|subrequests.describe`: print what the Dockerfile offers; nothing runs."""
+    import grammar
+
+    from ..args import parse_build_args
+    from ..errors import UsageError
+    from ..subrequests import answer, render
+
+    name, raw = "Dockerfile", b""
+    if call.method != "subrequests.describe":
+        if context == "-":
+            import tempfile
+
+            from ..stdin_context import from_stdin
+
+            context, dockerfile = from_stdin(sys.stdin.buffer, lambda prefix: tempfile.mkdtemp(prefix=prefix),
+                                             dockerfile, ctx.call_on_close)
+        elif not os.path.isdir(context):
+            raise UsageError(f"build context {context!r} is not a directory")
+        path = dockerfile or _default_dockerfile(context)
+        raw = read_file_arg(path, from_context=not dockerfile)
+        name = "Dockerfile" if path == "-" else os.path.basename(path)
+    try:
+        result = answer(call, raw, target, parse_build_args(list(build_args)), platform)
+    except grammar.DockerfileError as err:
+        raise Failure(dockerfile_error_text(err, name, grammar.parser.decode(raw)), 2) from err
+    click.echo(render(call, result), nl=False)
 
 
 def _named_contexts(values) -> tuple:
