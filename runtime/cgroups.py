@@ -161,25 +161,33 @@ class Cgroup:
                 if self.version == 2:
                     raise CgroupError(err.errno, f"cannot restrict the container's devices: {err.strerror}") from None
 
-    def _write(self, ctrl: str, filename: str, value: str) -> bool:
+    def _write(self, ctrl: str, filename: str, value: str, required: bool = True) -> None:
+        """A limit asked for that cannot be set is an error, never a silent no-limit (a v2
+        host whose cgroup above ours does not delegate the controller has no such file)."""
         path = self.paths.get(ctrl)
-        if path is None:
-            return False
         try:
-            (path / filename).write_text(value)
-            return True
+            if path is None:
+                raise FileNotFoundError
+            fd = os.open(path / filename, os.O_WRONLY)  # never created: cgroupfs says EACCES to that
+            try:
+                os.write(fd, value.encode())
+            finally:
+                os.close(fd)
         except FileNotFoundError:
-            return False
+            if required:
+                where = f"in {path}" if path is not None else "on this host"
+                raise CgroupError(errno.ENOTSUP, f"cannot set the {ctrl} limit: no {filename} {where}") from None
 
     def apply(self, res: Resources) -> None:
         period = res.cpu_period or _CFS_PERIOD
         quota = res.cpu_quota or (int(res.cpus * period) if res.cpus else None)
-        # docker's default --memory-swap is twice --memory; -1 lifts the swap limit
+        # docker's default --memory-swap is twice --memory; -1 lifts the swap limit (a host
+        # without swap accounting has no file for it: memory alone is then the limit)
         swap = res.memory_swap if res.memory_swap is not None else 2 * (res.memory or 0)
         if self.version == 2:
             if res.memory:
                 self._write("unified", "memory.max", str(res.memory))
-                self._write("unified", "memory.swap.max", "max" if swap < 0 else str(swap - res.memory))
+                self._write("unified", "memory.swap.max", "max" if swap < 0 else str(swap - res.memory), False)
             if quota or res.cpu_period:
                 self._write("unified", "cpu.max", f"{quota or 'max'} {period}")
             if res.pids:
@@ -187,7 +195,7 @@ class Cgroup:
             return
         if res.memory:
             self._write("memory", "memory.limit_in_bytes", str(res.memory))
-            self._write("memory", "memory.memsw.limit_in_bytes", str(swap))
+            self._write("memory", "memory.memsw.limit_in_bytes", str(swap), False)
         if quota or res.cpu_period:
             self._write("cpu", "cpu.cfs_period_us", str(period))
         if quota:

@@ -46,3 +46,19 @@ def test_relative_parent_is_below_our_own_cgroup(hybrid):
 def test_parent_cannot_climb_out_of_the_hierarchy(hybrid, parent):
     with pytest.raises(ValueError):
         Cgroup._locations("build-1", parent)
+
+
+def test_a_limit_that_cannot_be_set_is_an_error_not_silently_dropped(tmp_path):
+    """A v2 cgroup whose parent does not delegate the memory controller has no memory.max:
+    -m must then fail the step, not run it unlimited. Swap accounting stays optional."""
+    from runtime.spec import Resources
+
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    cgroup = Cgroup("build-1", 2, {"unified": tmp_path})
+    cgroup.apply(Resources(cpu_quota=50000, cpu_period=100000))
+    assert (tmp_path / "cpu.max").read_text() == "50000 100000"
+    with pytest.raises(cgroups.CgroupError, match="memory.max"):
+        cgroup.apply(Resources(memory=64 << 20))
+    (tmp_path / "memory.max").write_text("max\n")
+    cgroup.apply(Resources(memory=64 << 20))  # no memory.swap.max here: memory alone limits
+    assert (tmp_path / "memory.max").read_text() == str(64 << 20)
