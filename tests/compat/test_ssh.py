@@ -131,3 +131,28 @@ def test_ssh_flag_errors(root, tmp_path):
                              env=env, cwd=Path(__file__).parents[2], timeout=60)
         err = res.stderr.decode()
         assert res.returncode == 2 and words in err and "Traceback" not in err, (args, err)
+
+
+def _private_agents() -> list[str]:
+    """ssh-agents that cairn started for key files (their socket is in a cairn-ssh- dir)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"ssh-agent" in cmdline and b"/cairn-ssh-" in cmdline:
+            found.append(pid)
+    return found
+
+
+@container
+def test_ssh_failed_step_leaves_no_socket_or_agent(root, tmp_path):
+    """A step that fails still stops the agent cairn started for --ssh ID=KEY and removes
+    its relay socket and private directory."""
+    keygen(tmp_path / "k", "cairn-file-key")
+    ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\nRUN --mount=type=ssh [ -S \"$SSH_AUTH_SOCK\" ] && exit 3\n"})
+    err = build_err(root, ctx, "--ssh", f"default={tmp_path / 'k'}")
+    assert "exited with code 3" in err, err
+    assert not [p for p in os.listdir("/tmp") if p.startswith("cairn-ssh-")]
+    assert not _private_agents()
