@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import grammar
@@ -95,7 +96,7 @@ class StageScope:
             value: str | None = g.build_args[decl.name]
             g.consumed.add(decl.name)
         elif decl.default is not None:
-            value = grammar.expand_word(decl.default, self.expansion_env(), g.escape)
+            value = grammar.expand_word(decl.default, _Lookup(self), g.escape)
         elif decl.name in g.values:
             value = g.values[decl.name]
         else:
@@ -116,13 +117,13 @@ class StageScope:
         return out
 
     def expand(self, word: str) -> str:
-        return grammar.expand_word(word, self.expansion_env(), self.globals.escape)
+        return grammar.expand_word(word, _Lookup(self), self.globals.escape)
 
     def expand_words(self, word: str) -> list[str]:
-        return grammar.expand_words(word, self.expansion_env(), self.globals.escape)
+        return grammar.expand_words(word, _Lookup(self), self.globals.escape)
 
     def expand_heredoc(self, body: str) -> str:
-        return grammar.expand_heredoc(body, self.expansion_env(), self.globals.escape)
+        return grammar.expand_heredoc(body, _Lookup(self), self.globals.escape)
 
     def run_env(self, home: str | None = None, proxies: bool = True) -> list[str]:
         """RUN's environment: the image ENV plus ARGs in scope (ENV wins), as KEY=VALUE,
@@ -135,6 +136,31 @@ class StageScope:
         if home is not None:
             merged.setdefault("HOME", home)
         return [f"{k}={v}" for k, v in merged.items()]
+
+
+class _Lookup(Mapping):
+    """`expansion_env()` read in place, for expanding one word: no copy of every ARG per word
+    (a stage of N ARGs would cost N^2)."""
+
+    def __init__(self, scope: StageScope):
+        self.scope = scope
+
+    def __getitem__(self, key: str) -> str:
+        s = self.scope
+        if key in s.env:
+            return s.env[key]
+        value = s.args.get(key)
+        if value is not None:
+            return value
+        if key in PROXY_ARGS and key in s.globals.build_args:
+            return s.globals.build_args[key]
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(self.scope.expansion_env())
+
+    def __len__(self) -> int:
+        return len(self.scope.expansion_env())
 
 
 def unused_build_args(g: GlobalScope) -> list[str]:

@@ -34,11 +34,15 @@ def location(line: int, end: int | None = None) -> dict:
     return {"ranges": [{"start": {"line": line}, "end": {"line": end or line}}]}
 
 
-def description(comments, name: str) -> str:
-    """The text after `# NAME ` in the comments just above an instruction (the first that matches)."""
-    if not name:
-        return ""
-    return next((line[len(name) + 1:] for line in comments if line.startswith(name + " ")), "")
+def descriptions(comments) -> dict[str, str]:
+    """Name -> description from the comments just above an instruction: the text after
+    `# NAME ` (the first comment that starts with the name wins)."""
+    out: dict[str, str] = {}
+    for line in comments:
+        name, space, text = line.partition(" ")
+        if space:
+            out.setdefault(name, text)
+    return out
 
 
 def _sources(raw: bytes) -> list[str]:
@@ -148,14 +152,14 @@ def _read(cmd: t.Command, nodes, scope: StageScope, globals_: dict[str, _ArgInfo
     """One command of a needed stage: its ARGs declared (a bare `ARG NAME` of a global uses the
     global), ENV applied, the secret and ssh ids of a RUN's mounts noted."""
     if isinstance(cmd, t.Arg):
-        comments = nodes[cmd.start_line].comments if cmd.start_line in nodes else ()
+        described = descriptions(nodes[cmd.start_line].comments) if cmd.start_line in nodes else {}
         for decl in cmd.args:
             scope.declare(decl)
             if decl.default is None and decl.name in globals_:
                 used.add(decl.name)  # the global's value, description and line
                 continue
             declared[decl.name] = _ArgInfo(decl.name, scope.args[decl.name],
-                                           description(comments, decl.name), cmd.start_line, cmd.end_line)
+                                           described.get(decl.name, ""), cmd.start_line, cmd.end_line)
     elif isinstance(cmd, t.Env):
         for kv in cmd.pairs:
             scope.set_env(kv.key, scope.expand(kv.value))
@@ -172,7 +176,7 @@ def _global_args(plan: t.DockerfilePlan, nodes, build_args: dict[str, str], g: G
     out: dict[str, _ArgInfo] = {}
     values = GlobalScope({}, plan.escape, target=g.target).values
     for cmd in plan.meta_args:
-        comments = nodes[cmd.start_line].comments if cmd.start_line in nodes else ()
+        described = descriptions(nodes[cmd.start_line].comments) if cmd.start_line in nodes else {}
         for decl in cmd.args:
             deps: set[str] = set()
             if decl.name in build_args:
@@ -183,8 +187,8 @@ def _global_args(plan: t.DockerfilePlan, nodes, build_args: dict[str, str], g: G
                 value = values.get(decl.name)
             if value is not None:
                 values[decl.name] = value
-            out[decl.name] = _ArgInfo(decl.name, value, description(comments, decl.name), cmd.start_line,
-                                      cmd.end_line, deps & out.keys())
+            out[decl.name] = _ArgInfo(decl.name, value, described.get(decl.name, ""), cmd.start_line,
+                                      cmd.end_line, {d for d in deps if d in out})
     return out
 
 

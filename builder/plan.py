@@ -53,10 +53,9 @@ class BuildPlan:
 
 def _stage_index(plan: t.DockerfilePlan, name: str) -> int | None:
     """A stage by name (case-insensitive) or by index."""
-    key = name.lower()
-    for st in plan.stages:
-        if st.name and st.name == key:
-            return st.index
+    index = plan.stage_names.get(name.lower())
+    if index is not None:
+        return index
     if name.isdecimal():
         idx = int(name)
         if idx < len(plan.stages):
@@ -163,22 +162,7 @@ def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None
             deps.add(base.stage)
         planned[st.index] = PlannedStage(st.index, st, base, frozenset(deps), platform)
 
-    needed: list[int] = []
-    state: dict[int, str] = {}
-
-    def visit(i: int, path: list[int]) -> None:
-        if state.get(i) == "done":
-            return
-        if state.get(i) == "active":
-            cycle = " -> ".join(str(plan.stages[j].name or j) for j in path + [i])
-            raise InstructionError(f"circular dependency between stages: {cycle}").at(plan.stages[i].start_line)
-        state[i] = "active"
-        for d in sorted(planned[i].deps):
-            visit(d, path + [i])
-        state[i] = "done"
-        needed.append(i)
-
-    visit(tgt, [])
+    needed = _needed(plan, planned, tgt)
     for i in needed:  # (after the cycle check, as BuildKit, which builds the stages in file order)
         for name, where in late[i]:
             raise InstructionError(f'cannot copy from stage "{name}", it needs to be defined before current '
@@ -188,3 +172,27 @@ def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None
         depth[i] = 1 + max((depth[d] for d in planned[i].deps), default=-1)
     levels = tuple(tuple(i for i in needed if depth[i] == lvl) for lvl in range(max(depth.values()) + 1))
     return BuildPlan(tuple(planned[i] for i in needed), tgt, levels)
+
+
+def _needed(plan: t.DockerfilePlan, planned: dict[int, PlannedStage], tgt: int) -> list[int]:
+    """The stages the target needs, each after its dependencies (depth first, in index order;
+    without recursion, so a long chain of stages cannot exhaust Python's stack)."""
+    needed: list[int] = []
+    state: dict[int, str] = {tgt: "active"}
+    path = [tgt]
+    pending = [iter(sorted(planned[tgt].deps))]
+    while pending:
+        d = next(pending[-1], None)
+        if d is None:
+            pending.pop()
+            done = path.pop()
+            state[done] = "done"
+            needed.append(done)
+        elif state.get(d) == "active":
+            cycle = " -> ".join(str(plan.stages[j].name or j) for j in path + [d])
+            raise InstructionError(f"circular dependency between stages: {cycle}").at(plan.stages[d].start_line)
+        elif state.get(d) != "done":
+            state[d] = "active"
+            path.append(d)
+            pending.append(iter(sorted(planned[d].deps)))
+    return needed

@@ -370,6 +370,7 @@ def parse_dockerfile(tree: Dockerfile) -> t.DockerfilePlan:
     meta_args: list[t.Arg] = []
     stages: list[t.Stage] = []
     commands: list[list[t.Command]] = []
+    names: set[str] = set()
     for node in tree.instructions:
         _require_utf8(node)
         if node.name == "from":
@@ -377,9 +378,10 @@ def parse_dockerfile(tree: Dockerfile) -> t.DockerfilePlan:
                 stage = _stage(node, len(stages))
             except InstructionError as err:
                 raise err.at(node.start_line, node.end_line) from None
-            if stage.name and any(s.name == stage.name for s in stages):
+            if stage.name and stage.name in names:
                 raise InstructionError(f'duplicate stage name "{stage.name}"').at(
                     node.start_line, node.end_line)
+            names.add(stage.name)
             stages.append(stage)
             commands.append([])
             continue

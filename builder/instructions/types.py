@@ -7,6 +7,7 @@ scope order) and its line span, so any later error can still point at the Docker
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from grammar import Heredoc
 
@@ -202,11 +203,15 @@ class DockerfilePlan:
     stages: tuple[Stage, ...]
     escape: str = "\\"
 
+    @cached_property
+    def stage_names(self) -> dict[str, int]:
+        """Stage name -> index (looked up once per reference: a file may hold many stages)."""
+        return {st.name: st.index for st in self.stages if st.name}
+
     def stage(self, name_or_index: str) -> Stage | None:
-        key = name_or_index.lower()
-        for st in self.stages:
-            if st.name and st.name == key:
-                return st
+        index = self.stage_names.get(name_or_index.lower())
+        if index is not None:
+            return self.stages[index]
         if name_or_index.isdecimal() and int(name_or_index) < len(self.stages):
             return self.stages[int(name_or_index)]
         return None
