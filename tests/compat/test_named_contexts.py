@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from ..conftest import cairn_cli
-from .helpers import build_ok, cached_steps, container, export, image_config, needs_root, write
+from .helpers import (
+    build_ok,
+    cached_steps,
+    container,
+    export,
+    image_config,
+    needs_root,
+    write,
+)
 
 pytestmark = needs_root
 
