@@ -171,16 +171,25 @@ def test_runner_b_hits_everything_and_downloads_no_layer(tmp_path, proxy, base):
     assert "util.c" in explanation, explanation
 
 
-def test_mode_min_exports_only_the_images_steps(tmp_path, proxy, base):
+def test_mode_min_exports_only_the_images_layers(tmp_path, proxy, base):
+    """mode=min: the image's steps with their layers; the deps stage's steps by their keys
+    only (as BuildKit's min mode exports its dependencies' keys), with none of its layers."""
     ctx = context(tmp_path, base)
     for mode in ("min", "max"):
         ok(build(tmp_path / f"runner-{mode}", ctx, "--cache-to",
                  f"type=registry,ref={proxy.host}/cache/modes:{mode},mode={mode}"))
-    positions = {mode: {r["position"] for r in read_cache(proxy, f"{proxy.host}/cache/modes:{mode}")}
-                 for mode in ("min", "max")}
-    deps = {p for p in positions["max"] if ":deps:" in p}
-    assert deps and not (deps & positions["min"])
-    assert {p for p in positions["max"] if ":1:" in p} == positions["min"]
+    records = {mode: read_cache(proxy, f"{proxy.host}/cache/modes:{mode}") for mode in ("min", "max")}
+    with_layer = {mode: {r["position"] for r in rs if "layer" in r} for mode, rs in records.items()}
+    deps = {p for p in with_layer["max"] if ":deps:" in p}
+    assert deps and not (deps & with_layer["min"])
+    assert {p for p in with_layer["max"] if ":1:" in p} == with_layer["min"]
+    assert {r["position"] for r in records["min"] if r.get("keyonly")} == deps
+    assert {r["key"] for r in records["min"]} == {r["key"] for r in records["max"]}
+    assert not any("ran-deps" in json.dumps(r) for r in records["min"])  # the stage's commands stay out
+    layers = {mode: {d["digest"] for d in json.loads(subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{proxy.host}/cache/modes:{mode}"],
+        capture_output=True, check=True).stdout)["layers"]} for mode in ("min", "max")}
+    assert len(layers["min"]) < len(layers["max"])  # (two runners: the RUN layers differ)
 
 
 def test_concurrent_exports_keep_both_records(tmp_path, proxy, base):

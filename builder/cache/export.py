@@ -1,7 +1,11 @@
 """`--cache-to`: a build's cache records, with their layers, to a registry or a directory.
 
 - mode=min: the records of the steps whose layers make up the exported image (the target
-  stage and the stages it is built FROM); mode=max: every step of every stage built.
+  stage and the stages it is built FROM), and, key-only (no layer), those of the other
+  stages built, which the image copies from: as BuildKit's min mode exports its
+  dependencies' keys, so that an importer finds the image's `COPY --from` steps without
+  running those stages. mode=max: every step of every stage built, with its layer.
+  A step that was itself a key-only hit is exported key-only in either mode.
 - registry: the layers go to the cache repository first (HEAD, cross-repo mount, or
   upload; compressed as for a push), then the manifest. The export merges with what is at
   the ref: read, merge, write, then read again; if a concurrent export replaced ours and
@@ -56,15 +60,35 @@ def local_rows(store: Store, steps: list[dict]) -> list[dict]:
 
 
 def records_with_layers(rows: list[dict], blobs: dict[str, oci.Descriptor]) -> list[CacheRecord]:
-    return [CacheRecord(r["key"], r["parent"], r["inputs"], r["diff_id"], r["size"], r["position"], r["created"],
-                        blobs.get(r["diff_id"])) for r in rows]
+    return [CacheRecord(r["key"], r["parent"], keyonly_inputs(r["inputs"]) if r.get("keyonly") else r["inputs"],
+                        r["diff_id"], r["size"], r["position"], r["created"],
+                        None if r.get("keyonly") else blobs.get(r["diff_id"])) for r in rows]
+
+
+def keyonly_inputs(inputs: dict) -> dict:
+    """What a key-only record keeps of its key's inputs: for a `COPY --from` of a stage, what
+    finds it without the stage's bytes (stage_sources.py); nothing else of a stage that the
+    image does not contain (its commands and files stay out of a mode=min cache)."""
+    step = inputs.get("step") or {}
+    if "from_layers" not in inputs or not isinstance(step, dict):
+        return {}
+    return {"from_layers": inputs["from_layers"],
+            "step": {name: step[name] for name in ("paths", "chmod", "sources") if name in step}}
 
 
 def export(store: Store, spec: CacheSpec, steps: list[dict], image_stages: set[str], registry_options=None,
-           log=lambda line: None) -> int:
-    """Export; returns how many records were written (ours, before merging)."""
-    rows = local_rows(store, chosen_steps(steps, spec.mode, image_stages))
-    diff_ids = sorted({r["diff_id"] for r in rows if r["diff_id"] != "empty"})
+           log=lambda line: None, keyonly_hits: dict | None = None) -> int:
+    """Export; returns how many records were written (ours, before merging). `keyonly_hits`:
+    the records (CacheRecord by key) of the steps that hit a key-only record of a source."""
+    keyonly_hits = keyonly_hits or {}
+    rows = [r for r in local_rows(store, chosen_steps(steps, spec.mode, image_stages)) if r["key"] not in keyonly_hits]
+    if spec.mode == "min":
+        taken = {r["key"] for r in rows}
+        rows += [{**r, "keyonly": True} for r in local_rows(store, [s for s in steps if s.get("key")])
+                 if r["key"] not in taken and r["key"] not in keyonly_hits]
+    rows += [{"key": h.key, "parent": h.parent, "inputs": h.inputs, "diff_id": h.diff_id, "size": h.size,
+              "created": h.created, "position": h.position, "keyonly": True} for h in keyonly_hits.values()]
+    diff_ids = sorted({r["diff_id"] for r in rows if r["diff_id"] != "empty" and not r.get("keyonly")})
     if spec.type == "registry":
         _to_registry(store, spec, rows, diff_ids, registry_options, log)
     elif spec.type == "local":
@@ -105,7 +129,7 @@ def _to_registry(store: Store, spec: CacheSpec, rows, diff_ids, registry_options
         ours = records_with_layers(rows, blobs)
         for attempt in range(MERGE_ATTEMPTS):
             existing = _read_registry(client, ref)
-            config, manifest = encode(merge(existing, ours))
+            config, manifest = encode(merge(existing, ours), spec.oci_mediatypes)
             client.upload_blob(ref.path, manifest.config.digest, len(config), lambda: io.BytesIO(config))
             client.put_manifest(ref.path, ref.tag or "latest", manifest.raw, manifest.media_type)
             time.sleep(random.uniform(0.05, 0.25))  # let a concurrent export land, then check ours survived
@@ -174,7 +198,7 @@ def _to_local(store: Store, spec: CacheSpec, rows, diff_ids, registry_options) -
             existing = _load_local(layout, spec.tag)
         except (CairnError, CacheFormatError, OSError):
             existing = []
-        config, manifest = encode(merge(existing, ours))
+        config, manifest = encode(merge(existing, ours), spec.oci_mediatypes)
         _write_bytes(layout, config)
         _write_bytes(layout, manifest.raw)
         (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')

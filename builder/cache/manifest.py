@@ -7,6 +7,11 @@ cache names it. A record is what the local store keeps (key, parent key, the key
 inputs, the layer's diff_id, size) plus the layer's blob descriptor and a portable step
 position (`Dockerfile:stage:index`, without the machine's context path) for explanations.
 
+A key-only record (`"keyonly": true`, no blob) is a step of a stage the image only copies
+from, exported by mode=min as BuildKit exports its dependencies' keys: it tells which
+layers that stage would have, so that the image's `COPY --from` steps are found (and hit)
+without running the stage; the stage's bytes are not in the cache.
+
 The same records may instead ride in an image's config (`type=inline`), under
 `io.cairn.cache.v1`, with each record's layer given by its position in the image.
 """
@@ -39,13 +44,19 @@ class CacheRecord:
     size: int
     position: str                   # Dockerfile:stage:index
     created: float
-    layer: oci.Descriptor | None    # the blob of diff_id (None for "empty")
+    layer: oci.Descriptor | None    # the blob of diff_id (None for "empty" and for a key-only record)
+
+    @property
+    def keyonly(self) -> bool:
+        return self.layer is None and self.diff_id != "empty"
 
     def to_json(self) -> dict:
         out = {"key": self.key, "parent": self.parent, "inputs": self.inputs, "diff_id": self.diff_id,
                "size": self.size, "position": self.position, "created": self.created}
         if self.layer is not None:
             out["layer"] = self.layer.to_json()
+        elif self.keyonly:
+            out["keyonly"] = True
         return out
 
     @classmethod
@@ -57,7 +68,7 @@ class CacheRecord:
             diff_id = str(obj["diff_id"])
             if diff_id != "empty":
                 Digest.parse(diff_id)
-                if layer is None:
+                if layer is None and obj.get("keyonly") is not True:
                     raise CacheFormatError(f"record {obj.get('key')!r} has a layer diff_id but no blob")
             return cls(str(obj["key"]), str(obj.get("parent") or ""), dict(obj.get("inputs") or {}), diff_id,
                        int(obj.get("size") or 0), str(obj.get("position") or ""), float(obj.get("created") or 0),
@@ -66,19 +77,29 @@ class CacheRecord:
             raise CacheFormatError(f"bad cache record: {err}") from None
 
 
-def encode(records: list[CacheRecord]) -> tuple[bytes, oci.Manifest]:
-    """(config bytes, manifest) for a set of records; layers are the records' unique blobs."""
+def encode(records: list[CacheRecord], oci_mediatypes: bool = True) -> tuple[bytes, oci.Manifest]:
+    """(config bytes, manifest) for a set of records; layers are the records' unique blobs.
+    Without OCI media types: a Docker schema 2 manifest (no artifactType), whose gzip and
+    uncompressed layers carry Docker's types (zstd has none there, so keeps the OCI one)."""
     records = sorted(records, key=lambda r: (-r.created, r.key))[:MAX_RECORDS]
     config = oci.canonical_json({"mediaType": CONFIG_TYPE, "version": FORMAT_VERSION,
                                  "records": [r.to_json() for r in sorted(records, key=lambda r: r.key)]})
     layers: dict[Digest, oci.Descriptor] = {}
     for r in records:
         if r.layer is not None:
-            layers.setdefault(r.layer.digest, oci.Descriptor(r.layer.media_type, r.layer.digest, r.layer.size))
+            media_type = r.layer.media_type if oci_mediatypes else _DOCKER_LAYERS.get(r.layer.media_type,
+                                                                                       r.layer.media_type)
+            layers.setdefault(r.layer.digest, oci.Descriptor(media_type, r.layer.digest, r.layer.size))
     manifest_doc = {"schemaVersion": 2, "mediaType": oci.OCI_MANIFEST, "artifactType": ARTIFACT_TYPE,
                     "config": {"mediaType": CONFIG_TYPE, "digest": str(Digest.of(config)), "size": len(config)},
                     "layers": [d.to_json() for d in sorted(layers.values(), key=lambda d: str(d.digest))]}
+    if not oci_mediatypes:
+        manifest_doc["mediaType"] = oci.DOCKER_MANIFEST
+        del manifest_doc["artifactType"]
     return config, oci.Manifest.parse(oci.canonical_json(manifest_doc))
+
+
+_DOCKER_LAYERS = {oci.OCI_LAYER: oci.DOCKER_LAYER, oci.OCI_LAYER_GZIP: oci.DOCKER_LAYER_GZIP}
 
 
 def is_cache_manifest(manifest: oci.Manifest) -> bool:
@@ -134,7 +155,10 @@ def inline_entries(records: list[CacheRecord], diff_ids: list[str]) -> list[dict
 
 
 def merge(existing: list[CacheRecord], ours: list[CacheRecord]) -> list[CacheRecord]:
-    """Both sets; for a key in both, ours (it is the newer)."""
+    """Both sets; for a key in both, ours (it is the newer), except that a key-only record
+    never replaces one that has its layer (a mode=min export after a mode=max one)."""
     merged = {r.key: r for r in existing}
-    merged.update({r.key: r for r in ours})
+    for r in ours:
+        if not (r.keyonly and r.key in merged and merged[r.key].layer is not None):
+            merged[r.key] = r
     return list(merged.values())

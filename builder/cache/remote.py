@@ -6,6 +6,11 @@ still holds the blob (a HEAD for a registry, a file for a directory); the record
 adopted into the local store, with the registry noted as the blob's location, so that
 the layer is downloaded only if a later step, an output, or a push elsewhere needs its
 bytes. A source that is missing or unreadable is a warning, and the build goes on.
+
+A key-only record (manifest.py) is a hit only in a stage that the image does not contain,
+and is not adopted: the stage's layers are then known by diff_id alone, which is enough to
+find the image's `COPY --from` records; if a step needs those layers' bytes after all, the
+build starts again without key-only hits (executor/state.py KeyOnlyLayers).
 """
 
 from __future__ import annotations
@@ -92,10 +97,16 @@ class RemoteCaches:
         raise CacheFormatError(f"config type {manifest.config.media_type} is neither a cache nor an image")
 
     # -- lookups ------------------------------------------------------------------------
-    def lookup(self, key: str) -> RemoteHit | None:
+    def lookup(self, key: str, keyonly: bool = False) -> RemoteHit | None:
+        """A source's record for `key` whose layer a source holds; with `keyonly`, failing
+        that, a key-only record (a hit whose layer's bytes are nowhere: see manifest.py)."""
+        fallback = None
         for source in self.sources:
             record = source.by_key.get(key)
             if record is None:
+                continue
+            if record.keyonly:
+                fallback = fallback or (RemoteHit(record, source.name, None) if keyonly else None)
                 continue
             if record.layer is None:
                 return RemoteHit(record, source.name, None)
@@ -103,7 +114,7 @@ class RemoteCaches:
                 return RemoteHit(record, source.name, record.layer)
             self.warn(f"cache source {source.name} names layer {record.layer.digest} for a step, "
                       "but does not hold it; the step runs")
-        return None
+        return fallback
 
     def _holds(self, source: _Source, desc: oci.Descriptor) -> bool:
         if desc.digest not in source.checked:
@@ -122,9 +133,18 @@ class RemoteCaches:
         best = None
         for source in self.sources:
             for record in source.by_key.values():
-                if record.position == position and record.key != key and (best is None or record.created > best.created):
+                if record.keyonly or record.position != position or record.key == key:
+                    continue  # (a key-only record keeps no inputs to explain with)
+                if best is None or record.created > best.created:
                     best = record
         return best.inputs if best is not None else None
+
+    @staticmethod
+    def keyonly_hit(hit: RemoteHit) -> local_records.Hit:
+        """A key-only record as a hit: its layer known by diff_id alone, recorded nowhere
+        (the executor takes one only for a stage the image does not contain)."""
+        diff_id = Digest.parse(hit.record.diff_id)
+        return local_records.Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, hit.record.size))
 
     def adopt(self, hit: RemoteHit, position: str) -> local_records.Hit | None:
         """Make a remote hit a local record whose layer is known by where it lives; None (the

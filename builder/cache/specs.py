@@ -1,5 +1,13 @@
 """`--cache-to` / `--cache-from` values, parsed and checked: `type=registry,ref=REF,mode=max`,
-`type=local,dest=DIR`, `type=local,src=DIR`, `type=inline`, or a bare REF (registry)."""
+`type=local,dest=DIR`, `type=local,src=DIR`, `type=inline`, or a bare REF (registry).
+
+`oci-mediatypes` and `image-manifest` take Go's boolean words, as buildx does (default
+true; `oci-mediatypes=false` alone turns `image-manifest` off too). cairn's cache is always
+one OCI image manifest whose config is the cache (what `image-manifest=true` asks for, and
+BuildKit's default since v0.21): the index form BuildKit wrote before that holds blobs that
+are not manifests, which only BuildKit reads and some registries refuse. So
+`oci-mediatypes=false` writes that manifest with Docker's media types, and
+`image-manifest=false` is accepted and changes nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +28,7 @@ class CacheSpec:
     compression: str = "zstd"
     tag: str = "latest"             # local: the name of the cache in the layout's index
     ignore_error: bool = True       # export: a failure is a warning (false: the build fails)
+    oci_mediatypes: bool = True     # export: OCI media types (false: Docker's schema 2 ones)
 
     def describe(self) -> str:
         if self.type == "registry":
@@ -74,8 +83,24 @@ def parse_spec(text: str, export: bool) -> CacheSpec:
         spec["tag"] = fields.pop("tag", "latest")
     if kind == "inline" and not export:
         raise UsageError(f"invalid {flag} {text!r}: to use an inline cache, give the image: type=registry,ref=IMAGE")
-    fields.pop("oci-mediatypes", None)
-    fields.pop("image-manifest", None)
+    oci_types = _boolean(fields.pop("oci-mediatypes", "true"), "oci-mediatypes", flag, text)
+    if not oci_types and _boolean(fields.pop("image-manifest", "false"), "image-manifest", flag, text):
+        raise UsageError(f"invalid {flag} {text!r}: image-manifest=true needs oci-mediatypes=true")
+    _boolean(fields.pop("image-manifest", "true"), "image-manifest", flag, text)
+    spec["oci_mediatypes"] = oci_types
     if fields:
         raise UsageError(f"invalid {flag} {text!r}: unknown field {sorted(fields)[0]!r}")
     return CacheSpec(**spec)
+
+
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+
+
+def _boolean(value: str, name: str, flag: str, text: str) -> bool:
+    """Go's strconv.ParseBool words, which buildx's cache options take."""
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise UsageError(f"invalid {flag} {text!r}: {name} must be true or false")

@@ -55,7 +55,7 @@ from .runcmd import RunFailed, run_key
 from .step_names import step_label, step_numbers
 from .epoch import clamp_tree
 from .stage_platforms import refuse_foreign_runs, stage_platforms
-from .state import Layer, StageState, scratch_doc
+from .state import KeyOnlyLayers, Layer, StageState, scratch_doc
 
 
 @dataclass(frozen=True)
@@ -450,6 +450,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         state.epoch = epoch
         state.run_resources = options.run_resources
         use_cache = not options.no_cache and not ({label, str(ps.index)} & {f.lower() for f in options.no_cache_filter})
+        keyonly_ok = keyonly_stages and label not in image_stages  # (the image's own layers need their bytes)
         for position_index, cmd in enumerate(commands):
             step = next(counter)
             explanation = details = None
@@ -459,6 +460,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             key = None
             source = None
             layer = None
+            keyonly = False
             if isinstance(cmd, t.Workdir):
                 image_config.apply(state.doc, cmd, state.scope.expand)
             position = f"{context_id}:{label}:{position_index}"
@@ -472,14 +474,17 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                     key, inputs = keyed[0], redact(keyed[1], options.build_args)  # recorded without arg values
                     hit = cache_records.lookup(store, key) if use_cache else None
                     if use_cache and remote and not isinstance(hit, cache_records.Hit):
-                        remote_hit = remote.lookup(key)
-                        if remote_hit is not None:
+                        remote_hit = remote.lookup(key, keyonly=keyonly_ok)
+                        if remote_hit is not None and remote_hit.record.keyonly:
+                            hit, source, keyonly = remote.keyonly_hit(remote_hit), remote_hit.source, True
+                            keyonly_hits[key] = remote_hit.record
+                        elif remote_hit is not None:
                             hit, source = remote.adopt(remote_hit, position), remote_hit.source
                     if isinstance(hit, cache_records.Missing):
                         progress.warn(f"step {step}: its cached layer {hit.diff_id} {hit.reason}; rebuilding")
                     elif hit is not None:
                         cached, source = True, source or "local"
-                        layer = None if hit.empty else Layer(hit.diff_id, hit.descriptor)
+                        layer = None if hit.empty else Layer(hit.diff_id, hit.descriptor, keyonly)
                 if not cached:
                     if keyed is not None:
                         details = explain_details(store, position, key, inputs,
@@ -526,20 +531,25 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         remote = RemoteCaches(store, list(options.cache_from), options.registry, progress.warn)
     stat_cache = StatCache(store)
     context_id = f"{os.path.realpath(context_dir)}:{options.dockerfile_name}"
-    for level in bp.levels:
-        if len(level) == 1:
-            states[level[0]] = run_stage(planned[level[0]])
-            continue
-        # Independent stages run side by side; the first failure is reported after all end.
-        with ThreadPoolExecutor(max_workers=len(level), thread_name_prefix="cairn-stage") as pool:
-            futures = {i: pool.submit(run_stage, planned[i]) for i in level}
-        for i in level:
-            states[i] = futures[i].result()
+    image_stages = _image_stages(bp)
+    keyonly_hits: dict = {}  # key -> the key-only record a step hit (exported again as such)
+    keyonly_stages = remote is not None
+    while True:
+        try:
+            _run_levels(bp, planned, states, run_stage)
+            break
+        except KeyOnlyLayers:
+            # a step needed the bytes of a stage the cache had only the keys of: build again
+            # without key-only hits (what ran so far is in the local cache now, so it hits)
+            progress.warn("the cache holds only the keys of a stage whose files a step needs; building it")
+            keyonly_stages = False
+            states.clear()
+            steps.clear()
+            keyonly_hits.clear()
     stat_cache.flush()
     if remote is not None:
         remote.close()
     final = states[bp.target]
-    image_stages = _image_stages(bp)
     doc = final.doc
     if any(spec.type == "inline" for spec in options.cache_to):
         from ..cache.manifest import INLINE_KEY
@@ -560,12 +570,24 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         from ..cache.export import export as export_cache
 
         try:
-            export_cache(store, spec, steps, image_stages, options.registry, progress.info)
+            export_cache(store, spec, steps, image_stages, options.registry, progress.info, keyonly_hits)
         except CairnError as err:
             if not spec.ignore_error:
                 raise CairnError(f"cache export to {spec.describe()} failed: {err}") from None
             progress.warn(f"cache export to {spec.describe()} failed (the image is built): {err}")
     return BuildResult(image, tuple(steps))
+
+
+def _run_levels(bp, planned: dict, states: dict, run_stage) -> None:
+    for level in bp.levels:
+        if len(level) == 1:
+            states[level[0]] = run_stage(planned[level[0]])
+            continue
+        # Independent stages run side by side; the first failure is reported after all end.
+        with ThreadPoolExecutor(max_workers=len(level), thread_name_prefix="cairn-stage") as pool:
+            futures = {i: pool.submit(run_stage, planned[i]) for i in level}
+        for i in level:
+            states[i] = futures[i].result()
 
 
 def _image_stages(bp) -> set[str]:

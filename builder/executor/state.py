@@ -17,6 +17,13 @@ from .epoch import iso
 class Layer:
     diff_id: Digest
     descriptor: oci.Descriptor
+    keyonly: bool = False  # from a key-only cache record: its bytes may be nowhere
+
+
+class KeyOnlyLayers(Exception):
+    """A step needs the bytes of a stage whose layers came from key-only cache records and
+    are held nowhere: the build starts again without key-only hits (build.py). Not a
+    CairnError, so that no step reports it as its failure."""
 
 
 @dataclass
@@ -40,8 +47,10 @@ class StageState:
 
     def lowerdirs(self) -> list[str]:
         """The layers' snapshot directories, top first; unpacks (and fetches) those not there yet."""
-        from ..layer_sources import ensure_snapshots
+        from ..layer_sources import ensure_snapshots, is_available
 
+        if any(layer.keyonly and not is_available(self.store, layer.diff_id) for layer in self.layers):
+            raise KeyOnlyLayers()
         ensure_snapshots(self.store, self.layers, getattr(self.bases, "registry_options", None))  # and leases
         return [str(self.store.snapshot_path(layer.diff_id)) for layer in reversed(self.layers)]
 
