@@ -36,6 +36,19 @@ def steps(stderr: bytes) -> dict[str, bool]:
     return {text: n in cached for n, text in texts.items() if text.startswith(("RUN", "COPY"))}
 
 
+@pytest.mark.parametrize("flag, name", [
+    ("alpine=.", "alpine"), ("docker.io/library/alpine:latest=.", "alpine"), ("alpine:3.20=.", "alpine:3.20"),
+    ("localhost:5000/app=.", "localhost:5000/app"), ("ghcr.io/o/app:1=.", "ghcr.io/o/app:1"),
+])
+def test_context_names_are_normalised_as_image_names(flag, name):
+    """As buildx: `docker.io/library/alpine:latest` and `alpine` are one name, which `FROM
+    alpine:latest` also means."""
+    from builder.executor.named_contexts import context_name, parse_build_context
+
+    assert parse_build_context(flag).name == name
+    assert context_name(name) == name and context_name("scratch") is None and context_name("Upper") is None
+
+
 @pytest.mark.parametrize("value, says", [
     ("base", "expected NAME=VALUE"),
     ("=./x", "expected NAME=VALUE"),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
+import time
 from dataclasses import dataclass
 
 from ..digest import Digest, DigestError
@@ -27,6 +28,7 @@ from ..plan import _stage_index
 from ..reference import ReferenceError, parse_reference
 from ..store import images
 from .context import BuildContext
+from .epoch import iso
 from .state import Layer, StageState, scratch_doc
 
 RESERVED = ("scratch", "context")
@@ -184,7 +186,8 @@ class NamedContexts:
             return StageState(self.store, [], doc)
         with self._lock:  # (two stages FROM one directory make its layer once)
             layer = self._local_layer(loaded.local, stat_cache, epoch, make_layer)
-        doc["history"].append({"created_by": "", "comment": "buildkit.exporter.image.v0"})
+        doc["history"].append({"created": iso(epoch if epoch is not None else int(time.time())), "created_by": "",
+                               "comment": "buildkit.exporter.image.v0"})  # (BuildKit's entry for a layer without one)
         return StageState(self.store, [layer], doc)
 
     def _local_layer(self, ctx: BuildContext, stat_cache, epoch, make_layer) -> Layer:
