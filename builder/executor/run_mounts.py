@@ -74,7 +74,7 @@ def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers,
     try:
         for m in mounts:
             if m.type == "ssh":
-                _ssh(m, ssh, ssh_mounts, out)
+                _ssh(m, ssh, ssh_mounts, store, out)
                 ssh_mounts += 1
                 continue
             _resolve_one(m, context, store, secrets, from_layers, out, fresh)
@@ -146,7 +146,7 @@ def _secret(m, secrets, store, out: RunMounts) -> None:
     out.mounts.append(Mount(m.target or f"/run/secrets/{sid}", "bind", path, ("ro", "nosuid", "nodev")))
 
 
-def _ssh(m, sources, index: int, out: RunMounts) -> None:
+def _ssh(m, sources, index: int, store, out: RunMounts) -> None:
     """The agent given with --ssh ID as a fresh socket (0:0 0600 by default, as in BuildKit) at
     the target or /run/buildkit/ssh_agent.N; an id not given is an error only when required."""
     from .ssh_agent import DEFAULT_ID, Forward
@@ -157,7 +157,7 @@ def _ssh(m, sources, index: int, out: RunMounts) -> None:
         if m.required:
             raise CairnError(f"ssh agent {sid!r} is required but was not given (--ssh {sid}[=SOCKET|KEY])")
         return
-    forward = Forward(source, m.mode if m.mode is not None else 0o600, m.uid or 0, m.gid or 0)
+    forward = Forward(source, m.mode if m.mode is not None else 0o600, m.uid or 0, m.gid or 0, store)
     out.forwards.append(forward)
     target = m.target or f"/run/buildkit/ssh_agent.{index}"
     out.mounts.append(Mount(target, "bind", forward.path, ("nosuid", "nodev", "noexec")))

@@ -3,15 +3,15 @@
 docker buildx's syntax: `--ssh default|ID[=SOCKET|KEY[,KEY...]]`. Without a value the agent
 is $SSH_AUTH_SOCK's. A value is either one agent socket or private key files; for key files
 each step that mounts the id gets its own ssh-agent (OpenSSH's), started in a private
-directory, given the keys with ssh-add, and stopped after the step. Either way the step
-reaches the agent only through an AgentRelay (ssh_relay.py), never through a host path.
+directory under a watcher that ends it when cairn does (even killed with -9), given the keys
+with ssh-add, and stopped after the step. Either way the step reaches the agent only through
+an AgentRelay (ssh_relay.py), never through a host path.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -22,7 +22,10 @@ from ..errors import CairnError, UsageError
 from .ssh_relay import AgentRelay
 
 DEFAULT_ID = "default"
-AGENT_START_TIMEOUT = 30  # seconds for ssh-agent to listen and ssh-add to load the keys
+AGENT_START_TIMEOUT = 30  # seconds for ssh-agent to stop and ssh-add to load a key
+MAX_KEY = 64 * 1024  # a private key file is a few KiB
+SOCKET_DIR_MAX = 96  # and /agent.sock or /keys.sock
+_WATCHER = '"$1" -D -a "$2" & agent=$!; cat >/dev/null; kill "$agent"; wait "$agent"'
 
 
 @dataclass(frozen=True)
@@ -80,17 +83,23 @@ def _check_agent(path: str, text: str) -> None:
             raise UsageError(f"invalid --ssh {text!r}: cannot reach the agent at {path}: {err.strerror}") from None
 
 
-def private_dir(prefix: str) -> str:
-    """A fresh 0700 directory with a path short enough for a socket's address (108 bytes)."""
-    return tempfile.mkdtemp(prefix=prefix, dir="/tmp" if len(tempfile.gettempdir()) > 40 else None)
+def private_dir(store=None) -> str:
+    """A fresh 0700 directory whose sockets' paths fit an address (108 bytes): in the store's
+    tmp/ when they fit (a build removes what a killed one left there), else in /tmp."""
+    if store is not None:
+        path = str(store.new_tmp_dir("ssh-"))
+        if len(path) <= SOCKET_DIR_MAX:
+            return path
+        os.rmdir(path)
+    return tempfile.mkdtemp(prefix="cairn-ssh-", dir="/tmp")
 
 
 class Forward:
     """One ssh mount of one step: a relay to the agent (and the private agent for key files)."""
 
-    def __init__(self, source: SshSource, mode: int, uid: int, gid: int):
+    def __init__(self, source: SshSource, mode: int, uid: int, gid: int, store=None):
         self.agent: subprocess.Popen | None = None
-        self.directory = private_dir("cairn-ssh-")
+        self.directory = private_dir(store)
         try:
             upstream = source.socket or self._start_agent(source)
             self.relay = AgentRelay(upstream, self.directory, mode, uid, gid)
@@ -109,30 +118,55 @@ class Forward:
             raise CairnError(f"--ssh {source.id}=KEY needs OpenSSH's ssh-agent and ssh-add (package openssh-client)")
         sock = os.path.join(self.directory, "keys.sock")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SSH_AUTH_SOCK": sock}
-        self.agent = subprocess.Popen([binary, "-D", "-a", sock], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, env=env, start_new_session=True)
-        self.agent.stdout.readline()  # printed once it listens (or EOF when it failed)
+        # the agent runs under a watcher that stops it (and reaps it) when its stdin, our pipe,
+        # closes: when the step ends, and also when cairn dies without a word (kill -9)
+        self.agent = subprocess.Popen(["/bin/sh", "-c", _WATCHER, "sh", binary, sock], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                                      start_new_session=True)
+        listening = self.agent.stdout.readline()  # printed once it listens (EOF when it failed)
         self.agent.stdout.close()
-        if self.agent.poll() is not None or not os.path.exists(sock):
+        if not listening.startswith(b"SSH_AUTH_SOCK=") or not os.path.exists(sock):
             raise CairnError(f"--ssh {source.id}: ssh-agent did not start")
-        try:  # a new session without a terminal: a key with a passphrase fails instead of asking
-            res = subprocess.run([add, "-q", *source.keys], stdin=subprocess.DEVNULL, capture_output=True, env=env,
-                                 start_new_session=True, timeout=AGENT_START_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise CairnError(f"--ssh {source.id}: ssh-add did not finish loading the keys") from None
-        if res.returncode != 0:
-            said = res.stderr.decode(errors="replace").strip().splitlines()
-            raise CairnError(f"--ssh {source.id}: cannot load the keys: {said[-1] if said else 'ssh-add failed'}")
+        for key in source.keys:
+            self._add_key(add, env, source.id, key)
         return sock
 
+    @staticmethod
+    def _add_key(add: str, env: dict, sid: str, key: str) -> None:
+        """ssh-add the key through its stdin, so that its file mode does not matter (BuildKit
+        reads keys whatever their mode); in a new session without a terminal, a key with a
+        passphrase fails instead of asking for it."""
+        try:
+            with open(key, "rb") as f:
+                data = f.read(MAX_KEY + 1)
+        except OSError as err:
+            raise CairnError(f"--ssh {sid}: cannot read {key}: {err.strerror}") from None
+        if len(data) > MAX_KEY:
+            raise CairnError(f"--ssh {sid}: {key} is larger than a private key ({MAX_KEY // 1024} KiB)")
+        try:
+            res = subprocess.run([add, "-q", "-"], input=data, capture_output=True, env=env, start_new_session=True,
+                                 timeout=AGENT_START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise CairnError(f"--ssh {sid}: ssh-add did not finish loading {key}") from None
+        if res.returncode == 0:
+            return
+        said = res.stderr.decode(errors="replace")
+        if "passphrase" in said:
+            raise CairnError(f"--ssh {sid}: {key} has a passphrase: add it to your ssh-agent and give "
+                             f"--ssh {sid} (its $SSH_AUTH_SOCK) instead")
+        lines = [line for line in said.strip().splitlines() if line.strip()]
+        raise CairnError(f"--ssh {sid}: {key} is not a private key ssh-add can load"
+                         + (f" ({lines[-1].replace('(stdin)', key)})" if lines else ""))
+
     def _stop_agent(self) -> None:
-        if self.agent is not None and self.agent.poll() is None:
-            self.agent.send_signal(signal.SIGTERM)
-            try:
-                self.agent.wait(timeout=AGENT_START_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.agent.kill()
-                self.agent.wait()
+        if self.agent is None:
+            return
+        self.agent.stdin.close()  # the watcher stops the agent, waits for it, exits
+        try:
+            self.agent.wait(timeout=AGENT_START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.agent.kill()
+            self.agent.wait()
         self.agent = None
 
     def close(self) -> None:
