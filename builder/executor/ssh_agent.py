@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
+from ..bounded import read_regular_file
 from ..errors import CairnError, UsageError
 from .ssh_relay import AgentRelay
 
@@ -136,13 +137,7 @@ class Forward:
         """ssh-add the key through its stdin, so that its file mode does not matter (BuildKit
         reads keys whatever their mode); in a new session without a terminal, a key with a
         passphrase fails instead of asking for it."""
-        try:
-            with open(key, "rb") as f:
-                data = f.read(MAX_KEY + 1)
-        except OSError as err:
-            raise CairnError(f"--ssh {sid}: cannot read {key}: {err.strerror}") from None
-        if len(data) > MAX_KEY:
-            raise CairnError(f"--ssh {sid}: {key} is larger than a private key ({MAX_KEY // 1024} KiB)")
+        data = read_regular_file(key, MAX_KEY, f"the key {key} of --ssh {sid}")
         try:
             res = subprocess.run([add, "-q", "-"], input=data, capture_output=True, env=env, start_new_session=True,
                                  timeout=AGENT_START_TIMEOUT)
