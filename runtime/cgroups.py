@@ -135,28 +135,29 @@ class Cgroup:
         return sorted(found)
 
     @classmethod
-    def create(cls, name: str, parent: str | None = None) -> "Cgroup":
+    def create(cls, name: str, parent: str | None = None, devices=ALLOWED) -> "Cgroup":
+        """`devices`: the allow-list's rules, as runtime.devices.ALLOWED (docker's default)."""
         version, paths = cls._locations(name, parent)
         cgroup = cls(name, version, {}, parent)
         try:
             for ctrl, path in paths.items():
                 _mkdir(path)
                 cgroup.paths[ctrl] = path
-            cgroup._restrict_devices()
+            cgroup._restrict_devices(devices)
         except BaseException:
             cgroup.destroy()
             raise
         return cgroup
 
-    def _restrict_devices(self) -> None:
+    def _restrict_devices(self, rules) -> None:
         """docker's device allow-list: the devices controller on v1, an eBPF program on v2
         (on a hybrid machine both; there the program is a second fence, so a kernel that
         cannot load it is not an error)."""
         if "devices" in self.paths:
-            set_v1_rules(self.paths["devices"])
+            set_v1_rules(self.paths["devices"], rules)
         if "unified" in self.paths:
             try:
-                device_bpf.attach(str(self.paths["unified"]), ALLOWED)
+                device_bpf.attach(str(self.paths["unified"]), rules)
             except OSError as err:
                 if self.version == 2:
                     raise CgroupError(err.errno, f"cannot restrict the container's devices: {err.strerror}") from None

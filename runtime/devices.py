@@ -33,18 +33,18 @@ LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/pro
          ("stderr", "/proc/self/fd/2"), ("ptmx", "pts/ptmx"))
 
 
-def v1_rules() -> list[str]:
+def v1_rules(rules=ALLOWED) -> list[str]:
     """The lines for devices.allow, after "a" is written to devices.deny."""
     def star(n: int | None) -> str:
         return "*" if n is None else str(n)
 
-    return [f"{kind} {star(major)}:{star(minor)} {access}" for kind, major, minor, access in ALLOWED]
+    return [f"{kind} {star(major)}:{star(minor)} {access}" for kind, major, minor, access in rules]
 
 
-def set_v1_rules(path: Path) -> None:
+def set_v1_rules(path: Path, rules=ALLOWED) -> None:
     """Deny every device, then allow the list, in a v1 devices cgroup with no process yet."""
     (path / "devices.deny").write_text("a")
-    for rule in v1_rules():
+    for rule in v1_rules(rules):
         (path / "devices.allow").write_text(rule)
 
 
@@ -93,10 +93,11 @@ def _mounts_under(root: str) -> list[str]:
     return out
 
 
-def seal(root: str) -> None:
-    """Make every mount at and under root nodev, then give /dev the allowed nodes.
-    Runs in the container's mount namespace, after every mount and before pivot_root."""
-    if not _mount_setattr(root, _MOUNT_ATTR_NODEV, 0, recursive=True):
+def seal(root: str, extra=(), nodev: bool = True) -> None:
+    """Make every mount at and under root nodev (unless told not to), then give /dev the
+    allowed nodes and the spec's `extra` devices (runtime.spec.Device). Runs in the
+    container's mount namespace, after every mount and before pivot_root."""
+    if nodev and not _mount_setattr(root, _MOUNT_ATTR_NODEV, 0, recursive=True):
         for point in _mounts_under(root):
             _remount_nodev(point)
     dev = resolve_in_root(root, "/dev")
@@ -105,19 +106,22 @@ def seal(root: str) -> None:
         st = os.statvfs(pts)
         flags = sum(ms for st_flag, ms in _STATVFS_TO_MS if st.f_flag & st_flag)
         sc.mount(None, pts, None, sc.MS_REMOUNT | sc.MS_BIND | flags)
-    _populate(dev)
+    _populate(dev, tuple((name, "c", major, minor) for name, major, minor in NODES)
+              + tuple((d.path, d.kind, d.major, d.minor) for d in extra))
 
 
-def _populate(dev: str) -> None:
+def _populate(dev: str, nodes) -> None:
     staging = os.path.join(dev, ".cairn-nodes")
     os.mkdir(staging, 0o700)
     sc.mount("tmpfs", staging, "tmpfs", sc.MS_NOSUID | sc.MS_NOEXEC, "mode=700,size=16k")
     try:
-        for name, major, minor in NODES:
-            node = os.path.join(staging, name)
-            os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+        for i, (name, kind, major, minor) in enumerate(nodes):
+            node = os.path.join(staging, str(i))
+            os.mknod(node, (stat.S_IFBLK if kind == "b" else stat.S_IFCHR) | 0o666, os.makedev(major, minor))
             os.chmod(node, 0o666)
             target = os.path.join(dev, name)
+            if "/" in name:  # /dev/net/tun: its directory on /dev's own tmpfs
+                os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
             os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o666))
             sc.mount(node, target, None, sc.MS_BIND)
     finally:

@@ -70,7 +70,8 @@ def _mount_one(root: str, m: Mount) -> None:
         if m.type == "sysfs" and err.errno in (errno.EPERM, errno.EBUSY):
             # sysfs cannot be mounted afresh while sharing the host's network namespace
             sc.mount("/sys", target, None, sc.MS_BIND | sc.MS_REC)
-            sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
+            if "ro" in m.options:
+                sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
             return
         raise
 
@@ -118,12 +119,15 @@ def setup(spec: Spec) -> None:
     else:
         sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
     for m in DEFAULT_MOUNTS:
+        if m.destination == "/sys" and spec.writable_sysfs:
+            m = Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev"))
         _mount_one(root, m)
     _make_file_mountpoints(root, spec.files)
     for m in spec.mounts:
         _mount_one(root, m)
     _bind_files(root, spec.files)
-    devices.seal(root)  # every mount nodev; /dev gets only the allowed nodes
+    # every mount nodev; /dev gets only the allowed nodes (and the spec's devices)
+    devices.seal(root, spec.devices, nodev=not spec.dev_nodes_anywhere)
     os.chdir(root)
     sc.pivot_root(".", ".")
     sc.umount2(".", sc.MNT_DETACH)

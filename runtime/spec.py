@@ -82,6 +82,16 @@ class Mount:
 
 
 @dataclass(frozen=True)
+class Device:
+    """A host device node the container gets at `path` under /dev, and may open."""
+
+    path: str  # relative to /dev: "fuse", "net/tun"
+    kind: str  # "c" or "b"
+    major: int
+    minor: int
+
+
+@dataclass(frozen=True)
 class Resources:
     memory: int | None = None  # bytes
     cpus: float | None = None
@@ -108,3 +118,8 @@ class Spec:
     # caller wires it (veth, addresses) while the process waits; "host": the host's;
     # a path such as /run/netns/x: join that namespace.
     network: str = "none"
+    devices: tuple[Device, ...] = ()  # beyond docker's default nodes (RUN --security=insecure)
+    writable_sysfs: bool = False
+    # mounts without nodev: any node the process makes can be opened, as far as the
+    # device cgroup (the caller's) allows
+    dev_nodes_anywhere: bool = False

@@ -43,8 +43,14 @@ from .registry import make_options, push_image, registry_options
 @click.option("--platform", default="", metavar="OS/ARCH[/VARIANT]", envvar="DOCKER_DEFAULT_PLATFORM",
               help="The target platform (TARGETPLATFORM; default $DOCKER_DEFAULT_PLATFORM or the host's); "
                    "RUN steps need the host's own (no emulation).")
-@click.option("--allow", "allow", multiple=True, metavar="network.host",
-              help="Grant an entitlement: network.host lets RUN --network=host share the host's network.")
+@click.option("--allow", "allow", multiple=True, metavar="network.host|security.insecure",
+              help="Grant an entitlement: network.host lets RUN --network=host share the host's network; "
+                   "security.insecure lets RUN --security=insecure run with every capability and host device.")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Set an image label (repeatable).")
+@click.option("--network", "network", default="default", metavar="default|none|host",
+              help="The network of every RUN without its own --network (host needs --allow network.host).")
+@click.option("--add-host", "add_hosts", multiple=True, metavar="NAME:IP",
+              help="Add a line to /etc/hosts in RUN steps (repeatable; IP may be host-gateway).")
 @click.option("--shm-size", default=None, metavar="BYTES", help="Size of /dev/shm in RUN steps (e.g. 128m).")
 @click.option("--ulimit", "ulimits", multiple=True, metavar="NAME=SOFT[:HARD]",
               help="A resource limit for RUN steps, as nofile=1024:2048 (repeatable).")
@@ -64,7 +70,7 @@ from .registry import make_options, push_image, registry_options
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, metadata_file, no_cache,
               no_cache_filter, progress, pull, push, compression, cache_from, cache_to, platform, allow, shm_size,
               ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period, insecure, registry_timeout,
-              context, build_contexts=(), call_spec=None):
+              context, build_contexts=(), call_spec=None, labels=(), network="default", add_hosts=()):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -72,7 +78,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     from ..errors import UsageError
     from ..executor.build import BuildOptions, build
     from ..executor.outputs import Output, check_stdout, write_output
-    from ..executor.run_network import ENTITLEMENTS
+    from ..executor.sandbox import check_entitlements, check_network, parse_add_host
     from ..executor.run_resources import parse as parse_resources
     from ..subrequests import parse_call
 
@@ -80,9 +86,15 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
         from ..platforms import parse_target
 
         platform = parse_target(platform)
-    for entitlement in allow:
-        if entitlement not in ENTITLEMENTS:
-            raise UsageError(f"invalid --allow {entitlement!r}: cairn knows {', '.join(ENTITLEMENTS)}")
+    allow = check_entitlements(allow)
+    network = check_network(network)
+    if network == "host" and "network.host" not in allow:
+        raise UsageError("--network host needs --allow network.host")
+    if add_hosts:
+        from ..containers import bridge_config
+
+        gateway = str(bridge_config().gateway)
+        add_hosts = tuple(parse_add_host(h, gateway) for h in add_hosts)
     run_resources = parse_resources(shm_size, ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period)
     imports = exports = ()
     if cache_from or cache_to:
@@ -115,9 +127,10 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     registry = make_options(insecure, registry_timeout)
     options = BuildOptions(tuple(tags), target, tuple(parse_build_args(list(build_args)).items()), name,
                            tuple(_parse_secret(s) for s in secrets), no_cache, tuple(no_cache_filter),
-                           pull, registry, imports, exports, allow=tuple(allow), run_resources=run_resources,
+                           pull, registry, imports, exports, allow=allow, run_resources=run_resources,
                            platform=platform, contexts=_named_contexts(build_contexts),
-                           ssh=_parse_ssh(ssh))
+                           ssh=_parse_ssh(ssh), labels=tuple(_parse_label(x) for x in labels),
+                           network=network, add_hosts=tuple(add_hosts))
 
     store = open_store(ctx)
     try:
@@ -198,6 +211,16 @@ def _parse_ssh(values) -> tuple:
     from ..executor.ssh_agent import parse_ssh_options
 
     return parse_ssh_options(values)
+
+
+def _parse_label(text: str) -> tuple[str, str]:
+    """docker's --label KEY=VALUE; a bare KEY is an empty label."""
+    from ..errors import UsageError
+
+    key, _, value = text.partition("=")
+    if not key:
+        raise UsageError(f"invalid --label {text!r}: expected KEY=VALUE")
+    return key, value
 
 
 def _parse_secret(text: str) -> tuple[str, str]:

@@ -47,7 +47,7 @@ from .copy import copy_into_layer, ensure_parents, is_tar, parse_chmod, unpack_a
 from .base_images import BaseImages, StageBases
 from .progress import Progress
 from .run_mounts import FreshCaches, context_source, expand_mounts
-from .run_network import step_mode
+from .sandbox import DEFAULT_HOSTNAME, HOSTNAME_ARG, Sandbox, check_hostname
 from .history import created_by
 from .named_contexts import NamedContexts
 from .onbuild import parse_triggers, plan_with_triggers
@@ -72,11 +72,14 @@ class BuildOptions:
     cache_from: tuple = ()  # CacheSpecs to match keys against (registry refs, layout directories)
     cache_to: tuple = ()  # CacheSpecs to export this build's records to
     base_store: object = None  # a Store to copy missing base images from before pulling them
-    allow: tuple[str, ...] = ()  # entitlements given with --allow (network.host)
+    allow: tuple[str, ...] = ()  # entitlements given with --allow (network.host, security.insecure)
     run_resources: object = None  # RunResources: --shm-size, --ulimit, --cgroup-parent, -m, --cpu-quota...
     platform: str = ""  # --platform: the target platform (empty: the host's)
     contexts: tuple = ()  # named_contexts.NamedContext from --build-context
     ssh: tuple = ()  # SshSources from --ssh, for RUN --mount=type=ssh
+    labels: tuple[tuple[str, str], ...] = ()  # --label: set on the image over the Dockerfile's LABELs
+    network: str = "default"  # --network: the network of every RUN without its own --network
+    add_hosts: tuple[tuple[str, str], ...] = ()  # --add-host: (name, IP) lines in RUN's /etc/hosts
 
 
 MAX_CHANGED_FILES = 200  # per step, in --metadata-file
@@ -332,7 +335,7 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
             mounts.append(entry)
         definition = {"RUN": run_key(state, cmd), "env": sorted(scope.run_env(proxies=False)),
                       "user": scope.expand(cfg.get("User") or ""), "workdir": cfg.get("WorkingDir") or "/",
-                      "network": cmd.network, "security": cmd.security, "mounts": mounts}
+                      **(state.sandbox or Sandbox()).key(scope.expand(cmd.network), scope.expand(cmd.security)), "mounts": mounts}
         if state.run_resources is not None and state.run_resources.key():
             definition["resources"] = state.run_resources.key()  # only when given: old keys stay
         return _keyed(state, definition)
@@ -428,6 +431,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     steps: list[dict] = []
     fresh_caches = FreshCaches()
     counter = itertools.count(1)
+    sandbox = Sandbox(options.network, check_hostname(build_args[HOSTNAME_ARG]) if HOSTNAME_ARG in build_args
+                      else DEFAULT_HOSTNAME, options.add_hosts, options.allow)
     name = options.dockerfile_name
 
     def run_stage(ps: PlannedStage) -> StageState:
@@ -447,6 +452,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         state.scope = StageScope(g, state.env_dict())
         state.secrets = options.secrets
         state.ssh = options.ssh
+        state.sandbox = sandbox
         state.epoch = epoch
         state.run_resources = options.run_resources
         use_cache = not options.no_cache and not ({label, str(ps.index)} & {f.lower() for f in options.no_cache_filter})
@@ -467,7 +473,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             portable = portable_position(name, label, position_index)
             try:
                 if isinstance(cmd, t.Run):  # refused before the cache too, as BuildKit does
-                    step_mode(state.scope.expand(cmd.network), options.allow)
+                    sandbox.network_mode(state.scope.expand(cmd.network))
+                    sandbox.insecure(state.scope.expand(cmd.security))
                     cmd = replace(cmd, mounts=expand_mounts(cmd.mounts, state.scope.expand))
                 keyed = _cache_key(store, state, cmd, ctx, states, bp, stat_cache, remote)
                 if keyed is not None:
@@ -559,9 +566,11 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     doc["rootfs"] = {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in final.layers]}
     for key in ("container", "container_config", "docker_version", "parent"):
         doc.pop(key, None)
+    if options.labels:  # as BuildKit: over the target's labels, no history entry
+        doc.setdefault("config", {})["Labels"] = {**(doc["config"].get("Labels") or {}), **dict(options.labels)}
     config = oci.ImageConfig.build(doc)
     manifest = oci.Manifest.build(config.descriptor(), [layer.descriptor for layer in final.layers])
-    for unused in [a for a in unused_build_args(g) if a != epoch_arg.NAME]:
+    for unused in [a for a in unused_build_args(g) if a not in (epoch_arg.NAME, HOSTNAME_ARG)]:
         progress.warn(f"build arg {unused} was not consumed by any ARG")
     image = images.add_image(store, manifest, config, tags)
     for spec in options.cache_to:

@@ -2,7 +2,8 @@
 NAT, like `cairn run` (BuildKit's default is a namespace of its own too): package
 registries are reachable, the host's interfaces and its loopback services are not.
 `--network=none` is lo only; `--network=host` shares the host's, and needs the
-`network.host` entitlement (`cairn build --allow network.host`), as in BuildKit."""
+`network.host` entitlement (`cairn build --allow network.host`), as in BuildKit. The build's
+`--network` is what a step without its own gets (executor.sandbox)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import os
 from ..errors import CairnError
 
 MODES = {"default": "bridge", "none": "none", "host": "host"}
-ENTITLEMENTS = ("network.host",)
 
 
 def step_mode(network: str, allow: tuple[str, ...] | None = None) -> str:

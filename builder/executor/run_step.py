@@ -8,7 +8,7 @@ import os
 import threading
 from collections import deque
 
-from runtime import process
+from runtime import insecure as runtime_insecure, process
 from runtime.cgroups import Cgroup
 from runtime.spec import Overlay, Process, Root, Spec
 
@@ -20,12 +20,12 @@ from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from .epoch import clamp_tree
 from .run_resources import RunResources
-from .run_network import StepNetwork, resolv_conf, step_mode
+from .run_network import StepNetwork, resolv_conf
 from .run_mounts import RunMounts, remove_scratch, resolve_mounts
 from .runcmd import RunFailed, heredoc_script, run_command
+from .sandbox import Sandbox
 from .state import Layer, StageState
 
-HOSTNAME = "buildkitsandbox"
 CGROUP_PREFIX = "build-"  # build-<pid of the cairn process>-<random>
 _MOUNTPOINTS = ("/proc", "/dev", "/sys", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc")
 
@@ -58,7 +58,9 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
     cfg = state.config
     user = resolve_user(state.scope.expand(cfg.get("User") or ""), read_file(lowers, "/etc/passwd"),
                         read_file(lowers, "/etc/group"))
-    network_mode = step_mode(state.scope.expand(cmd.network))
+    sandbox = state.sandbox or Sandbox()
+    network_mode = sandbox.network_mode(state.scope.expand(cmd.network))
+    insecure = sandbox.insecure(state.scope.expand(cmd.security))
     resources = state.run_resources or RunResources()
     upper = store.new_tmp_dir("run-upper-")
     os.chmod(upper, 0o755)  # the container's / takes the upper dir's mode (mkdtemp makes 0700)
@@ -67,8 +69,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
     files_dir = store.new_tmp_dir("run-files-")
     run_mounts = RunMounts()
     files = []
-    for name, content in (("hosts", "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n"),
-                          ("hostname", HOSTNAME + "\n"), ("resolv.conf", resolv_conf(_resolv(), network_mode))):
+    for name, content in (("hosts", sandbox.hosts_file()), ("hostname", sandbox.hostname + "\n"),
+                          ("resolv.conf", resolv_conf(_resolv(), network_mode))):
         (files_dir / name).write_text(content)
         files.append((f"/etc/{name}", str(files_dir / name)))
     script = heredoc_script(cmd)
@@ -94,12 +96,14 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
                         cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups,
                         rlimits=resources.rlimits()),
         root=Root(str(root), Overlay(tuple(lowers_for_mount), str(upper), str(work))),
-        hostname=HOSTNAME,
+        hostname=sandbox.hostname,
         mounts=resources.mounts() + tuple(run_mounts.mounts),
         files=tuple(files),
         network=network_mode,
         resources=resources.resources(),
     )
+    if insecure:
+        spec = runtime_insecure.insecure(spec)
     read_fd, write_fd = os.pipe()
     tail: deque[str] = deque(maxlen=20)
 
@@ -121,7 +125,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
     network = None
     cgroup = None
     try:
-        cgroup = Cgroup.create(f"{CGROUP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}", resources.cgroup_parent)
+        cgroup = Cgroup.create(f"{CGROUP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}", resources.cgroup_parent,
+                               **({"devices": runtime_insecure.ALL_DEVICES} if insecure else {}))
         cgroup.apply(spec.resources)
         network = StepNetwork(spec.network)
 

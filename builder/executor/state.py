@@ -40,6 +40,7 @@ class StageState:
     epoch: int | None = None  # SOURCE_DATE_EPOCH: the time of new history entries and the layers' mtime limit
     run_resources: object = None  # RunResources of the build's flags (--ulimit, --shm-size...), for RUN
     contexts: object = None  # NamedContexts: what --build-context NAME stands for
+    sandbox: object = None  # executor.sandbox.Sandbox: the build's settings of every RUN step
 
     @property
     def config(self) -> dict:

@@ -3,6 +3,9 @@ dockerfile_core_test.go (EXPOSE, LABEL, USER, step names) and dockerfile_image_t
 
 from __future__ import annotations
 
+import ipaddress
+import os
+
 import pytest
 
 from .helpers import build_err, build_ok, container, image_config, needs_root, write
@@ -56,11 +59,16 @@ def test_expose_expands_args(root, tmp_path):
     assert sorted(ports) == ["3000/tcp", "4000/udp", "5000/tcp"]
 
 
-@pytest.mark.xfail(strict=True, reason="cairn build has no --label option")
 def test_labels_from_dockerfile_and_command_line(root, tmp_path):
-    build_ok(root, write(tmp_path / "a", {"Dockerfile": "FROM scratch\nLABEL foo=bar\n"}), "-t", "compat/cfg:label",
-             "--label", "bar=baz")
-    assert image_config(root, "compat/cfg:label")["Config"]["Labels"] == {"foo": "bar", "bar": "baz"}
+    ctx = write(tmp_path / "a", {"Dockerfile": "FROM scratch\nLABEL foo=bar keep=df\n"})
+    build_ok(root, ctx, "-t", "compat/cfg:label", "--label", "bar=baz")
+    assert image_config(root, "compat/cfg:label")["Config"]["Labels"] == {"foo": "bar", "keep": "df", "bar": "baz"}
+    # the command line wins over the Dockerfile, and adds no history entry
+    build_ok(root, ctx, "-t", "compat/cfg:label2", "--label", "foo=cli", "--label", "empty")
+    image = image_config(root, "compat/cfg:label2")
+    assert image["Config"]["Labels"] == {"foo": "cli", "keep": "df", "empty": ""}
+    assert len(image.get("History") or image.get("history") or []) == \
+        len(image_config(root, "compat/cfg:label").get("History") or image_config(root, "compat/cfg:label").get("history") or [])
 
 
 @container
@@ -91,12 +99,24 @@ def test_user_additional_gids(root, tmp_path):
         'USER daemon\nRUN [ "$(id)" = "uid=1(daemon) gid=1(daemon) groups=1(daemon)" ]\n')}))
 
 
-@pytest.mark.xfail(strict=True, reason="the RUN hostname is fixed (buildkitsandbox); no --build-arg "
-                   "BUILDKIT_SANDBOX_HOSTNAME nor hostname option")
 @container
 def test_sandbox_hostname(root, tmp_path):
-    build_ok(root, write(tmp_path / "a", {"Dockerfile": "FROM busybox\nRUN grep foo /etc/hosts && [ \"$(hostname)\" = foo ]\n"}),
-             "--build-arg", "BUILDKIT_SANDBOX_HOSTNAME=foo")
+    ctx = write(tmp_path / "a", {"Dockerfile": ("FROM busybox\nRUN grep foo /etc/hosts && [ \"$(hostname)\" = foo ]"
+                                                " && echo $HOSTNAME | grep foo && [ \"$(cat /etc/hostname)\" = foo ]\n")})
+    err = build_ok(root, ctx, "--build-arg", "BUILDKIT_SANDBOX_HOSTNAME=foo")
+    assert "BUILDKIT_SANDBOX_HOSTNAME was not consumed" not in err
+    assert "invalid BUILDKIT_SANDBOX_HOSTNAME" in build_err(root, ctx, "--build-arg", "BUILDKIT_SANDBOX_HOSTNAME=a b")
+
+
+@container
+def test_add_host_lines_in_etc_hosts(root, tmp_path):
+    gateway = next(ipaddress.ip_network(os.environ["CAIRN_SUBNET"]).hosts())  # the bridge's address on the host
+    ctx = write(tmp_path / "a", {"Dockerfile": (
+        "FROM busybox\nRUN grep -x '10.1.2.3\tdb.local' /etc/hosts && grep -x '2001:db8::1\tv6' /etc/hosts"
+        f" && grep -x '{gateway}\tgw' /etc/hosts && grep -x '127.0.0.1\tlocalhost buildkitsandbox' /etc/hosts\n")})
+    build_ok(root, ctx, "--add-host", "db.local:10.1.2.3", "--add-host", "v6=[2001:db8::1]", "--add-host", "gw:host-gateway")
+    assert "bad format for add-host" in build_err(root, ctx, "--add-host", "nocolon")
+    assert "invalid IP address in add-host" in build_err(root, ctx, "--add-host", "db:10.1.2")
 
 
 @container

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import build_err, build_ok, container, export, needs_root, write
+from .helpers import LoopbackHTTP, build_err, build_ok, cached_steps, container, export, needs_root, write
 
 pytestmark = needs_root
 
@@ -138,10 +138,26 @@ def test_default_network_has_an_interface(root, tmp_path):
     build_ok(root, ctx)
 
 
-@pytest.mark.xfail(strict=True, reason="cairn build has no --network option for the whole build")
+@container
 def test_global_network_none(root, tmp_path):
-    ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\nRUN [ \"$(ls /sys/class/net)\" = lo ]\n"})
+    ctx = write(tmp_path / "c", {"Dockerfile": ("FROM busybox\nRUN [ \"$(ls /sys/class/net)\" = lo ]\n"
+                                                "RUN --network=default [ \"$(ls /sys/class/net)\" = lo ]\n")})
     build_ok(root, ctx, "--network", "none")
+    assert "invalid --network 'bridge'" in build_err(root, ctx, "--network", "bridge")
+
+
+@container
+def test_global_network_host_and_a_step_that_opts_out(root, tmp_path):
+    """BuildKit's testRunGlobalNetwork: with the build on the host's network a RUN reaches a
+    server on the host's loopback; RUN --network=none still cannot."""
+    server = LoopbackHTTP({"/hello": (b"foo", {})})
+    try:
+        ctx = write(tmp_path / "c", {"Dockerfile": (f"FROM busybox\nRUN wget -qO- {server.url}/hello | grep foo\n"
+                                                    f"RUN --network=none ! wget -qO- {server.url}/hello\n")})
+        assert "--allow network.host" in build_err(root, ctx, "--network", "host")
+        build_ok(root, ctx, "--network", "host", "--allow", "network.host")
+    finally:
+        server.close()
 
 
 @container
@@ -152,7 +168,31 @@ def test_security_sandbox_and_insecure(root, tmp_path):
     build_ok(root, ctx)
 
 
-@pytest.mark.xfail(strict=True, reason="RUN --security=insecure needs an entitlement cairn build does not offer")
+@container
 def test_security_insecure_needs_an_entitlement(root, tmp_path):
-    ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\nRUN --security=insecure [ -c /dev/fuse ] || [ -e /dev/loop-control ]\n"})
+    """BuildKit's testRunSecurityInsecure and testInsecureDevicesWhitelist: every capability,
+    the host's fuse and loop devices (a loop mount works), dmesg; the steps around it keep
+    the sandbox; and nothing of it without `--allow security.insecure`."""
+    # BuildKit grants the capabilities its daemon holds (all 38 of Linux 3.5 when it holds them);
+    # cairn's are the test's own, which this machine's sandbox may already have narrowed
+    with open("/proc/self/status") as f:
+        own = next(line.split()[1] for line in f if line.startswith("CapEff:"))
+    all_caps = f"grep -qx 'CapEff:\t{own}' /proc/self/status && grep -qx 'CapBnd:\t{own}' /proc/self/status"
+    ctx = write(tmp_path / "c", {"Dockerfile": (
+        "FROM busybox\nRUN [ ! -e /dev/fuse ] && [ ! -e /dev/loop-control ]\n"
+        f"RUN --security=insecure {all_caps} && [ -c /dev/fuse ] && [ -c /dev/loop-control ]\n"
+        "RUN --security=insecure dmesg > /dev/null\n"
+        "RUN --security=insecure dd if=/dev/zero of=/disk.img bs=1M count=4 && mke2fs -Fq /disk.img && mkdir -p /mnt"
+        " && mount -o loop /disk.img /mnt && touch /mnt/foo && umount /mnt && rm /disk.img\n"
+        "RUN [ \"$(grep CapBnd /proc/self/status)\" = \"CapBnd:\t00000000a80425fb\" ] && [ ! -e /dev/fuse ]\n")})
+    err = build_err(root, ctx)
+    assert "Dockerfile:3:" in err and "entitlement security.insecure is not allowed" in err, err
     build_ok(root, ctx, "--allow", "security.insecure")
+
+
+@container
+def test_insecure_and_sandboxed_steps_do_not_share_a_cache_record(root, tmp_path):
+    sandboxed = write(tmp_path / "a", {"Dockerfile": "FROM busybox\nRUN grep CapEff /proc/self/status > /caps\n"})
+    insecure = write(tmp_path / "b", {"Dockerfile": "FROM busybox\nRUN --security=insecure grep CapEff /proc/self/status > /caps\n"})
+    build_ok(root, sandboxed)
+    assert cached_steps(build_ok(root, insecure, "--allow", "security.insecure")) == 0
