@@ -4,8 +4,6 @@ dockerfile_runsecurity_test.go (dockerfile_ssh_test.go: test_ssh.py)."""
 
 from __future__ import annotations
 
-import pytest
-
 from .helpers import LoopbackHTTP, build_err, build_ok, cached_steps, container, export, needs_root, write
 
 pytestmark = needs_root
