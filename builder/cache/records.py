@@ -28,6 +28,7 @@ class Hit:
     diff_id: Digest
     descriptor: oci.Descriptor  # uncompressed (digest = diff_id) when held here; else a registry's blob
     empty: bool = False         # the step made no layer (a WORKDIR whose directory existed)
+    created: float = 0.0        # when the layer was made: its history entry's time (0: unknown)
 
 
 EMPTY = "empty"  # diff_id column value of a record whose step made no layer
@@ -36,7 +37,7 @@ EMPTY_HIT = Hit(_NO_LAYER, oci.Descriptor(oci.OCI_LAYER, _NO_LAYER, 0), True)
 
 
 def lookup(store: Store, key: str) -> "Hit | Missing | None":
-    row = store.conn.execute("SELECT diff_id, size FROM cache_records WHERE key=?", (key,)).fetchone()
+    row = store.conn.execute("SELECT diff_id, size, created FROM cache_records WHERE key=?", (key,)).fetchone()
     if row is None or row[0] is None:
         return None
     if row[0] == EMPTY:
@@ -45,13 +46,13 @@ def lookup(store: Store, key: str) -> "Hit | Missing | None":
         diff_id = Digest.parse(row[0])
         blobs = "snapshot" if store.has_snapshot(diff_id) else _blob_status(store, diff_id)
         if blobs in ("snapshot", "good"):
-            hit = Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, row[1] or 0))
+            hit = Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, row[1] or 0), created=row[2] or 0.0)
         else:
             corrupt = blobs == "corrupt"
             remote = remote_layer(store, diff_id)
             if remote is None:
                 return Missing(row[0], "is corrupt" if corrupt else "is gone")
-            hit = Hit(diff_id, remote)
+            hit = Hit(diff_id, remote, created=row[2] or 0.0)
     with store.transaction() as c:
         c.execute("UPDATE cache_records SET last_used=? WHERE key=?", (time.time(), key))
     return hit
@@ -83,10 +84,13 @@ def record_empty(store: Store, key: str, parent: str, inputs: dict, position: st
 
 
 def record(store: Store, key: str, parent: str, inputs: dict, diff_id: Digest, size: int,
-           position: str = "") -> None:
+           position: str = "", created: float | None = None) -> None:
+    """Remember the layer the step of `key` made, and when it was made (`created`: now, or
+    the time an imported record carries): a cached rebuild gives its history that time."""
     now = time.time()
     with store.transaction() as c:
         c.execute("INSERT INTO cache_records(key, parent, inputs, diff_id, config_delta, size, created, last_used, "
                   "position) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET diff_id=excluded.diff_id, "
-                  "size=excluded.size, last_used=excluded.last_used, position=excluded.position",
-                  (key, parent, canonical(inputs), str(diff_id), None, size, now, now, position))
+                  "size=excluded.size, created=excluded.created, last_used=excluded.last_used, "
+                  "position=excluded.position",
+                  (key, parent, canonical(inputs), str(diff_id), None, size, created or now, now, position))

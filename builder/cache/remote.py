@@ -166,8 +166,8 @@ class RemoteCaches:
             from ..registry.locations import record_remote_layer
 
             record_remote_layer(store, diff_id, hit.descriptor, source.spec.ref.repository)
-        local_records.record(store, r.key, r.parent, r.inputs, diff_id, r.size, position)
-        return local_records.Hit(diff_id, hit.descriptor)
+        local_records.record(store, r.key, r.parent, r.inputs, diff_id, r.size, position, r.created)
+        return local_records.Hit(diff_id, hit.descriptor, created=r.created)
 
 
 def _blob_path(layout: Path, digest: Digest) -> Path:

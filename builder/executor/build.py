@@ -48,7 +48,7 @@ from .base_images import BaseImages, StageBases
 from .progress import Progress
 from .run_mounts import FreshCaches, context_source, expand_mounts
 from .sandbox import DEFAULT_HOSTNAME, HOSTNAME_ARG, Sandbox, check_hostname
-from .history import created_by
+from .history import created_by, fill_history_times
 from .named_contexts import NamedContexts
 from .onbuild import parse_triggers, plan_with_triggers
 from .runcmd import RunFailed, run_key
@@ -467,6 +467,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             source = None
             layer = None
             keyonly = False
+            made = None  # when the step's layer was made (a hit's record keeps it)
             if isinstance(cmd, t.Workdir):
                 image_config.apply(state.doc, cmd, state.scope.expand)
             position = f"{context_id}:{label}:{position_index}"
@@ -492,6 +493,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                     elif hit is not None:
                         cached, source = True, source or "local"
                         layer = None if hit.empty else Layer(hit.diff_id, hit.descriptor, keyonly)
+                        made = hit.created or None
                 if not cached:
                     if keyed is not None:
                         details = explain_details(store, position, key, inputs,
@@ -499,9 +501,10 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                         explanation = details.text
                     layer = _execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp,
                                      None if use_cache else fresh_caches)  # --no-cache: cache mounts start empty
+                    made = time.time()
                     if keyed is not None and layer is not None:
                         cache_records.record(store, key, state.fs_key, inputs, layer.diff_id,
-                                             layer.descriptor.size, position)
+                                             layer.descriptor.size, position, made)
                     elif keyed is not None:
                         cache_records.record_empty(store, key, state.fs_key, inputs, position)
                 if layer is not None:
@@ -514,7 +517,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                 raise err.at(cmd.start_line, cmd.end_line) from None
             if layer is not None:
                 state.layers.append(layer)
-            state.add_history(created_by(state, cmd), empty_layer=layer is None)
+            state.add_history(created_by(state, cmd), empty_layer=layer is None,
+                              created=(made or time.time()) if layer is not None else None)
             seconds = time.monotonic() - t0
             if explanation is not None and cmd.keyword in ("RUN", "COPY", "ADD"):
                 progress.log(step, f"cache miss: {explanation}")
@@ -562,7 +566,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         from ..cache.manifest import INLINE_KEY
 
         doc[INLINE_KEY] = _inline_cache(store, steps, image_stages, [str(layer.diff_id) for layer in final.layers])
-    doc["created"] = epoch_arg.iso(epoch) if epoch is not None else epoch_arg.iso(int(time.time()))
+    doc["created"] = fill_history_times(doc, epoch)
     doc["rootfs"] = {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in final.layers]}
     for key in ("container", "container_config", "docker_version", "parent"):
         doc.pop(key, None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field
 
 from .. import oci
@@ -58,9 +57,11 @@ class StageState:
     def env_dict(self) -> dict[str, str]:
         return dict(e.split("=", 1) if "=" in e else (e, "") for e in self.config.get("Env") or [])
 
-    def add_history(self, created_by: str, empty_layer: bool) -> None:
-        created = iso(self.epoch) if self.epoch is not None else self.doc.get("created") or iso(int(time.time()))
-        entry = {"created": created, "created_by": created_by, "comment": "buildkit.dockerfile.v0"}
+    def add_history(self, created_by: str, empty_layer: bool, created: float | None = None) -> None:
+        """A history entry for a step: at the epoch when there is one, else at `created`
+        (when its layer was made); None until the image is finished (history.fill_history_times)."""
+        when = iso(self.epoch) if self.epoch is not None else iso(int(created)) if created else None
+        entry = {"created": when, "created_by": created_by, "comment": "buildkit.dockerfile.v0"}
         if empty_layer:
             entry["empty_layer"] = True
         self.doc.setdefault("history", []).append(entry)
