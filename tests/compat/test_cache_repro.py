@@ -20,15 +20,6 @@ pytestmark = [needs_root, pytest.mark.skipif(not registry_server.available(),
                                              reason="docker-registry is not installed (tests/setup-system.sh)")]
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    r = Registry(tmp_path_factory.mktemp("reg-repro"), "plain")
-    try:
-        yield r
-    finally:
-        r.close()
-
-
 def _ids(root, ctx, meta, *args) -> tuple[str, list[bool]]:
     """(the image ID, whether each RUN/COPY step was cached)."""
     build_ok(root, ctx, "--metadata-file", str(meta), *args)
@@ -38,18 +29,19 @@ def _ids(root, ctx, meta, *args) -> tuple[str, list[bool]]:
 
 @container
 @pytest.mark.parametrize("kind", ["registry", "local"])
-def test_an_imported_cache_gives_the_same_image_id(root, tmp_path, registry, kind):
+def test_an_imported_cache_gives_the_same_image_id(root, tmp_path, kind):
     ctx = write(tmp_path / "c", {"Dockerfile": f"FROM busybox\nENV foo=bar\nCOPY foo /\nRUN echo {kind} > bar\n",
-                                 "foo": "foobar"})
-    if kind == "registry":
-        to = frm = f"type=registry,ref={registry.host}/test/dockerfileexpids:cache"
-    else:
-        to, frm = f"type=local,dest={tmp_path / 'cache'}", f"type=local,src={tmp_path / 'cache'}"
-    first, _ = _ids(root, ctx, tmp_path / "one.json", "-t", "compat/expids:one", "--cache-to", to)
-    assert cairn_cli("rmi", "compat/expids:one", root=root).returncode == 0
-    assert cairn_cli("cache", "prune", "--all", root=root).returncode == 0
-    second = int(time.time())
-    while int(time.time()) == second:  # (the rebuild runs in another second: its clock must not matter)
-        time.sleep(0.05)
-    again, cached = _ids(root, ctx, tmp_path / "two.json", "-t", "compat/expids:two", "--cache-from", frm)
+                                 "foo": f"foobar {kind}"})  # (no record shared with the other case)
+    with Registry(tmp_path / "registry", "plain") as registry:
+        if kind == "registry":
+            to = frm = f"type=registry,ref={registry.host}/test/dockerfileexpids:cache"
+        else:
+            to, frm = f"type=local,dest={tmp_path / 'cache'}", f"type=local,src={tmp_path / 'cache'}"
+        first, _ = _ids(root, ctx, tmp_path / "one.json", "-t", "compat/expids:one", "--cache-to", to)
+        assert cairn_cli("rmi", "compat/expids:one", root=root).returncode == 0
+        assert cairn_cli("cache", "prune", "--all", root=root).returncode == 0
+        second = int(time.time())
+        while int(time.time()) == second:  # (the rebuild runs in another second: its clock must not matter)
+            time.sleep(0.05)
+        again, cached = _ids(root, ctx, tmp_path / "two.json", "-t", "compat/expids:two", "--cache-from", frm)
     assert cached == [True, True] and again == first
