@@ -116,16 +116,17 @@ class Cgroup:
         return 1, paths
 
     @classmethod
-    def existing(cls, name: str) -> "Cgroup | None":
-        """The cgroup `create(name)` made, if it is still there (for cleaning up after a crash)."""
-        version, paths = cls._locations(name)
+    def existing(cls, name: str, parent: str | None = None) -> "Cgroup | None":
+        """The cgroup `create(name, parent)` made, if it is still there (for cleaning up after a crash)."""
+        version, paths = cls._locations(name, parent)
         paths = {ctrl: path for ctrl, path in paths.items() if path.is_dir()}
-        return cls(name, version, paths) if paths else None
+        return cls(name, version, paths, parent) if paths else None
 
     @classmethod
-    def names(cls) -> list[str]:
-        """The names of the cgroups `create` has made and nobody removed yet (any controller)."""
-        _version, paths = cls._locations("-")
+    def names(cls, parent: str | None = None) -> list[str]:
+        """The names of the cgroups below `parent` (default: those `create` has made and
+        nobody removed yet), in any controller."""
+        _version, paths = cls._locations("-", parent)
         found: set[str] = set()
         for path in paths.values():
             try:

@@ -426,6 +426,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     from .run_step import reap_orphan_cgroups
 
     reap_orphan_cgroups()  # what a build killed with -9 left
+    if options.run_resources is not None and options.run_resources.cgroup_parent:
+        reap_orphan_cgroups(options.run_resources.cgroup_parent)
     store.remove_orphaned_tmp()
     states: dict[int, StageState] = {}
     steps: list[dict] = []

@@ -5,6 +5,7 @@ error message; a non-zero exit fails the build with the step and that output."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections import deque
 
@@ -179,16 +180,20 @@ def _with_secrets(env: list[str], secret_env: dict[str, str]) -> tuple[str, ...]
     return tuple(kept + [f"{k}={v}" for k, v in secret_env.items()])
 
 
-def reap_orphan_cgroups() -> None:
+def reap_orphan_cgroups(parent: str | None = None) -> None:
     """Remove the cgroups of RUN steps whose cairn process is gone (killed with -9: its
-    container died with it, the empty cgroup stayed). Each name holds its build's pid."""
+    container died with it, the empty cgroup stayed). Each name holds its build's pid.
+    A --cgroup-parent's are reaped by the next build given that parent."""
     from ..container_dirs import process_alive
 
-    for name in Cgroup.names():
+    for name in Cgroup.names(parent):
         owner = name[len(CGROUP_PREFIX):].split("-", 1)[0]
         if name.startswith(CGROUP_PREFIX) and owner.isdigit() and not process_alive(int(owner)):
-            cgroup = Cgroup.existing(name)
-            if cgroup is not None:
+            cgroup = Cgroup.existing(name, parent)
+            if cgroup is None:
+                continue
+            # below a user's parent, only an empty cgroup of exactly our naming is ours to remove
+            if parent is None or (re.fullmatch(CGROUP_PREFIX + r"\d+-[0-9a-f]{12}", name) and not cgroup.pids()):
                 cgroup.destroy()
 
 

@@ -109,6 +109,21 @@ def test_cgroup_parent(root, tmp_path, cgroup_parent):
 
 
 @container
+def test_cgroups_a_killed_build_left_below_the_parent_are_reaped(root, tmp_path, cgroup_parent):
+    """A build killed with -9 leaves its step's empty cgroup below --cgroup-parent; the next
+    build given that parent removes it, and nothing there that cairn did not name."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    parent = _hierarchy("pids") / cgroup_parent
+    orphan, foreign = parent / f"build-{gone.pid}-{'a1' * 6}", parent / f"build-{gone.pid}-someone-else"
+    orphan.mkdir(parents=True)
+    foreign.mkdir()
+    build_ok(root, write(tmp_path / "c", {"Dockerfile": "FROM busybox\nRUN echo reaped\n"}),
+             "--cgroup-parent", "/" + cgroup_parent)
+    assert not orphan.exists() and foreign.is_dir()
+
+
+@container
 def test_linux_resources(root, tmp_path, cgroup_parent):
     """-m, --cpu-quota and --cpu-period are the limits of the step's cgroup while it runs."""
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\n"
