@@ -303,3 +303,39 @@ def test_bad_cache_flags_are_usage_errors(tmp_path):
                                  ("--cache-from", "type=registry,ref=Bad/Ref", "lowercase")]:
         res = cairn_cli("build", flag, value, str(tmp_path), root=tmp_path / "s")
         assert res.returncode == 2 and re.search(message, res.stderr.decode()), (value, res.stderr)
+
+
+def test_key_only_records_never_make_the_images_layers(tmp_path, base):
+    """A cache (hostile or just mode=min from another target) whose records are all key-only:
+    the image's own steps run (their bytes are nowhere), the stages it copies from are
+    built again when a step needs their files, and the image is whole."""
+    ctx = context(tmp_path, base)
+    layout = tmp_path / "forged"
+    ok(build(tmp_path / "a", ctx, "--cache-to", f"type=local,dest={layout},mode=max"))
+    blobs = layout / "blobs" / "sha256"
+    index = json.loads((layout / "index.json").read_text())
+    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_text())
+    config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_text())
+    for record in config["records"]:
+        if record.pop("layer", None):
+            record["keyonly"] = True
+    import hashlib
+
+    def put(doc: dict) -> dict:
+        data = json.dumps(doc).encode()
+        (blobs / hashlib.sha256(data).hexdigest()).write_bytes(data)
+        return {"digest": "sha256:" + hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+    manifest["config"].update(put(config))
+    manifest["layers"] = []
+    index["manifests"][0].update(put(manifest))
+    (layout / "index.json").write_text(json.dumps(index))
+
+    meta = tmp_path / "b.json"
+    res = build(tmp_path / "b", ctx, "--cache-from", f"type=local,src={layout}", "-o",
+                f"type=local,dest={tmp_path / 'out'}", meta=meta)
+    ok(res)
+    assert ran(res.stderr.decode(), "ran-app") and ran(res.stderr.decode(), "ran-deps")
+    assert not any(s["cached"] for s in counted_steps(meta) if s["stage"] != "deps")
+    assert (tmp_path / "out" / "app" / "listing").read_text() == "main.c\nutil.c\n"
+    assert (tmp_path / "out" / "app" / "deps").read_text() == "acme\nzlib\n"
