@@ -144,7 +144,8 @@ class RemoteCaches:
         """A key-only record as a hit: its layer known by diff_id alone, recorded nowhere
         (the executor takes one only for a stage the image does not contain)."""
         diff_id = Digest.parse(hit.record.diff_id)
-        return local_records.Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, hit.record.size))
+        return local_records.Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, hit.record.size),
+                                 created=hit.record.created)
 
     def adopt(self, hit: RemoteHit, position: str) -> local_records.Hit | None:
         """Make a remote hit a local record whose layer is known by where it lives; None (the
