@@ -351,8 +351,8 @@ def _check_name_digest(name: str, digest: Digest) -> None:
         raise BlobError(f"{name} does not match its digest (content is {digest})")
 
 
-def _pick_manifest(store: Store, arc: _Archive, desc: oci.Descriptor) -> oci.Descriptor:
-    """Follow nested indexes to the manifest for this host's platform."""
+def _pick_manifest(store: Store, arc: _Archive, desc: oci.Descriptor, want: dict | None = None) -> oci.Descriptor:
+    """Follow nested indexes to the manifest for `want` (this host's platform by default)."""
     depth = 0
     while desc.media_type in oci.INDEX_TYPES:
         depth += 1
@@ -361,7 +361,7 @@ def _pick_manifest(store: Store, arc: _Archive, desc: oci.Descriptor) -> oci.Des
         index = oci.Index.parse(arc.read(_blob_name(desc.digest)))
         if index.digest != desc.digest:
             raise BlobError(f"index {desc.digest} does not match its digest")
-        want = host_platform()
+        want = want or host_platform()
         for m in index.manifests:
             plat = dict(m.platform)
             if not plat or (plat.get("os") == want["os"] and plat.get("architecture") == want["architecture"]):
@@ -382,11 +382,12 @@ def _load_oci(store: Store, arc: _Archive) -> list[Loaded]:
     return loaded
 
 
-def load_oci_image(store: Store, arc, top: oci.Descriptor, refs: list[Reference]) -> images.ImageRecord:
-    """One image of an OCI layout (an index entry: a manifest, or an index whose entry for this
-    host is taken), every blob verified against its digest; `arc` reads the layout's files
-    (an archive, or oci_layout.LayoutDir)."""
-    desc = _pick_manifest(store, arc, top)
+def load_oci_image(store: Store, arc, top: oci.Descriptor, refs: list[Reference],
+                   platform: dict | None = None) -> images.ImageRecord:
+    """One image of an OCI layout (an index entry: a manifest, or an index whose entry for
+    `platform`, this host's by default, is taken), every blob verified against its digest;
+    `arc` reads the layout's files (an archive, or oci_layout.LayoutDir)."""
+    desc = _pick_manifest(store, arc, top, platform)
     raw = arc.read(_blob_name(desc.digest))
     manifest = oci.Manifest.parse(raw, desc.media_type)
     if manifest.digest != desc.digest:

@@ -5,7 +5,8 @@ inside it (a link there never reaches a host file, a FIFO or a device is never o
 `index.json` and the manifests and configs are read bounded, and every blob is verified
 against its digest as it is copied into the store (archive.load_oci_image, as `cairn load`).
 The image is chosen as buildx does: by digest when given, else the index entry whose
-`org.opencontainers.image.ref.name` is TAG (default `latest`), else the only entry.
+`org.opencontainers.image.ref.name` is TAG (default `latest`), else the only entry; when
+that is an index, its entry for the stage's platform.
 """
 
 from __future__ import annotations
@@ -86,9 +87,11 @@ def choose(layout: LayoutDir, tag: str, digest: Digest | None) -> oci.Descriptor
                        f"(and {len(index.manifests)} images, not one)")
 
 
-def load_layout_image(store: Store, root: str, tag: str = "latest", digest: Digest | None = None) -> images.ImageRecord:
-    """Copy the image into the store (untagged) and return it."""
+def load_layout_image(store: Store, root: str, tag: str = "latest", digest: Digest | None = None,
+                      platform: dict | None = None) -> images.ImageRecord:
+    """Copy the image (for `platform` when it is an index; the host's by default) into the
+    store, untagged, and return it."""
     layout = LayoutDir(root)
     desc = choose(layout, tag, digest)
     with store.adding():
-        return load_oci_image(store, layout, desc, [])
+        return load_oci_image(store, layout, desc, [], platform)

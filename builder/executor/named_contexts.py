@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from .. import platforms
 from ..digest import Digest, DigestError
 from ..errors import CairnError, UsageError
 from ..plan import _stage_index
@@ -115,7 +116,7 @@ class NamedContexts:
     def __init__(self, specs, store, bases, dockerfile=None):
         self.specs = {spec.name: spec for spec in specs}  # (a later flag for a name wins)
         self.store, self.bases, self.dockerfile = store, bases, dockerfile
-        self._loaded: dict[str, Loaded] = {}
+        self._loaded: dict[tuple[str, str], Loaded] = {}
         self._lock = threading.RLock()
 
     def key(self, name: str) -> str | None:
@@ -142,19 +143,21 @@ class NamedContexts:
         spec = self.specs[key]
         if spec.kind == IMAGE:
             return self._image(spec, platform, explicit)  # (BaseImages keeps what it resolved)
+        which = (key, platforms.text(platform or platforms.host()) if spec.kind == LAYOUT else "")
         with self._lock:
-            if key not in self._loaded:
-                self._loaded[key] = self._load(spec)
-            return self._loaded[key]
+            if which not in self._loaded:
+                self._loaded[which] = self._load(spec, platform)
+            return self._loaded[which]
 
-    def _load(self, spec: NamedContext) -> Loaded:
+    def _load(self, spec: NamedContext, platform: dict | None) -> Loaded:
         if spec.kind == LOCAL:
             return Loaded(spec, local=BuildContext.open(spec.source))
         if spec.kind == LAYOUT:
             from ..oci_layout import load_layout_image
 
             try:
-                return Loaded(spec, image=load_layout_image(self.store, spec.source, spec.tag, spec.digest))
+                return Loaded(spec, image=load_layout_image(self.store, spec.source, spec.tag, spec.digest,
+                                                            platform))
             except CairnError as err:
                 raise CairnError(f"{spec.describe()}=oci-layout://{spec.source}: {err}") from None
         raise AssertionError(spec.kind)

@@ -83,8 +83,9 @@ def test_named_image_context_from_a_registry(root, marked, tmp_path):
     assert (out / "alpine-release").read_text() == "3.20.0\n"
 
 
-def _multi_platform_layout(layout: Path, digest: str) -> None:
-    """Make the layout's image one entry of a two-platform index, the other platform's first."""
+def _multi_platform_layout(layout: Path, digest: str) -> str:
+    """Make the layout's image one entry of a two-platform index, the other platform's first
+    (its config differs only in the architecture); returns that other platform."""
     blobs = layout / "blobs" / "sha256"
     manifest = json.loads((blobs / digest.split(":")[1]).read_bytes())
     config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_bytes())
@@ -107,6 +108,7 @@ def _multi_platform_layout(layout: Path, digest: str) -> None:
     (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
         {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": put(index), "size": len(index),
          "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}))
+    return f"linux/{other}"
 
 
 @container
@@ -115,11 +117,19 @@ def test_named_image_context_platform(root, tmp_path):
     gives the build platform's image (listed second here), on which RUN runs."""
     layout, digest = layout_of(root, write(tmp_path / "b", {"Dockerfile": "FROM busybox\nRUN echo native > /which\n"}),
                                tmp_path / "layout")
-    _multi_platform_layout(layout, digest)
+    other = _multi_platform_layout(layout, digest)
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM --platform=$BUILDPLATFORM busybox AS target\n"
                                                "RUN cat /which > /ran\n"})
-    out = export(root, ctx, tmp_path / "out", "--build-context", f"busybox=oci-layout://{layout}")
+    flag = ("--build-context", f"busybox=oci-layout://{layout}")
+    out = export(root, ctx, tmp_path / "out", *flag)
     assert (out / "ran").read_text() == "native\n"
+    # built for the other platform (no RUN: cairn does not emulate), the stage takes that entry
+    ctx = write(tmp_path / "d", {"Dockerfile": "FROM busybox\nCOPY <<EOF /x\nx\nEOF\n"})
+    _, exported = layout_of(root, ctx, tmp_path / "other", "--platform", other, *flag)
+    blobs = tmp_path / "other" / "blobs" / "sha256"
+    manifest = json.loads((blobs / exported.split(":")[1]).read_bytes())
+    assert json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_bytes())["architecture"] == \
+        other.split("/")[1]
 
 
 @container
