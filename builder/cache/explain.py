@@ -78,7 +78,9 @@ def explain_details(store: Store, position: str, key: str, inputs: dict, earlier
                          ("workdir", "the working directory"), ("chown", "--chown"), ("chmod", "--chmod"),
                          ("mounts", "the mounts"), ("network", "the network mode"), ("contents", "the heredoc"),
                          ("from", "the --from source"),
-                         ("resources", "the RUN resource flags (--ulimit, --shm-size, -m...)")):
+                         ("resources", "the RUN resource flags (--ulimit, --shm-size, -m...)"),
+                         ("security", "the security mode"), ("hostname", "the hostname (BUILDKIT_SANDBOX_HOSTNAME)"),
+                         ("extra_hosts", "the --add-host entries")):
         if old.get(field) != new.get(field) and field in (old.keys() | new.keys()):
             reasons.append(f"{label} changed")
             cause = cause or ("parent" if field == "from" else "instruction")

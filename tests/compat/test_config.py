@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from .helpers import build_err, build_ok, container, image_config, needs_root, write
+from .helpers import build_err, build_ok, cached_steps, container, image_config, needs_root, write
 
 pytestmark = needs_root
 
@@ -105,6 +105,12 @@ def test_sandbox_hostname(root, tmp_path):
                                                 " && echo $HOSTNAME | grep foo && [ \"$(cat /etc/hostname)\" = foo ]\n")})
     err = build_ok(root, ctx, "--build-arg", "BUILDKIT_SANDBOX_HOSTNAME=foo")
     assert "BUILDKIT_SANDBOX_HOSTNAME was not consumed" not in err
+    # the hostname is in the step's key: another one runs the step again, and says why
+    other = write(tmp_path / "b", {"Dockerfile": "FROM busybox\nRUN hostname > /name\n"})
+    build_ok(root, other, "--build-arg", "BUILDKIT_SANDBOX_HOSTNAME=foo")
+    err = build_ok(root, other, "--build-arg", "BUILDKIT_SANDBOX_HOSTNAME=bar")
+    assert cached_steps(err) == 0 and "the hostname (BUILDKIT_SANDBOX_HOSTNAME) changed" in err, err
+    assert cached_steps(build_ok(root, other, "--build-arg", "BUILDKIT_SANDBOX_HOSTNAME=bar")) == 1
     assert "invalid BUILDKIT_SANDBOX_HOSTNAME" in build_err(root, ctx, "--build-arg", "BUILDKIT_SANDBOX_HOSTNAME=a b")
 
 
