@@ -1,13 +1,17 @@
 """Splits one logical line into keyword, flags and argument text with the Lark grammar.
 
 The grammar (dockerfile.lark) is compiled once per process and cached on disk by Lark,
-so start-up pays for loading it, not for building its tables.
+so start-up pays for loading it, not for building its tables. The cache is a pickle that
+Lark loads: it lives only in a directory that no one but this user can write (Lark's own
+default, a predictable name in the shared temp directory, let any local user plant code
+for root's next cairn to run); without such a directory nothing is cached.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,15 +32,41 @@ def _read_grammar() -> str:
         return f.read()
 
 
+def _owned_private_dir(path: str) -> bool:
+    """A directory (not a link) of this user's that no one else can write into."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
+def private_cache_file(version: str) -> str | None:
+    """Where Lark may keep its tables: $XDG_CACHE_HOME/cairn (default ~/.cache/cairn), made
+    0700, when it and its parent belong to this user alone; else None (no cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
+    directory = os.path.join(base, "cairn")
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    if not (_owned_private_dir(base) and _owned_private_dir(directory)):
+        return None
+    return os.path.join(directory, f"dockerfile-grammar-lark-{version}.pickle")
+
+
 @lru_cache(maxsize=1)
 def _parser():
     import lark
 
+    cache_file = private_cache_file(lark.__version__)
     return lark.Lark(
         _read_grammar(),
         parser="lalr",
         lexer="contextual",
-        cache=True,
+        cache=cache_file if cache_file else False,
     )
 
 
