@@ -3,7 +3,7 @@
 `build` (the default) builds; `outline`, `targets` and `subrequests.describe` read the
 Dockerfile and print what it offers without running a step (builder.outline), as text
 laid out like buildx's or, with `format=json`, as the JSON buildx prints (BuildKit's
-result.json). `check` belongs to the build checks; until cairn has them it is refused.
+result.json). `check` runs the build checks (builder.commands.check).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _DESCRIBE = (
     ("frontend.targets", "List all targets current build supports", []),
     ("frontend.subrequests.describe", "List available subrequest types", []),
 )
-CHECK_AVAILABLE = False  # set when `--call check` is implemented: describe then lists frontend.lint
+CHECK_AVAILABLE = True  # `--call check` (builder.checks): describe lists frontend.lint
 
 
 @dataclass(frozen=True)

@@ -64,13 +64,15 @@ from .registry import make_options, push_image, registry_options
               help="A named context: replaces the stage, image or --from of that NAME (repeatable).")
 @click.option("--call", "call_spec", default=None, metavar="build|check|outline|targets|subrequests.describe[,format=json]",
               help="What to do: build (default), or print the target's outline, the targets or the methods.")
+@click.option("--check", "check", is_flag=True, help="Only evaluate the Dockerfile's build checks (= --call check).")
 @registry_options
 @click.argument("context", type=click.Path())
 @click.pass_context
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, metadata_file, no_cache,
               no_cache_filter, progress, pull, push, compression, cache_from, cache_to, platform, allow, shm_size,
               ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period, insecure, registry_timeout,
-              context, build_contexts=(), call_spec=None, labels=(), network="default", add_hosts=()):
+              context, build_contexts=(), call_spec=None, labels=(), network="default", add_hosts=(),
+              check=False):
     """Build an image from CONTEXT."""
     import grammar
 
@@ -102,7 +104,16 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
 
         imports = tuple(parse_spec(c, export=False) for c in cache_from)
         exports = tuple(parse_spec(c, export=True) for c in cache_to)
-    call = parse_call(call_spec)
+    call = parse_call("check" if check and not call_spec else call_spec)
+    if check and call.method != "check":
+        raise UsageError("--check is --call check: it cannot be given with another --call")
+    if call.method == "check":
+        from .check import run_check
+
+        path = dockerfile or _default_dockerfile(context)
+        return run_check(ctx, context, path, read_file_arg(path, from_context=not dockerfile),
+                         "Dockerfile" if path == "-" else os.path.basename(path),
+                         parse_build_args(list(build_args)), target, platform, call.format)
     if call.method != "build":
         return _answer(ctx, call, context, dockerfile, target, build_args, platform)
     if any(e.type == "inline" for e in exports) and not push:

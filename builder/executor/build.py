@@ -45,6 +45,7 @@ from .context import BuildContext
 from . import epoch as epoch_arg
 from .copy import copy_into_layer, ensure_parents, is_tar, parse_chmod, unpack_archive_into
 from .base_images import BaseImages, StageBases
+from .build_checks import run_build_checks
 from .progress import Progress
 from .run_mounts import FreshCaches, context_source, expand_mounts
 from .sandbox import DEFAULT_HOSTNAME, HOSTNAME_ARG, Sandbox, check_hostname
@@ -409,13 +410,14 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     progress = progress or Progress("quiet")
     tags = [parse_reference(tag) for tag in options.tags]
     tree = grammar.parse(dockerfile)
-    plan = parse_dockerfile(tree)
     build_args = dict(options.build_args)
     if epoch_arg.NAME not in build_args and os.environ.get(epoch_arg.NAME):
         build_args[epoch_arg.NAME] = os.environ[epoch_arg.NAME]  # as buildx passes it on
     target_platform = platforms.parse(options.platform) if options.platform else platforms.host()
     g = GlobalScope(build_args, tree.escape, target=target_platform)
     bases = BaseImages(store, options.registry, options.pull, progress.info, options.base_store)
+    checks = run_build_checks(tree, options, context_dir, dockerfile_path, bases, target_platform, progress)
+    plan = parse_dockerfile(tree)
     contexts = NamedContexts(options.contexts, store, bases, plan)
     bp = plan_with_triggers(store, bases, plan, g, options.target, contexts)
     stage_plats = stage_platforms(bp, target_platform)
@@ -590,7 +592,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             if not spec.ignore_error:
                 raise CairnError(f"cache export to {spec.describe()} failed: {err}") from None
             progress.warn(f"cache export to {spec.describe()} failed (the image is built): {err}")
-    return BuildResult(image, tuple(steps))
+    return BuildResult(image, tuple(steps), checks)
 
 
 def _run_levels(bp, planned: dict, states: dict, run_stage) -> None:
@@ -630,6 +632,7 @@ def _inline_cache(store: Store, steps: list[dict], image_stages: set[str], diff_
 class BuildResult:
     image: images.ImageRecord
     steps: tuple[dict, ...]
+    checks: tuple = ()  # checks.Finding: the build checks that failed (warnings)
 
     def metadata(self) -> dict:
         """What --metadata-file writes; totals count RUN, COPY and ADD steps only."""
@@ -644,6 +647,7 @@ class BuildResult:
             "misses": len(counted) - hits,
             "hit_rate": round(hits / len(counted), 4) if counted else 0.0,
             "rebuilt_bytes": sum(s.get("size") or 0 for s in self.steps if not s["cached"]),
+            **({"checks": [f.as_json() for f in self.checks]} if self.checks else {}),
         }
 
 

@@ -95,7 +95,8 @@ def test_a_foreign_image_is_used_for_its_platform(root, tmp_path):
     doc = image_config(root, "foreign-child:1")
     assert doc["Architecture"] == OTHER_ARCH
     # COPY --from an image resolves it for the stage's platform
-    ctx = write(tmp_path / "e", {"Dockerfile": f"FROM --platform={OTHER} scratch\nCOPY --from=foreign:1 /hello /\n"})
+    ctx = write(tmp_path / "e", {"Dockerfile": "# check=skip=FromPlatformFlagConstDisallowed\n"
+                                               f"FROM --platform={OTHER} scratch\nCOPY --from=foreign:1 /hello /\n"})
     assert "warning" not in build_ok(root, ctx)
     # asked for the host's platform, the store's foreign image is pulled again: here it cannot be
     ctx = write(tmp_path / "d", {"Dockerfile": "FROM 127.0.0.1:9/nothing/here:1\nCOPY f /f\n", "f": "x"})
