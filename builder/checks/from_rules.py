@@ -8,7 +8,7 @@ import grammar
 from ..reference import ReferenceError, parse_reference
 from . import rules as r
 from .rules import Finding
-from .words import hint, undefined
+from .words import Hints, undefined
 
 RESERVED_STAGE_NAMES = ("scratch", "context")
 
@@ -62,12 +62,11 @@ def stage_names(froms) -> list[Finding]:
     return out
 
 
-def from_words(node, base: str, platform: str, name: str, declared, predefined, defaults: dict,
-               stage_names_seen, escape: str) -> list[Finding]:
+def from_words(node, base: str, platform: str, name: str, known: dict, defaults: dict,
+               stage_names_seen, escape: str, hint: Hints) -> list[Finding]:
     """The ARGs a FROM line uses (`declared`: the global ARGs; `defaults`: their values without
-    --build-arg), and its --platform."""
+    --build-arg), and its --platform. `known`: the global ARGs, then the predefined ones."""
     out: list[Finding] = []
-    known = list(declared) + [p for p in predefined if p not in declared]
     for word in (platform, base):
         for missing in undefined(word, known, escape):
             suggestion = hint(missing, known)

@@ -9,13 +9,15 @@ from ..errors import CairnError
 from ..store import images
 
 
-def base_resolver(bases, target: dict):
-    """For CheckInput.base: (ENV names, mismatch detail or "") of an image, via BaseImages."""
+def base_resolver(bases, target: dict, explicit_target: bool = False):
+    """For CheckInput.base: (ENV names, mismatch detail or "") of an image, via BaseImages
+    (`explicit_target`: --platform was given, so an image of another platform is pulled for it,
+    as the build itself resolves it)."""
 
     def resolve(ref: str, platform_text: str | None, explicit: bool) -> tuple[list[str], str]:
         try:
             want = platforms.parse(platform_text) if platform_text else target
-            image = bases.resolve(ref, want, explicit)
+            image = bases.resolve(ref, want, explicit or explicit_target)
             _, config = images.load_documents(bases.store, image)
         except (CairnError, OSError, ValueError):
             return [], ""

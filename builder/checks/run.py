@@ -17,6 +17,7 @@ from ..instructions.parse import parse_instruction
 from . import from_rules, rules as r
 from .config import BUILD_ARG, CheckConfig, parse_config
 from .rules import Finding
+from .words import Hints
 from .stage_rules import StageChecker, StageFacts
 
 
@@ -131,14 +132,14 @@ def run_checks(tree: grammar.Dockerfile, given: CheckInput) -> CheckReport:
 
     scope = GlobalScope(dict(given.build_args), tree.escape, target=given.platform)
     defaults = GlobalScope({}, tree.escape, target=given.platform)
-    predefined = list(scope.values)
-    declared: list[str] = []
+    known: dict[str, None] = {}
     for arg in meta:
         for decl in arg.args:
             scope.declare(decl)
             defaults.declare(decl)
-            if decl.name not in declared:
-                declared.append(decl.name)
+            known[decl.name] = None
+    known.update((name, None) for name in list(scope.values) if name not in known)
+    hint = Hints()
 
     def expand(word: str) -> str:
         try:
@@ -146,11 +147,11 @@ def run_checks(tree: grammar.Dockerfile, given: CheckInput) -> CheckReport:
         except grammar.ShellWordError:
             return word
 
-    names_seen: list[str] = []
+    names_seen: set[str] = set()
     for st in stages:
-        findings += from_rules.from_words(st.node, st.base, st.platform, st.name, declared, predefined,
-                                          defaults.values, names_seen, tree.escape)
-        names_seen.append(st.name.lower())
+        findings += from_rules.from_words(st.node, st.base, st.platform, st.name, known,
+                                          defaults.values, names_seen, tree.escape, hint)
+        names_seen.add(st.name.lower())
     wanted = set(range(len(stages))) if given.all_stages else _needed(stages, given.target, expand)
     facts: dict[int, StageFacts] = {}
     by_name = {s.name.lower(): s.index for s in stages if s.name}
@@ -160,14 +161,14 @@ def run_checks(tree: grammar.Dockerfile, given: CheckInput) -> CheckReport:
         if parent is not None and parent < st.index:
             start = facts[parent].copy()
         else:
-            start = StageFacts(names=["PATH"])
+            start = StageFacts(names={"PATH": None})
             if st.index in wanted and given.base is not None and base and base.lower() != "scratch":
                 platform = expand(st.platform) if st.platform else ""
                 env, mismatch = given.base(base, platform or None, bool(platform))
-                start = StageFacts(names=list(dict.fromkeys(["PATH", *env])))
+                start = StageFacts(names=dict.fromkeys(["PATH", *env]))
                 if mismatch:
                     findings.append(Finding(r.INVALID_BASE_IMAGE_PLATFORM, st.node.start_line, mismatch))
-        checker = StageChecker(start, tree.escape, given.ignored)
+        checker = StageChecker(start, tree.escape, given.ignored, hint)
         for cmd in st.commands:
             checker.command(cmd)
         facts[st.index] = checker.facts

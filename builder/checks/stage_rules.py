@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ..instructions import types as t
 from . import rules as r
 from .rules import Finding
-from .words import hint, undefined
+from .words import Hints, undefined
 
 _SECRET = re.compile(r"(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)",
                      re.IGNORECASE)
@@ -23,16 +23,31 @@ _LAST_WINS = ("ENTRYPOINT", "CMD", "HEALTHCHECK")
 class StageFacts:
     """What a stage has defined; a stage built FROM another starts with a copy of its facts."""
 
-    names: list[str] = field(default_factory=list)  # ENV keys and ARG names, in definition order
+    names: dict[str, None] = field(default_factory=dict)  # ENV keys and ARG names, in definition order
     absolute_workdir: bool = False
     shell_set: bool = False
 
     def copy(self) -> StageFacts:
-        return StageFacts(list(self.names), self.absolute_workdir, self.shell_set)
+        return StageFacts(dict(self.names), self.absolute_workdir, self.shell_set)
 
     def define(self, name: str) -> None:
-        if name not in self.names:
-            self.names.append(name)
+        self.names[name] = None
+
+
+class _Empty(dict):
+    """The stage's names, each as an empty value (looked up, not copied)."""
+
+    def __init__(self, names):
+        super().__init__()
+        self.names = names
+
+    def __contains__(self, key):
+        return key in self.names
+
+    def __getitem__(self, key):
+        if key in self.names:
+            return ""
+        raise KeyError(key)
 
 
 def is_secret(name: str) -> bool:
@@ -40,8 +55,9 @@ def is_secret(name: str) -> bool:
 
 
 class StageChecker:
-    def __init__(self, facts: StageFacts, escape: str, ignored=None):
+    def __init__(self, facts: StageFacts, escape: str, ignored=None, hint: Hints | None = None):
         self.facts = facts
+        self.hint = hint or Hints()
         self.escape = escape
         self.ignored = ignored  # rel path -> bool, from .dockerignore (None: not checked)
         self.findings: list[Finding] = []
@@ -53,7 +69,7 @@ class StageChecker:
     def _vars(self, cmd: t.Command, *words: str) -> None:
         for word in words:
             for name in undefined(word or "", self.facts.names, self.escape):
-                suggestion = hint(name, self.facts.names)
+                suggestion = self.hint(name, self.facts.names)
                 self._add(r.UNDEFINED_VAR, cmd.start_line, f"Usage of undefined variable '${name}'"
                           + (f" (did you mean ${suggestion}?)" if suggestion else ""))
 
@@ -121,7 +137,7 @@ class StageChecker:
             return
         import grammar
 
-        env = {name: "" for name in self.facts.names}
+        env = _Empty(self.facts.names)
         for src in cmd.sources:
             if "://" in src or src.startswith("git@"):
                 continue

@@ -371,3 +371,16 @@ def test_base_image_platform_mismatch(root, tmp_path):
     err, meta = built(root, tmp_path, df)
     assert f"Dockerfile:2: InvalidBaseImagePlatform: {detail}" in _warned(err)
     expect(root, tmp_path, df, (), "--platform", other)  # what it is for: no finding
+
+
+def test_hints_are_bounded_for_untrusted_dockerfiles():
+    """'did you mean' costs an edit distance per defined name: a Dockerfile with very many
+    names or very long ones gets no hint past the budget, rather than quadratic time."""
+    from builder.checks.words import Hints, undefined
+
+    hint = Hints(budget=3)
+    assert hint("DIR_ASSET", {"DIR_ASSETS": None, "X": None}) == "DIR_ASSETS"
+    assert hint("DIR_ASSET", {"DIR_ASSETS": None, "X": None}) == ""  # budget spent
+    assert Hints()("P" * 65, {"P" * 66: None}) == ""
+    names = dict.fromkeys(f"A{i}" for i in range(1000))
+    assert undefined("$A999${B}", names, "\\") == ["B"]
