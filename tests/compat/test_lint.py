@@ -384,3 +384,26 @@ def test_hints_are_bounded_for_untrusted_dockerfiles():
     assert Hints()("P" * 65, {"P" * 66: None}) == ""
     names = dict.fromkeys(f"A{i}" for i in range(1000))
     assert undefined("$A999${B}", names, "\\") == ["B"]
+
+
+def test_call_check_is_check(root, tmp_path):
+    """`--call check` is `--check`; `format=json` prints BuildKit's lint result shape."""
+    import contextlib
+    import io
+
+    ctx = write(tmp_path / "c", {"Dockerfile": "FROM scratch as base\nCOPY Dockerfile .\n"})
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--root", str(root), "build", "--call", "check", str(ctx)]) == 1
+    assert out.getvalue().startswith("Dockerfile:1: FromAsCasing: ")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--root", str(root), "build", "--call", "check,format=json", str(ctx)]) == 1
+    doc = json.loads(out.getvalue())
+    assert [(w["ruleName"], w["location"]["ranges"][0]["start"]["line"]) for w in doc["warnings"]] == [
+        ("FromAsCasing", 1)]
+    assert "error" not in doc
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        assert main(["--root", str(root), "build", "--check", "--call", "outline", str(ctx)]) == 2
+    assert "--check" in err.getvalue()
