@@ -6,19 +6,20 @@ testWarningsBeforeError)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import grammar
 
 from ..args import GlobalScope
 from ..instructions import types as t
 from ..instructions.parse import parse_instruction
-from . import from_rules, rules as r
+from . import from_rules
+from . import rules as r
 from .config import BUILD_ARG, CheckConfig, parse_config
 from .rules import Finding
-from .words import Hints
 from .stage_rules import StageChecker, StageFacts
+from .words import Hints
 
 
 @dataclass(frozen=True)
