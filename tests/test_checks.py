@@ -8,7 +8,13 @@ import io
 import json
 
 from builder.cli import main
-from tests.compat.helpers import write
+
+
+def write(ctx, files: dict[str, str]):
+    ctx.mkdir(parents=True)
+    for name, text in files.items():
+        (ctx / name).write_text(text)
+    return ctx
 
 
 def test_call_check_is_check(tmp_path):
@@ -43,3 +49,13 @@ def test_hints_are_bounded_for_untrusted_dockerfiles():
     assert Hints()("P" * 65, {"P" * 66: None}) == ""
     names = dict.fromkeys(f"A{i}" for i in range(1000))
     assert undefined("$A999${B}", names, "\\") == ["B"]
+
+
+def test_checks_leave_a_required_arg_to_the_build(tmp_path):
+    """`ARG NEED=${NEED:?msg}` without --build-arg NEED: the checks do not fail on it (the
+    build reports it with its line); with no finding, --check exits 0."""
+    ctx = write(tmp_path / "c", {"Dockerfile": 'ARG NEED=${NEED:?"you must set it"}\nFROM scratch\n'})
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--root", str(tmp_path / "store"), "build", "--check", str(ctx)]) == 0
+    assert out.getvalue() == "Check complete, no warnings found.\n"

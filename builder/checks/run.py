@@ -136,8 +136,11 @@ def run_checks(tree: grammar.Dockerfile, given: CheckInput) -> CheckReport:
     known: dict[str, None] = {}
     for arg in meta:
         for decl in arg.args:
-            scope.declare(decl)
-            defaults.declare(decl)
+            for sc in (scope, defaults):
+                try:
+                    sc.declare(decl)
+                except grammar.ShellWordError:
+                    pass  # ${V:?message}: the build reports it, with its line
             known[decl.name] = None
     known.update((name, None) for name in list(scope.values) if name not in known)
     hint = Hints()
