@@ -59,3 +59,12 @@ def test_checks_leave_a_required_arg_to_the_build(tmp_path):
     with contextlib.redirect_stdout(out):
         assert main(["--root", str(tmp_path / "store"), "build", "--check", str(ctx)]) == 0
     assert out.getvalue() == "Check complete, no warnings found.\n"
+
+
+def test_check_reads_the_dockerfile_from_stdin(tmp_path):
+    """`cairn build --check -` as `docker build --check - < Dockerfile`."""
+    from tests.conftest import cairn_cli
+
+    res = cairn_cli("build", "--check", "-", root=tmp_path / "store", stdin=b"FROM scratch as b\n")
+    assert res.returncode == 1, res.stderr
+    assert res.stdout.decode().startswith("Dockerfile:1: FromAsCasing: ")

@@ -108,12 +108,10 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     if check and call.method != "check":
         raise UsageError("--check is --call check: it cannot be given with another --call")
     if call.method == "check":
-        from .check import run_check
+        from .check import check_command
 
-        path = dockerfile or _default_dockerfile(context)
-        return run_check(ctx, context, path, read_file_arg(path, from_context=not dockerfile),
-                         "Dockerfile" if path == "-" else os.path.basename(path),
-                         parse_build_args(list(build_args)), target, platform, call.format)
+        return check_command(ctx, context, dockerfile, parse_build_args(list(build_args)), target, platform,
+                             call.format)
     if call.method != "build":
         return _answer(ctx, call, context, dockerfile, target, build_args, platform)
     if any(e.type == "inline" for e in exports) and not push:
