@@ -68,3 +68,33 @@ def test_check_reads_the_dockerfile_from_stdin(tmp_path):
     res = cairn_cli("build", "--check", "-", root=tmp_path / "store", stdin=b"FROM scratch as b\n")
     assert res.returncode == 1, res.stderr
     assert res.stdout.decode().startswith("Dockerfile:1: FromAsCasing: ")
+
+
+def _check(tmp_path, dockerfile: str) -> tuple[int, list[str]]:
+    ctx = write(tmp_path / f"c{len(list(tmp_path.iterdir()))}", {"Dockerfile": dockerfile})
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["--root", str(tmp_path / "store"), "build", "--check", str(ctx)])
+    return code, [line for line in out.getvalue().splitlines() if line.startswith("Dockerfile:")]
+
+
+def test_definition_description(tmp_path):
+    """BuildKit's testDefinitionDescription (experimental InvalidDefinitionDescription; newer
+    than the catalogue's list of BuildKit tests)."""
+    head = "# check=experimental=InvalidDefinitionDescription\n"
+    code, found = _check(tmp_path, head + "# foo this is the foo\nARG foo=bar\n\n# base this is the base image\n"
+                         "FROM scratch AS base\n\n# version this is the version number\nARG version=latest\n\n"
+                         "# baz this is the baz\nARG foo=baz bar=qux baz=quux\n#\nARG bit=bat\n\n"
+                         "# comment for something other than ARG or FROM\nCOPY Dockerfile .\n")
+    assert (code, found) == (0, [])
+    code, found = _check(tmp_path, head + "# bar this is the bar\nARG foo=bar\n# BasE this is the BasE image\n"
+                         "FROM scratch AS base\n# definitely a bad comment\nARG version=latest\n"
+                         "# definitely a bad comment\nARG foo=baz bar=qux baz=quux\n")
+    rule = "InvalidDefinitionDescription: Comment for"
+    assert found == [f"Dockerfile:3: {rule} ARG should follow the format: `# foo <description>`",
+                     f"Dockerfile:5: {rule} FROM should follow the format: `# base <description>`",
+                     f"Dockerfile:7: {rule} ARG should follow the format: `# version <description>`",
+                     f"Dockerfile:9: {rule} ARG should follow the format: `# <arg_key> <description>`"]
+    assert code == 1
+    # experimental: not run unless named
+    assert _check(tmp_path, "# bar this is the bar\nARG foo=bar\nFROM scratch\n") == (0, [])

@@ -103,3 +103,25 @@ def _valid_base(value: str, stage_names_seen) -> bool:
     except ReferenceError:
         return False
     return True
+
+
+def definition_descriptions(nodes) -> list[Finding]:
+    """A comment right above `ARG` or `FROM ... AS name` describes it (outline shows it): it
+    should start with the name (any of the keys of an ARG that declares several)."""
+    out: list[Finding] = []
+    for node in nodes:
+        if not node.comments:
+            continue
+        first = node.comments[0].split(" ", 1)[0]
+        if node.name == "from" and len(node.args) == 3:
+            name = node.args[2].lower()
+            if first != name:
+                out.append(Finding(r.INVALID_DEFINITION_DESCRIPTION, node.start_line,
+                                   f"Comment for FROM should follow the format: `# {name} <description>`"))
+        elif node.name == "arg" and node.args:
+            keys = [a.split("=", 1)[0] for a in node.args]
+            if first not in keys:
+                shown = keys[0] if len(keys) == 1 else "<arg_key>"
+                out.append(Finding(r.INVALID_DEFINITION_DESCRIPTION, node.start_line,
+                                   f"Comment for ARG should follow the format: `# {shown} <description>`"))
+    return out

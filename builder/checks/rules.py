@@ -70,11 +70,16 @@ FROM_PLATFORM_FLAG_CONST_DISALLOWED = _rule(
     "FromPlatformFlagConstDisallowed", "FROM --platform flag should not use a constant value")
 COPY_IGNORED_FILE = _rule(
     "CopyIgnoredFile", "Attempting to Copy file that is excluded by .dockerignore", experimental=True)
+INVALID_DEFINITION_DESCRIPTION = _rule(
+    "InvalidDefinitionDescription",
+    "Comment for build stage or argument should follow the format: `# <arg/stage name> <description>`. If this "
+    "is not intended to be a description comment, add an empty line or comment between the instruction and the "
+    "comment.", experimental=True)
 
 ALL = (STAGE_NAME_CASING, FROM_AS_CASING, NO_EMPTY_CONTINUATION, CONSISTENT_INSTRUCTION_CASING,
        DUPLICATE_STAGE_NAME, RESERVED_STAGE_NAME, JSON_ARGS_RECOMMENDED, MAINTAINER_DEPRECATED,
        UNDEFINED_ARG_IN_FROM, WORKDIR_RELATIVE_PATH, UNDEFINED_VAR, MULTIPLE_INSTRUCTIONS_DISALLOWED,
        LEGACY_KEY_VALUE_FORMAT, INVALID_BASE_IMAGE_PLATFORM, REDUNDANT_TARGET_PLATFORM,
        SECRETS_USED_IN_ARG_OR_ENV, INVALID_DEFAULT_ARG_IN_FROM, FROM_PLATFORM_FLAG_CONST_DISALLOWED,
-       COPY_IGNORED_FILE)
+       COPY_IGNORED_FILE, INVALID_DEFINITION_DESCRIPTION)
 BY_NAME = {r.name: r for r in ALL}

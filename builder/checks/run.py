@@ -130,6 +130,7 @@ def run_checks(tree: grammar.Dockerfile, given: CheckInput) -> CheckReport:
     meta, stages, error = _walk(tree)
     findings = from_rules.empty_continuations(tree) + from_rules.instruction_casing(tree.instructions)
     findings += from_rules.stage_names([(s.node, s.name) for s in stages])
+    findings += from_rules.definition_descriptions(tree.instructions)
 
     scope = GlobalScope(dict(given.build_args), tree.escape, target=given.platform)
     defaults = GlobalScope({}, tree.escape, target=given.platform)
