@@ -8,11 +8,13 @@ import os
 import stat
 from pathlib import Path
 
+SECRET = "host data"  # the victim file's content
+
 
 def make_sentinel(root: Path) -> Path:
     """A host directory with a victim file and a subdirectory, as an attacker's target."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "victim").write_text("host data\n")
+    (root / "victim").write_text(SECRET + "\n")
     (root / "dir").mkdir(exist_ok=True)
     (root / "dir" / "kept").write_text("kept\n")
     return root
@@ -37,3 +39,15 @@ def fingerprint(root: Path) -> dict[str, tuple]:
     st = os.lstat(root)
     out["."] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, "")
     return out
+
+
+
+def leaked(out: Path) -> list[str]:
+    """Files under `out` (an exported result) that hold the victim's content (links not followed)."""
+    found = []
+    for dirpath, _dirs, files in os.walk(out):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path) and SECRET in Path(path).read_text(errors="replace"):
+                found.append(path)
+    return found

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from ..conftest import cairn_cli
+from .sentinel import leaked
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
 
-SECRET = "host data"  # the sentinel's victim file (sentinel.make_sentinel)
 
 
 @pytest.fixture(scope="module")
@@ -32,17 +32,6 @@ def context(path: Path, dockerfile: str, host: Path) -> Path:
     os.symlink("../" * 12 + str(host).lstrip("/"), path / "in" / "climb")
     (path / "Dockerfile").write_text(dockerfile)
     return path
-
-
-def leaked(out: Path) -> list[str]:
-    """Files of the exported result that hold the host's secret."""
-    found = []
-    for dirpath, _dirs, files in os.walk(out):
-        for name in files:
-            p = os.path.join(dirpath, name)
-            if not os.path.islink(p) and SECRET in Path(p).read_text(errors="replace"):
-                found.append(p)
-    return found
 
 
 def attempt(root, tmp_path: Path, name: str, dockerfile: str, host: Path) -> tuple[int, str, list[str]]:

@@ -17,11 +17,9 @@ from pathlib import Path
 import pytest
 
 from ..conftest import REPO, cairn_cli, imported_store
+from .sentinel import SECRET, leaked
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
-
-SECRET = "host data"  # the sentinel's victim file (sentinel.make_sentinel)
-
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory, busybox_tar):
@@ -36,16 +34,6 @@ def build(root: Path, ctx: Path, *args: str):
                               cwd=REPO, capture_output=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         pytest.fail("the build hung on a file of a named context")
-
-
-def leaked(out: Path) -> list[str]:
-    found = []
-    for dirpath, _dirs, files in os.walk(out):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path) and SECRET in Path(path).read_text(errors="replace"):
-                found.append(os.path.relpath(path, out))
-    return found
 
 
 def directory_context(path: Path, host: Path) -> Path:
