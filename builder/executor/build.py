@@ -43,6 +43,7 @@ from ..cache.sources import StatCache, hash_context_sources
 from ..cache.stage_sources import from_layers, stage_content
 from .context import BuildContext
 from . import epoch as epoch_arg
+from . import epoch_stage
 from .copy import copy_into_layer, ensure_parents, is_tar, parse_chmod, unpack_archive_into
 from .base_images import BaseImages, StageBases
 from .build_checks import run_build_checks
@@ -400,6 +401,21 @@ def _keyed(state: StageState, definition: dict) -> tuple[str, dict]:
     return step_key(state.fs_key, definition)
 
 
+def _epoch(store: Store, plan, g: GlobalScope, build_args: dict[str, str], name: str) -> int | None:
+    """SOURCE_DATE_EPOCH: a number, or the time a source-only stage gives (which the stages
+    then see as the value of `ARG SOURCE_DATE_EPOCH`, as in BuildKit)."""
+    value = build_args.get(epoch_arg.NAME, g.values.get(epoch_arg.NAME))
+    stage = epoch_stage.named_stage(value, plan.stages)
+    if stage is None:
+        return epoch_arg.parse(value)
+    epoch = epoch_stage.stage_epoch(store, stage, g.values, build_args, g.escape, f"{name}:{stage.start_line}")
+    resolved = str(epoch) if epoch is not None else ""
+    g.values[epoch_arg.NAME] = resolved
+    if epoch_arg.NAME in build_args:
+        build_args[epoch_arg.NAME] = resolved
+    return epoch
+
+
 def _onbuild_triggers(state: StageState, ps: PlannedStage) -> list[t.Command]:
     """The base's ONBUILD triggers, run first in this stage (and not passed on further)."""
     return parse_triggers(list(state.config.pop("OnBuild", None) or []), ps.stage.start_line)
@@ -422,8 +438,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     bp = plan_with_triggers(store, bases, plan, g, options.target, contexts)
     stage_plats = stage_platforms(bp, target_platform)
     refuse_foreign_runs(bp, stage_plats)
-    epoch = epoch_arg.parse(build_args.get(epoch_arg.NAME, g.values.get(epoch_arg.NAME)),
-                            [st.name for st in plan.stages if st.name])
+    epoch = _epoch(store, plan, g, build_args, options.dockerfile_name)
     ctx = BuildContext.open(context_dir, dockerfile_path)
     from .run_step import reap_orphan_cgroups
 

@@ -3,7 +3,8 @@ the same image digest wherever and whenever they are built.
 
 Where it comes from, as BuildKit takes it: `--build-arg SOURCE_DATE_EPOCH=N`, else a
 global `ARG SOURCE_DATE_EPOCH=N` of the Dockerfile, else the environment variable (which
-the CLI passes on as that build arg, as buildx does). An empty value means unset; any
+the CLI passes on as that build arg, as buildx does). The value may name a source-only
+stage instead of a number (epoch_stage.py). An empty value means unset; any
 other value that is not a whole number of seconds is an error.
 
 What it sets: the image config's `created` and the `created` of every history entry the
@@ -29,15 +30,11 @@ NAME = "SOURCE_DATE_EPOCH"
 CONTEXT = "context"  # BuildKit's "the context's own time" (a git commit's, an HTTP Last-Modified)
 
 
-def parse(value: str | None, stages: list[str] = ()) -> int | None:
+def parse(value: str | None) -> int | None:
     """The epoch a value means. `context`: a local directory has no time of its own, so the
-    epoch stays unset, as in BuildKit. A stage's name (BuildKit takes the time of a stage
-    that only fetches sources) is refused: cairn reads no epoch from a stage."""
+    epoch stays unset, as in BuildKit. (A stage's name: epoch_stage.)"""
     if value is None or value == "" or value == CONTEXT:
         return None
-    if value.lower() in stages:
-        raise UsageError(f'{NAME} stage "{value}" does not meet source-only requirements: '
-                         "cairn takes the epoch from a number of seconds only")
     if not value.isdigit():
         raise UsageError(f"invalid {NAME}: {value}")
     return int(value)
