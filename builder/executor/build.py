@@ -41,6 +41,7 @@ from ..cache.keys import chain_id, step_key
 from ..cache.redact import redact
 from ..cache.sources import StatCache, hash_context_sources
 from ..cache.stage_sources import from_layers, stage_content
+from .add_git import copy_git_source, git_sources, key_entries
 from .context import BuildContext
 from . import epoch as epoch_arg
 from . import epoch_stage
@@ -216,19 +217,20 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
         source = source.excluding(excludes)
     archives: list[str] = []
     urls: list[str] = []
+    repos = []  # (source, GitRef, commit) of each git source
     if isinstance(cmd, t.Add):
+        repos = git_sources(store, state.git_commits, [state.scope.expand(s) for s in cmd.sources],
+                            cmd.keep_git_dir, state.scope.expand(cmd.checksum))
         for src in cmd.sources:
             expanded = state.scope.expand(src)
-            if expanded.startswith(("http://", "https://")) and not expanded.endswith(".git"):
+            if expanded.startswith(("http://", "https://")) and expanded not in {r[0] for r in repos}:
                 urls.append(expanded)
-            elif "://" in src or src.startswith("git@"):
-                raise CairnError("ADD of a git repository is not supported yet")
-        if cmd.checksum and (len(urls) != 1 or len(cmd.sources) != 1):
-            raise CairnError("ADD --checksum needs exactly one URL source")
+        if cmd.checksum and (len(urls) + len(repos) != 1 or len(cmd.sources) != 1):
+            raise CairnError("ADD --checksum needs exactly one URL or git source")
         user_agent = _user_agent(state.scope.expand(cmd.user_agent), len(urls) == len(cmd.sources))
     scope = state.scope
     sources = [scope.expand(s) for s in cmd.sources]
-    sources = [s for s in sources if s not in urls]
+    sources = [s for s in sources if s not in urls and s not in {r[0] for r in repos}]
     if isinstance(cmd, t.Add) and cmd.unpack is not False:
         # each local archive a source names (a wildcard may name several) is unpacked; the
         # other files it names are copied
@@ -251,6 +253,9 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
         for rel in archives:
             unpack_archive_into(layer_dir, ctx.open_file(rel), dest, workdir, state.lowerdirs(),
                                 _chown(state, scope.expand(cmd.chown)))
+        for _, ref, commit in repos:
+            copy_git_source(store, layer_dir, ref, commit, dest, workdir, state.lowerdirs(),
+                            _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)))
         for url in urls:
             from .download import download_into
 
@@ -353,9 +358,10 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
             definition["unpack"] = cmd.unpack
             if cmd.user_agent:  # (only then: the keys of every other ADD stay as they were)
                 definition["user_agent"] = scope.expand(cmd.user_agent)
-            if any(src.startswith("git@") or ("://" in src and not src.startswith(("http://", "https://")))
-                   for src in sources):
-                return None  # not cacheable (and the step reports what is unsupported)
+            repos = git_sources(store, state.git_commits, sources, cmd.keep_git_dir, scope.expand(cmd.checksum))
+            if repos:  # keyed by the commit each resolves to
+                definition["git"] = key_entries(repos)
+                sources = [s for s in sources if s not in {r[0] for r in repos}]
             if any(src.startswith(("http://", "https://")) for src in sources):
                 if not cmd.checksum:
                     return None  # a URL's content is only known by fetching it

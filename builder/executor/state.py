@@ -40,6 +40,7 @@ class StageState:
     run_resources: object = None  # RunResources of the build's flags (--ulimit, --shm-size...), for RUN
     contexts: object = None  # NamedContexts: what --build-context NAME stands for
     sandbox: object = None  # executor.sandbox.Sandbox: the build's settings of every RUN step
+    git_commits: dict = field(default_factory=dict)  # GitRef -> the commit an ADD's key resolved it to
 
     @property
     def config(self) -> dict:
