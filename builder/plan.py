@@ -51,6 +51,12 @@ class BuildPlan:
     levels: tuple[tuple[int, ...], ...]  # stages that may run in parallel, level by level
 
 
+def _empty_platform(expression: str, g: GlobalScope) -> str:
+    missing = sorted(grammar.ShellLexer(g.escape).process(expression, g.values).unmatched)
+    return with_hint(f"empty platform value from expression {expression}", missing[0], list(g.values),
+                     case_sensitive=True) if missing else f"empty platform value from expression {expression}"
+
+
 def _stage_index(plan: t.DockerfilePlan, name: str) -> int | None:
     """A stage by name (case-insensitive) or by index."""
     index = plan.stage_names.get(name.lower())
@@ -134,6 +140,8 @@ def plan_build(plan: t.DockerfilePlan, g: GlobalScope, target: str | None = None
             platform = g.expand(st.platform) if st.platform else ""
         except grammar.ShellWordError as err:
             raise err.at(st.start_line, st.start_line) from None
+        if st.platform and not platform:  # as BuildKit: a --platform that expands to nothing is an error
+            raise InstructionError(_empty_platform(st.platform, g)).at(st.start_line, st.start_line)
         if st.index in replaced:
             planned[st.index] = PlannedStage(st.index, replace(st, commands=()), BaseRef(context=named(st.name)),
                                              frozenset(), platform, replaced=True)

@@ -187,6 +187,21 @@ def test_undeclared_arg(root, tmp_path):
            [_undeclared(3, "FROM argument 'version' is not declared")])
 
 
+@needs_root
+def test_undeclared_arg_build_errors(root, tmp_path):
+    """testUndeclaredArg, build side: the FROM whose --platform is an undeclared ARG fails,
+    with the warning before the error."""
+    err, _ = built(root, tmp_path, "\nFROM --platform=$BULIDPLATFORM scratch\nCOPY Dockerfile .\n", ok=False)
+    assert "Dockerfile:2: empty platform value from expression $BULIDPLATFORM (did you mean BUILDPLATFORM?)" in err
+    assert _warned(err) == [
+        "Dockerfile:2: UndefinedArgInFrom: FROM argument 'BULIDPLATFORM' is not declared (did you mean BUILDPLATFORM?)"]
+    err, _ = built(root, tmp_path, "\nARG MY_OS=linux\nARG MY_ARCH=amd64\nFROM --platform=linux/${MYARCH} busybox\n"
+                   "COPY Dockerfile .\n", ok=False)
+    assert "Dockerfile:4: invalid FROM --platform 'linux/'" in err
+    err, _ = built(root, tmp_path, "\nARG tag=latest\nFROM busybox:${tag}${version} AS b\nCOPY Dockerfile .\n")
+    assert _warned(err) == ["Dockerfile:3: UndefinedArgInFrom: FROM argument 'version' is not declared"]
+
+
 def test_workdir_relative_path(root, tmp_path):
     expect(root, tmp_path, "\nFROM scratch\nWORKDIR app/\n",
            [(3, "WorkdirRelativePath", 'Relative workdir "app/" can have unexpected results if the base image changes')])
