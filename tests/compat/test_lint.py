@@ -382,3 +382,25 @@ def test_base_image_platform_mismatch(root, tmp_path):
     assert f"Dockerfile:2: InvalidBaseImagePlatform: {detail}" in _warned(err)
     expect(root, tmp_path, df, (), "--platform", other)  # what it is for: no finding
 
+
+
+@needs_root
+def test_build_side_of_warnings_before_error_and_copy_ignored(root, tmp_path):
+    """testWarningsBeforeError and testCopyIgnoredFiles, build side: the warnings come before
+    the error; COPY of an ignored file fails at its line; COPY --from a stage is not checked."""
+    err, _ = built(root, tmp_path, "\nFROM scratch AS BadStageName\nMAINTAINER me@example.org\nBADCMD\n", ok=False)
+    assert [w.split(":")[2].strip() for w in _warned(err)] == ["StageNameCasing", "MaintainerDeprecated"]
+    assert err.index("MaintainerDeprecated") < err.index("Dockerfile:4: unknown instruction: BADCMD")
+    ctx = write(tmp_path / "ign", {"Dockerfile": "# check=experimental=CopyIgnoredFile\nFROM scratch\n"
+                                                 "COPY Dockerfile .\nADD Dockerfile /windy\n",
+                                   ".dockerignore": "\nDockerfile\n"})
+    res = build(root, ctx)
+    err = res.stderr.decode()
+    assert res.returncode != 0 and "Dockerfile:3:" in err and "Traceback" not in err, err
+    assert [w.split(":")[2].strip() for w in _warned(err)] == ["CopyIgnoredFile"] * 2
+    ctx = write(tmp_path / "ign2", {"Dockerfile": "# check=experimental=CopyIgnoredFile\nFROM scratch AS base\n"
+                                                  "COPY Dockerfile /foobar\nADD Dockerfile /windy\n\nFROM base\n"
+                                                  "COPY --from=base /foobar /Dockerfile\n",
+                                    ".dockerignore": "\nfoobar\n"})
+    res = build(root, ctx)
+    assert res.returncode == 0 and _warned(res.stderr.decode()) == [], res.stderr.decode()
