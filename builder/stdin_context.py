@@ -107,7 +107,7 @@ def _unpack(stream, root: str) -> None:
         raise TarContextError(f"the build context from stdin: cannot decompress: {err}") from None
 
 
-def _dockerfile(root: str, here: str, named: str | None) -> str:
+def _dockerfile(root: str, here: str, named: str | None, what: str = "the build context from stdin") -> str:
     """The Dockerfile to build: one inside the tar (copied out of it, read through the tree),
     else the host file -f names."""
     wanted = named or "Dockerfile"
@@ -117,7 +117,7 @@ def _dockerfile(root: str, here: str, named: str | None) -> str:
         if t.lstat(wanted) is None:
             if named and os.path.lexists(named):
                 return named  # a Dockerfile outside the context
-            raise UsageError(f"the build context from stdin has no {wanted}")
+            raise UsageError(f"{what} has no {wanted}")
         out = os.path.join(here, os.path.basename(wanted.rstrip("/")) or "Dockerfile")
         for src, dest in ((wanted, out), (wanted + ".dockerignore", out + ".dockerignore")):
             if src != wanted and t.lstat(src) is None:
@@ -125,7 +125,7 @@ def _dockerfile(root: str, here: str, named: str | None) -> str:
             try:
                 fd = t.open_file(src)
             except TreeError as err:
-                raise UsageError(f"cannot read {src} in the build context from stdin: {err.strerror}") from None
+                raise UsageError(f"cannot read {src} in {what}: {err.strerror}") from None
             with os.fdopen(fd, "rb") as f:
                 data = f.read(MAX_DOCKERFILE + 1)
             with open(dest, "wb") as f:

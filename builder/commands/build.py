@@ -124,6 +124,12 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
         store = open_store(ctx)
         context, dockerfile = from_stdin(sys.stdin.buffer, lambda prefix: str(store.new_tmp_dir(prefix)), dockerfile,
                                          ctx.call_on_close)
+    elif is_remote(context):  # a git repository or an http(s) tar or Dockerfile
+        from ..remote_context import from_url
+
+        store = open_store(ctx)
+        context, dockerfile = from_url(context, lambda prefix: str(store.new_tmp_dir(prefix)), dockerfile,
+                                       ctx.call_on_close)
     if not os.path.isdir(context):
         raise UsageError(f"build context {context!r} is not a directory")
     path = dockerfile or _default_dockerfile(context)
@@ -199,6 +205,12 @@ def _answer(ctx, call, context, dockerfile, target, build_args, platform) -> Non
     except grammar.DockerfileError as err:
         raise Failure(dockerfile_error_text(err, name, grammar.parser.decode(raw)), 2) from err
     click.echo(render(call, result), nl=False)
+
+
+def is_remote(context: str) -> bool:
+    from ..remote_context import is_remote as remote
+
+    return context != "-" and remote(context)
 
 
 def _named_contexts(values) -> tuple:

@@ -50,17 +50,23 @@ def copy_git_source(store: Store, layer_dir: str, ref: GitRef, commit: str, dest
     subdir) into dest, a directory, through the context copy code."""
     tmp = store.new_tmp_dir("git-")
     try:
-        with checkout(tmp, ref, commit) as tree:
-            ctx = BuildContext(tree)
-            if ref.subdir:
-                try:
-                    ctx.select(ref.subdir)
-                    if not ctx.is_dir(ctx.resolve_links(ref.subdir)):
-                        raise ContextError("not a directory")
-                except ContextError:
-                    raise CairnError(f"{ref.remote}: subdir {ref.subdir!r} is not a directory "
-                                     f"of commit {commit}") from None
-            into = dest if dest.endswith("/") else dest + "/"
-            copy_into_layer(layer_dir, ctx, [ref.subdir or "."], [], into, workdir, lowers, chown, chmod)
+        ctx = BuildContext(checkout(tmp, ref, commit))
+        source = subdir_of(ctx, ref, commit)
+        into = dest if dest.endswith("/") else dest + "/"
+        copy_into_layer(layer_dir, ctx, [source or "."], [], into, workdir, lowers, chown, chmod)
     finally:
         remove_tree(tmp)
+
+
+def subdir_of(ctx: BuildContext, ref: GitRef, commit: str) -> str:
+    """ref's subdir in the checkout, its links resolved inside the checkout; a directory."""
+    if not ref.subdir:
+        return ""
+    try:
+        ctx.select(ref.subdir)
+        real = ctx.resolve_links(ref.subdir)
+        if not ctx.is_dir(real):
+            raise ContextError("not a directory")
+    except ContextError:
+        raise CairnError(f"{ref.remote}: subdir {ref.subdir!r} is not a directory of commit {commit}") from None
+    return real

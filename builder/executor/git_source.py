@@ -16,7 +16,6 @@ import os
 import resource
 import signal
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import CairnError
@@ -127,10 +126,9 @@ def resolve(git: Git, ref: GitRef) -> str:
     return commit
 
 
-@contextmanager
-def checkout(workdir: Path, ref: GitRef, commit: str):
-    """Yield the directory holding ref's tree at commit (its .git only with keep-git-dir);
-    the caller removes workdir."""
+def checkout(workdir: Path, ref: GitRef, commit: str) -> Path:
+    """The directory (in workdir) holding ref's tree at commit, its .git only with
+    keep-git-dir; the caller removes workdir."""
     git = Git(workdir)
     tree = workdir / "tree"
     fmt = "sha256" if len(commit) == 64 else "sha1"
@@ -151,7 +149,7 @@ def checkout(workdir: Path, ref: GitRef, commit: str):
         git.run("submodule", "update", "--init", "--recursive", cwd=tree, what="git submodule update")
     if not ref.keep_git_dir:
         os.rename(tree / ".git", workdir / "git-dir")  # (submodules' git dirs live inside it)
-    yield tree
+    return tree
 
 
 def _check_size(git: Git, tree: Path, commit: str) -> None:

@@ -177,7 +177,6 @@ def test_git_query_string(root, tmp_path, query_repo):
 _TARGETS = {"foo": None, ".git/HEAD": "withgit", "submod/file": "withsubmod"}
 
 
-@pytest.mark.xfail(strict=True, reason="a git URL as the build context is not supported yet")
 def test_git_query_string_context(root, tmp_path, query_repo):
     """testGitQueryString, its build-context half: the repository is the context, its
     Dockerfile builds `out` from the stage the case names."""

@@ -213,3 +213,42 @@ def test_a_password_prompt_never_waits(root, tmp_path):
         server.shutdown()
         server.server_close()
     assert code != 0 and "ls-remote" in err, err
+
+
+def build_url(root: Path, url: str, *args: str):
+    """cairn build with a URL as the context."""
+    full_env = {**os.environ, "CAIRN_ROOT": str(root)}
+    try:
+        res = subprocess.run([sys.executable, "-m", "builder.cli", "build", "--progress", "plain", *args, url],
+                             cwd=REPO, capture_output=True, timeout=120, env=full_env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the build hung on a URL context")
+    err = res.stderr.decode(errors="replace")
+    assert "Traceback" not in err
+    return res.returncode, err
+
+
+def test_a_git_context_reads_its_own_files_only(root, tmp_path, host):
+    """The repository is the context: its Dockerfile is a link to a host file, its subdir a
+    link to a host directory, its COPY sources links out. None reads the host."""
+    repo = make_repo(tmp_path / "srv" / "repo")
+    os.symlink(str(host / "victim"), repo / "Dockerfile")
+    os.symlink(str(host), repo / "hostdir")
+    (repo / "ok").mkdir()
+    (repo / "ok" / "Dockerfile").write_text("FROM scratch\nCOPY leak /leak\n")
+    os.symlink(str(host / "victim"), repo / "ok" / "leak")
+    commit(repo, {}, "links")
+    with serving(tmp_path / "srv") as (url, _):
+        code, err = build_url(root, f"{url}/repo/.git")  # Dockerfile -> host victim: the repository has none
+        assert code != 0 and SECRET not in err, err
+        code, err = build_url(root, f"{url}/repo/.git#master:hostdir")
+        assert code != 0 and "is not a directory" in err, err
+        out = tmp_path / "out"
+        code, err = build_url(root, f"{url}/repo/.git#master:ok", "-o", f"type=local,dest={out}")
+        assert SECRET not in err and (not out.exists() or SECRET not in exported(out)), err
+
+
+def test_a_file_url_is_no_context(root, tmp_path):
+    repo = host_repo(tmp_path)
+    code, err = build_url(root, f"file://{repo}/.git")
+    assert code != 0 and SECRET not in err, err
