@@ -28,13 +28,17 @@ def make_repo(path: Path, object_format: str = "sha1") -> Path:
     return path
 
 
-def commit(repo: Path, files: dict[str, str], message: str, tag: str | None = None) -> str:
-    """Write files (text), commit them all, optionally tag; the commit's hash."""
+def commit(repo: Path, files: dict[str, str], message: str, tag: str | None = None, when: int | None = None) -> str:
+    """Write files (text), commit them all (at time `when`, seconds), optionally tag; the commit's hash."""
     for name, text in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(text)
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", message)
+    date = [] if when is None else [f"--date=@{when}"]
+    env_date = {} if when is None else {"GIT_COMMITTER_DATE": f"@{when} +0000"}
+    res = subprocess.run(["git", "-C", str(repo), "commit", "-q", *date, "-m", message], capture_output=True,
+                         env={**GIT_ENV, **env_date}, timeout=60)
+    assert res.returncode == 0, res.stderr.decode(errors="replace")
     if tag:
         git(repo, "tag", tag)
     return git(repo, "rev-parse", "HEAD")

@@ -125,11 +125,12 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
         context, dockerfile = from_stdin(sys.stdin.buffer, lambda prefix: str(store.new_tmp_dir(prefix)), dockerfile,
                                          ctx.call_on_close)
     elif is_remote(context):  # a git repository or an http(s) tar or Dockerfile
-        from ..remote_context import from_url
+        from ..remote_context import from_url, with_context_epoch
 
         store = open_store(ctx)
-        context, dockerfile = from_url(context, lambda prefix: str(store.new_tmp_dir(prefix)), dockerfile,
-                                       ctx.call_on_close)
+        context, dockerfile, when = from_url(context, lambda prefix: str(store.new_tmp_dir(prefix)), dockerfile,
+                                             ctx.call_on_close)
+        build_args = with_context_epoch(tuple(build_args), when)
     if not os.path.isdir(context):
         raise UsageError(f"build context {context!r} is not a directory")
     path = dockerfile or _default_dockerfile(context)

@@ -8,6 +8,7 @@ import pytest
 
 from ..git_server import commit, make_repo, serving
 from .helpers import LoopbackHTTP, build_err, build_ok, container, needs_root, tar_bytes
+from .test_epoch import iso, oci_image
 
 pytestmark = needs_root
 
@@ -63,3 +64,56 @@ def test_http_dockerfile(root, tmp_path):
         assert (out / "foo").read_text() == "foo-contents"
     finally:
         srv.close()
+
+
+def _tar(files: dict[str, tuple[bytes, int]]) -> bytes:
+    """A tar of regular files, each (data, mtime)."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, (data, mtime) in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, mtime
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_source_date_epoch_context_git(root, tmp_path):
+    """testSourceDateEpochContextGit: SOURCE_DATE_EPOCH=context is the commit's time."""
+    repo = make_repo(tmp_path / "srv" / "repo")
+    commit(repo, {"Dockerfile": "FROM scratch\nCOPY Dockerfile /\n"}, "msg", when=1700000101)
+    with serving(tmp_path / "srv") as (url, _):
+        _, config, layers = oci_image(root, f"{url}/repo/.git", tmp_path, "--build-arg", "SOURCE_DATE_EPOCH=context")
+    assert config["created"] == iso(1700000101) and layers == [{"Dockerfile": 1700000101}]
+
+
+def test_source_date_epoch_context_http_last_modified(root, tmp_path):
+    """testSourceDateEpochContextHTTPLastModified: the Last-Modified of the context tar."""
+    newest = 1700000202
+    context = _tar({"Dockerfile": (b"FROM scratch\nCOPY foo /\n", newest - 3600), "foo": (b"bar", newest)})
+    srv = LoopbackHTTP({"/context.tar": (context, {"Last-Modified": "Tue, 14 Nov 2023 22:16:41 GMT"})})  # 1700000201
+    try:
+        _, config, layers = oci_image(root, f"{srv.url}/context.tar", tmp_path, "--build-arg", "SOURCE_DATE_EPOCH=context")
+    finally:
+        srv.close()
+    assert config["created"] == iso(1700000201) and layers == [{"foo": 1700000201}]
+
+
+@container
+def test_source_date_epoch_context_http_archive(root, tmp_path):
+    """testSourceDateEpochContextHTTPArchive: without Last-Modified, the newest file time in
+    the tar; a RUN step sees it as $SOURCE_DATE_EPOCH."""
+    newest = 1700000302
+    context = _tar({"Dockerfile": (b'FROM busybox\nARG SOURCE_DATE_EPOCH\nRUN echo -n "$SOURCE_DATE_EPOCH" >/epoch\n',
+                                   newest - 3600), "foo": (b"bar", newest)})
+    srv = LoopbackHTTP({"/context.tar": (context, {})})
+    try:
+        _, config, layers = oci_image(root, f"{srv.url}/context.tar", tmp_path, "--build-arg", "SOURCE_DATE_EPOCH=context")
+        out = tmp_path / "out"
+        build_ok(root, f"{srv.url}/context.tar", "--build-arg", "SOURCE_DATE_EPOCH=context", "-o", f"type=local,dest={out}")
+    finally:
+        srv.close()
+    assert config["created"] == iso(newest) and layers[-1]["epoch"] == newest
+    assert (out / "epoch").read_text() == str(newest)
