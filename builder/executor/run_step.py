@@ -20,6 +20,7 @@ from ..layers.tarstream import TarOptions
 from ..store.store import Store, remove_tree
 from ..users import resolve_user
 from .epoch import clamp_tree
+from .mount_stubs import drop_unused_mountpoints
 from .run_resources import RunResources
 from .run_network import StepNetwork, resolv_conf
 from .run_mounts import RunMounts, remove_scratch, resolve_mounts
@@ -28,29 +29,6 @@ from .sandbox import Sandbox
 from .state import Layer, StageState
 
 CGROUP_PREFIX = "build-"  # build-<pid of the cairn process>-<random>
-_MOUNTPOINTS = ("/proc", "/dev", "/sys", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/etc")
-
-
-def _drop_unused_mountpoints(upper: str, lowers: list[str], extra: tuple[str, ...] = ()) -> None:
-    """Mount points made only for the run (absent below, empty now) are not part of the layer:
-    not /proc or /etc/hosts, and never a secret's file."""
-    for path in tuple(extra) + _MOUNTPOINTS:
-        full = upper + path
-        if not os.path.lexists(full):
-            continue
-        below = any(os.path.lexists(os.path.join(layer, path.lstrip("/"))) for layer in lowers)
-        if below:
-            continue
-        try:
-            if os.path.isdir(full) and not os.path.islink(full):
-                if not os.listdir(full):
-                    os.rmdir(full)
-            elif os.path.getsize(full) == 0:
-                os.unlink(full)
-        except OSError:
-            pass
-
-
 def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
              secrets: dict[str, str] | None = None, from_roots=None, fresh_caches=None, ssh=()) -> Layer:
     """`context` is the BuildContext; `from_roots(name)` gives the layer directories (top
@@ -152,7 +130,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         for m in spec.mounts:  # mount targets, parents first then the target itself, last-made first
             parts = [p for p in m.destination.split("/") if p]
             extra += ["/" + "/".join(parts[:i]) for i in range(len(parts), 0, -1)]
-        _drop_unused_mountpoints(str(upper), lowers, tuple(extra))
+        drop_unused_mountpoints(str(upper), lowers, tuple(extra))
         os.chmod(upper, 0o755)
         clamp_tree(str(upper), state.epoch)
         diff_id, size = tar_digest(upper, TarOptions(state.epoch))
