@@ -27,7 +27,7 @@ from .errors import CairnError, UsageError
 from .executor.add_git import subdir_of
 from .executor.context import BuildContext
 from .executor.git_ref import parse, scheme_of
-from .executor.git_source import Git, checkout, resolve
+from .executor.git_source import Git, checkout, public_url, resolve
 from .stdin_context import _dockerfile, _is_archive, from_stdin, limit
 
 _TIMEOUT = 60
@@ -58,7 +58,7 @@ def from_url(url: str, tmp_dir: Callable[[str], str], dockerfile: str | None,
         root = str(ctx.path(subdir_of(ctx, ref, commit)))
         git_dir = ctx.root / ".git" if ref.keep_git_dir else workdir / "git-dir"
         when = git.run(f"--git-dir={git_dir}", "show", "-s", "--format=%ct", commit, what="git show").strip()
-        return root, _dockerfile(root, here, dockerfile, f"the git repository {ref.remote}"), \
+        return root, _dockerfile(root, here, dockerfile, f"the git repository {public_url(ref.remote)}"), \
             int(when) if when.isdigit() else None
     if scheme_of(url) not in ("http", "https"):
         raise UsageError(f"build context {url!r}: unsupported URL scheme (use http, https or a git URL)")

@@ -10,7 +10,7 @@ from ..store.store import Store, remove_tree
 from .context import BuildContext, ContextError
 from .copy import copy_into_layer
 from .git_ref import GitRef, for_add, scheme_of
-from .git_source import Git, checkout, resolve
+from .git_source import Git, checkout, public_url, resolve
 
 
 def git_sources(store: Store, memo: dict, sources: list[str], keep_git_dir: bool,
@@ -68,5 +68,6 @@ def subdir_of(ctx: BuildContext, ref: GitRef, commit: str) -> str:
         if not ctx.is_dir(real):
             raise ContextError("not a directory")
     except ContextError:
-        raise CairnError(f"{ref.remote}: subdir {ref.subdir!r} is not a directory of commit {commit}") from None
+        raise CairnError(f"{public_url(ref.remote)}: subdir {ref.subdir!r} is not a directory "
+                         f"of commit {commit}") from None
     return real

@@ -160,8 +160,9 @@ def _with_query(ref: GitRef, query: str) -> GitRef:
 def _checked(ref: GitRef) -> GitRef:
     """The ref and subdir as git may see them: a ref is a plain name (never an option, never
     a revision expression), a subdir stays inside the repository."""
-    if ref.ref and (any(part.startswith("-") for part in ref.ref.split("/")) or not _REF.match(ref.ref) or ".." in ref.ref
-                    or ref.ref.endswith((".", "/", ".lock")) or "//" in ref.ref):
+    name = ref.ref
+    if name and (any(part.startswith("-") for part in name.split("/")) or not _REF.match(name) or ".." in name
+                 or name.endswith((".", "/", ".lock")) or "//" in name):
         raise GitRefError(f"invalid git ref {ref.ref!r}")
     if ref.checksum and not (_HEX.match(ref.checksum) and len(ref.checksum) <= 64):
         raise GitRefError(f"invalid checksum {ref.checksum!r}: expected hex commit hash")

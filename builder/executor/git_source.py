@@ -16,6 +16,7 @@ import os
 import resource
 import signal
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 from ..errors import CairnError
@@ -112,7 +113,7 @@ def resolve(git: Git, ref: GitRef) -> str:
         commit = name.lower()
     else:
         refs: dict[str, str] = {}
-        for line in git.run("ls-remote", "--", ref.remote, what=f"git ls-remote {ref.remote}").splitlines():
+        for line in git.run("ls-remote", "--", ref.remote, what=f"git ls-remote {public_url(ref.remote)}").splitlines():
             sha, _, refname = line.decode(errors="replace").partition("\t")
             refs[refname] = sha
         candidates = ["HEAD"] if not name else [name] if name.startswith("refs/") or name == "HEAD" else \
@@ -134,7 +135,7 @@ def checkout(workdir: Path, ref: GitRef, commit: str) -> Path:
     fmt = "sha256" if len(commit) == 64 else "sha1"
     git.run("init", "-q", f"--object-format={fmt}", "--", str(tree), what="git init")
     git.run("remote", "add", "origin", "--", ref.remote, cwd=tree, what="git remote add")
-    fetch = f"git fetch {ref.remote}"
+    fetch = f"git fetch {public_url(ref.remote)}"
     try:
         git.run("fetch", "-q", "--no-tags", "--depth=1", "origin", commit, cwd=tree, what=fetch)
     except GitSourceError:  # a dumb-HTTP server, or one that only serves advertised refs
@@ -149,7 +150,20 @@ def checkout(workdir: Path, ref: GitRef, commit: str) -> Path:
         git.run("submodule", "update", "--init", "--recursive", cwd=tree, what="git submodule update")
     if not ref.keep_git_dir:
         os.rename(tree / ".git", workdir / "git-dir")  # (submodules' git dirs live inside it)
+    elif public_url(ref.remote) != ref.remote:  # the kept .git goes into the image: no credentials in it
+        git.run("remote", "set-url", "origin", "--", public_url(ref.remote), cwd=tree, what="git remote set-url")
     return tree
+
+
+def public_url(remote: str) -> str:
+    """remote without the secret of its userinfo: all of it for http(s) (a token often
+    stands as the user name), the password otherwise."""
+    url = urllib.parse.urlsplit(remote) if "://" in remote else None
+    if url is None or not (url.username or url.password):
+        return remote
+    host = url.netloc.rpartition("@")[2]
+    netloc = host if url.scheme.lower() in ("http", "https") else f"{url.username}@{host}"
+    return urllib.parse.urlunsplit((url.scheme, netloc, url.path, url.query, url.fragment))
 
 
 def _check_size(git: Git, tree: Path, commit: str) -> None:

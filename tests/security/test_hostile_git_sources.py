@@ -252,3 +252,21 @@ def test_a_file_url_is_no_context(root, tmp_path):
     repo = host_repo(tmp_path)
     code, err = build_url(root, f"file://{repo}/.git")
     assert code != 0 and SECRET not in err, err
+
+
+def test_a_kept_git_dir_holds_no_credentials_of_the_url(root, tmp_path):
+    """ADD --keep-git-dir of https://user:token@host/...: the image's .git names the
+    repository without the token."""
+    repo = make_repo(tmp_path / "srv" / "repo")
+    commit(repo, {"foo": "foo\n"}, "one")
+    with serving(tmp_path / "srv") as (url, _):
+        secret_url = url.replace("http://", "http://user:s3cr3t-token@")
+        code, err = build(root, tmp_path, f"FROM scratch\nADD --keep-git-dir {secret_url}/repo/.git /x\n",
+                          "-o", f"type=local,dest={tmp_path / 'out'}")
+        assert code == 0, err
+        code, err = build(root, tmp_path, f"FROM scratch\nADD {secret_url}/nosuch/.git /x\n")
+        assert code != 0 and "ls-remote" in err
+        assert "s3cr3t-token" not in err.split("ADD failed", 1)[1], err  # (the step's own line shows the source)
+    kept = tmp_path / "out" / "x" / ".git"
+    assert (kept / "config").is_file()
+    assert not any(b"s3cr3t-token" in p.read_bytes() for p in kept.rglob("*") if p.is_file() and not p.is_symlink())
