@@ -224,15 +224,6 @@ def test_independent_stages_run_in_parallel(root, tmp_path):
     assert run(root, "t8", "cat", "/a", "/b").stdout == b"a\nb\n"
 
 
-@pytest.mark.parametrize("line,message", [
-    ("ADD git@github.com:x/y.git /src", b"ADD of a git repository is not supported yet"),
-])
-def test_not_yet_supported_flags_fail_clearly(root, tmp_path, line, message):
-    (tmp_path / "Dockerfile").write_text(f"FROM busybox:local\n{line}\n")
-    res = build(root, tmp_path)
-    assert res.returncode == 1 and message in res.stderr, res.stderr
-
-
 def test_add_url_with_checksum(root, tmp_path):
     import hashlib
     import http.server

@@ -26,10 +26,13 @@ from .helpers import build, build_err, build_ok, container, needs_root, write
 pytestmark = [needs_root, pytest.mark.skipif(not registry_server.available(),
                                              reason="docker-registry is not installed (tests/setup-system.sh)")]
 
+# BuildKit's Dockerfile, but for `stage-only`: without it the stage's RUN layer (just `unique`)
+# is the very layer the image's `COPY --from=base unique /` makes, so the cache holds the
+# stage's layers by content and runner C needs no rebuild to read them.
 UNIQUE = """\
 FROM {base} AS base
 COPY foo const
-RUN cat /dev/urandom | head -c 100 | sha256sum > unique
+RUN cat /dev/urandom | head -c 100 | sha256sum > unique && touch stage-only
 FROM scratch
 COPY --from=base const /
 COPY --from=base unique /

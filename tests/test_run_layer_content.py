@@ -6,14 +6,24 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
+import pytest
 import zstandard
 
-from .helpers import build_ok, container, needs_root, write
+from .conftest import cairn_cli, remove_test_bridge
 
-pytestmark = [needs_root, container]
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
+
+
+@pytest.fixture
+def root(tmp_path_factory, busybox_tar):
+    store = tmp_path_factory.mktemp("layercontent")
+    assert cairn_cli("import", str(busybox_tar), "busybox:local", root=store).returncode == 0
+    yield store
+    remove_test_bridge()
 
 
 def _layer_names(layout: Path, blob: str) -> list[str]:
@@ -25,16 +35,19 @@ def _layer_names(layout: Path, blob: str) -> list[str]:
 
 
 def test_run_layers_hold_only_the_steps_own_changes_to_etc(root, tmp_path):
-    ctx = write(tmp_path / "c", {"Dockerfile": (
-        "FROM busybox AS full\n"
+    ctx = tmp_path / "c"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM busybox:local AS full\n"
         "FROM scratch\n"  # an image without them
         "COPY --from=full --exclude=etc/hosts --exclude=etc/hostname --exclude=etc/resolv.conf / /\n"
         "RUN true\n"
         "RUN cat /etc/hosts /etc/resolv.conf > /dev/null\n"
         "RUN chmod 0700 /etc\n"
-        "RUN touch /etc/made-here\n")})
+        "RUN touch /etc/made-here\n")
     layout = tmp_path / "layout"
-    build_ok(root, ctx, "-o", f"type=oci,tar=false,dest={layout}")
+    res = cairn_cli("build", "-o", f"type=oci,tar=false,dest={layout}", str(ctx), root=root)
+    assert res.returncode == 0, res.stderr.decode(errors="replace")[-3000:]
     index = json.loads((layout / "index.json").read_text())
     manifest = json.loads((layout / "blobs" / "sha256" / index["manifests"][0]["digest"].split(":", 1)[1]).read_text())
     copied, true, reads, chmod, touch = [_layer_names(layout, layer["digest"]) for layer in manifest["layers"]]
