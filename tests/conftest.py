@@ -97,3 +97,15 @@ def imported_store(tmp_path_factory, busybox_tar, name: str, *changes: str):
         yield root
     finally:
         remove_test_bridge()
+        remove_test_bridge()
+
+
+def pytest_configure(config):
+    """Byte-compile cairn's packages once. The suite starts cairn as a subprocess thousands of
+    times; with PYTHONDONTWRITEBYTECODE set (as on the CI machines) every start would compile
+    each module it imports again (~0.25 s a start, minutes over the suite). An installed cairn
+    has its bytecode (pip compiles it), so this is also what users run."""
+    import compileall
+
+    for package in ("builder", "grammar", "runtime"):
+        compileall.compile_dir(str(REPO / package), quiet=1)
