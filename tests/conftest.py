@@ -97,7 +97,6 @@ def imported_store(tmp_path_factory, busybox_tar, name: str, *changes: str):
         yield root
     finally:
         remove_test_bridge()
-        remove_test_bridge()
 
 
 def pytest_configure(config):
