@@ -13,17 +13,14 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from .conftest import cairn_cli, remove_test_bridge
+from .conftest import cairn_cli, imported_store
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
 
 
 @pytest.fixture
 def root(tmp_path_factory, busybox_tar):
-    store = tmp_path_factory.mktemp("layercontent")
-    assert cairn_cli("import", str(busybox_tar), "busybox:local", root=store).returncode == 0
-    yield store
-    remove_test_bridge()
+    yield from imported_store(tmp_path_factory, busybox_tar, "layercontent")
 
 
 def _layer_names(layout: Path, blob: str) -> list[str]:

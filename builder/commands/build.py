@@ -184,23 +184,11 @@ def _answer(ctx, call, context, dockerfile, target, build_args, platform) -> Non
     import grammar
 
     from ..args import parse_build_args
-    from ..errors import UsageError
     from ..subrequests import answer, render
 
     name, raw = "Dockerfile", b""
     if call.method != "subrequests.describe":
-        if context == "-":
-            import tempfile
-
-            from ..stdin_context import from_stdin
-
-            context, dockerfile = from_stdin(sys.stdin.buffer, lambda prefix: tempfile.mkdtemp(prefix=prefix),
-                                             dockerfile, ctx.call_on_close)
-        elif not os.path.isdir(context):
-            raise UsageError(f"build context {context!r} is not a directory")
-        path = dockerfile or _default_dockerfile(context)
-        raw = read_file_arg(path, from_context=not dockerfile)
-        name = "Dockerfile" if path == "-" else os.path.basename(path)
+        context, _, raw, name = read_dockerfile_for_call(ctx, context, dockerfile)
     try:
         result = answer(call, raw, target, parse_build_args(list(build_args)), platform)
     except grammar.DockerfileError as err:
@@ -218,6 +206,25 @@ def _named_contexts(values) -> tuple:
     from ..executor.named_contexts import parse_build_context
 
     return tuple(parse_build_context(v) for v in values)
+
+
+def read_dockerfile_for_call(ctx, context: str, dockerfile: str | None) -> tuple[str, str, bytes, str]:
+    """(context, Dockerfile path, its bytes, its name) for a --call/--check that runs no step;
+    context `-` is a tar (or a Dockerfile) on stdin, unpacked until the command ends."""
+    from ..errors import UsageError
+
+    if context == "-":
+        import tempfile
+
+        from ..stdin_context import from_stdin
+
+        context, dockerfile = from_stdin(sys.stdin.buffer, lambda prefix: tempfile.mkdtemp(prefix=prefix),
+                                         dockerfile, ctx.call_on_close)
+    elif not os.path.isdir(context):
+        raise UsageError(f"build context {context!r} is not a directory")
+    path = dockerfile or _default_dockerfile(context)
+    raw = read_file_arg(path, from_context=not dockerfile)
+    return context, path, raw, "Dockerfile" if path == "-" else os.path.basename(path)
 
 
 def _default_dockerfile(context: str) -> str:

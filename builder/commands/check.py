@@ -9,30 +9,15 @@ from __future__ import annotations
 
 import click
 
-from .common import Failure, dockerfile_error_text, open_store, read_file_arg
+from .common import Failure, dockerfile_error_text, open_store
 
 
 def check_command(ctx, context: str, dockerfile: str | None, build_args: dict, target: str | None, platform: str,
                   fmt: str) -> None:
     """Where the Dockerfile is (CONTEXT, -f, or `-`: stdin, a Dockerfile or a context tar), then run_check."""
-    import os
-    import sys
+    from .build import read_dockerfile_for_call
 
-    from ..errors import UsageError
-    from .build import _default_dockerfile
-
-    if context == "-":
-        import tempfile
-
-        from ..stdin_context import from_stdin
-
-        context, dockerfile = from_stdin(sys.stdin.buffer, lambda prefix: tempfile.mkdtemp(prefix=prefix),
-                                         dockerfile, ctx.call_on_close)
-    elif not os.path.isdir(context):
-        raise UsageError(f"build context {context!r} is not a directory")
-    path = dockerfile or _default_dockerfile(context)
-    raw = read_file_arg(path, from_context=not dockerfile)
-    name = "Dockerfile" if path == "-" else os.path.basename(path)
+    context, path, raw, name = read_dockerfile_for_call(ctx, context, dockerfile)
     run_check(ctx, context, path, raw, name, build_args, target, platform, fmt)
 
 
