@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import xxhash
-
 from _dockerd import load_base_image, start_dockerd, stop_dockerd
 from build import workloads
 

@@ -34,8 +34,16 @@ from _dockerd import start_dockerd, stop_dockerd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.corpus.corpus import (BuildKit, Cairn, apply_edit, buildkit_pattern, cairn_pattern,  # noqa: E402
-                                 copy_context, load_apps, registries_unreachable)
+from tests.corpus.corpus import (  # noqa: E402
+    BuildKit,
+    Cairn,
+    apply_edit,
+    buildkit_pattern,
+    cairn_pattern,
+    copy_context,
+    load_apps,
+    registries_unreachable,
+)
 
 
 def sequence(name: str, engine, app, work: Path) -> dict:

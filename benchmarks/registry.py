@@ -83,7 +83,7 @@ def forget_locations(root: Path) -> None:
 
 
 def in_process_repush(root: Path, ref: str) -> float:
-    from builder.reference import parse_reference
+    from builder.image.reference import parse_reference
     from builder.registry.push import push
     from builder.store import images
     from builder.store.store import Store

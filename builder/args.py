@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import grammar
 
-from .envlist import DEFAULT_PATH
-from .image_config import host_platform
+from .image.config import host_platform
+from .image.envlist import DEFAULT_PATH
 from .instructions import types as t
 
 PROXY_ARGS = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",

@@ -10,9 +10,9 @@ uncompress to that layer's diff_id (Store.record_layer_blob).
 
 from __future__ import annotations
 
-from . import oci
-from .digest import Digest
 from .errors import CairnError
+from .image import oci
+from .image.digest import Digest
 from .store.store import Store
 
 

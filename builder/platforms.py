@@ -9,7 +9,7 @@ refused before any step runs."""
 from __future__ import annotations
 
 from .errors import UsageError
-from .image_config import host_platform
+from .image.config import host_platform
 
 Platform = dict  # {"os": ..., "architecture": ..., "variant"?: ...}, as an image config holds it
 

@@ -20,8 +20,8 @@ import os
 import signal
 import socket
 import struct
-import threading
 import sys
+import threading
 from dataclasses import dataclass, replace
 from typing import Callable
 

@@ -15,7 +15,8 @@ import errno
 import os
 import stat
 
-from . import devices, syscalls as sc
+from . import devices
+from . import syscalls as sc
 from .overlay import mount_overlay
 from .securejoin import mountpoint, resolve_in_root
 from .spec import Mount, Spec

@@ -10,10 +10,10 @@ import tarfile
 
 import pytest
 
-from builder.archive import ArchiveError, load, save
-from builder.importer import import_rootfs
 from builder.store import images
+from builder.store.archive import ArchiveError, load, save
 from builder.store.blobs import BlobError
+from builder.store.importer import import_rootfs
 from builder.store.maintenance import check
 from builder.store.store import Store
 

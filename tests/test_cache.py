@@ -123,7 +123,7 @@ def test_no_cache_filter_and_a_lost_layer(project):
     with Store(root) as store:  # lose the layer behind the first record
         (diff_id,) = [r[0] for r in store.conn.execute(
             "SELECT diff_id FROM cache_records WHERE inputs LIKE '%echo d%'")]
-        shutil.rmtree(store.snapshot_path(__import__("builder.digest", fromlist=["Digest"]).Digest.parse(diff_id)))
+        shutil.rmtree(store.snapshot_path(__import__("builder.image.digest", fromlist=["Digest"]).Digest.parse(diff_id)))
     res = cairn_cli("build", "--progress", "plain", str(ctx), root=root)
     assert res.returncode == 0 and b"is gone; rebuilding" in res.stderr
 
@@ -157,7 +157,7 @@ def test_a_corrupt_cached_blob_is_rebuilt_with_a_warning(project):
     assert hits(root, ctx) == [False, False]
     import shutil
 
-    from builder.digest import Digest
+    from builder.image.digest import Digest
     from builder.layers.materialize import ensure_blob
     from builder.store.store import Store
 

@@ -17,8 +17,16 @@ import pytest
 
 from .conftest import remove_test_bridge
 from .corpus.bases import BaseUnavailable
-from .corpus.corpus import BuildKit, Cairn, apply_edit, buildkit_pattern, cairn_pattern, copy_context, load_apps, \
-    registries_unreachable
+from .corpus.corpus import (
+    BuildKit,
+    Cairn,
+    apply_edit,
+    buildkit_pattern,
+    cairn_pattern,
+    copy_context,
+    load_apps,
+    registries_unreachable,
+)
 from .dockerd import docker_engine  # noqa: F401 - fixture
 
 APPS = load_apps()

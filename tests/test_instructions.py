@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from builder.instructions.errors import InstructionError
 from builder.instructions import parse_dockerfile
 from builder.instructions import types as t
 from builder.instructions.durations import parse_duration
+from builder.instructions.errors import InstructionError
 from builder.instructions.mounts import parse_mount
 from grammar import parse
 

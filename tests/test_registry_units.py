@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from builder import oci
-from builder.digest import Digest
+from builder.image import oci
+from builder.image.digest import Digest
 from builder.registry import credentials
 from builder.registry.auth import parse_challenge
 from builder.registry.errors import RegistryError

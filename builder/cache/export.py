@@ -25,10 +25,10 @@ import shutil
 import time
 from pathlib import Path
 
-from .. import oci
 from ..atomic_file import write_atomically
-from ..digest import Digest
 from ..errors import CairnError
+from ..image import oci
+from ..image.digest import Digest
 from ..store.store import Store
 from .manifest import CacheFormatError, CacheRecord, decode, encode, is_cache_manifest, merge
 from .specs import CacheSpec

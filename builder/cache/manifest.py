@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .. import oci
-from ..digest import Digest, DigestError
+from ..image import oci
+from ..image.digest import Digest, DigestError
 
 ARTIFACT_TYPE = "application/vnd.cairn.cache.v1"
 CONFIG_TYPE = "application/vnd.cairn.cache.config.v1+json"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .. import oci
-from ..digest import Digest
+from ..image import oci
+from ..image.digest import Digest
 from ..registry.locations import remote_layer
 from ..store.store import Store
 from .keys import canonical

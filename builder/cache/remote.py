@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import oci
 from ..bounded import CONFIG_LIMIT, MANIFEST_LIMIT, read_file
-from ..digest import Digest
 from ..errors import CairnError
+from ..image import oci
+from ..image.digest import Digest
 from ..store.layer_check import LayerMismatch
 from ..store.store import Store
 from . import records as local_records

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from ..reference import Reference, ReferenceError, parse_reference
+from ..image.reference import Reference, ReferenceError, parse_reference
 
 _TYPES = ("registry", "local", "inline")
 

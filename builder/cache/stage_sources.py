@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ..merged_view import MergedView
+from ..image.merged_view import MergedView
 from ..source_paths import parents_select
 from .sources import StatCache, hash_view_sources
 

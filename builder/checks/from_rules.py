@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import grammar
 
-from ..reference import ReferenceError, parse_reference
+from ..image.reference import ReferenceError, parse_reference
 from . import rules as r
 from .rules import Finding
 from .words import Hints, undefined

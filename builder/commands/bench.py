@@ -92,7 +92,8 @@ def history_cmd(ctx, repo, last, rev_range, context, build_args, target, cold, j
     top = _check(last, rev_range, repo)
     docker_env = None
     if builder == "buildkit":
-        from ..bench.buildkit import docker_binary, docker_env as engine
+        from ..bench.buildkit import docker_binary
+        from ..bench.buildkit import docker_env as engine
 
         docker_env = engine()
         if cold:

@@ -80,8 +80,8 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     from ..errors import UsageError
     from ..executor.build import BuildOptions, build
     from ..executor.outputs import Output, check_stdout, write_output
-    from ..executor.sandbox import check_entitlements, check_network, parse_add_host
     from ..executor.run_resources import parse as parse_resources
+    from ..executor.sandbox import check_entitlements, check_network, parse_add_host
     from ..subrequests import parse_call
 
     if platform:
@@ -93,7 +93,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     if network == "host" and "network.host" not in allow:
         raise UsageError("--network host needs --allow network.host")
     if add_hosts:
-        from ..containers import bridge_config
+        from ..containers.run import bridge_config
 
         gateway = str(bridge_config().gateway)
         add_hosts = tuple(parse_add_host(h, gateway) for h in add_hosts)
@@ -159,7 +159,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
         write_output(store, result.image, output)
     metadata = result.metadata()
     if push:
-        from ..reference import parse_reference
+        from ..image.reference import parse_reference
 
         pushed = []
         for tag in tags:

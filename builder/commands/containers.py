@@ -16,7 +16,7 @@ from .common import echo_table, open_store
 @click.pass_context
 def ps_cmd(ctx, include_all, quiet):
     """List containers."""
-    from ..lifecycle import ps_rows, reap_stale
+    from ..containers.lifecycle import ps_rows, reap_stale
 
     store = open_store(ctx)
     reap_stale(store)
@@ -35,7 +35,7 @@ def ps_cmd(ctx, include_all, quiet):
 @click.pass_context
 def stop_cmd(ctx, timeout, containers):
     """Stop running containers (SIGTERM, then SIGKILL)."""
-    from ..lifecycle import stop
+    from ..containers.lifecycle import stop
 
     store = open_store(ctx)
     for key in containers:
@@ -49,7 +49,7 @@ def stop_cmd(ctx, timeout, containers):
 @click.pass_context
 def rm_cmd(ctx, force, containers):
     """Remove containers."""
-    from ..lifecycle import reap_stale, remove
+    from ..containers.lifecycle import reap_stale, remove
 
     store = open_store(ctx)
     reap_stale(store)
@@ -63,6 +63,6 @@ def rm_cmd(ctx, force, containers):
 @click.pass_context
 def logs_cmd(ctx, container):
     """Print a detached container's output."""
-    from ..lifecycle import logs
+    from ..containers.lifecycle import logs
 
     sys.stdout.buffer.write(logs(open_store(ctx), container))

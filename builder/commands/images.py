@@ -18,7 +18,7 @@ from .common import Failure, echo_table, human_ago, human_size, open_store
 @click.pass_context
 def import_cmd(ctx, changes, rootfs, ref):
     """Make a one-layer image from a root filesystem tarball."""
-    from ..importer import import_rootfs
+    from ..store.importer import import_rootfs
 
     image = import_rootfs(open_store(ctx), rootfs, ref, list(changes))
     click.echo(str(image.id))
@@ -30,7 +30,7 @@ def import_cmd(ctx, changes, rootfs, ref):
 @click.pass_context
 def images_cmd(ctx, quiet, digests):
     """List images in the store."""
-    from ..reference import parse_reference
+    from ..image.reference import parse_reference
     from ..store import images
 
     store = open_store(ctx)
@@ -84,7 +84,7 @@ def rmi_cmd(ctx, force, refs):
 @click.pass_context
 def inspect_cmd(ctx, refs):
     """Show an image's ID, names, manifest digest, config, layers and size as JSON."""
-    from ..reference import parse_reference
+    from ..image.reference import parse_reference
     from ..store import images
 
     store = open_store(ctx)
@@ -119,7 +119,7 @@ def inspect_cmd(ctx, refs):
 @click.pass_context
 def save_cmd(ctx, output, fmt, refs):
     """Write images to a docker-archive (for `docker load`) or an OCI layout tar."""
-    from ..archive import save
+    from ..store.archive import save
 
     save(open_store(ctx), list(refs), output, fmt)
 
@@ -129,7 +129,7 @@ def save_cmd(ctx, output, fmt, refs):
 @click.pass_context
 def load_cmd(ctx, path):
     """Read images from a docker-archive or an OCI layout tar."""
-    from ..archive import load
+    from ..store.archive import load
 
     for item in load(open_store(ctx), path):
         if item.refs:

@@ -29,7 +29,7 @@ def make_options(insecure, timeout):
 def ensure_image(store, text: str, policy: str, options) -> None:
     """For `run --pull missing|always|never`: pull the image when the policy says so."""
     from ..errors import CairnError
-    from ..reference import ReferenceError, parse_reference
+    from ..image.reference import ReferenceError, parse_reference
     from ..store import images
 
     if policy == "never":
@@ -65,7 +65,7 @@ def _err(line: str) -> None:
 @click.pass_context
 def pull_cmd(ctx, platform, quiet, insecure, registry_timeout, ref):
     """Download an image from a registry into the store."""
-    from ..reference import Reference, parse_reference
+    from ..image.reference import Reference, parse_reference
     from ..registry.pull import parse_platform, pull
 
     parsed = parse_reference(ref)
@@ -94,7 +94,7 @@ def pull_cmd(ctx, platform, quiet, insecure, registry_timeout, ref):
 @click.pass_context
 def push_cmd(ctx, compression, quiet, metadata_file, insecure, registry_timeout, ref, target):
     """Upload an image to a registry: `cairn push REF`, or `cairn push IMAGE REF`."""
-    from ..reference import parse_reference
+    from ..image.reference import parse_reference
     from ..store import images
 
     dest = parse_reference(target or ref)
@@ -184,7 +184,7 @@ def logout_cmd(registry):
 def _domain(text: str) -> str:
     """`https://index.docker.io/v1/`, `localhost:5000`, `ghcr.io` -> the registry's domain."""
     from ..errors import UsageError
-    from ..reference import _DOMAIN_RE
+    from ..image.reference import _DOMAIN_RE
 
     host = text.removeprefix("https://").removeprefix("http://").split("/", 1)[0]
     if host in ("index.docker.io", "registry-1.docker.io"):

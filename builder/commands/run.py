@@ -56,7 +56,7 @@ def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive
     """Run COMMAND (or the image's default) in a new container; exits with its exit code."""
     import os
 
-    from ..containers import RunRequest, Volume, run
+    from ..containers.run import RunRequest, Volume, run
 
     if os.geteuid() != 0:
         raise UsageError("cairn run needs root (namespaces, mounts and cgroups)")
@@ -82,7 +82,7 @@ def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive
     req = replace(req, registry=registry)
     ensure_image(open_store(ctx), image, pull_policy, registry)
     if detach:
-        from ..lifecycle import run_detached
+        from ..containers.lifecycle import run_detached
 
         click.echo(run_detached(open_store(ctx), req))
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 
 from ..errors import CairnError
-from ..reference import ReferenceError, parse_reference
+from ..image.reference import ReferenceError, parse_reference
 from ..store import images
 from ..store.store import Store
 

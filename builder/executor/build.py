@@ -11,54 +11,55 @@ from __future__ import annotations
 
 import copy
 import itertools
-import stat
 import os
 import posixpath
+import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import grammar
 
-from .. import image_config, oci, platforms
+from .. import platforms
 from ..args import GlobalScope, StageScope, unused_build_args
-from ..errors import CairnError
-from ..image_files import read_file
-from ..instructions import parse_dockerfile
-from ..instructions import types as t
-from ..instructions.errors import InstructionError
-from ..merged_view import MergedView
-from ..source_paths import parents_select
-from ..plan import PlannedStage
-from ..reference import parse_reference
-from ..store import images
-from ..store.store import Store, remove_tree
-from ..users import resolve_user
 from ..cache import records as cache_records
 from ..cache.explain import explain_details
-from ..cache.keys import portable_position
-from ..cache.keys import chain_id, step_key
+from ..cache.keys import chain_id, portable_position, step_key
 from ..cache.redact import redact
 from ..cache.sources import StatCache, hash_context_sources
 from ..cache.stage_sources import from_layers, stage_content
-from .add_git import copy_git_source, git_sources, key_entries
-from .context import BuildContext
+from ..containers.users import resolve_user
+from ..errors import CairnError
+from ..image import config as image_config
+from ..image import oci
+from ..image.files import read_file
+from ..image.merged_view import MergedView
+from ..image.reference import parse_reference
+from ..instructions import parse_dockerfile
+from ..instructions import types as t
+from ..instructions.errors import InstructionError
+from ..plan import PlannedStage
+from ..source_paths import parents_select
+from ..store import images
+from ..store.store import Store, remove_tree
 from . import epoch as epoch_arg
 from . import epoch_stage
-from .copy import copy_into_layer, ensure_parents, is_tar, parse_chmod, unpack_archive_into
+from .add_git import copy_git_source, git_sources, key_entries
 from .base_images import BaseImages, StageBases
 from .build_checks import run_build_checks
-from .progress import Progress
-from .run_mounts import FreshCaches, context_source, expand_mounts
-from .sandbox import DEFAULT_HOSTNAME, HOSTNAME_ARG, Sandbox, check_hostname
+from .context import BuildContext
+from .copy import copy_into_layer, ensure_parents, is_tar, parse_chmod, unpack_archive_into
+from .epoch import clamp_tree
 from .history import created_by, fill_history_times
 from .named_contexts import NamedContexts
 from .onbuild import parse_triggers, plan_with_triggers
+from .progress import Progress
+from .run_mounts import FreshCaches, context_source, expand_mounts
 from .runcmd import RunFailed, run_key
-from .step_names import step_label, step_numbers
-from .epoch import clamp_tree
+from .sandbox import DEFAULT_HOSTNAME, HOSTNAME_ARG, Sandbox, check_hostname
 from .stage_platforms import refuse_foreign_runs, stage_platforms
 from .state import KeyOnlyLayers, Layer, StageState, scratch_doc
+from .step_names import step_label, step_numbers
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import stat
 from runtime import tree
 from runtime.tree import Tree
 
-from ..merged_view import MergedView
+from ..image.merged_view import MergedView
 from ..source_paths import parents_select
 
 

@@ -15,7 +15,7 @@ import stat
 import tarfile
 from typing import BinaryIO
 
-from ..merged_view import MergedView
+from ..image.merged_view import MergedView
 
 
 def write_fs_tar(view: MergedView, f: BinaryIO) -> int:

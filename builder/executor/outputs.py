@@ -19,10 +19,9 @@ from runtime import tree
 from runtime.tree import Tree
 
 from ..errors import CairnError, UsageError
-from ..merged_view import MergedView
+from ..image.merged_view import MergedView
 from ..store import images
 from ..store.store import Store
-
 
 _TYPES = ("local", "tar", "oci", "docker")
 _ATTRS = {"local": (), "tar": (), "oci": ("name", "tar"), "docker": ("name", "tar")}
@@ -106,7 +105,7 @@ def _warn(text: str) -> None:
 
 def write_output(store: Store, image: images.ImageRecord, out: Output, warn=_warn) -> None:
     if out.type in ("oci", "docker"):
-        from ..archive import save
+        from ..store.archive import save
 
         ref = image.tags[0] if image.tags else str(image.manifest)
         names = [n.strip() for n in out.attr("name").split(",") if n.strip()]

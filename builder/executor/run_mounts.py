@@ -23,13 +23,13 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime.spec import Mount
 from runtime import tree
+from runtime.spec import Mount
 from runtime.tree import Tree
 
 from ..errors import CairnError
+from ..image.merged_view import MergedView
 from ..instructions.mounts import parse_mount
-from ..merged_view import MergedView
 
 CACHE_DIR = "cache-mounts"
 SECRET_MAX = 500 * 1024  # BuildKit's limit on a secret's size

@@ -59,8 +59,8 @@ class StepNetwork:
             return
         from runtime.network import ensure_bridge
 
-        from ..containers import bridge_config
-        from ..ipam import allocate
+        from ..containers.ipam import allocate
+        from ..containers.run import bridge_config
 
         self.bridge = bridge_config()
         ensure_bridge(self.bridge)
@@ -82,7 +82,7 @@ class StepNetwork:
             detach(self.ifname)
             self.ifname = None
         if self.address is not None:
-            from ..ipam import release
+            from ..containers.ipam import release
 
             release(self.id)
             self.address = None

@@ -9,21 +9,22 @@ import re
 import threading
 from collections import deque
 
-from runtime import insecure as runtime_insecure, process
+from runtime import insecure as runtime_insecure
+from runtime import process
 from runtime.cgroups import Cgroup
 from runtime.spec import Overlay, Process, Root, Spec
 
-from ..image_files import read_file
+from ..containers.users import resolve_user
+from ..image.files import read_file
 from ..instructions import types as t
 from ..layers.materialize import tar_digest
 from ..layers.tarstream import TarOptions
 from ..store.store import Store, remove_tree
-from ..users import resolve_user
 from .epoch import clamp_tree
 from .mount_stubs import drop_unused_mountpoints
-from .run_resources import RunResources
-from .run_network import StepNetwork, resolv_conf
 from .run_mounts import RunMounts, remove_scratch, resolve_mounts
+from .run_network import StepNetwork, resolv_conf
+from .run_resources import RunResources
 from .runcmd import RunFailed, heredoc_script, run_command
 from .sandbox import Sandbox
 from .state import Layer, StageState
@@ -135,7 +136,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         clamp_tree(str(upper), state.epoch)
         diff_id, size = tar_digest(upper, TarOptions(state.epoch))
         store.commit_snapshot(upper, diff_id, size, state.epoch)
-        from .. import oci
+        from ..image import oci
 
         return Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size))
     except BaseException:
@@ -162,7 +163,7 @@ def reap_orphan_cgroups(parent: str | None = None) -> None:
     """Remove the cgroups of RUN steps whose cairn process is gone (killed with -9: its
     container died with it, the empty cgroup stayed). Each name holds its build's pid.
     A --cgroup-parent's are reaped by the next build given that parent."""
-    from ..container_dirs import process_alive
+    from ..containers.dirs import process_alive
 
     for name in Cgroup.names(parent):
         owner = name[len(CGROUP_PREFIX):].split("-", 1)[0]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from .. import oci
-from ..digest import Digest
 from ..args import StageScope
+from ..image import oci
+from ..image.digest import Digest
 from ..store.store import Store
 from .epoch import iso
 

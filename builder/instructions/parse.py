@@ -12,9 +12,9 @@ from typing import Callable
 
 from grammar import Dockerfile, DockerfileError, Heredoc, Instruction, parse_heredoc
 
-from .errors import InstructionError
 from . import types as t
 from .durations import format_duration, parse_duration
+from .errors import InstructionError
 from .flags import BOOL, STRING, STRINGS, FlagValues, parse_flags
 from .mounts import parse_mount
 from .suggest import with_hint

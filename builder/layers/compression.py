@@ -7,8 +7,8 @@ import zlib
 
 import zstandard
 
-from .. import oci
 from ..errors import CairnError
+from ..image import oci
 
 MEDIA_TYPES = {"zstd": oci.OCI_LAYER_ZSTD, "gzip": oci.OCI_LAYER_GZIP, "none": oci.OCI_LAYER}
 

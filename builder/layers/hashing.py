@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ..digest import Digest
+from ..image.digest import Digest
 
 
 class HashingWriter:

@@ -19,9 +19,9 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from .. import oci
-from ..digest import Digest
 from ..errors import CairnError
+from ..image import oci
+from ..image.digest import Digest
 from ..store.blobs import BlobError
 from ..store.store import Store, remove_tree
 from .compression import DECOMPRESS_ERRORS, MEDIA_TYPES, compressor, decompressed

@@ -17,9 +17,9 @@ from urllib.parse import quote
 
 import httpx
 
-from .. import oci
 from ..bounded import CONFIG_LIMIT, MANIFEST_LIMIT, loads_json, size_text
-from ..digest import Digest, DigestError
+from ..image import oci
+from ..image.digest import Digest, DigestError
 from . import credentials as creds_mod
 from .credentials import Credentials
 from .errors import RegistryError, TransientError

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from .. import oci
-from ..digest import Digest
+from ..image import oci
+from ..image.digest import Digest
 from ..store.store import Store
 
 

@@ -15,12 +15,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .. import oci
 from ..bounded import CONFIG_LIMIT, size_text
-from ..digest import Digest
 from ..errors import CairnError, UsageError
-from ..image_config import host_platform
-from ..reference import Reference
+from ..image import oci
+from ..image.config import host_platform
+from ..image.digest import Digest
+from ..image.reference import Reference
 from ..store import images
 from ..store.store import Store
 from .client import Cancelled, shared

@@ -18,10 +18,10 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .. import oci
-from ..digest import Digest
 from ..errors import UsageError
-from ..reference import Reference
+from ..image import oci
+from ..image.digest import Digest
+from ..image.reference import Reference
 from ..store import images
 from ..store.store import Store
 from .client import Cancelled, RegistryClient

@@ -12,8 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from ..digest import Digest
 from ..errors import CairnError
+from ..image.digest import Digest
 
 
 class BlobError(CairnError):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from .. import oci
-from ..digest import Digest
 from ..errors import CairnError
-from ..reference import Reference, ReferenceError, parse_reference
+from ..image import oci
+from ..image.digest import Digest
+from ..image.reference import Reference, ReferenceError, parse_reference
 from .store import Store
 
 

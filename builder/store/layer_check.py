@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ..digest import Digest
+from ..image.digest import Digest
 from .blobs import BlobError
 
 _CHUNK = 1 << 20

@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .. import oci
-from ..digest import Digest, DigestError
+from ..image import oci
+from ..image.digest import Digest, DigestError
 from .leases import live_leases
 from .store import Store, remove_tree
 

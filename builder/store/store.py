@@ -27,11 +27,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..digest import Digest
+from ..image.digest import Digest
 from . import db
 from .blobs import BlobStore
 from .leases import Lease, live_leases
-
 
 # The store is private to the user who owns it: other users may not read its layers,
 # its database (cache records, stat cache) or its containers' files.

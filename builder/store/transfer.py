@@ -22,7 +22,7 @@ def _link_or_copy(src, dst) -> None:
 
 
 def copy_image(src: Store, dst: Store, image: images.ImageRecord, tags=()) -> images.ImageRecord:
-    from .. import oci
+    from ..image import oci
 
     manifest, config = images.load_documents(src, image)
     with dst.adding():

@@ -3,7 +3,6 @@ ${VAR:?err}, multi-ARG lines, proxy build args, defaults and empty values."""
 
 from __future__ import annotations
 
-
 from .helpers import build_err, build_ok, container, export, needs_root, write
 
 pytestmark = needs_root

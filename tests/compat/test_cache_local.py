@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from .helpers import build_err, build_ok, container, export, image_config, needs_root, write
 
 pytestmark = needs_root

@@ -21,7 +21,7 @@ from .. import registry_server
 from ..conftest import cairn_cli
 from ..http_proxy import Proxy
 from ..registry_server import Registry
-from .helpers import build, build_err, build_ok, container, needs_root, write
+from .helpers import build, build_ok, container, needs_root, write
 
 pytestmark = [needs_root, pytest.mark.skipif(not registry_server.available(),
                                              reason="docker-registry is not installed (tests/setup-system.sh)")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .catalogue import STATUSES, read_catalogue, ported_tests
+from .catalogue import STATUSES, ported_tests, read_catalogue
 
 
 def test_every_row_is_well_formed_and_unique():

@@ -6,8 +6,6 @@ from __future__ import annotations
 import ipaddress
 import os
 
-import pytest
-
 from .helpers import build_err, build_ok, cached_steps, container, image_config, needs_root, write
 
 pytestmark = needs_root

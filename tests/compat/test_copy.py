@@ -7,8 +7,6 @@ import os
 import socket
 import stat
 
-import pytest
-
 from .helpers import build_err, build_ok, container, export, needs_root, write
 
 pytestmark = needs_root

@@ -11,8 +11,6 @@ import tarfile
 import time
 from pathlib import Path
 
-import pytest
-
 from ..conftest import cairn_cli
 from .helpers import LoopbackHTTP, build_err, build_ok, container, export, needs_root, tar_bytes, write
 

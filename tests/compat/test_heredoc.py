@@ -3,7 +3,6 @@ scripts (shell, SHELL, shebang, extra fds), <<- indentation, quoting and expansi
 
 from __future__ import annotations
 
-
 from .helpers import build_ok, container, export, needs_root, write
 
 pytestmark = needs_root

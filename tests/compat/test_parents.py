@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from .helpers import build_err, export, needs_root, write
 
 pytestmark = needs_root

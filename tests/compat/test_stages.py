@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 
-
 from ..conftest import cairn_cli
 from .helpers import build_err, build_ok, container, export, needs_root, tar_bytes, write
 

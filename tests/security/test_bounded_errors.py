@@ -139,8 +139,8 @@ def test_dockerfile_values_no_system_call_takes_are_clear_errors(tmp_path, docke
                                          (b"bob:x:99999999999999:0::/:/bin/sh\n", "bob"),
                                          (b"bob:x:\xc2\xb2:0::/:/bin/sh\n", "bob")])
 def test_an_image_passwd_with_absurd_ids_is_a_clear_error(passwd, spec):
+    from builder.containers.users import resolve_user
     from builder.errors import CairnError
-    from builder.users import resolve_user
 
     with pytest.raises(CairnError, match="invalid user id"):
         resolve_user(spec, passwd, b"")

@@ -98,7 +98,8 @@ def _reference(pattern: str, value: str, op: str) -> str:
     return value[:m.start()] + "R" + value[m.end():] if m else value
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
 
 @settings(max_examples=300, deadline=None)

@@ -73,8 +73,8 @@ def test_an_endless_error_document_is_not_read(server, tmp_path):
 
 def test_an_endless_config_is_refused_at_its_descriptor_size(server, tmp_path):
     """--cache-from reads a config into memory: no more than the manifest said it has."""
-    from builder import oci
-    from builder.digest import Digest
+    from builder.image import oci
+    from builder.image.digest import Digest
 
     config = oci.Descriptor("application/vnd.cairn.cache.config.v1+json", Digest.of(b"{}"), 2)
     manifest = oci.Manifest.build(config, [])

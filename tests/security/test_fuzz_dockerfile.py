@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import grammar
-from builder import image_config
 from builder.args import GlobalScope, StageScope
+from builder.image import config as image_config
 from builder.instructions import parse_dockerfile
 from builder.instructions import types as t
 from builder.plan import plan_build

@@ -1,6 +1,6 @@
 """Fuzz the image document parsers: manifests, indexes and configs as a registry, an
 archive or a cache directory might hand them over (JSON of any shape, with the fields we
-read given odd values, and raw bytes), through builder/oci.py and the pull's choice of a
+read given odd values, and raw bytes), through builder/image/oci.py and the pull's choice of a
 platform from an index. Nothing but the project's own errors may escape."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from builder import oci
 from builder.cache import manifest as cache_manifest
+from builder.image import oci
 from builder.registry.pull import choose_manifest, parse_platform
 from tests.security.fuzzing import OWN_ERRORS, fuzz_settings
 

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from builder import ipam
+from builder.containers import ipam
 
 from ..conftest import cairn_cli, imported_store
 

@@ -195,7 +195,7 @@ def _swap_layers(layout: Path, blob: bytes) -> None:
 def test_a_mapping_an_older_cairn_recorded_unchecked_is_checked_before_use(tmp_path):
     """A store written before mappings were checked may hold a poisoned one: it is checked
     on first use and forgotten, never handed to a push."""
-    from builder.digest import Digest
+    from builder.image.digest import Digest
     from builder.store.store import Store
 
     with Store(tmp_path / "store") as store:

@@ -8,7 +8,6 @@ proxy password must not be written into it (nor into an exported cache) in plain
 from __future__ import annotations
 
 import json
-
 import os
 import stat
 from pathlib import Path

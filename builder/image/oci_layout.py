@@ -15,12 +15,12 @@ import os
 
 from runtime.tree import Tree
 
+from ..bounded import MANIFEST_LIMIT, size_text
+from ..store import images
+from ..store.archive import ArchiveError, load_oci_image
+from ..store.store import Store
 from . import oci
-from .archive import ArchiveError, load_oci_image
-from .bounded import MANIFEST_LIMIT, size_text
 from .digest import Digest
-from .store import images
-from .store.store import Store
 
 
 class LayoutDir:

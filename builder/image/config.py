@@ -12,9 +12,9 @@ import platform
 import posixpath
 from typing import Callable
 
+from ..instructions import types as t
+from ..instructions.errors import InstructionError
 from .envlist import DEFAULT_PATH, env_list_get, env_list_set  # noqa: F401 - re-exported
-from .instructions.errors import InstructionError
-from .instructions import types as t
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import CairnError
+from ..errors import CairnError
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .bounded import loads_json
+from ..bounded import loads_json
+from ..errors import CairnError
 from .digest import Digest, DigestError
-from .errors import CairnError
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

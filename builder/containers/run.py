@@ -19,12 +19,12 @@ from runtime import process
 from runtime.cgroups import Cgroup
 from runtime.spec import Mount, Overlay, Process, Resources, Root, Spec
 
-from .errors import CairnError, UsageError
-from .envlist import DEFAULT_PATH, env_list_get, env_list_set
-from .image_files import read_file
-from .store import images
-from .store.store import Store, remove_tree
-from .container_dirs import ContainerDir
+from ..errors import CairnError, UsageError
+from ..image.envlist import DEFAULT_PATH, env_list_get, env_list_set
+from ..image.files import read_file
+from ..store import images
+from ..store.store import Store, remove_tree
+from .dirs import ContainerDir
 from .users import resolve_user
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
@@ -136,7 +136,7 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     if req.ports and req.network != "bridge":
         raise UsageError(f"-p needs the bridge network, not --network {req.network}")
     if req.name:
-        from .container_dirs import name_taken
+        from .dirs import name_taken
 
         if not _NAME.match(req.name):
             raise UsageError(f"invalid --name {req.name!r}: use letters, digits, '_', '.' and '-'")
@@ -144,7 +144,7 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
             raise CairnError(f'the container name "{req.name}" is already in use')
     image = images.resolve(store, req.image)
     manifest, config_doc = images.load_documents(store, image)
-    from .layer_sources import ensure_snapshots
+    from ..layer_sources import ensure_snapshots
 
     ensure_snapshots(store, image.layers, req.registry)  # also leases them while the container runs
     lowers = [str(store.snapshot_path(layer.diff_id)) for layer in reversed(image.layers)]

@@ -13,10 +13,10 @@ import signal
 import time
 from datetime import datetime
 
-from .container_dirs import ContainerDir, all_containers, find_container, process_alive
-from .containers import ContainerError, RunRequest, prepare, run_prepared
-from .errors import CairnError
-from .store.store import Store, remove_tree
+from ..errors import CairnError
+from ..store.store import Store, remove_tree
+from .dirs import ContainerDir, all_containers, find_container, process_alive
+from .run import ContainerError, RunRequest, prepare, run_prepared
 
 
 def run_detached(store: Store, req: RunRequest) -> str:

@@ -11,11 +11,11 @@ import stat
 from runtime import tree
 from runtime.tree import Tree
 
-from .errors import CairnError
+from ..errors import CairnError
 
 
 def _Counter(f):  # noqa: N802 - archive's byte counter, imported late (archive imports this module)
-    from .archive import _Counter
+    from ..store.archive import _Counter
 
     return _Counter(f)
 

@@ -8,9 +8,9 @@ import os
 import posixpath
 import stat
 
-from . import source_paths
-from .errors import CairnError
-from .executor.dockerignore import excluded, parse_dockerignore
+from .. import source_paths
+from ..errors import CairnError
+from ..executor.dockerignore import excluded, parse_dockerignore
 
 
 def _is_whiteout(st: os.stat_result) -> bool:

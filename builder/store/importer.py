@@ -15,15 +15,16 @@ from pathlib import Path
 
 import grammar
 
-from . import image_config, oci
-from .errors import UsageError
-from .instructions import parse_instruction
-from .layers.compression import open_decompressed
-from .layers.materialize import snapshot_from_stream
-from .layers.tarstream import TarOptions
-from .reference import parse_reference
-from .store import images
-from .store.store import Store
+from ..errors import UsageError
+from ..image import config as image_config
+from ..image import oci
+from ..image.reference import parse_reference
+from ..instructions import parse_instruction
+from ..layers.compression import open_decompressed
+from ..layers.materialize import snapshot_from_stream
+from ..layers.tarstream import TarOptions
+from . import images
+from .store import Store
 
 CHANGE_KEYWORDS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER",
                    "VOLUME", "WORKDIR")

@@ -18,18 +18,18 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 
-from . import oci
-from .atomic_file import write_atomically
-from .bounded import CONFIG_LIMIT, MANIFEST_LIMIT, loads_json, size_text
-from .digest import Digest, DigestError
-from .errors import CairnError
-from .image_config import host_platform
-from .layers.compression import open_decompressed, sniff
-from .layers.materialize import layer_tar_size, unpack_blob, write_layer_tar
-from .reference import Reference, ReferenceError, parse_reference
-from .store import images
-from .store.blobs import BlobError
-from .store.store import Store
+from ..atomic_file import write_atomically
+from ..bounded import CONFIG_LIMIT, MANIFEST_LIMIT, loads_json, size_text
+from ..errors import CairnError
+from ..image import oci
+from ..image.config import host_platform
+from ..image.digest import Digest, DigestError
+from ..image.reference import Reference, ReferenceError, parse_reference
+from ..layers.compression import open_decompressed, sniff
+from ..layers.materialize import layer_tar_size, unpack_blob, write_layer_tar
+from . import images
+from .blobs import BlobError
+from .store import Store
 
 _CHUNK = 1 << 20
 CONTAINERD_NAME = "io.containerd.image.name"
@@ -147,7 +147,7 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker", *, names
                 raise CairnError(f"invalid image name {text!r}: {err}") from None
         chosen = named
 
-    from .layer_sources import ensure_local
+    from ..layer_sources import ensure_local
 
     for image, _text, _ref in chosen:  # layers known only in a registry are fetched first
         ensure_local(store, image.layers)
@@ -195,7 +195,7 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker", *, names
 
     with store.adding():
         if layout_dir:
-            from .layout_dir import LayoutDirOut
+            from ..image.layout_dir import LayoutDirOut
 
             with LayoutDirOut(dest) as out:
                 fill(None, out)

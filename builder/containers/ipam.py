@@ -19,7 +19,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import CairnError
+from ..errors import CairnError
 
 TABLES = Path("/run/cairn/ipam")
 

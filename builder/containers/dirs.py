@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 
-from .errors import CairnError
-from .store.store import Store
+from ..errors import CairnError
+from ..store.store import Store
 
 
 class ContainerNotFound(CairnError):
