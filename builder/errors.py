@@ -7,6 +7,8 @@
                                    (argument count, flag, stage name, ...)
     CairnError                     anything else cairn reports                 exit 1
     └── UsageError                 a bad command-line value, named             exit 2
+        └── Refused                docker's meaning cannot hold here (a hint)  exit 2
+                                   (`cairn run` exits 125 for its other errors, as docker)
 
 Only builder.cli formats these and picks exit codes; everything else raises. (This module
 imports nothing, so every command can afford it at start-up.)
@@ -21,3 +23,8 @@ class CairnError(Exception):
 
 class UsageError(CairnError):
     exit_code = 2
+
+
+class Refused(UsageError):
+    """Docker's meaning cannot hold here: refused with a hint saying why (exit 2, in every
+    command, also in `cairn run`, whose other errors exit 125 as docker run's do)."""

@@ -99,6 +99,12 @@ def imported_store(tmp_path_factory, busybox_tar, name: str, *changes: str):
         remove_test_bridge()
 
 
+def remove_all_containers(root) -> None:
+    """`cairn rm -f` every container of the store at root (a module fixture's clean-up)."""
+    for cid in cairn_cli("ps", "-aq", root=root).stdout.decode().split():
+        cairn_cli("rm", "-f", cid, root=root)
+
+
 def pytest_configure(config):
     """Byte-compile cairn's packages once. The suite starts cairn as a subprocess thousands of
     times; with PYTHONDONTWRITEBYTECODE set (as on the CI machines) every start would compile

@@ -159,12 +159,12 @@ def test_sigterm_reaches_the_container(root):
 ])
 def test_bad_flags_are_clear_errors(root, args, message):
     res = run(root, *args, "busybox:local", "true")
-    assert res.returncode == 2 and message in res.stderr and b"Traceback" not in res.stderr
+    assert res.returncode == 125 and message in res.stderr and b"Traceback" not in res.stderr  # docker run's
 
 
 def test_unknown_image(root):
     res = run(root, "nosuch:image", "true")
-    assert res.returncode == 1 and b"no such image: nosuch:image" in res.stderr
+    assert res.returncode == 125 and b"no such image: nosuch:image" in res.stderr
 
 
 def test_root_is_required(root, tmp_path):

@@ -45,7 +45,7 @@ def test_detached_lifecycle(root):
         time.sleep(0.05)
     assert cli(root, "logs", cid[:8]).stdout == b"started\n"
     again = cli(root, "run", "-d", "--name", "svc", "busybox:local", "true")
-    assert again.returncode == 1 and b'the container name "svc" is already in use' in again.stderr
+    assert again.returncode == 125 and b'The container name "/svc" is already in use' in again.stderr
     assert cli(root, "rm", "svc").returncode == 1  # running: needs -f
     assert cli(root, "stop", "-t", "5", "svc").returncode == 0  # the image's STOPSIGNAL: SIGUSR1
     assert cli(root, "logs", "svc").stdout == b"started\ngot-usr1\n"
@@ -82,7 +82,7 @@ def test_detached_bridge_container_and_errors(root):
     res = cli(root, "run", "-d", "busybox:local", "nosuchcmd")
     assert res.returncode == 127 and b"executable file not found" in res.stderr
     assert cli(root, "logs", "nosuch").returncode == 1
-    assert cli(root, "run", "-d", "-t", "busybox:local", "true").returncode == 2
+    assert cli(root, "run", "-d", "-t", "busybox:local", "true").returncode == 125
 
 
 def test_init_reaps_and_forwards(root):

@@ -120,19 +120,19 @@ def test_port_already_in_use_is_a_clear_error(root):
         busy.listen(1)
         port = busy.getsockname()[1]
         res = run(root, "-p", f"{port}:80", "busybox:local", "true")
-    assert res.returncode == 1 and f"port 0.0.0.0:{port}/tcp is already in use".encode() in res.stderr
+    assert res.returncode == 125 and f"port 0.0.0.0:{port}/tcp is already in use".encode() in res.stderr
     assert b"Traceback" not in res.stderr
 
 
 @pytest.mark.parametrize("spec", ["80", "a:80", "70000:80", "80:80/sctp", "1.2.3:80:80"])
 def test_bad_publish_flags(root, spec):
     res = run(root, "-p", spec, "busybox:local", "true")
-    assert res.returncode == 2 and b"invalid -p" in res.stderr
+    assert res.returncode == 125 and b"invalid -p" in res.stderr
 
 
 def test_publish_needs_the_bridge(root):
     res = run(root, "--network", "none", "-p", "8080:80", "busybox:local", "true")
-    assert res.returncode == 2 and b"-p needs the bridge network" in res.stderr
+    assert res.returncode == 125 and b"-p needs the bridge network" in res.stderr
 
 
 def test_no_veth_left(root, links_before):

@@ -29,8 +29,8 @@ def ps_cmd(ctx, include_all, quiet):
 
 
 @cli.command("stop")
-@click.option("-t", "--time", "timeout", type=float, default=10.0, show_default=True,
-              help="Seconds to wait before killing the container.")
+@click.option("-t", "--time", "timeout", type=float, default=None,
+              help="Seconds to wait before killing the container (its --stop-timeout, else 10).")
 @click.argument("containers", nargs=-1, required=True)
 @click.pass_context
 def stop_cmd(ctx, timeout, containers):

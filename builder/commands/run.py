@@ -6,11 +6,13 @@ from dataclasses import replace
 
 import click
 
-from ..errors import UsageError
+from ..errors import Refused, UsageError
 from ..units import ram_in_bytes
 from . import cli
 from .common import open_store
 from .registry import ensure_image, make_options, registry_options
+from .run_exit import DockerRunCommand
+from .run_meta import meta_options, request_fields
 
 
 def _memory(value: str | None) -> int | None:
@@ -25,7 +27,7 @@ def _memory(value: str | None) -> int | None:
     return size
 
 
-@cli.command("run", context_settings={"allow_interspersed_args": False})
+@cli.command("run", cls=DockerRunCommand, context_settings={"allow_interspersed_args": False})
 @click.option("--rm", "remove", is_flag=True, help="Remove the container when it exits.")
 @click.option("-d", "--detach", is_flag=True, help="Run in the background and print the container ID.")
 @click.option("--name", default="", help="A name for the container.")
@@ -48,18 +50,19 @@ def _memory(value: str | None) -> int | None:
 @click.option("--pull", "pull_policy", type=click.Choice(["missing", "always", "never"]), default="missing",
               show_default=True, help="Pull the image before running.")
 @registry_options
+@meta_options
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive, tty, init, workdir, user, hostname, entrypoint,
-            memory, cpus, pids_limit, pull_policy, insecure, registry_timeout, image, command):
+            memory, cpus, pids_limit, pull_policy, insecure, registry_timeout, image, command, meta):
     """Run COMMAND (or the image's default) in a new container; exits with its exit code."""
     import os
 
     from ..containers.run import RunRequest, Volume, run
 
     if os.geteuid() != 0:
-        raise UsageError("cairn run needs root (namespaces, mounts and cgroups)")
+        raise Refused("cairn run needs root (namespaces, mounts and cgroups)")
     if cpus is not None and cpus <= 0:
         raise UsageError(f"invalid --cpus {cpus}: must be more than 0")
     if pids_limit is not None and pids_limit <= 0:
@@ -79,7 +82,7 @@ def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive
     if detach and (interactive or tty):
         raise UsageError("-d cannot be combined with -i or -t")
     registry = make_options(insecure, registry_timeout)
-    req = replace(req, registry=registry)
+    req = replace(req, registry=registry, **request_fields(meta))
     ensure_image(open_store(ctx), image, pull_policy, registry)
     if detach:
         from ..containers.lifecycle import run_detached

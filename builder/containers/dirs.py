@@ -83,5 +83,6 @@ def find_container(store: Store, key: str) -> ContainerDir:
     raise ContainerNotFound(f"no such container: {key}")
 
 
-def name_taken(store: Store, name: str) -> bool:
-    return any(c.state().get("name") == name for c in all_containers(store))
+def name_taken(store: Store, name: str) -> str:
+    """The ID of the container that has the name, or "" when none has it."""
+    return next((c.id for c in all_containers(store) if c.state().get("name") == name), "")

@@ -16,6 +16,7 @@ from datetime import datetime
 from ..errors import CairnError
 from ..store.store import Store, remove_tree
 from .dirs import ContainerDir, all_containers, find_container, process_alive
+from .metadata import DEFAULT_STOP_TIMEOUT, health_text
 from .run import ContainerError, RunRequest, prepare, run_prepared
 
 
@@ -132,11 +133,15 @@ def _signal_number(name: str) -> int:
         return int(signal.SIGTERM)
 
 
-def stop(store: Store, key: str, timeout: float = 10.0) -> ContainerDir:
-    """SIGTERM (or the image's StopSignal), then SIGKILL after `timeout` seconds."""
+def stop(store: Store, key: str, timeout: float | None = None) -> ContainerDir:
+    """SIGTERM (or --stop-signal, or the image's StopSignal), then SIGKILL after `timeout`
+    seconds (or --stop-timeout's, or docker's 10)."""
     c = find_container(store, key)
     if not c.running():
         return c
+    if timeout is None:
+        timeout = c.state().get("stop_timeout")
+        timeout = DEFAULT_STOP_TIMEOUT if timeout is None else timeout
     pid = c.state()["pid"]
     try:
         os.kill(pid, _signal_number(c.state().get("stop_signal") or "SIGTERM"))
@@ -196,7 +201,7 @@ def ps_rows(store: Store, include_all: bool) -> list[tuple[str, ...]]:
         if not include_all and not running:
             continue
         if running:
-            status = f"Up {_ago(st.get('started'))}"
+            status = f"Up {_ago(st.get('started'))}{health_text(st)}"
         elif st.get("status") == "exited":
             status = f"Exited ({st.get('exit_code')}) {_ago(st.get('finished'))} ago"
         else:

@@ -24,6 +24,7 @@ from ..image.envlist import DEFAULT_PATH, env_list_get, env_list_set
 from ..image.files import read_file
 from ..store import images
 from ..store.store import Store, remove_tree
+from . import metadata
 from .dirs import ContainerDir
 from .users import resolve_user
 
@@ -80,7 +81,19 @@ class RunRequest:
     remove: bool = False
     name: str = ""
     registry: object = None  # RegistryOptions, for layers that must be fetched first
-    extra_hosts: tuple[str, ...] = field(default=())
+    extra_hosts: tuple[tuple[str, str], ...] = field(default=())  # --add-host (name, IP)
+    # docker run's process and metadata flags (builder.commands.run_meta, .metadata)
+    env_file_env: tuple[str, ...] = ()  # KEY=VALUE lines of --env-file, before -e
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+    rlimits: tuple[tuple[str, int, int], ...] = ()  # --ulimit as (RLIMIT_NAME, soft, hard)
+    labels: tuple[tuple[str, str], ...] = ()
+    publish_all: bool = False
+    stop_signal: str = ""
+    stop_timeout: int | None = None
+    healthcheck: dict | None = None  # the flags' fields of docker's Healthcheck config
+    cidfile: str = ""
 
 
 def _command(config: dict, req: RunRequest) -> list[str]:
@@ -101,7 +114,7 @@ def _env(config: dict, req: RunRequest, home: str) -> list[str]:
     env = list(config.get("Env") or [])
     if env_list_get(env, "PATH") is None:
         env = env_list_set(env, "PATH", DEFAULT_PATH)
-    for item in req.env:
+    for item in (*req.env_file_env, *req.env):
         key, eq, value = item.partition("=")
         if not key:
             raise UsageError(f"invalid -e {item!r}: expected KEY=VALUE or KEY")
@@ -140,8 +153,10 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
 
         if not _NAME.match(req.name):
             raise UsageError(f"invalid --name {req.name!r}: use letters, digits, '_', '.' and '-'")
-        if name_taken(store, req.name):
-            raise CairnError(f'the container name "{req.name}" is already in use')
+        if owner := name_taken(store, req.name):
+            raise CairnError(f'Conflict. The container name "/{req.name}" is already in use by container '
+                             f'"{owner}". You have to remove (or rename) that container to be able to reuse '
+                             f'that name.')
     image = images.resolve(store, req.image)
     manifest, config_doc = images.load_documents(store, image)
     from ..layer_sources import ensure_snapshots
@@ -160,6 +175,8 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     cdir.create()
     # at once, so that a cairn killed before the container starts is still found and reaped
     cdir.write_state(id=cid, status="created", created=time.time(), owner=os.getpid(), remove=req.remove)
+    if req.cidfile:
+        _write_cidfile(req.cidfile, cid)
     hosts = DOCKER_HOSTS
     address = None
     if req.network == "bridge":
@@ -168,7 +185,9 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
         bridge = bridge_config()
         address = allocate(bridge.name, bridge.subnet, cid, str(store.root))
         hosts += f"{address}\t{hostname}\n"
-    files = {"/etc/hosts": hosts, "/etc/hostname": hostname + "\n", "/etc/resolv.conf": _host_resolv_conf()}
+    hosts += metadata.extra_hosts_lines(req.extra_hosts)
+    resolv = metadata.resolv_conf(_host_resolv_conf(), req.dns, req.dns_search, req.dns_options)
+    files = {"/etc/hosts": hosts, "/etc/hostname": hostname + "\n", "/etc/resolv.conf": resolv}
     file_mounts = []
     for dest, content in files.items():
         host_path = cdir.path / dest.rsplit("/", 1)[1]
@@ -182,7 +201,7 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
         os.mkdir(lowers[0])
     spec = Spec(
         process=Process(args=tuple(args), env=tuple(env), cwd=workdir, uid=user.uid, gid=user.gid,
-                        additional_gids=user.groups, terminal=req.tty, init=req.init),
+                        additional_gids=user.groups, terminal=req.tty, init=req.init, rlimits=req.rlimits),
         root=Root(str(cdir.rootfs), Overlay(tuple(lowers), str(cdir.upper), str(cdir.work))),
         hostname=hostname,
         mounts=tuple(Mount(v.destination, "bind", v.source, ("ro",) if v.readonly else ()) for v in req.volumes),
@@ -192,8 +211,20 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     )
     cdir.write_state(id=cid, name=req.name, image=req.image, image_id=str(image.id), command=args,
                      created=time.time(), status="created", owner=os.getpid(), address=str(address) if address else None,
-                     stop_signal=config.get("StopSignal") or "SIGTERM", remove=req.remove)
-    return Prepared(spec, cdir, config, address)
+                     stop_signal=req.stop_signal or config.get("StopSignal") or "SIGTERM", remove=req.remove,
+                     stop_timeout=req.stop_timeout, labels=metadata.labels(config, req.labels),
+                     healthcheck=metadata.healthcheck(config, req.healthcheck))
+    ports = req.ports + (metadata.exposed_ports(config, req.ports) if req.publish_all else ())
+    return Prepared(spec, cdir, config, address, ports if req.network == "bridge" else ())
+
+
+def _write_cidfile(path: str, cid: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError as err:
+        raise CairnError(f"cannot write --cidfile {path}: {err.strerror}") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(cid)
 
 
 @dataclass
@@ -202,6 +233,7 @@ class Prepared:
     cdir: ContainerDir
     config: dict
     address: object = None  # ipaddress.IPv4Address on the bridge
+    ports: tuple = ()  # runtime.portproxy.PortMapping: -p and -P's
 
 
 def _stdin_null() -> None:
@@ -225,8 +257,13 @@ class _Network:
         from runtime.portproxy import Proxy
 
         ensure_bridge(bridge_config())
-        for mapping in self.req.ports:
+        for mapping in self.prep.ports:
             self.proxies.append(Proxy(mapping, str(self.prep.address)))
+        if self.proxies:  # the host ports bound, for ps and port (-P's were picked by the kernel)
+            self.prep.cdir.write_state(ports=[
+                {"host_ip": p.mapping.host_ip, "host_port": p.sock.getsockname()[1],
+                 "container_port": p.mapping.container_port, "protocol": p.mapping.protocol}
+                for p in self.proxies])
 
     def attach(self, pid: int) -> None:
         if self.req.network != "bridge":
