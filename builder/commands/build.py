@@ -152,7 +152,11 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     try:
         from ..executor.progress import Progress
 
-        result = build(store, context, raw, options, Progress(progress), None if path == "-" else path)
+        shown = Progress(progress)
+        try:
+            result = build(store, context, raw, options, shown, None if path == "-" else path)
+        finally:
+            shown.close()  # (a live view prints its last frame before any error message)
     except grammar.DockerfileError as err:
         raise Failure(dockerfile_error_text(err, name, grammar.parser.decode(raw)), 2) from err
     for output in wanted:

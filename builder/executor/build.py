@@ -538,8 +538,10 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                                                                   "layer": str(layer.diff_id)})[0]
             except (RunFailed, CairnError, OSError) as err:
                 detail = getattr(err, "strerror", None) or str(err)
+                progress.error(step, detail)
                 raise BuildError(f"{name}:{cmd.start_line}: {cmd.keyword} failed: {detail}") from err
             except grammar.DockerfileError as err:
+                progress.error(step, str(err))
                 raise err.at(cmd.start_line, cmd.end_line) from None
             if layer is not None:
                 state.layers.append(layer)

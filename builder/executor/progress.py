@@ -1,6 +1,7 @@
 """Build progress on stderr: `plain` (a line per step with timings, RUN output prefixed
-with its step, like BuildKit's), `tty` (the same, highlighted, for a terminal), `json` (one
-event object per line, for tools), `quiet`; `auto` picks tty on a terminal, else plain."""
+with its step, like BuildKit's), `tty` (a live view redrawn in place, progress_tty.py, drawn
+from the same events), `json` (one event object per line, for tools), `quiet`; `auto` picks
+tty on a terminal, else plain. Every call makes one event; the mode picks who renders it."""
 
 from __future__ import annotations
 
@@ -17,15 +18,24 @@ class Progress:
             mode = "tty" if hasattr(self.stream, "isatty") and self.stream.isatty() else "plain"
         self.mode = mode
         self._lock = threading.Lock()
+        self.view = None
+        if mode == "tty":
+            from .progress_tty import open_view
 
-    def _emit(self, text: str, event: dict) -> None:
+            self.view = open_view(self.stream)  # None on TERM=dumb: plain lines, no escape codes
+            self.mode = "tty" if self.view is not None else "plain"
+
+    def _emit(self, text: str | None, event: dict) -> None:
         if self.mode == "quiet":
+            return
+        if self.view is not None:
+            self.view.event(event)
             return
         with self._lock:
             if self.mode == "json":
                 event["time"] = round(time.time(), 3)
                 self.stream.write(json.dumps(event) + "\n")
-            else:
+            elif text is not None:
                 self.stream.write(text + "\n")
             self.stream.flush()
 
@@ -40,11 +50,13 @@ class Progress:
 
     def stage(self, n: int, label: str, text: str, position: str | None = None) -> None:
         self._emit(self._style(f"#{n} {self._name(label, position)}{text}", "1"),
-                   {"type": "stage", "step": n, "stage": label, "text": text})
+                   {"type": "stage", "step": n, "stage": label, "text": text,
+                    "name": f"{self._name(label, position)}{text}"})
 
     def step(self, n: int, label: str, position: str | None, text: str) -> None:
         self._emit(self._style(f"#{n} {self._name(label, position)}{text}", "1"),
-                   {"type": "step", "step": n, "stage": label, "text": text})
+                   {"type": "step", "step": n, "stage": label, "text": text,
+                    "name": f"{self._name(label, position)}{text}"})
 
     def log(self, n: int, line: str) -> None:
         self._emit(self._style(f"#{n} {line}", "2"), {"type": "log", "step": n, "text": line})
@@ -55,6 +67,15 @@ class Progress:
         if source:
             event["source"] = source
         self._emit(self._style(f"#{n} {word}", "34"), event)
+
+    def error(self, n: int, text: str) -> None:
+        """Step n failed (the build stops after it; the CLI prints the error itself)."""
+        self._emit(None, {"type": "error", "step": n, "text": text})  # (plain: the CLI's message says it)
+
+    def close(self) -> None:
+        """The build ended: the live view is printed once more, whole, without redraw."""
+        if self.view is not None:
+            self.view.close()
 
     def info(self, text: str) -> None:
         self._emit(text, {"type": "info", "text": text})
