@@ -4,6 +4,7 @@ shows it (a small terminal emulator below replays the bytes), and frame by frame
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import select
@@ -17,7 +18,7 @@ import pytest
 
 from builder.executor.progress_tty import TAIL, TtyView
 
-from .conftest import REPO, imported_store
+from .conftest import REPO, cairn_cli, imported_store
 
 COLS, ROWS = 100, 30
 
@@ -75,8 +76,8 @@ def cairn_in_pty(root: Path, *args: str, close_on: bytes | None = None, env=None
     With close_on, the terminal is closed once those bytes came (the user closed the window)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
-    full_env = {**os.environ, "CAIRN_ROOT": str(root), "TERM": "xterm", **(env or {})}
-    full_env.pop("NO_COLOR", None)
+    full_env = {**{k: v for k, v in os.environ.items() if k != "NO_COLOR"}, "CAIRN_ROOT": str(root),
+                "TERM": "xterm", **(env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "builder.cli", *args], cwd=REPO, env=full_env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
@@ -115,7 +116,7 @@ RUN for i in 1 2 3 4 5 6 7 8; do echo right-line-$i; done; echo right > /right.t
 FROM right
 COPY --from=left /left.txt /left.txt
 """
-INSTRUCTIONS = [line for line in PARALLEL.splitlines()]
+INSTRUCTIONS = [line[:40] for line in PARALLEL.splitlines()]  # (what fits before the cut)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +150,19 @@ def test_two_parallel_stages_collapse_and_hit_the_cache_on_a_rebuild(root, tmp_p
             assert re.search(r"=> " + ("CACHED " if word == "CACHED" else r"(?!CACHED)"),
                              next(line for line in lines if instruction in line))
         assert not any("=> => #" in line for line in lines)  # finished steps collapsed: no output
-        print("\n".join(lines))
+    # the view is drawn from the events --progress json prints: the same steps, the same words
+    res = cairn_cli("build", "--progress", "json", "-t", "ttytest", str(ctx), root=root)
+    assert res.returncode == 0, res.stderr
+    r, w = os.pipe()
+    try:
+        replay = TtyView(w, colour=False, size=lambda: (COLS, ROWS))
+        for line in res.stderr.decode().splitlines():
+            replay.event(json.loads(line))
+        untimed = [re.sub(r" +\d+\.\ds$", "", line) for line in replay.frame(COLS, None)[1:]]
+    finally:
+        os.close(r)
+        os.close(w)
+    assert untimed == [re.sub(r" +\d+\.\ds$", "", line) for line in lines[1:]]
 
 
 def test_a_failed_step_prints_its_whole_output_after_the_view(root, tmp_path):
