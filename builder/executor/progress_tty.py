@@ -50,19 +50,23 @@ def printable(text: str) -> str:
     return "".join("?" if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") else c for c in text)
 
 
+def _columns(c: str) -> int:
+    """How wide c is on a terminal: wide characters take two columns, combining ones none."""
+    return 0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+
+
 def cut(text: str, columns: int) -> str:
-    """The start of text that fits in columns (wide characters take two, combining ones none)."""
+    """The start of text that fits in columns."""
     used = 0
     for i, c in enumerate(text):
-        w = 0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-        if used + w > columns:
+        if used + _columns(c) > columns:
             return text[:i]
-        used += w
+        used += _columns(c)
     return text
 
 
 def width(text: str) -> int:
-    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return sum(map(_columns, text))
 
 
 class Entry:
