@@ -265,3 +265,10 @@ def test_a_terminal_gone_mid_frame_stops_the_view_without_an_error(pipe):
     v.draw()
     v.close()
     assert v.gone
+
+
+def test_a_build_refused_before_its_first_step_draws_no_view(pipe):
+    v, _, r = view(pipe, colour=True)
+    v.start()
+    v.close()
+    assert os.read(r, 4096) == b"\x1b[?25l\x1b[?25h"

@@ -183,6 +183,8 @@ class TtyView:
                 return
             columns, rows = self.size()
             with self._lock:
+                if not self.entries and not self._drawn:
+                    return  # (a build refused before its first step shows just the error)
                 lines = self.frame(columns, None if final else rows - 1)
             up = f"\r\x1b[{self._drawn}A" if self._drawn else "\r"
             self._drawn = len(lines)
