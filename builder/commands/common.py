@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from datetime import datetime
@@ -81,13 +82,6 @@ def read_file_arg(path: str, from_context: bool = False) -> bytes:
     return data
 
 
-def echo_table(table: list[tuple[str, ...]]) -> None:
-    """Columns padded to their widest cell, three spaces apart, as docker prints them."""
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    for row in table:
-        click.echo("   ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
-
-
 def human_size(n: int) -> str:
     """docker's decimal units: 4.26MB."""
     for unit in ("B", "kB", "MB", "GB", "TB"):
@@ -99,17 +93,59 @@ def human_size(n: int) -> str:
     return f"{n}B"
 
 
-def human_ago(iso: str | None) -> str:
-    if not iso:
-        return "N/A"
+def human_duration(seconds: float) -> str:
+    """docker's units.HumanDuration: `Less than a second`, `3 seconds`, `About a minute`,
+    `2 minutes`, `About an hour`, `5 hours`, `3 days`, `2 weeks`, `4 months`, `2 years`."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = s // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)  # Go's math.Round
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{s // 3600 // 24 // 365} years"
+
+
+def parse_time(value) -> float | None:
+    """Seconds since the epoch from a number or an RFC 3339 text (an image's `created`)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not value:
+        return None
     try:
-        then = datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+        text = re.sub(r"(\.\d{6})\d+", r"\1", str(value).replace("Z", "+00:00"))
+        return datetime.fromisoformat(text).timestamp()
     except ValueError:
+        return None
+
+
+def human_ago(value) -> str:
+    """docker's CREATED column: `2 minutes ago`, or `N/A` without a time."""
+    then = parse_time(value)
+    if then is None:
         return "N/A"
-    delta = time.time() - then
-    for secs, name in ((365 * 86400, "year"), (30 * 86400, "month"), (7 * 86400, "week"),
-                       (86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
-        if delta >= secs:
-            n = int(delta // secs)
-            return f"{n} {name}{'s' if n != 1 else ''} ago"
-    return "Less than a second ago"
+    return human_duration(time.time() - then) + " ago"
+
+
+def go_time(value) -> str:
+    """Go's time.String() in local time: `2026-11-30 10:58:33 +0000 UTC`."""
+    then = parse_time(value)
+    if then is None:
+        return ""
+    return datetime.fromtimestamp(then).astimezone().strftime("%Y-%m-%d %H:%M:%S %z %Z")

@@ -6,26 +6,78 @@ import sys
 
 import click
 
+from ..errors import CairnError
 from . import cli
-from .common import echo_table, open_store
+from .common import open_store
 
 
 @cli.command("ps")
-@click.option("-a", "--all", "include_all", is_flag=True, help="Show stopped containers too.")
-@click.option("-q", "--quiet", is_flag=True, help="Only IDs.")
+@click.option("-a", "--all", "include_all", is_flag=True, help="Show all containers (default shows just running).")
+@click.option("-f", "--filter", "filters", multiple=True, metavar="FILTER",
+              help="Filter output based on conditions provided (status=, name=, label=, ancestor=, id=, "
+                   "exited=, health=, before=, since=).")
+@click.option("--format", "fmt", metavar="STRING",
+              help="Format output using a Go template: 'table', 'table TEMPLATE', 'json' or 'TEMPLATE'.")
+@click.option("-n", "--last", type=int, default=-1, metavar="INT",
+              help="Show n last created containers (includes all states).")
+@click.option("-l", "--latest", is_flag=True, help="Show the latest created container (includes all states).")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
+@click.option("-s", "--size", is_flag=True, default=None, help="Display total file sizes.")
 @click.pass_context
-def ps_cmd(ctx, include_all, quiet):
+def ps_cmd(ctx, include_all, filters, fmt, last, latest, no_trunc, quiet, size):
     """List containers."""
-    from ..containers.lifecycle import ps_rows, reap_stale
+    from ..containers.dirs import all_containers
+    from ..containers.lifecycle import reap_stale
+    from .container_list import (
+        DEFAULT_TABLE,
+        HEADERS,
+        ContainerFilter,
+        container_record,
+        parse_filters,
+    )
+    from .formatter import echo_rows, prepare
 
+    if fmt:
+        prepare(fmt)  # a bad template fails before anything is listed
     store = open_store(ctx)
     reap_stale(store)
-    rows = ps_rows(store, include_all)
-    if quiet:
-        for row in rows:
-            click.echo(row[0])
-        return
-    echo_table([("CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"), *rows])
+    containers = all_containers(store)  # newest first
+    accept = ContainerFilter(parse_filters(filters), store, containers)
+    if latest:
+        last = 1
+    show_stopped = include_all or last > 0 or accept.shows_stopped
+    if fmt and size is None and not quiet:
+        size = ".Size" in fmt  # docker computes sizes when the template asks for them
+    size_of = _image_size(store) if size else None
+    items = []
+    for c in containers:
+        st = c.state()
+        running = c.running()
+        if (running or show_stopped) and accept(c, st, running):
+            items.append(container_record(c, st, running, no_trunc, size_of))
+        if 0 < last <= len(items):
+            break
+    if not fmt:
+        fmt = "{{.ID}}" if quiet else DEFAULT_TABLE + ("\\t{{.Size}}" if size else "")
+    echo_rows(fmt, items, HEADERS, DEFAULT_TABLE)
+
+
+def _image_size(store):
+    """The size of a container's image, looked up once per image."""
+    from ..store import images
+
+    sizes: dict = {}
+
+    def size_of(st: dict) -> int:
+        key = st.get("image_id") or st.get("image") or ""
+        if key not in sizes:
+            try:
+                sizes[key] = images.resolve(store, key).size
+            except CairnError:  # the image was removed since
+                sizes[key] = 0
+        return sizes[key]
+    return size_of
 
 
 @cli.command("stop")

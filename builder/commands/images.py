@@ -7,7 +7,7 @@ import json
 import click
 
 from . import cli
-from .common import Failure, echo_table, human_ago, human_size, open_store
+from .common import Failure, human_size, open_store
 
 
 @cli.command("import")
@@ -25,33 +25,44 @@ def import_cmd(ctx, changes, rootfs, ref):
 
 
 @cli.command("images")
-@click.option("-q", "--quiet", is_flag=True, help="Only image IDs.")
-@click.option("--digests", is_flag=True, help="Show manifest digests.")
+@click.option("-a", "--all", "show_all", is_flag=True,
+              help="Show all images (images have no intermediate layers here: the same as without).")
+@click.option("--digests", is_flag=True, help="Show digests.")
+@click.option("-f", "--filter", "filters", multiple=True, metavar="FILTER",
+              help="Filter output based on conditions provided (dangling=true|false, reference=PATTERN, "
+                   "label=KEY[=VALUE], before=IMAGE, since=IMAGE).")
+@click.option("--format", "fmt", metavar="STRING",
+              help="Format output using a Go template: 'table', 'table TEMPLATE', 'json' or 'TEMPLATE'.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.argument("repository", required=False, metavar="[REPOSITORY[:TAG]]")
 @click.pass_context
-def images_cmd(ctx, quiet, digests):
-    """List images in the store."""
-    from ..image.reference import parse_reference
-    from ..store import images
+def images_cmd(ctx, show_all, digests, filters, fmt, no_trunc, quiet, repository):
+    """List images."""
+    from .container_list import parse_filters
+    from .formatter import echo_rows, prepare
+    from .image_list import (
+        DEFAULT_TABLE,
+        DIGEST_TABLE,
+        HEADERS,
+        ImageFilter,
+        image_records,
+    )
 
+    if fmt:
+        prepare(fmt)
+    wanted = parse_filters(filters)
+    if repository:
+        wanted.setdefault("reference", []).append(repository)
     store = open_store(ctx)
-    rows = []
-    for image in images.list_images(store):
-        config = json.loads(store.blobs.read(image.config, verify=False))
-        names = [parse_reference(t) for t in image.tags] or [None]
-        for ref in names:
-            repo = (ref.familiar.rsplit(":", 1)[0] if ref and ref.tag else "<none>") if ref else "<none>"
-            tag = ref.tag if ref and ref.tag else "<none>"
-            rows.append((repo, tag, str(image.manifest) if digests else None, image.id.short,
-                         human_ago(config.get("created")), human_size(image.size)))
-    if quiet:
-        seen = []
-        for r in rows:
-            if r[3] not in seen:
-                seen.append(r[3])
-        click.echo("\n".join(seen) + ("\n" if seen else ""), nl=False)
+    records = image_records(store, ImageFilter(wanted, store), no_trunc)
+    if quiet and not fmt:
+        seen = dict.fromkeys(r.fields["ID"] for r in records)
+        for image_id in seen:
+            click.echo(image_id)
         return
-    header = ("REPOSITORY", "TAG", "DIGEST" if digests else None, "IMAGE ID", "CREATED", "SIZE")
-    echo_table([tuple(c for c in row if c is not None) for row in [header, *rows]])
+    default = DIGEST_TABLE if digests else DEFAULT_TABLE
+    echo_rows(fmt or default, records, HEADERS, default)
 
 
 @cli.command("tag")

@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from datetime import datetime
 
 from ..errors import CairnError
 from ..store.store import Store, remove_tree
 from .dirs import ContainerDir, all_containers, find_container, process_alive
-from .metadata import DEFAULT_STOP_TIMEOUT, health_text
+from .metadata import DEFAULT_STOP_TIMEOUT
 from .run import ContainerError, RunRequest, prepare, run_prepared
 
 
@@ -180,35 +179,3 @@ def logs(store: Store, key: str) -> bytes:
         return (c.path / "log").read_bytes()
     except FileNotFoundError:
         raise CairnError(f"container {c.id[:12]} has no logs: it ran in the foreground") from None
-
-
-def _ago(ts: float | None) -> str:
-    if not ts:
-        return ""
-    delta = max(0, int(time.time() - ts))
-    for secs, name in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
-        if delta >= secs:
-            n = delta // secs
-            return f"{n} {name}{'s' if n != 1 else ''}"
-    return "Less than a second"
-
-
-def ps_rows(store: Store, include_all: bool) -> list[tuple[str, ...]]:
-    rows = []
-    for c in all_containers(store):
-        st = c.state()
-        running = c.running()
-        if not include_all and not running:
-            continue
-        if running:
-            status = f"Up {_ago(st.get('started'))}{health_text(st)}"
-        elif st.get("status") == "exited":
-            status = f"Exited ({st.get('exit_code')}) {_ago(st.get('finished'))} ago"
-        else:
-            status = "Dead"
-        created = datetime.fromtimestamp(st.get("created", 0)).strftime("%Y-%m-%d %H:%M:%S")
-        command = " ".join(st.get("command") or [])
-        if len(command) > 30:
-            command = command[:29] + "…"
-        rows.append((c.id[:12], st.get("image", ""), f'"{command}"', created, status, st.get("name") or ""))
-    return rows

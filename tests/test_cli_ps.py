@@ -1,0 +1,118 @@
+"""`cairn ps` as docker's docs use it: --format, --filter, -n, -l, --no-trunc, -s, and the
+PORTS, CREATED and STATUS columns as docker writes them. One set of containers for the module."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+
+import pytest
+
+from .conftest import cairn_cli, imported_store
+from .inproc import cairn
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory, busybox_tar):
+    store = imported_store(tmp_path_factory, busybox_tar, "psstore")
+    root = next(store)
+    port = _free_port()
+    ids = {}
+    try:
+        res = cairn_cli("run", "-d", "--name", "web", "-p", f"127.0.0.1:{port}:80", "busybox:local",
+                        "sleep", "1000", root=root)
+        assert res.returncode == 0, res.stderr
+        ids["web"] = res.stdout.decode().strip()
+        res = cairn_cli("run", "--name", "done", "--network", "none", "busybox:local", "sh", "-c", "exit 3",
+                        root=root)
+        assert res.returncode == 3, res.stderr
+        res = cairn_cli("run", "-d", "--name", "quiet", "--network", "none", "busybox:local", "sleep", "1000",
+                        root=root)
+        assert res.returncode == 0, res.stderr
+        ids["quiet"] = res.stdout.decode().strip()
+        yield root, port, ids
+    finally:
+        for line in cairn_cli("ps", "-aq", root=root).stdout.decode().split():
+            cairn_cli("rm", "-f", line, root=root)
+        store.close()
+
+
+def ps(root, *args):
+    res = cairn("ps", *args, root=root)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.splitlines()
+
+
+def test_default_table(box):
+    root, port, ids = box
+    lines = ps(root)
+    assert re.split(r"\s{3,}", lines[0]) == ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS",
+                                             "NAMES"]
+    web = next(line for line in lines if line.endswith("web"))
+    assert web.startswith(ids["web"][:12] + "   busybox:local   \"sleep 1000\"   ")
+    assert f"127.0.0.1:{port}->80/tcp" in web
+    assert re.search(r"   (Less than a second|\d+ seconds?) ago   Up (Less than a second|\d+ seconds?)   ", web)
+    assert not any(line.endswith("done") for line in lines)
+    done = next(line for line in ps(root, "-a") if line.endswith("done"))
+    assert re.search(r"   Exited \(3\) (Less than a second|\d+ seconds?) ago   ", done)
+
+
+# a docker command line -> the lines it prints (`{web}` stands for the ID)
+CASES = [
+    (["--format", "{{.Names}}"], ["quiet", "web"]),
+    (["-a", "--format", "{{.Names}}: {{.State}}"], ["quiet: running", "done: exited", "web: running"]),
+    (["--filter", "status=exited", "--format", "{{.Names}}"], ["done"]),  # status= implies -a
+    (["-a", "--filter", "exited=3", "--format", "{{.Names}}"], ["done"]),
+    (["-a", "--filter", "exited=0", "--format", "{{.Names}}"], []),
+    (["-f", "name=web", "-q"], ["{web}"]),
+    (["-a", "-f", "name=^d", "-f", "status=exited", "--format", "{{.Names}}"], ["done"]),
+    (["-f", "id={web}", "--format", "{{.Names}}"], ["web"]),
+    (["-a", "-f", "ancestor=busybox:local", "--format", "{{.Names}}"], ["quiet", "done", "web"]),
+    (["-a", "-f", "ancestor=nosuch:image", "-q"], []),
+    (["-n", "2", "--format", "{{.Names}}"], ["quiet", "done"]),  # includes all states
+    (["-l", "--format", "{{.Names}}"], ["quiet"]),
+    (["-f", "name=web", "--format", "{{.Ports}}"], ["127.0.0.1:{port}->80/tcp"]),
+    (["-f", "name=web", "--format", "{{.Command}}"], ['"sleep 1000"']),
+    (["-f", "name=web", "--no-trunc", "-q"], ["{web_full}"]),
+    (["-f", "name=web", "--format", "table {{.Names}}\\t{{.Ports}}"],
+     ["NAMES     PORTS", "web       127.0.0.1:{port}->80/tcp"]),
+]
+
+
+@pytest.mark.parametrize("args,want", CASES)
+def test_docker_command_lines(box, args, want):
+    root, port, ids = box
+    subs = {"{web}": ids["web"][:12], "{web_full}": ids["web"], "{port}": str(port)}
+
+    def sub(text):
+        for k, v in subs.items():
+            text = text.replace(k, v)
+        return text
+    assert ps(root, *[sub(a) for a in args]) == [sub(w) for w in want]
+
+
+def test_size_json_and_errors(box):
+    root, _port, _ids = box
+    sized = ps(root, "-s", "-f", "name=quiet")
+    assert sized[0].endswith("SIZE") and re.search(r"B \(virtual [\d.]+[kM]B\)$", sized[1])
+    assert re.search(r"\(virtual ", ps(root, "-f", "name=quiet", "--format", "{{.Size}}")[0])  # .Size asks for it
+    doc = json.loads(ps(root, "-f", "name=quiet", "--format", "json")[0])
+    assert doc["Names"] == "quiet" and doc["State"] == "running" and doc["Status"].startswith("Up ")
+    bad = cairn("ps", "--format", "{{.Nope}}", root=root)
+    assert bad.returncode == 1
+    assert ("template parsing error: template: :1:2: executing \"\" at <.Nope>: can't evaluate field Nope"
+            in bad.stderr)
+    bad = cairn("ps", "-f", "bogus=1", root=root)
+    assert bad.returncode == 1 and "invalid filter 'bogus'" in bad.stderr
+    bad = cairn("ps", "-f", "status=sleeping", root=root)
+    assert bad.returncode == 1 and "invalid filter 'status=sleeping'" in bad.stderr
