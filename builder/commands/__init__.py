@@ -5,16 +5,27 @@ from __future__ import annotations
 import click
 
 from .common import default_root
+from .help import CairnGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CairnGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", default=default_root, show_default="$CAIRN_ROOT, /var/lib/cairn as root",
               help="Store directory.")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks.")
+@click.option("-v", "--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, param, value: _print_version(ctx, param, value),
+              help="Print version information and quit.")
 @click.pass_context
 def cli(ctx: click.Context, root: str, debug: bool) -> None:
     """cairn: a Dockerfile build engine whose first concern is layer caching."""
     ctx.obj = {"root": root, "debug": debug, "store": None}
+
+
+def _print_version(ctx, param, value):
+    if value:
+        from .version import print_version
+
+        print_version(ctx, param, value)
 
 
 from . import bench as _bench  # noqa: E402,F401  (registers commands)
@@ -26,3 +37,4 @@ from . import parse as _parse  # noqa: E402,F401
 from . import port as _port  # noqa: E402,F401
 from . import registry as _registry  # noqa: E402,F401
 from . import run as _run  # noqa: E402,F401
+from . import version as _version  # noqa: E402,F401
