@@ -27,15 +27,15 @@ COMMANDS = [" ".join(path) for path, cmd in _walk(cli, []) if path and not cmd.h
 
 def test_top_level_help_groups_commands_as_docker_does():
     out = cairn("--help").stdout
-    titles = re.findall(r"^(\w+ Commands):$", out, re.M)
+    titles = re.findall(r"^(\w+ Commands):$", out, re.MULTILINE)
     assert titles[:6] == ["Build Commands", "Image Commands", "Container Commands", "Registry Commands",
                           "Cache Commands", "Bench Commands"]
     assert set(titles) <= {*titles[:6], "Other Commands"}
-    listed = re.findall(r"^  ([a-z][\w-]*)  ", out, re.M)
+    listed = re.findall(r"^  ([a-z][\w-]*)  ", out, re.MULTILINE)
     assert sorted(listed) == sorted(n for n in cli.commands if not cli.commands[n].hidden)  # each once
     section = out.split("Container Commands:")[1].split("\n\n")[0]
-    assert {"run", "ps", "logs", "stop", "rm"} <= set(re.findall(r"^  ([a-z]+)", section, re.M))
-    assert re.search(r"^  version +Show the cairn version information", out.split("Other Commands:")[1], re.M)
+    assert {"run", "ps", "logs", "stop", "rm"} <= set(re.findall(r"^  ([a-z]+)", section, re.MULTILINE))
+    assert re.search(r"^  version +Show the cairn version information", out.split("Other Commands:")[1], re.MULTILINE)
 
 
 @pytest.mark.parametrize("path", COMMANDS)
