@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..errors import CairnError
+from ..errors import CairnError, UsageError
 from . import cli
 from .common import open_store
 
@@ -111,10 +111,29 @@ def rm_cmd(ctx, force, containers):
 
 
 @cli.command("logs")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output (until the container exits).")
+@click.option("-n", "--tail", default="all", show_default=True, metavar="N|all",
+              help="Number of lines to show from the end of the logs.")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps (refused: see below).")
+@click.option("--since", metavar="TIME", help="Show logs since a time (refused: see below).")
 @click.argument("container")
 @click.pass_context
-def logs_cmd(ctx, container):
-    """Print a detached container's output."""
-    from ..containers.lifecycle import logs
+def logs_cmd(ctx, follow, tail, timestamps, since, container):
+    """Fetch the output (stdout and stderr together) of a detached container.
 
-    sys.stdout.buffer.write(logs(open_store(ctx), container))
+    -t and --since are refused (exit status 2): the log is the container's output as it
+    wrote it, with no time kept per line."""
+    from ..containers.lifecycle import log_file, still_running
+    from ..containers.logfile import copy_from, tail_offset
+
+    if timestamps or since:
+        raise UsageError(f"logs {'--timestamps' if timestamps else '--since'}: cairn keeps a container's "
+                         "output as it wrote it, with no time per line; use `cairn logs --tail N` instead")
+    try:
+        lines = int(tail)
+    except ValueError:
+        lines = -1  # docker reads anything but a number (`all`, say) as everything
+    c, f = log_file(open_store(ctx), container)
+    with f:
+        offset = tail_offset(f, lines) if lines >= 0 else 0
+        copy_from(f, offset, sys.stdout.buffer, lambda: still_running(c), follow)

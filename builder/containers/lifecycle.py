@@ -173,9 +173,15 @@ def remove(store: Store, key: str, force: bool = False) -> str:
     return c.id
 
 
-def logs(store: Store, key: str) -> bytes:
+def log_file(store: Store, key: str) -> tuple[ContainerDir, object]:
+    """A detached container and its log, opened for reading."""
     c = find_container(store, key)
     try:
-        return (c.path / "log").read_bytes()
+        return c, open(c.path / "log", "rb")
     except FileNotFoundError:
         raise CairnError(f"container {c.id[:12]} has no logs: it ran in the foreground") from None
+
+
+def still_running(c: ContainerDir) -> bool:
+    """Whether the container may still write to its log (it, or its monitor, lives)."""
+    return c.state().get("status") != "exited" and (c.pid_alive() or _monitor_alive(c))

@@ -1,16 +1,20 @@
-"""`cairn ps` as docker's docs use it: --format, --filter, -n, -l, --no-trunc, -s, and the
-PORTS, CREATED and STATUS columns as docker writes them. One set of containers for the module."""
+"""`cairn ps` and `cairn logs` as docker's docs use them: ps --format, --filter, -n, -l,
+--no-trunc, -s, and the PORTS, CREATED and STATUS columns as docker writes them; logs --tail,
+-f (until the container exits, or Ctrl-C). One set of containers for the module."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 
 import pytest
 
-from .conftest import cairn_cli, imported_store
+from .conftest import REPO, cairn_cli, imported_store
 from .inproc import cairn
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
@@ -116,3 +120,49 @@ def test_size_json_and_errors(box):
     assert bad.returncode == 1 and "invalid filter 'bogus'" in bad.stderr
     bad = cairn("ps", "-f", "status=sleeping", root=root)
     assert bad.returncode == 1 and "invalid filter 'status=sleeping'" in bad.stderr
+
+
+def _logs_follow(root, name):
+    return subprocess.Popen([sys.executable, "-m", "builder.cli", "logs", "-f", name], cwd=REPO,
+                            env={**os.environ, "CAIRN_ROOT": str(root)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def _read_until(proc, text: bytes) -> bytes:
+    seen = b""
+    while text not in seen:
+        chunk = proc.stdout.read1(4096)
+        assert chunk, (seen, proc.stderr.read())
+        seen += chunk
+    return seen
+
+
+def test_logs_tail_and_follow(box):
+    root, _port, _ids = box
+    res = cairn_cli("run", "-d", "--name", "chatty", "--network", "none", "busybox:local", "sh", "-c",
+                    "trap 'echo bye; exit 0' TERM; seq 1 5; while true; do sleep 0.05; done", root=root)
+    assert res.returncode == 0, res.stderr
+    follower = _logs_follow(root, "chatty")  # docker logs -f: everything so far, then what comes
+    interrupted = None
+    try:
+        assert _read_until(follower, b"5\n") == b"1\n2\n3\n4\n5\n"
+        interrupted = _logs_follow(root, "chatty")
+        _read_until(interrupted, b"5\n")
+        interrupted.send_signal(signal.SIGINT)  # Ctrl-C
+        assert interrupted.wait(timeout=30) == 130 and b"Traceback" not in interrupted.stderr.read()
+        interrupted.stdout.close()
+        interrupted.stderr.close()
+        for args, want in ((["--tail", "2"], b"4\n5\n"), (["-n", "0"], b""), (["--tail", "all"], b"1\n2\n3\n4\n5\n")):
+            assert cairn_cli("logs", *args, "chatty", root=root).stdout == want
+        assert cairn_cli("stop", "chatty", root=root).returncode == 0
+        rest, _ = follower.communicate(timeout=30)  # -f ends when the container exits
+        assert follower.returncode == 0 and rest == b"bye\n"
+    finally:
+        for proc in (follower, interrupted):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert cairn_cli("logs", "--tail", "1", "chatty", root=root).stdout == b"bye\n"
+    assert cairn_cli("logs", "-f", "--tail", "2", "chatty", root=root).stdout == b"5\nbye\n"  # exited: no wait
+    refused = cairn("logs", "-t", "chatty", root=root)
+    assert refused.returncode == 2 and "no time per line" in refused.stderr

@@ -1,0 +1,60 @@
+"""Reading a detached container's log (`<container>/log`, its stdout and stderr as written):
+the offset of its last N lines, found by reading blocks backwards from the end, and a
+copy of what follows an offset, following the file while the container runs."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import BinaryIO
+
+_BLOCK = 64 * 1024
+
+
+def tail_offset(f: BinaryIO, lines: int) -> int:
+    """Where the last `lines` lines start (a last line without a newline counts as one);
+    reads only as many blocks from the end as hold them."""
+    end = f.seek(0, os.SEEK_END)
+    if lines <= 0:
+        return end
+    pos, wanted = end, lines
+    if end:
+        f.seek(end - 1)
+        if f.read(1) == b"\n":
+            wanted += 1  # the final newline ends the last line; it does not start one
+    while pos > 0:
+        start = max(0, pos - _BLOCK)
+        f.seek(start)
+        block = f.read(pos - start)
+        i = len(block)
+        while True:
+            i = block.rfind(b"\n", 0, i)
+            if i < 0:
+                break
+            wanted -= 1
+            if wanted == 0:
+                return start + i + 1
+        pos = start
+    return 0
+
+
+def copy_from(f: BinaryIO, offset: int, out: BinaryIO, running: Callable[[], bool],
+              follow: bool, poll: float = 0.1) -> None:
+    """Write the log from `offset` to `out`; with `follow`, keep writing what the container
+    adds until it has exited (then copy what it wrote last, and stop)."""
+    f.seek(offset)
+    while True:
+        chunk = f.read(_BLOCK)
+        if chunk:
+            out.write(chunk)
+            continue
+        out.flush()
+        if not follow:
+            return
+        if not running():
+            while chunk := f.read(_BLOCK):
+                out.write(chunk)
+            out.flush()
+            return
+        time.sleep(poll)

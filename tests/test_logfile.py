@@ -1,0 +1,49 @@
+"""`cairn logs --tail N` reads a log from its end: a case table for where the last N lines
+start, and a check that a long log is not read whole."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from builder.containers.logfile import copy_from, tail_offset
+
+CASES = [  # log, N -> what --tail N prints
+    (b"", 3, b""),
+    (b"a\nb\nc\n", 2, b"b\nc\n"),
+    (b"a\nb\nc\n", 0, b""),
+    (b"a\nb\nc\n", 9, b"a\nb\nc\n"),
+    (b"a\nb\nc", 1, b"c"),  # a last line without its newline is a line
+    (b"a\nb\nc", 2, b"b\nc"),
+    (b"\n\n\n", 2, b"\n\n"),
+    (b"x" * 100_000 + b"\nend\n", 1, b"end\n"),
+    (b"x" * 100_000 + b"\nend\n", 2, b"x" * 100_000 + b"\nend\n"),
+]
+
+
+@pytest.mark.parametrize("log,lines,want", CASES)
+def test_tail(log, lines, want):
+    f = io.BytesIO(log)
+    out = io.BytesIO()
+    copy_from(f, tail_offset(f, lines), out, lambda: False, follow=False)
+    assert out.getvalue() == want
+
+
+class CountingReader(io.BytesIO):
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def test_tail_of_a_long_log_reads_only_its_end():
+    log = b"".join(b"line %d\n" % i for i in range(2_000_000))  # ~17 MB
+    f = CountingReader(log)
+    offset = tail_offset(f, 3)
+    assert log[offset:] == b"line 1999997\nline 1999998\nline 1999999\n"
+    assert f.bytes_read <= 2 * 64 * 1024
