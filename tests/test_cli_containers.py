@@ -65,10 +65,10 @@ def test_default_table(box):
     web = next(line for line in lines if line.endswith("web"))
     assert web.startswith(ids["web"][:12] + "   busybox:local   \"sleep 1000\"   ")
     assert f"127.0.0.1:{port}->80/tcp" in web
-    assert re.search(r"   (Less than a second|\d+ seconds?) ago   Up (Less than a second|\d+ seconds?)   ", web)
+    assert re.search(r"\s{3}(Less than a second|\d+ seconds?) ago\s{3,}Up (Less than a second|\d+ seconds?)\s{3}", web)
     assert not any(line.endswith("done") for line in lines)
     done = next(line for line in ps(root, "-a") if line.endswith("done"))
-    assert re.search(r"   Exited \(3\) (Less than a second|\d+ seconds?) ago   ", done)
+    assert re.search(r"\s{3}Exited \(3\) (Less than a second|\d+ seconds?) ago\s{3}", done)
 
 
 # a docker command line -> the lines it prints (`{web}` stands for the ID)
