@@ -33,7 +33,7 @@ def box(tmp_path_factory, busybox_tar):
     port = _free_port()
     ids = {}
     try:
-        res = cairn_cli("run", "-d", "--name", "web", "-p", f"127.0.0.1:{port}:80", "busybox:local",
+        res = cairn_cli("run", "-d", "--name", "web", "-l", "tier=front", "-p", f"127.0.0.1:{port}:80", "busybox:local",
                         "sleep", "1000", root=root)
         assert res.returncode == 0, res.stderr
         ids["web"] = res.stdout.decode().strip()
@@ -81,6 +81,9 @@ CASES = [
     (["-f", "name=web", "-q"], ["{web}"]),
     (["-a", "-f", "name=^d", "-f", "status=exited", "--format", "{{.Names}}"], ["done"]),
     (["-f", "id={web}", "--format", "{{.Names}}"], ["web"]),
+    (["-f", "label=tier=front", "--format", '{{.Names}} {{.Label "tier"}} {{.Labels}}'], ["web front tier=front"]),
+    (["-f", "label=tier", "-f", "label=tier=back", "-q"], []),
+    (["-f", "health=none", "--format", "{{.Names}}"], ["quiet", "web"]),
     (["-a", "-f", "ancestor=busybox:local", "--format", "{{.Names}}"], ["quiet", "done", "web"]),
     (["-a", "-f", "ancestor=nosuch:image", "-q"], []),
     (["-n", "2", "--format", "{{.Names}}"], ["quiet", "done"]),  # includes all states

@@ -144,6 +144,9 @@ class ContainerFilter:
         for value in filters.get("status", []):
             if value not in STATES:
                 raise CairnError(f"invalid filter 'status={value}'")
+        for value in filters.get("health", []):
+            if value not in ("starting", "healthy", "unhealthy", "none"):
+                raise CairnError(f"invalid filter 'health={value}'")
         for value in filters.get("exited", []):
             if not value.lstrip("-").isdigit():
                 raise CairnError(f"invalid filter 'exited={value}'")

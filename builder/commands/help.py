@@ -11,7 +11,7 @@ import click
 SECTIONS = {
     "Build Commands": ("build", "parse", "check"),
     "Image Commands": ("images", "tag", "rmi", "inspect", "import", "save", "load", "history"),
-    "Container Commands": ("run", "create", "exec", "ps", "logs", "stop", "rm", "volume"),
+    "Container Commands": ("run", "create", "exec", "ps", "logs", "port", "stop", "rm", "volume"),
     "Registry Commands": ("pull", "push", "login", "logout"),
     "Cache Commands": ("cache", "prune", "store"),
     "Bench Commands": ("bench",),
@@ -39,6 +39,7 @@ EXAMPLES = {
     "logout": ["cairn logout registry.example.com"],
     "logs": ["cairn logs web", "cairn logs -f --tail 10 web"],
     "parse": ["cairn parse Dockerfile", "cairn parse --validate Dockerfile"],
+    "port": ["cairn port web          # 80/tcp -> 0.0.0.0:32768", "cairn port web 80/tcp   # 0.0.0.0:32768"],
     "prune": ["cairn prune"],
     "ps": ["cairn ps -a", 'cairn ps --filter status=exited --format "table {{.Names}}\\t{{.Status}}"'],
     "pull": ["cairn pull alpine:3.19"],
@@ -61,34 +62,26 @@ EXAMPLES = {
 }
 
 
-def examples_for(ctx: click.Context) -> list[str]:
-    path = ctx.command_path.split(" ", 1)[1] if " " in ctx.command_path else ""
-    return EXAMPLES.get(path, [])
+def _attach_examples(cmd: click.Command, path: list[str]) -> None:
+    """Give `cmd` (and a group's commands) its EXAMPLES as click's epilog, unless it has one."""
+    lines = EXAMPLES.get(" ".join(path))
+    if cmd.epilog is None and lines:
+        cmd.epilog = "\b\nExamples:\n" + "\n".join("  " + line for line in lines)
+    for name, sub in getattr(cmd, "commands", {}).items():
+        _attach_examples(sub, [*path, name])
 
 
-class _Examples:
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        if self.epilog:
-            super().format_epilog(ctx, formatter)
-            return
-        lines = examples_for(ctx)
-        if lines:
-            formatter.write_paragraph()
-            formatter.write_text("Examples:")
-            with formatter.indentation():
-                for line in lines:
-                    formatter.write(" " * formatter.current_indent + line + "\n")
+class CairnGroup(click.Group):
+    """The `cairn` group: commands listed in docker's sections, each with its examples
+    (whatever class the command is made with)."""
 
+    group_class = type  # subgroups made with @group.group() are CairnGroups too
 
-class CairnCommand(_Examples, click.Command):
-    """A command whose help ends with its examples."""
-
-
-class CairnGroup(_Examples, click.Group):
-    """A command group whose commands are CairnCommands, listed in docker's sections."""
-
-    command_class = CairnCommand
-    group_class = type  # subgroups are CairnGroups too
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        cmd = super().get_command(ctx, name)
+        if cmd is not None:
+            _attach_examples(cmd, [*ctx.command_path.split(" ")[1:], name])
+        return cmd
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         if ctx.parent is not None:  # a subgroup: click's single list

@@ -14,13 +14,7 @@ from .common import open_store
 @click.argument("private_port", required=False)
 @click.pass_context
 def port_cmd(ctx, container, private_port):
-    """List the host ports the container's ports are published on (-p, -P).
-
-    \b
-    Examples:
-      cairn port web          # 80/tcp -> 0.0.0.0:32768
-      cairn port web 80/tcp   # 0.0.0.0:32768
-    """
+    """List the host ports the container's ports are published on (-p, -P)."""
     from ..containers.dirs import find_container
 
     published = find_container(open_store(ctx), container).state().get("ports") or []
