@@ -141,7 +141,7 @@ def test_two_parallel_stages_collapse_and_hit_the_cache_on_a_rebuild(root, tmp_p
         assert "\x1b[" in data and "#1 " not in data  # the live view, not plain lines
         lines = [line for line in screen_of(data).text() if line]
         headers = [line for line in lines if line.startswith("[+] Building")]
-        assert len(headers) == 1 and headers[0].endswith(f"({len(INSTRUCTIONS)}/{len(INSTRUCTIONS)})"), lines
+        assert len(headers) == 1 and headers[0].endswith(f"({len(INSTRUCTIONS)}/{len(INSTRUCTIONS)}) FINISHED"), lines
         for instruction in INSTRUCTIONS:
             shown = [line for line in lines if instruction in line]
             assert len(shown) == 1, (instruction, lines)  # each step once, on one line
@@ -172,6 +172,7 @@ def test_a_failed_step_prints_its_whole_output_after_the_view(root, tmp_path):
     lines = screen_of(data).text()  # (the container's escape sequence is shown, not obeyed)
     error = next(i for i, line in enumerate(lines) if "=> ERROR " in line and "RUN seq 1 10" in line)
     after = lines[error + 1:]
+    assert any(line.startswith("[+] Building") and line.endswith("(2/2)") for line in lines[:error])  # not FINISHED
     assert [line.split(" ", 1)[1] for line in after if re.match(r"\d+\.\d{3} ", line)][:11] == \
         [str(i) for i in range(1, 11)] + ["esc?[2Jape"]  # all of it, more than the live view's tail
     assert any("Dockerfile:2" in line and "RUN failed" in line for line in after)

@@ -185,18 +185,20 @@ class TtyView:
             with self._lock:
                 if not self.entries and not self._drawn:
                     return  # (a build refused before its first step shows just the error)
-                lines = self.frame(columns, None if final else rows - 1)
+                lines = self.frame(columns, None if final else rows - 1, final)
             up = f"\r\x1b[{self._drawn}A" if self._drawn else "\r"
             self._drawn = len(lines)
             self._write(up + "".join(line + "\x1b[K\n" for line in lines) + "\x1b[J")
 
-    def frame(self, columns: int, rows: int | None) -> list[str]:
+    def frame(self, columns: int, rows: int | None, final: bool = False) -> list[str]:
         """The view's lines, each cut to columns - 1; at most rows of them (None: all)."""
         now = self.clock()
         entries = list(self.entries.values())
         steps = [e for e in entries if e.kind == "step"]
         ended = sum(e.state != "running" for e in steps)
-        header = self._paint(f"[+] Building {now - self.started:.1f}s ({ended}/{len(steps)})", "header")
+        finished = " FINISHED" if final and all(e.state in ("done", "cached") for e in steps) else ""
+        header = self._paint(cut(f"[+] Building {now - self.started:.1f}s ({ended}/{len(steps)}){finished}",
+                                 max(columns - 1, 10)), "header")
         blocks = [self._block(e, now, columns) for e in entries]
         if rows is not None:
             # too tall: finished lines leave first (the oldest first), then running steps' output
