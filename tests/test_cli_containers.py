@@ -79,11 +79,12 @@ CASES = [
     (["-a", "--filter", "exited=3", "--format", "{{.Names}}"], ["done"]),
     (["-a", "--filter", "exited=0", "--format", "{{.Names}}"], []),
     (["-f", "name=web", "-q"], ["{web}"]),
+    (["-f", "name=web", "-q", "--format", "{{.Names}}"], ["{web}"]),  # -q wins, as in docker
     (["-a", "-f", "name=^d", "-f", "status=exited", "--format", "{{.Names}}"], ["done"]),
     (["-f", "id={web}", "--format", "{{.Names}}"], ["web"]),
     (["-f", "label=tier=front", "--format", '{{.Names}} {{.Label "tier"}} {{.Labels}}'], ["web front tier=front"]),
     (["-f", "label=tier", "-f", "label=tier=back", "-q"], []),
-    (["-f", "health=none", "--format", "{{.Names}}"], ["quiet", "web"]),
+    (["-f", "health=none", "--format", "{{.Names}}:{{.HealthStatus}}"], ["quiet:", "web:"]),
     (["-a", "-f", "ancestor=busybox:local", "--format", "{{.Names}}"], ["quiet", "done", "web"]),
     (["-a", "-f", "ancestor=nosuch:image", "-q"], []),
     (["-n", "2", "--format", "{{.Names}}"], ["quiet", "done"]),  # includes all states

@@ -50,19 +50,25 @@ CASES = [
     (["-f", "label=v", "-f", "label=tier", *NAMES], ["me/db:1", "<none>:<none>"]),
     (["-f", "before=me/db:1", *NAMES], ["<none>:<none>", "me/web:1", "me/web:latest", "busybox:local"]),
     (["-f", "since=me/web:1", *NAMES], ["me/db:1", "<none>:<none>"]),
-    (["-q", "me/web"], ["{web}"]),  # one ID per image
-    (["--no-trunc", "-q", "me/web"], ["{web_full}"]),
+    (["-q", "me/web"], ["{web}", "{web}"]),  # one ID per name, as docker prints them
+    (["--no-trunc", "-q", "me/web:1"], ["{web_full}"]),
+    (["--format", "{{.Tag}} {{.Digest}}", "me/web:1"], ["1 {web_digest}"]),
+    (["--digests", "--format", "table {{.Tag}}", "me/web:1"], ["TAG       DIGEST", "1         {web_digest}"]),
     (["--format", "table {{.Repository}}\\t{{.Tag}}", "me/web"],
      ["REPOSITORY   TAG", "me/web       1", "me/web       latest"]),
     (["--format", "{{.ID}} {{.CreatedSince}}", "me/web:1"], ["{web} 3 years ago"]),
 ]
 
 
+def _manifest_digest(root, ref):
+    return json.loads(cairn("inspect", ref, root=root).stdout)[0]["ManifestDigest"]
+
+
 @pytest.mark.parametrize("args,want", CASES)
 def test_docker_command_lines(root, args, want):
     store, ids = root
     subs = {"{old_db}": ids["tier=db v=1"].split(":")[1][:12], "{web}": ids["tier=web"].split(":")[1][:12],
-            "{web_full}": ids["tier=web"]}
+            "{web_full}": ids["tier=web"], "{web_digest}": _manifest_digest(store, "me/web:1")}
 
     def sub(text):
         for k, v in subs.items():
@@ -80,7 +86,14 @@ def test_default_table_digests_json_and_errors(root):
     assert re.split(r"\s{3,}", lines[0])[:4] == ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID"]
     assert re.split(r"\s{3,}", lines[1])[2].startswith("sha256:")
     doc = json.loads(images(store, "--format", "json", "me/web:1")[0])
-    assert doc["Repository"] == "me/web" and doc["Tag"] == "1" and doc["CreatedSince"] == "3 years ago"
+    assert list(doc) == ["Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository", "SharedSize",
+                         "Size", "Tag", "UniqueSize", "VirtualSize"]  # docker's, in its (sorted) order
+    assert doc | {"CreatedAt": "", "Size": "", "VirtualSize": ""} == {
+        "Containers": "N/A", "CreatedAt": "", "CreatedSince": "3 years ago", "Digest": "<none>",
+        "ID": ids["tier=web"].split(":")[1][:12], "Repository": "me/web", "SharedSize": "N/A", "Size": "", "Tag": "1",
+        "UniqueSize": "N/A", "VirtualSize": ""}
+    assert re.fullmatch(r"2023-11-1[45] \d\d:\d\d:20 [+-]\d{4} \w+", doc["CreatedAt"])
+    assert re.fullmatch(r"[\d.]+[kM]B", doc["Size"]) and doc["VirtualSize"] == doc["Size"]
     bad = cairn("images", "--format", "{{.Nope}}", root=store)
     assert bad.returncode == 1 and "can't evaluate field Nope in type *formatter.imageContext" in bad.stderr
     bad = cairn("images", "-f", "bogus=1", root=store)

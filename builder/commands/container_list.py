@@ -18,7 +18,7 @@ from .gotemplate import Record
 HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
            "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
            "Names": "NAMES", "Labels": "LABELS", "Label": "LABEL", "Mounts": "MOUNTS",
-           "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES"}
+           "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES", "HealthStatus": "HEALTH STATUS"}
 DEFAULT_TABLE = "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}"
 FILTERS = ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "health")
 STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
@@ -102,8 +102,9 @@ def container_record(c, st: dict, running: bool, no_trunc: bool, size_of=None, n
     fields = {
         "Command": _go_quote(command if no_trunc else _ellipsis(command, 20)),
         "CreatedAt": go_time(st.get("created")),
+        "HealthStatus": "" if _health(st) == "none" else _health(st),
         "ID": c.id if no_trunc else c.id[:12],
-        "Image": st.get("image", ""),
+        "Image": st.get("image") or "<no image>",
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         "LocalVolumes": "0",
         "Mounts": ",".join(mounts if no_trunc else [_ellipsis(m, 15) for m in mounts]),

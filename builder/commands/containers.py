@@ -58,8 +58,10 @@ def ps_cmd(ctx, include_all, filters, fmt, last, latest, no_trunc, quiet, size):
             items.append(container_record(c, st, running, no_trunc, size_of))
         if 0 < last <= len(items):
             break
-    if not fmt:
-        fmt = "{{.ID}}" if quiet else DEFAULT_TABLE + ("\\t{{.Size}}" if size else "")
+    if quiet:
+        fmt = "{{.ID}}"  # docker: -q wins over any --format
+    elif not fmt or fmt.strip() == "table":
+        fmt = DEFAULT_TABLE + ("\\t{{.Size}}" if size else "")
     echo_rows(fmt, items, HEADERS, DEFAULT_TABLE)
 
 

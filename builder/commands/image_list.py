@@ -95,9 +95,9 @@ def _created(config: dict) -> float:
     return parse_time(config.get("created")) or 0.0
 
 
-def image_records(store, accept: ImageFilter, no_trunc: bool) -> list[Record]:
+def image_records(store, accept: ImageFilter, no_trunc: bool, digests: bool) -> list[Record]:
     """One record per name of each image (an image without a name: one `<none>` record),
-    newest image first, as docker lists them."""
+    newest image first, as docker lists them; the Digest column only when asked for."""
     from ..image.reference import parse_reference
     from ..store import images
 
@@ -113,11 +113,11 @@ def image_records(store, accept: ImageFilter, no_trunc: bool) -> list[Record]:
         for ref in refs:
             if not accept.name_ok(ref):
                 continue
-            records.append(_record(image, config, ref, no_trunc))
+            records.append(_record(image, config, ref, no_trunc, digests))
     return records
 
 
-def _record(image, config: dict, ref, no_trunc: bool) -> Record:
+def _record(image, config: dict, ref, no_trunc: bool, digests: bool) -> Record:
     repo = ref.familiar.rsplit(":", 1)[0] if ref is not None and ref.tag else "<none>"
     image_id = str(image.id) if no_trunc else image.id.short
     size = human_size(image.size)
@@ -125,7 +125,7 @@ def _record(image, config: dict, ref, no_trunc: bool) -> Record:
         "Containers": "N/A",
         "CreatedAt": go_time(config.get("created")),
         "CreatedSince": human_ago(config.get("created")),
-        "Digest": str(image.manifest),
+        "Digest": str(image.manifest) if digests else "<none>",
         "ID": image_id,
         "Repository": repo,
         "SharedSize": "N/A",

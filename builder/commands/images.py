@@ -55,14 +55,14 @@ def images_cmd(ctx, show_all, digests, filters, fmt, no_trunc, quiet, repository
     if repository:
         wanted.setdefault("reference", []).append(repository)
     store = open_store(ctx)
-    records = image_records(store, ImageFilter(wanted, store), no_trunc)
-    if quiet and not fmt:
-        seen = dict.fromkeys(r.fields["ID"] for r in records)
-        for image_id in seen:
-            click.echo(image_id)
-        return
+    need_digest = digests or "{{.Digest}}" in (fmt or "")
+    records = image_records(store, ImageFilter(wanted, store), no_trunc, need_digest)
     default = DIGEST_TABLE if digests else DEFAULT_TABLE
-    echo_rows(fmt or default, records, HEADERS, default)
+    if not fmt or fmt.strip() == "table":
+        fmt = "{{.ID}}" if quiet else default  # docker: one ID per name, as the table has rows
+    elif digests and fmt.startswith("table") and "{{.Digest}}" not in fmt:
+        fmt += "\\t{{.Digest}}"
+    echo_rows(fmt, records, HEADERS, default)
 
 
 @cli.command("tag")
