@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
+        _enter_rootless(args)
         result = cli.main(args=args, prog_name="cairn", standalone_mode=False)
         if isinstance(result, int):
             return result  # ctx.exit(code): a container's exit code
@@ -62,6 +63,28 @@ def main(argv: list[str] | None = None) -> int:
                    err=True)
         return 1
     return 0
+
+
+# commands that touch neither the store nor a container stay in the host's user namespace
+_HOST_COMMANDS = {"parse", "login", "logout", "info"}
+
+
+def _enter_rootless(args: list[str]) -> None:
+    """An ordinary user's cairn becomes root of a user namespace of its own (runtime.userns)
+    before anything else runs: every command that writes the store or starts a container
+    then works as it does for root, with the same owners in its files."""
+    from runtime import userns
+
+    if not userns.needed() or "-h" in args or "--help" in args:
+        return
+    words = iter(args)
+    for word in words:
+        if word == "--root":
+            next(words, None)
+        elif not word.startswith("-"):
+            if word not in _HOST_COMMANDS:
+                userns.enter(lambda text: click.echo(f"cairn: {text}", err=True))
+            return
 
 
 def _is_database_error(err: Exception) -> bool:

@@ -110,6 +110,16 @@ def seal(root: str, extra=(), nodev: bool = True) -> None:
               + tuple((d.path, d.kind, d.major, d.minor) for d in extra))
 
 
+def _host_node(name: str, kind: str, major: int, minor: int) -> str:
+    """The host's /dev/NAME, if it is the node asked for (rootless mode binds it)."""
+    path = os.path.join("/dev", name)
+    st = os.stat(path)
+    want = stat.S_IFBLK if kind == "b" else stat.S_IFCHR
+    if stat.S_IFMT(st.st_mode) != want or st.st_rdev != os.makedev(major, minor):
+        raise OSError(errno.EPERM, f"cannot make the device node /dev/{name} in a user namespace", path)
+    return path
+
+
 def _populate(dev: str, nodes) -> None:
     staging = os.path.join(dev, ".cairn-nodes")
     os.mkdir(staging, 0o700)
@@ -117,8 +127,11 @@ def _populate(dev: str, nodes) -> None:
     try:
         for i, (name, kind, major, minor) in enumerate(nodes):
             node = os.path.join(staging, str(i))
-            os.mknod(node, (stat.S_IFBLK if kind == "b" else stat.S_IFCHR) | 0o666, os.makedev(major, minor))
-            os.chmod(node, 0o666)
+            try:
+                os.mknod(node, (stat.S_IFBLK if kind == "b" else stat.S_IFCHR) | 0o666, os.makedev(major, minor))
+                os.chmod(node, 0o666)
+            except PermissionError:  # rootless: a user namespace makes no nodes; bind the host's own
+                node = _host_node(name, kind, major, minor)
             target = os.path.join(dev, name)
             if "/" in name:  # /dev/net/tun: its directory on /dev's own tmpfs
                 os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)

@@ -26,12 +26,14 @@ import errno
 import os
 
 from . import syscalls as sc
+from . import userns
 
 MAX_LOWERS = 500  # overlayfs's OVL_MAX_STACK
 
 # The new mount API has the same syscall numbers on every architecture.
 _SYS_MOVE_MOUNT, _SYS_FSOPEN, _SYS_FSCONFIG, _SYS_FSMOUNT = 429, 430, 431, 432
 _FSOPEN_CLOEXEC = 1
+_FSCONFIG_SET_FLAG = 0
 _FSCONFIG_SET_STRING = 1
 _FSCONFIG_CMD_CREATE = 6
 _FSMOUNT_CLOEXEC = 1
@@ -47,7 +49,7 @@ def _is_empty(path: str) -> bool:
     except OSError:
         return False  # unreadable: left to the mount to judge
     try:
-        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) != b"y"
+        return os.getxattr(path, userns.opaque_xattr(), follow_symlinks=False) != b"y"
     except OSError:
         return True  # no opaque mark
 
@@ -100,6 +102,9 @@ def _new_api(target: str, lowers: list[str], upper: str | None, work: str | None
         if upper is not None:
             put("upperdir", upper)
             put("workdir", work)
+        if userns.active() is not None:
+            _call(_SYS_FSCONFIG, "overlay userxattr", ctypes.c_int(fs_fd), ctypes.c_uint(_FSCONFIG_SET_FLAG),
+                  b"userxattr", None, ctypes.c_int(0))
         _call(_SYS_FSCONFIG, f"mount overlay on {target}", ctypes.c_int(fs_fd), ctypes.c_uint(_FSCONFIG_CMD_CREATE),
               None, None, ctypes.c_int(0))
         mnt_fd = _call(_SYS_FSMOUNT, "fsmount overlay", ctypes.c_int(fs_fd), ctypes.c_uint(_FSMOUNT_CLOEXEC),
@@ -132,4 +137,6 @@ def mount_overlay(target: str, lowers: list[str] | tuple[str, ...], upper: str |
     data = f"lowerdir={':'.join(stack)}"
     if upper is not None:
         data += f",upperdir={upper},workdir={work}"
+    if userns.active() is not None:
+        data += ",userxattr"
     sc.mount("overlay", target, "overlay", 0, data)

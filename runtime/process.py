@@ -79,7 +79,11 @@ def _drop_privileges(spec: Spec) -> None:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
     if proc.seccomp:  # while the capabilities that loading needs are still held
         seccomp.apply(proc.capabilities)
-    os.setgroups(list(proc.additional_gids))
+    try:
+        os.setgroups(list(proc.additional_gids))
+    except PermissionError:  # a single-id user namespace denies setgroups: only the primary group is held
+        if set(proc.additional_gids) - {proc.gid}:
+            raise OSError(errno.EPERM, "supplementary groups cannot be set in a single-id user namespace") from None
     os.setgid(proc.gid)
     os.setuid(proc.uid)
     mask = sum(1 << c for c in keep)

@@ -15,7 +15,7 @@ import errno
 import os
 import stat
 
-from . import devices
+from . import devices, userns
 from . import syscalls as sc
 from .overlay import mount_overlay
 from .securejoin import mountpoint, resolve_in_root
@@ -122,6 +122,8 @@ def setup(spec: Spec) -> None:
     for m in DEFAULT_MOUNTS:
         if m.destination == "/sys" and spec.writable_sysfs:
             m = Mount("/sys", "sysfs", "sysfs", ("nosuid", "noexec", "nodev"))
+        if m.type == "devpts" and userns.active() is not None and userns.active().single:
+            m = Mount(m.destination, m.type, m.source, tuple(o for o in m.options if not o.startswith("gid=")))
         _mount_one(root, m)
     _make_file_mountpoints(root, spec.files)
     for m in spec.mounts:

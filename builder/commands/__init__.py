@@ -33,6 +33,7 @@ from . import build as _build  # noqa: E402,F401
 from . import cache as _cache  # noqa: E402,F401
 from . import containers as _containers  # noqa: E402,F401
 from . import images as _images  # noqa: E402,F401
+from . import info as _info  # noqa: E402,F401
 from . import parse as _parse  # noqa: E402,F401
 from . import port as _port  # noqa: E402,F401
 from . import registry as _registry  # noqa: E402,F401

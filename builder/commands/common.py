@@ -28,7 +28,9 @@ def default_root() -> str:
     env = os.environ.get("CAIRN_ROOT")
     if env:
         return env
-    if os.geteuid() == 0:
+    from runtime import userns
+
+    if os.geteuid() == 0 and userns.active() is None:  # rootless mode is root of its own namespace
         return "/var/lib/cairn"
     return str(Path.home() / ".local" / "share" / "cairn")
 

@@ -63,6 +63,10 @@ def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive
 
     if os.geteuid() != 0:
         raise Refused("cairn run needs root (namespaces, mounts and cgroups)")
+    from runtime import rootless_cgroup, userns
+
+    if userns.active() is not None and (memory or cpus or pids_limit) and rootless_cgroup.delegated() is None:
+        raise Refused(rootless_cgroup.refusal())
     if cpus is not None and cpus <= 0:
         raise UsageError(f"invalid --cpus {cpus}: must be more than 0")
     if pids_limit is not None and pids_limit <= 0:

@@ -15,8 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime import process
-from runtime.cgroups import Cgroup
+from runtime import process, rootless_cgroup, slirp, userns
 from runtime.spec import Mount, Overlay, Process, Resources, Root, Spec
 
 from ..errors import CairnError, UsageError
@@ -179,14 +178,20 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
         _write_cidfile(req.cidfile, cid)
     hosts = DOCKER_HOSTS
     address = None
-    if req.network == "bridge":
+    rootless = userns.active() is not None
+    if req.network == "bridge" and rootless:  # slirp4netns: the same address in every container
+        hosts += f"{slirp.GUEST_ADDRESS}\t{hostname}\n"
+    elif req.network == "bridge":
         from .ipam import allocate
 
         bridge = bridge_config()
         address = allocate(bridge.name, bridge.subnet, cid, str(store.root))
         hosts += f"{address}\t{hostname}\n"
     hosts += metadata.extra_hosts_lines(req.extra_hosts)
-    resolv = metadata.resolv_conf(_host_resolv_conf(), req.dns, req.dns_search, req.dns_options)
+    host_resolv = _host_resolv_conf()
+    if rootless and req.network == "bridge":  # slirp4netns's forwarder to the host's name servers
+        host_resolv = slirp.resolv_conf(host_resolv)
+    resolv = metadata.resolv_conf(host_resolv, req.dns, req.dns_search, req.dns_options)
     files = {"/etc/hosts": hosts, "/etc/hostname": hostname + "\n", "/etc/resolv.conf": resolv}
     file_mounts = []
     for dest, content in files.items():
@@ -249,9 +254,10 @@ class _Network:
         self.store, self.prep, self.req = store, prep, req
         self.proxies: list = []
         self.host_ifname = None
+        self.slirp = None
 
     def setup_before_start(self) -> None:
-        if self.req.network != "bridge":
+        if self.req.network != "bridge" or userns.active() is not None:  # rootless: slirp4netns, in attach
             return
         from runtime.network import ensure_bridge
         from runtime.portproxy import Proxy
@@ -268,6 +274,11 @@ class _Network:
     def attach(self, pid: int) -> None:
         if self.req.network != "bridge":
             return
+        if userns.active() is not None:
+            self.slirp = slirp.Slirp(pid, api=bool(self.req.ports))
+            for m in self.req.ports:
+                self.slirp.forward(m.protocol, m.host_ip, m.host_port, m.container_port)
+            return
         from runtime.network import attach
 
         self.host_ifname = "cairn" + self.prep.cdir.id[:8]
@@ -276,6 +287,8 @@ class _Network:
             proxy.start()
 
     def teardown(self) -> None:
+        if self.slirp is not None:
+            self.slirp.close()
         for proxy in self.proxies:
             proxy.close()
         if self.host_ifname is not None:
@@ -306,7 +319,7 @@ def run_prepared(store: Store, prep: Prepared, req: RunRequest, on_started=None)
     try:
         relay.install()
         net.setup_before_start()
-        cgroup = Cgroup.create(cdir.id[:32])
+        cgroup = rootless_cgroup.create(cdir.id[:32])
         cgroup.apply(spec.resources)
 
         def before_go(pid: int) -> None:

@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runtime import tree
+from runtime import tree, userns
 from runtime.spec import Mount
 from runtime.tree import Tree
 
@@ -285,6 +285,6 @@ def _stage_bind(m, layers: list[str], name: str, store, out: RunMounts) -> None:
 
 def _opaque(path: str) -> bool:
     try:
-        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+        return os.getxattr(path, userns.opaque_xattr(), follow_symlinks=False) == b"y"
     except OSError:
         return False

@@ -31,9 +31,14 @@ FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
 
 
 def resolv_conf(host_text: str, mode: str) -> str:
-    """The step's /etc/resolv.conf: the host's, without loopback name servers off the host network."""
+    """The step's /etc/resolv.conf: the host's, without loopback name servers off the host network
+    (rootless: slirp4netns's forwarder to the host's)."""
     if mode == "host":
         return host_text
+    from runtime import slirp, userns
+
+    if mode == "bridge" and userns.active() is not None:
+        return slirp.resolv_conf(host_text)
     lines, servers = [], 0
     for line in host_text.splitlines():
         fields = line.split()
@@ -55,7 +60,11 @@ class StepNetwork:
         self.id = "build-" + os.urandom(8).hex()
         self.address = None
         self.ifname: str | None = None
-        if mode != "bridge":
+        self.slirp = None
+        from runtime import userns
+
+        self.user_mode = mode == "bridge" and userns.active() is not None  # rootless: slirp4netns
+        if mode != "bridge" or self.user_mode:
             return
         from runtime.network import ensure_bridge
 
@@ -68,6 +77,11 @@ class StepNetwork:
 
     def attach(self, pid: int) -> None:
         """Wire the waiting step's namespace (its process is `pid`) to the bridge."""
+        if self.user_mode:
+            from runtime.slirp import Slirp
+
+            self.slirp = Slirp(pid)
+            return
         if self.address is None:
             return
         from runtime.network import attach
@@ -76,6 +90,9 @@ class StepNetwork:
         attach(self.bridge, pid, self.address, self.ifname)
 
     def close(self) -> None:
+        if self.slirp is not None:
+            self.slirp.close()
+            self.slirp = None
         if self.ifname is not None:
             from runtime.network import detach
 

@@ -10,7 +10,7 @@ import threading
 from collections import deque
 
 from runtime import insecure as runtime_insecure
-from runtime import process
+from runtime import process, rootless_cgroup
 from runtime.cgroups import Cgroup
 from runtime.spec import Overlay, Process, Root, Spec
 
@@ -105,7 +105,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
     network = None
     cgroup = None
     try:
-        cgroup = Cgroup.create(f"{CGROUP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}", resources.cgroup_parent,
+        cgroup = rootless_cgroup.create(f"{CGROUP_PREFIX}{os.getpid()}-{os.urandom(6).hex()}", resources.cgroup_parent,
                                **({"devices": runtime_insecure.ALL_DEVICES} if insecure else {}))
         cgroup.apply(spec.resources)
         network = StepNetwork(spec.network)
@@ -165,6 +165,8 @@ def reap_orphan_cgroups(parent: str | None = None) -> None:
     A --cgroup-parent's are reaped by the next build given that parent."""
     from ..containers.dirs import process_alive
 
+    if rootless_cgroup.userns.active() is not None:
+        return  # rootless: the cgroups there are root's (or made in a delegated subtree, per container)
     for name in Cgroup.names(parent):
         owner = name[len(CGROUP_PREFIX):].split("-", 1)[0]
         if name.startswith(CGROUP_PREFIX) and owner.isdigit() and not process_alive(int(owner)):

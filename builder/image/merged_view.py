@@ -8,6 +8,8 @@ import os
 import posixpath
 import stat
 
+from runtime import userns
+
 from .. import source_paths
 from ..errors import CairnError
 from ..executor.dockerignore import excluded, parse_dockerignore
@@ -19,7 +21,7 @@ def _is_whiteout(st: os.stat_result) -> bool:
 
 def _opaque(path: str) -> bool:
     try:
-        return os.getxattr(path, "trusted.overlay.opaque", follow_symlinks=False) == b"y"
+        return os.getxattr(path, userns.opaque_xattr(), follow_symlinks=False) == b"y"
     except OSError:
         return False
 

@@ -16,7 +16,7 @@ import errno
 import os
 import stat
 
-from runtime import tree
+from runtime import tree, userns
 from runtime.tree import Tree, TreeError
 
 from ..errors import CairnError
@@ -54,6 +54,8 @@ class _Layer:
         self.tree = Tree(root)
         self.fds: dict[str, int] = {"": self.tree.fd}
         self.as_root = os.geteuid() == 0
+        # a user namespace makes no device nodes (rootless skips them, as moby's archive code does)
+        self.devices = self.as_root and userns.active() is None
         self.is_layer = True  # False: a context tar (no whiteouts, devices or FIFOs)
         self.made: set[str] = set()  # paths this extraction created (the root starts empty)
 
@@ -164,7 +166,7 @@ def _extract_one(reader: TarReader, member: Entry, r: _Layer, dir_times: list) -
         return
     if base == OPAQUE_MARKER and r.is_layer:
         if r.as_root:
-            os.setxattr(pfd, "trusted.overlay.opaque", b"y")
+            os.setxattr(pfd, userns.opaque_xattr(), b"y")
         return
     if base.startswith(WHITEOUT_PREFIX) and r.is_layer:
         hidden = base[len(WHITEOUT_PREFIX):]
@@ -223,7 +225,7 @@ def _extract_one(reader: TarReader, member: Entry, r: _Layer, dir_times: list) -
     if member.ischr() or member.isblk() or member.isfifo():
         if member.isfifo():
             tree.mknod(pfd, base, stat.S_IFIFO | 0o600)
-        elif r.as_root:
+        elif r.devices:
             kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
             tree.mknod(pfd, base, kind | 0o600, os.makedev(member.devmajor, member.devminor))
         else:

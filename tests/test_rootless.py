@@ -1,0 +1,281 @@
+"""Rootless mode (issue 19), from the side of a CI job that runs as an ordinary user.
+
+The module makes that user (useradd, with a subordinate id range) and removes it and
+everything it owns at the end, also when a test fails. Its cairn runs with its own store
+(~/.local/share/cairn, the default) from an interpreter the user may execute. What a root
+build checks holds here too: owners inside layers, digests equal to root's, the cache, and
+isolation (the store and the user's home out of a container's reach).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, cairn_cli
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("newuidmap"),
+                                reason="making a user needs root; rootless mode needs newuidmap (uidmap)")
+
+EPOCH = {"SOURCE_DATE_EPOCH": "0"}
+
+# a user with RUN-made users and files, COPY --chown, and a step run as that user
+DOCKERFILE = """\
+FROM busybox:local
+RUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:1000:' >> /etc/group \\
+ && mkdir -p /data /home/app && chown app:app /data /home/app && echo hi > /data/f && chown 1000:1000 /data/f
+COPY --chown=1000:1000 hello.txt /home/app/
+USER app
+RUN id -u > /home/app/uid && touch /home/app/mine
+USER root
+RUN rm -rf /data && mkdir /data && echo new > /data/g && rm /bin/vi
+"""
+
+
+def _interpreter(user: str) -> list[str] | None:
+    """A Python the user may run, with cairn's packages on its path (the venv may live under
+    a home the user cannot enter)."""
+    paths = [str(REPO), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), "PYTHONDONTWRITEBYTECODE": "1"}
+    for candidate in (os.path.realpath(sys.executable), f"/usr/bin/python3.{sys.version_info.minor}"):
+        probe = subprocess.run(["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in env.items()],
+                                candidate, "-c", "import builder.cli, zstandard, xxhash"], capture_output=True,
+                               check=False)
+        if probe.returncode == 0:
+            return ["env", *[f"{k}={v}" for k, v in env.items()], candidate]
+    return None
+
+
+class User:
+    def __init__(self, name: str, home: Path, python: list[str], subids: int):
+        self.name, self.home, self.python, self.subids = name, home, python, subids
+        self.uid = pwd.getpwnam(name).pw_uid
+
+    def cairn(self, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+        extra = [f"{k}={v}" for k, v in (env or {}).items()]
+        return subprocess.run(["runuser", "-u", self.name, "--", *self.python[:-1], f"HOME={self.home}", *extra,
+                               self.python[-1], "-m", "builder.cli", *args], cwd=self.home, capture_output=True,
+                              timeout=timeout, check=False, text=True)
+
+    def give(self, path: Path) -> Path:
+        subprocess.run(["chown", "-R", f"{self.name}:{self.name}", str(path)], check=True)
+        return path
+
+
+@pytest.fixture(scope="module")
+def user(busybox_tar):
+    name = "cairnrl" + os.urandom(3).hex()
+    base = 300000 + int.from_bytes(os.urandom(2), "big") * 16  # a private range of its own
+    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
+    home = Path(pwd.getpwnam(name).pw_dir)
+    try:
+        subprocess.run(["usermod", "--del-subuids", "100000-600100000", "--del-subgids", "100000-600100000",
+                        name], check=False, capture_output=True)  # useradd's automatic range, if it made one
+        subprocess.run(["usermod", "--add-subuids", f"{base}-{base + 65535}", "--add-subgids",
+                        f"{base}-{base + 65535}", name], check=True, capture_output=True)
+        python = _interpreter(name)
+        if python is None:
+            pytest.skip(f"no Python interpreter that {name} may run sees cairn's packages")
+        u = User(name, home, python, base)
+        shutil.copy(busybox_tar, home / "busybox.tar")
+        u.give(home / "busybox.tar")
+        res = u.cairn("import", "-c", 'CMD ["/bin/sh"]', str(home / "busybox.tar"), "busybox:local")
+        assert res.returncode == 0, res.stderr
+        yield u
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", name], check=False)
+        # the store holds files of the user's subordinate ids: only root removes those
+        subprocess.run(["userdel", "-r", "-f", name], check=False, capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def context(user):
+    ctx = user.home / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    (ctx / "hello.txt").write_text("hello\n")
+    return user.give(ctx)
+
+
+def _layers(inspect: str) -> list[str]:
+    return json.loads(inspect)[0]["RootFS"]["Layers"]
+
+
+@pytest.fixture(scope="module")
+def built(user, context):
+    res = user.cairn("build", "--progress", "plain", "-t", "app:rootless", str(context), env=EPOCH)
+    assert res.returncode == 0, res.stderr
+    return res
+
+
+def test_a_user_builds_with_run_made_users_and_copy_chown(user, built):
+    res = user.cairn("run", "--rm", "--network", "none", "app:rootless", "sh", "-c",
+                     "id -u; cat /home/app/uid; ls -ln /home/app/hello.txt /home/app/mine /data; "
+                     "awk 'NR>1' /proc/self/uid_map | head -1")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.split("\n")
+    assert lines[:2] == ["0", "1000"], res.stdout  # USER app ran as app in the build
+    assert " f\n" not in res.stdout and res.stdout.count(" g\n") == 1  # /data was replaced (an opaque dir)
+    for path in ("/home/app/hello.txt", "/home/app/mine"):
+        owners = next(line for line in lines if line.endswith(path)).split()[2:4]
+        assert owners == ["1000", "1000"], res.stdout
+    assert res.stdout.split("\n")[-2].split() == ["1", str(user.subids), "65536"], res.stdout  # the rest: the subordinate range
+
+
+def test_the_same_layers_as_a_root_build(user, built, context, tmp_path, busybox_tar):
+    root = tmp_path / "rootstore"
+    assert cairn_cli("import", "-c", 'CMD ["/bin/sh"]', str(busybox_tar), "busybox:local", root=root).returncode == 0
+    res = cairn_cli("build", "--progress", "plain", "-t", "app:root", str(context), root=root, env=EPOCH)
+    assert res.returncode == 0, res.stderr
+    as_root = _layers(cairn_cli("inspect", "app:root", root=root).stdout)
+    rootless = user.cairn("inspect", "app:rootless")
+    assert rootless.returncode == 0, rootless.stderr
+    assert _layers(rootless.stdout) == as_root
+
+
+def test_a_rebuild_is_all_cached(user, built, context):
+    res = user.cairn("build", "--progress", "plain", "-t", "app:rootless", str(context), env=EPOCH)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("CACHED") == 4, res.stderr  # RUN, COPY, RUN, RUN
+
+
+def test_networks_default_none_and_host(user, built):
+    script = "cat /sys/class/net/*/address >/dev/null; ls /sys/class/net | tr '\\n' ' '; grep nameserver /etc/resolv.conf"
+    out = {}
+    for net in ("default", "none", "host"):
+        args = ["--network", net] if net != "default" else []
+        res = user.cairn("run", "--rm", *args, "busybox:local", "sh", "-c", script)
+        assert res.returncode == 0, (net, res.stderr)
+        out[net] = res.stdout
+    assert "tap0" in out["default"] and "10.0.2.3" in out["default"], out  # slirp4netns
+    assert out["none"].split("nameserver")[0].split() == ["lo"], out
+    host_links = set(os.listdir("/sys/class/net")) - {"lo"}
+    assert host_links & set(out["host"].split()), out  # the host's own links
+
+
+def test_limits_are_refused_with_the_reason_and_runs_without_them_work(user, built):
+    res = user.cairn("run", "--rm", "--memory", "64m", "busybox:local", "true")
+    if "delegated" in user.cairn("info").stdout.split("Cgroup Limits:")[1].split("\n")[0] \
+            and "yes" in user.cairn("info").stdout:
+        pytest.skip("this host delegates a cgroup v2 subtree to users")
+    assert res.returncode == 2 and "rootless mode cannot set resource limits" in res.stderr, res.stderr
+    assert user.cairn("run", "--rm", "busybox:local", "true").returncode == 0
+
+
+def test_info_says_rootless_with_the_mapping_and_store(user):
+    res = user.cairn("info")
+    assert res.returncode == 0, res.stderr
+    info = dict(line.split(": ", 1) for line in res.stdout.splitlines())
+    assert info["Mode"] == "rootless"
+    assert info["ID Mapping"].startswith(f"uid 0->{user.uid}, 1-65536->"), info
+    assert info["Store"] == str(user.home / ".local" / "share" / "cairn")
+    assert info["Network"].startswith("slirp4netns") and info["Cgroup Version"] in ("1", "2")
+    as_root = cairn_cli("info", "--format", "json")
+    assert json.loads(as_root.stdout)["Mode"] == "root"
+
+
+def test_a_user_without_a_range_gets_one_id_and_a_warning(user):
+    """Root inside works with the user's own id alone; another owner cannot be made."""
+    ranges = f"{user.subids}-{user.subids + 65535}"
+    subprocess.run(["usermod", "--del-subuids", ranges, "--del-subgids", ranges, user.name], check=True)
+    try:
+        res = user.cairn("run", "--rm", "--network", "none", "busybox:local", "sh", "-c",
+                         "cat /proc/self/uid_map; touch /x && chown 5:5 /x && echo CHOWNED")
+    finally:
+        subprocess.run(["usermod", "--add-subuids", ranges, "--add-subgids", ranges, user.name], check=True)
+    assert "warning:" in res.stderr and "no subordinate range" in res.stderr, res.stderr
+    assert res.stdout.split()[:3] == ["0", str(user.uid), "1"], res.stdout
+    assert "CHOWNED" not in res.stdout
+
+
+# Isolation: what a container can reach of the user's own files
+
+ATTACKS = r"""
+for p in /x /dev/x /tmp/x; do mknod $p c 10 183 2>/dev/null && head -c1 $p >/dev/null 2>&1 && echo BREACH:read-device-$p; done
+unshare -Urm sh -c 'mount -t tmpfs none /mnt && echo BREACH:mount' 2>/dev/null
+find / -xdev -name 'cairn.db*' 2>/dev/null | sed 's/^/BREACH:store-/'
+find / -name user-sentinel 2>/dev/null | sed 's/^/BREACH:home-/'
+cat /proc/kcore 2>/dev/null | head -c1 | wc -c | grep -q 1 && echo BREACH:kcore
+echo 1 > /proc/sys/kernel/core_uses_pid 2>/dev/null && echo BREACH:proc-sys
+ls /proc/1/root/home 2>/dev/null | grep -q cairnrl && echo BREACH:proc-root
+grep -q Seccomp:.2 /proc/self/status || echo BREACH:no-seccomp
+echo done
+"""
+
+
+def test_a_container_reaches_neither_the_store_nor_the_users_home(user, built):
+    (user.home / "user-sentinel").write_text("private")
+    user.give(user.home / "user-sentinel")
+    outputs = []
+    for net in ("none", "host"):
+        res = user.cairn("run", "--rm", "--network", net, "busybox:local", "sh", "-c", ATTACKS)
+        assert res.returncode == 0 and res.stdout.endswith("done\n"), res.stderr
+        outputs.append(res.stdout)
+    ctx = user.home / "attack"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN " + "; ".join(
+        line for line in ATTACKS.strip().splitlines()) + "\n")
+    user.give(ctx)
+    res = user.cairn("build", "--progress", "plain", "--no-cache", str(ctx))
+    assert res.returncode == 0, res.stderr
+    outputs.append("\n".join(line for line in res.stderr.splitlines() if line.startswith("#") and "BREACH:" in line
+                             and "echo BREACH" not in line and "sed " not in line))
+    assert all("BREACH" not in out for out in outputs), outputs
+
+
+def test_nothing_is_left_behind(user, built):
+    res = subprocess.run(["ps", "-o", "pid=,comm=", "-u", user.name], capture_output=True, text=True, check=False)
+    assert res.stdout.strip() == "", res.stdout  # no container, no slirp4netns
+    with open("/proc/self/mountinfo") as f:
+        assert str(user.home) not in f.read()
+    assert [p for p in Path("/tmp").glob("cairn-slirp-*") if p.stat().st_uid == user.uid] == []
+    store = user.home / ".local" / "share" / "cairn"
+    tmp = [p for p in (store / "tmp").iterdir()] if (store / "tmp").is_dir() else []
+    assert tmp == [], tmp
+
+
+def _archive_reachable() -> str | None:
+    try:
+        socket.create_connection(("deb.debian.org", 80), timeout=3).close()
+    except OSError as err:
+        return f"Debian's archive is unreachable ({err})"
+    return None
+
+
+@pytest.mark.registries
+def test_a_run_step_installs_from_debians_archive(user):
+    why = _archive_reachable()
+    if why:
+        pytest.skip(why)
+    from .corpus.bases import cache_dir
+
+    cached = sorted(cache_dir().glob("debian_bookworm-*.tar"))
+    if not cached:
+        pytest.skip("no cached Debian base (python -m tests.corpus.bases makes it)")
+    tar = user.home / "debian.tar"
+    shutil.copy(cached[0], tar)
+    user.give(tar)
+    assert user.cairn("import", str(tar), "debian:rootless").returncode == 0
+    tar.unlink()
+    ctx = user.home / "apt"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM debian:rootless\n"
+        "RUN adduser --disabled-password --gecos '' app && rm -f /etc/apt/sources.list.d/* \\\n"
+        " && echo 'deb http://deb.debian.org/debian bookworm main' > /etc/apt/sources.list \\\n"
+        " && apt-get update -qq && apt-get install -y -qq --no-install-recommends hello >/dev/null \\\n"
+        " && su app -c hello && stat -c %U:%G /home/app\n")
+    user.give(ctx)
+    res = user.cairn("build", "--progress", "plain", "-t", "apt:rootless", str(ctx))
+    assert res.returncode == 0, res.stderr
+    assert "Hello, world!" in res.stderr and "app:app" in res.stderr, res.stderr
