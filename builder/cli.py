@@ -73,9 +73,13 @@ def _enter_rootless(args: list[str]) -> None:
     """An ordinary user's cairn becomes root of a user namespace of its own (runtime.userns)
     before anything else runs: every command that writes the store or starts a container
     then works as it does for root, with the same owners in its files."""
+    import os
+
+    if os.geteuid() == 0 or "-h" in args or "--help" in args:
+        return  # (root never imports runtime.userns: a start stays as quick as it was)
     from runtime import userns
 
-    if not userns.needed() or "-h" in args or "--help" in args:
+    if not userns.needed():
         return
     words = iter(args)
     for word in words:

@@ -28,10 +28,10 @@ def default_root() -> str:
     env = os.environ.get("CAIRN_ROOT")
     if env:
         return env
-    from runtime import userns
-
-    if os.geteuid() == 0 and userns.active() is None:  # rootless mode is root of its own namespace
-        return "/var/lib/cairn"
+    if os.geteuid() == 0:
+        userns = sys.modules.get("runtime.userns")  # imported by a rootless start only
+        if userns is None or userns.active() is None:  # rootless mode is root of its own namespace
+            return "/var/lib/cairn"
     return str(Path.home() / ".local" / "share" / "cairn")
 
 
