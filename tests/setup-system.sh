@@ -4,7 +4,8 @@
 # (bridge masquerade, network checks), docker-registry (the CNCF distribution registry) and
 # apache2-utils (htpasswd) for the registry tests, tini (run --init), chromium (renders
 # `cairn bench` reports), git, and mmdebstrap (the corpus's Debian base images,
-# tests/corpus/bases.py). Installs only what is missing. `setup-system.sh runtime` installs
+# tests/corpus/bases.py), uidmap (newuidmap/newgidmap) and slirp4netns for rootless mode and
+# its tests (tests/test_rootless.py). Installs only what is missing. `setup-system.sh runtime` installs
 # only what building and running the example needs (busybox-static, iptables, iproute2).
 set -eu
 need=""
@@ -21,6 +22,8 @@ command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v git >/dev/null 2>&1 || need="$need git"
 [ -x /usr/bin/tini-static ] || need="$need tini"
 command -v mmdebstrap >/dev/null 2>&1 || need="$need mmdebstrap"
+command -v newuidmap >/dev/null 2>&1 || need="$need uidmap"
+command -v slirp4netns >/dev/null 2>&1 || need="$need slirp4netns"
 fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
