@@ -54,7 +54,7 @@ class Slirp:
         self.api = os.path.join(self._api_dir, "api.sock") if self._api_dir else None
         exit_r, self._exit_w = os.pipe2(os.O_CLOEXEC)
         ready_r, ready_w = os.pipe2(os.O_CLOEXEC)
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - open while slirp4netns runs; closed by close()
         args = [binary, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox",
                 f"--exit-fd={exit_r}", f"--ready-fd={ready_w}"]
         if self.api:

@@ -160,7 +160,7 @@ def enter(warn=None) -> Mapping:
         try:
             if os.read(go_r, 1) == b"g":
                 for tool, maps in (("newuidmap", mapping.uids), ("newgidmap", mapping.gids)):
-                    done = subprocess.run([tool, str(parent), *_map_args(maps)], stdin=subprocess.DEVNULL,
+                    done = subprocess.run([tool, str(parent), *_map_args(maps)], check=False, stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                     if done.returncode != 0:
                         os.write(err_w, f"{tool}: {done.stderr.decode(errors='replace').strip()}".encode())

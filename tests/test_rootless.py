@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import shutil
 import socket
 import subprocess
-import sys
-import sysconfig
+import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, cairn_cli
+from .conftest import cairn_cli
+from .rootless_user import rootless_user
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("newuidmap"),
                                 reason="making a user needs root; rootless mode needs newuidmap (uidmap)")
@@ -41,61 +40,16 @@ RUN rm -rf /data && mkdir /data && echo new > /data/g && rm /bin/vi
 """
 
 
-def _interpreter(user: str) -> list[str] | None:
-    """A Python the user may run, with cairn's packages on its path (the venv may live under
-    a home the user cannot enter)."""
-    paths = [str(REPO), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
-    env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), "PYTHONDONTWRITEBYTECODE": "1"}
-    for candidate in (os.path.realpath(sys.executable), f"/usr/bin/python3.{sys.version_info.minor}"):
-        probe = subprocess.run(["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in env.items()],
-                                candidate, "-c", "import builder.cli, zstandard, xxhash"], capture_output=True,
-                               check=False)
-        if probe.returncode == 0:
-            return ["env", *[f"{k}={v}" for k, v in env.items()], candidate]
-    return None
-
-
-class User:
-    def __init__(self, name: str, home: Path, python: list[str], subids: int):
-        self.name, self.home, self.python, self.subids = name, home, python, subids
-        self.uid = pwd.getpwnam(name).pw_uid
-
-    def cairn(self, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-        extra = [f"{k}={v}" for k, v in (env or {}).items()]
-        return subprocess.run(["runuser", "-u", self.name, "--", *self.python[:-1], f"HOME={self.home}", *extra,
-                               self.python[-1], "-m", "builder.cli", *args], cwd=self.home, capture_output=True,
-                              timeout=timeout, check=False, text=True)
-
-    def give(self, path: Path) -> Path:
-        subprocess.run(["chown", "-R", f"{self.name}:{self.name}", str(path)], check=True)
-        return path
-
-
 @pytest.fixture(scope="module")
 def user(busybox_tar):
-    name = "cairnrl" + os.urandom(3).hex()
-    base = 300000 + int.from_bytes(os.urandom(2), "big") * 16  # a private range of its own
-    subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], check=True, capture_output=True)
-    home = Path(pwd.getpwnam(name).pw_dir)
-    try:
-        subprocess.run(["usermod", "--del-subuids", "100000-600100000", "--del-subgids", "100000-600100000",
-                        name], check=False, capture_output=True)  # useradd's automatic range, if it made one
-        subprocess.run(["usermod", "--add-subuids", f"{base}-{base + 65535}", "--add-subgids",
-                        f"{base}-{base + 65535}", name], check=True, capture_output=True)
-        python = _interpreter(name)
-        if python is None:
-            pytest.skip(f"no Python interpreter that {name} may run sees cairn's packages")
-        u = User(name, home, python, base)
-        shutil.copy(busybox_tar, home / "busybox.tar")
-        u.give(home / "busybox.tar")
-        res = u.cairn("import", "-c", 'CMD ["/bin/sh"]', str(home / "busybox.tar"), "busybox:local")
+    with rootless_user() as u:
+        if u is None:
+            pytest.skip("no Python interpreter that a new user may run sees cairn's packages")
+        shutil.copy(busybox_tar, u.home / "busybox.tar")
+        u.give(u.home / "busybox.tar")
+        res = u.cairn("import", "-c", 'CMD ["/bin/sh"]', str(u.home / "busybox.tar"), "busybox:local")
         assert res.returncode == 0, res.stderr
         yield u
-    finally:
-        subprocess.run(["pkill", "-KILL", "-u", name], check=False)
-        # the store holds files of the user's subordinate ids: only root removes those
-        subprocess.run(["userdel", "-r", "-f", name], check=False, capture_output=True)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +115,64 @@ def test_networks_default_none_and_host(user, built):
     assert out["none"].split("nameserver")[0].split() == ["lo"], out
     host_links = set(os.listdir("/sys/class/net")) - {"lo"}
     assert host_links & set(out["host"].split()), out  # the host's own links
+
+
+@pytest.fixture
+def host_loopback_service():
+    """A service on the host's 127.0.0.1 that a container must not reach."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"HOST-LOOPBACK\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_the_user_mode_network_does_not_reach_the_hosts_loopback(user, built, host_loopback_service):
+    port = host_loopback_service
+    res = user.cairn("run", "--rm", "busybox:local", "sh", "-c",
+                     f"for a in 10.0.2.2 10.0.2.3 127.0.0.1; do nc -w 2 $a {port} </dev/null; done; echo done")
+    assert res.returncode == 0 and res.stdout.endswith("done\n"), res.stderr
+    assert "HOST-LOOPBACK" not in res.stdout
+    with socket.create_connection(("127.0.0.1", port)) as s:  # (the service itself answers)
+        assert s.recv(64) == b"HOST-LOOPBACK\n"
+
+
+def test_a_published_port_reaches_the_container(user, built):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    res = user.cairn("run", "-d", "-p", f"127.0.0.1:{port}:80", "busybox:local", "sh", "-c",
+                     "mkdir /w && echo served-rootless > /w/index.html && exec httpd -f -p 80 -h /w")
+    assert res.returncode == 0, res.stderr
+    cid = res.stdout.strip()
+    try:
+        answer = ""
+        for _ in range(100):  # until httpd listens (bounded)
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    answer = b"".join(iter(lambda: s.recv(4096), b"")).decode()
+            except OSError:
+                pass
+            if answer:
+                break
+            time.sleep(0.05)
+        assert answer.endswith("\r\n\r\nserved-rootless\n"), answer
+    finally:
+        assert user.cairn("rm", "-f", cid).returncode == 0
 
 
 def test_limits_are_refused_with_the_reason_and_runs_without_them_work(user, built):

@@ -1,0 +1,77 @@
+"""Rootless against root, side by side: the deps-then-src workload (benchmarks/build.py),
+cold (an empty store with the base image imported outside the timing) and no-op (the same
+build again, every step cached), as root and as an ordinary user this script makes
+(tests/rootless_user.py: useradd with a subordinate range; removed at the end). The two
+alternate, round by round; the figures are medians and rootless/root (goal: at most 1.3x).
+
+    python benchmarks/rootless.py [--rounds 5]   (as root)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from build import workloads  # benchmarks/build.py's generator
+
+from tests.rootless_user import rootless_user
+
+
+def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> float:
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr.decode()[-800:]}")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: it makes the user it measures rootless mode with")
+    with rootless_user("cairnbn") as user:
+        if user is None:
+            raise SystemExit("no Python interpreter that a new user may run sees cairn's packages")
+        work = Path(tempfile.mkdtemp(prefix="bench-", dir=user.home))
+        rootfs = work / "busybox.tar"
+        subprocess.run([str(REPO / "examples" / "busybox-rootfs.sh"), str(rootfs)], check=True)
+        ctx = workloads(work / "w", 0, 0)["deps-then-src"]
+        user.give(work)
+        root_cairn = [*user.python, "-m", "builder.cli"]  # the interpreter the user runs, for a fair pair
+        build = ["build", "--progress", "quiet", "-t", "bench:deps", str(ctx)]
+        times: dict[str, list[float]] = {k: [] for k in ("root cold", "rootless cold", "root no-op", "rootless no-op")}
+        for _ in range(args.rounds):
+            root_store = work / "root-store"
+            env = dict(os.environ, CAIRN_ROOT=str(root_store))
+            subprocess.run([*root_cairn, "import", str(rootfs), "busybox:local"], env=env, check=True,
+                           stdout=subprocess.DEVNULL, cwd=REPO)
+            times["root cold"].append(timed([*root_cairn, *build], env, REPO))
+            times["root no-op"].append(timed([*root_cairn, *build], env, REPO))
+            shutil.rmtree(root_store)
+            user_store = user.home / ".local" / "share" / "cairn"
+            assert user.cairn("import", str(rootfs), "busybox:local").returncode == 0
+            times["rootless cold"].append(timed(user.command(*build), cwd=user.home))
+            times["rootless no-op"].append(timed(user.command(*build), cwd=user.home))
+            shutil.rmtree(user_store)
+        print(f"deps-then-src, {args.rounds} rounds, medians ({os.cpu_count()} cpus):")
+        for kind in ("cold", "no-op"):
+            root, rootless = statistics.median(times[f"root {kind}"]), statistics.median(times[f"rootless {kind}"])
+            print(f"  {kind:<6} root {root:6.2f}s   rootless {rootless:6.2f}s   ratio {rootless / root:4.2f}x "
+                  f"(goal <= 1.3x)")
+
+
+if __name__ == "__main__":
+    main()
