@@ -86,6 +86,7 @@ def _drop_privileges(spec: Spec) -> None:
             raise OSError(errno.EPERM, "supplementary groups cannot be set in a single-id user namespace") from None
     os.setgid(proc.gid)
     os.setuid(proc.uid)
+    sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)  # a change of ids cleared it: still die with the parent
     mask = sum(1 << c for c in keep)
     if proc.uid == 0:
         sc.capset(mask, mask, 0)

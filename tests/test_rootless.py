@@ -175,6 +175,23 @@ def test_a_published_port_reaches_the_container(user, built):
         assert user.cairn("rm", "-f", cid).returncode == 0
 
 
+def test_stop_reaches_a_detached_container_that_runs_as_another_user(user, built):
+    """Each cairn process has a user namespace of its own: `stop` goes through the monitor."""
+    ids = []
+    try:
+        for script in ("trap 'exit 3' TERM; while :; do sleep 0.1; done", "exec sleep 1000"):
+            res = user.cairn("run", "-d", "--network", "none", "-u", "1000", "busybox:local", "sh", "-c", script)
+            assert res.returncode == 0, res.stderr
+            ids.append(res.stdout.strip())
+        for cid in ids:
+            res = user.cairn("stop", "-t", "1", cid)
+            assert res.returncode == 0, res.stderr
+        rows = user.cairn("ps", "-a").stdout
+        assert "Exited (3)" in rows and "Exited (137)" in rows, rows  # the trap ran; sleep was killed
+    finally:
+        assert user.cairn("rm", "-f", *ids).returncode == 0
+
+
 def test_limits_are_refused_with_the_reason_and_runs_without_them_work(user, built):
     res = user.cairn("run", "--rm", "--memory", "64m", "busybox:local", "true")
     if "delegated" in user.cairn("info").stdout.split("Cgroup Limits:")[1].split("\n")[0] \
@@ -283,9 +300,10 @@ def test_a_run_step_installs_from_debians_archive(user):
 
 
 def test_nothing_is_left_behind(user, built):
-    ps = subprocess.run(["ps", "-e", "-o", "uid=,pid=,comm="], capture_output=True, text=True, check=True).stdout
+    ps = subprocess.run(["ps", "-e", "-o", "uid=,stat=,pid=,comm="], capture_output=True, text=True, check=True).stdout
     theirs = [line for line in ps.splitlines()  # the user's own, and its subordinate ids' (a container's users)
-              if int(line.split()[0]) == user.uid or user.subids <= int(line.split()[0]) < user.subids + 65536]
+              if (int(line.split()[0]) == user.uid or user.subids <= int(line.split()[0]) < user.subids + 65536)
+              and not line.split()[1].startswith("Z")]  # (an exited monitor's zombie, until init reaps it)
     assert theirs == []  # no container, no slirp4netns, no cairn
     with open("/proc/self/mountinfo") as f:
         assert str(user.home) not in f.read()

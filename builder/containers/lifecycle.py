@@ -132,6 +132,20 @@ def _signal_number(name: str) -> int:
         return int(signal.SIGTERM)
 
 
+def _kill(c: ContainerDir, pid: int, sig: int) -> None:
+    """Signal the container. Rootless, a command that runs as another user inside lives in the
+    user namespace of the cairn that started it, out of this one's reach: its monitor (the
+    user's own process there) forwards the signal, and its death (SIGKILL) takes the container
+    with it."""
+    try:
+        os.kill(pid, sig)
+    except PermissionError:
+        monitor = c.state().get("monitor")
+        if not monitor or not process_alive(monitor):
+            raise
+        os.kill(monitor, sig)
+
+
 def stop(store: Store, key: str, timeout: float | None = None) -> ContainerDir:
     """SIGTERM (or --stop-signal, or the image's StopSignal), then SIGKILL after `timeout`
     seconds (or --stop-timeout's, or docker's 10)."""
@@ -143,12 +157,12 @@ def stop(store: Store, key: str, timeout: float | None = None) -> ContainerDir:
         timeout = DEFAULT_STOP_TIMEOUT if timeout is None else timeout
     pid = c.state()["pid"]
     try:
-        os.kill(pid, _signal_number(c.state().get("stop_signal") or "SIGTERM"))
+        _kill(c, pid, _signal_number(c.state().get("stop_signal") or "SIGTERM"))
     except ProcessLookupError:
         return c
     if not _wait_exited(c, timeout):
         try:
-            os.kill(pid, signal.SIGKILL)
+            _kill(c, pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         _wait_exited(c, 10.0)
