@@ -103,6 +103,16 @@ def test_a_rebuild_is_all_cached(user, built, context):
     assert res.stderr.count("CACHED") == 4, res.stderr  # RUN, COPY, RUN, RUN
 
 
+def test_a_local_output_is_the_users_own(user, built, context):
+    """Files owned by app (1000) inside would be a subordinate id outside: the user could not remove them."""
+    out = user.home / "out"
+    res = user.cairn("build", "-o", f"type=local,dest={out}", str(context), env=EPOCH)
+    assert res.returncode == 0, res.stderr
+    assert (out / "home" / "app" / "hello.txt").read_text() == "hello\n"
+    assert {p.lstat().st_uid for p in out.rglob("*")} == {user.uid}
+    assert subprocess.run(["runuser", "-u", user.name, "--", "rm", "-rf", str(out)], check=False).returncode == 0
+
+
 def test_networks_default_none_and_host(user, built):
     script = "cat /sys/class/net/*/address >/dev/null; ls /sys/class/net | tr '\\n' ' '; grep nameserver /etc/resolv.conf"
     out = {}

@@ -15,7 +15,7 @@ import stat
 import sys
 from dataclasses import dataclass, field
 
-from runtime import tree
+from runtime import tree, userns
 from runtime.tree import Tree
 
 from ..errors import CairnError, UsageError
@@ -190,5 +190,7 @@ def _export(view: MergedView, rel: str, dir_fd: int, name: str, left: _Left) -> 
     if perms is not None and not stat.S_ISDIR(mode) and perms & (stat.S_ISUID | stat.S_ISGID):
         left.setid.append(rel)
         perms &= ~(stat.S_ISUID | stat.S_ISGID)
-    tree.set_meta(dir_fd, name, owner=(st.st_uid, st.st_gid) if os.geteuid() == 0 else None, mode=perms,
+    # rootless: the files are the user's (ids of the namespace would be subordinate ids on the host)
+    keep_owner = os.geteuid() == 0 and userns.active() is None
+    tree.set_meta(dir_fd, name, owner=(st.st_uid, st.st_gid) if keep_owner else None, mode=perms,
                   mtime_ns=st.st_mtime_ns)
