@@ -159,14 +159,15 @@ def enter(warn=None) -> Mapping:
         code = 1
         try:
             if os.read(go_r, 1) == b"g":
-                for tool, maps in (("newuidmap", mapping.uids), ("newgidmap", mapping.gids)):
-                    done = subprocess.run([tool, str(parent), *_map_args(maps)], check=False, stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                    if done.returncode != 0:
-                        os.write(err_w, f"{tool}: {done.stderr.decode(errors='replace').strip()}".encode())
-                        break
-                else:
-                    code = 0
+                tools = [(tool, subprocess.Popen([tool, str(parent), *_map_args(maps)], stdin=subprocess.DEVNULL,
+                                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+                         for tool, maps in (("newuidmap", mapping.uids), ("newgidmap", mapping.gids))]
+                code = 0
+                for tool, proc in tools:  # both at once: they write different files
+                    _, err = proc.communicate()
+                    if proc.returncode != 0:
+                        os.write(err_w, f"{tool}: {err.decode(errors='replace').strip()}; ".encode())
+                        code = 1
         finally:
             os._exit(code)
     os.close(go_r)
