@@ -16,24 +16,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from build import workloads  # benchmarks/build.py's generator
+from build import time_cmd, workloads  # benchmarks/build.py's generator and timer
 
 from tests.rootless_user import rootless_user
-
-
-def timed(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> float:
-    t0 = time.perf_counter()
-    res = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
-    if res.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr.decode()[-800:]}")
-    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -50,6 +41,7 @@ def main() -> None:
         subprocess.run([str(REPO / "examples" / "busybox-rootfs.sh"), str(rootfs)], check=True)
         ctx = workloads(work / "w", 0, 0)["deps-then-src"]
         user.give(work)
+        os.chdir(user.home)  # a directory both may enter
         root_cairn = [*user.python, "-m", "builder.cli"]  # the interpreter the user runs, for a fair pair
         build = ["build", "--progress", "quiet", "-t", "bench:deps", str(ctx)]
         times: dict[str, list[float]] = {k: [] for k in ("root cold", "rootless cold", "root no-op", "rootless no-op")}
@@ -57,14 +49,14 @@ def main() -> None:
             root_store = work / "root-store"
             env = dict(os.environ, CAIRN_ROOT=str(root_store))
             subprocess.run([*root_cairn, "import", str(rootfs), "busybox:local"], env=env, check=True,
-                           stdout=subprocess.DEVNULL, cwd=REPO)
-            times["root cold"].append(timed([*root_cairn, *build], env, REPO))
-            times["root no-op"].append(timed([*root_cairn, *build], env, REPO))
+                           stdout=subprocess.DEVNULL)
+            times["root cold"].append(time_cmd([*root_cairn, *build], env))
+            times["root no-op"].append(time_cmd([*root_cairn, *build], env))
             shutil.rmtree(root_store)
             user_store = user.home / ".local" / "share" / "cairn"
             assert user.cairn("import", str(rootfs), "busybox:local").returncode == 0
-            times["rootless cold"].append(timed(user.command(*build), cwd=user.home))
-            times["rootless no-op"].append(timed(user.command(*build), cwd=user.home))
+            times["rootless cold"].append(time_cmd(user.command(*build), None))
+            times["rootless no-op"].append(time_cmd(user.command(*build), None))
             shutil.rmtree(user_store)
         print(f"deps-then-src, {args.rounds} rounds, medians ({os.cpu_count()} cpus):")
         for kind in ("cold", "no-op"):
