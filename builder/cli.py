@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # commands that touch neither the store nor a container stay in the host's user namespace
-_HOST_COMMANDS = {"parse", "login", "logout", "info"}
+_HOST_COMMANDS = {"parse", "login", "logout", "info", "version", "help"}
 
 
 def _enter_rootless(args: list[str]) -> None:

@@ -222,6 +222,7 @@ def test_info_says_rootless_with_the_mapping_and_store(user):
     assert info["ID Mapping"].startswith(f"uid 0->{user.uid}, 1-65536->"), info
     assert info["Store"] == str(user.home / ".local" / "share" / "cairn")
     assert info["Network"].startswith("slirp4netns") and info["Cgroup Version"] in ("1", "2")
+    assert user.cairn("info", "-f", "{{.Mode}} {{.Rootless}}").stdout == "rootless true\n"
     as_root = cairn_cli("info", "--format", "json")
     assert json.loads(as_root.stdout)["Mode"] == "root"
 
