@@ -68,3 +68,8 @@ def format_rows(fmt: str, items: list, headers: dict, default_table: str | None 
 def echo_rows(fmt: str, items: list, headers: dict, default_table: str | None = None) -> None:
     for line in format_rows(fmt, items, headers, default_table):
         click.echo(line)
+
+
+def echo_record(fmt: str | None, record, default_template: str) -> None:
+    """One record (version, info) under `--format fmt` ('json' for JSON), else the command's own layout."""
+    click.echo(render(prepare(fmt)[1] if fmt else default_template, record))

@@ -57,12 +57,6 @@ Store: {{.Store}}"""
 @click.pass_context
 def info_cmd(ctx, fmt: str | None) -> None:
     """Show how cairn runs here: root or rootless, id mapping, cgroups, network, store."""
-    from .formatter import prepare
-    from .gotemplate import render
+    from .formatter import echo_record
 
-    info = info_record(ctx.find_root().obj["root"])
-    if fmt:
-        _table, template = prepare(fmt)
-        click.echo(render(template, info))
-    else:
-        click.echo(render(_TEMPLATE, info))
+    echo_record(fmt, info_record(ctx.find_root().obj["root"]), _TEMPLATE)

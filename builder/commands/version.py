@@ -74,15 +74,9 @@ Server:
 @click.pass_context
 def version_cmd(ctx, fmt):
     """Show the cairn version information."""
-    from .formatter import prepare
-    from .gotemplate import render
+    from .formatter import echo_record
 
-    info = version_info(ctx.find_root().obj["root"])
-    if fmt:
-        _table, template = prepare(fmt)
-        click.echo(render(template, info))
-    else:
-        click.echo(render(_TEMPLATE, info))
+    echo_record(fmt, version_info(ctx.find_root().obj["root"]), _TEMPLATE)
 
 
 def print_version(ctx: click.Context, _param, value: bool) -> None:
