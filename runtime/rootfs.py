@@ -16,13 +16,15 @@ import os
 import stat
 
 from . import devices, userns
+from .copy_up import copy_up
 from . import syscalls as sc
 from .overlay import mount_overlay
 from .securejoin import mountpoint, resolve_in_root
 from .spec import Mount, Spec
 
 _FLAGS = {"ro": sc.MS_RDONLY, "nosuid": sc.MS_NOSUID, "nodev": sc.MS_NODEV, "noexec": sc.MS_NOEXEC,
-          "strictatime": sc.MS_STRICTATIME}
+          "strictatime": sc.MS_STRICTATIME, "noatime": sc.MS_NOATIME, "nodiratime": sc.MS_NODIRATIME,
+          "relatime": sc.MS_RELATIME, "sync": sc.MS_SYNCHRONOUS, "dirsync": sc.MS_DIRSYNC}
 
 DEFAULT_MOUNTS = (
     Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
@@ -54,6 +56,8 @@ def _mount_one(root: str, m: Mount) -> None:
         pass
     target = resolve_in_root(root, m.destination)
     if m.type == "bind":
+        if m.copy_up:
+            copy_up(root, m.destination, m.source)
         sc.mount(m.source, target, None, sc.MS_BIND | sc.MS_REC)
         if flags:
             sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | flags)

@@ -79,6 +79,7 @@ class Mount:
     type: str  # bind | tmpfs | proc | sysfs | devpts | mqueue | overlay (read-only, lowerdir=... option)
     source: str = ""
     options: tuple[str, ...] = ()  # ro, rw, nosuid, nodev, noexec, mode=..., size=...
+    copy_up: bool = False  # bind of an empty volume: first filled with what the root has there (runtime.copy_up)
 
 
 @dataclass(frozen=True)

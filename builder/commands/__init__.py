@@ -39,3 +39,4 @@ from . import port as _port  # noqa: E402,F401
 from . import registry as _registry  # noqa: E402,F401
 from . import run as _run  # noqa: E402,F401
 from . import version as _version  # noqa: E402,F401
+from . import volumes as _volumes  # noqa: E402,F401

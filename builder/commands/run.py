@@ -13,6 +13,7 @@ from .common import open_store
 from .registry import ensure_image, make_options, registry_options
 from .run_exit import DockerRunCommand
 from .run_meta import meta_options, request_fields
+from .run_fs_options import fs_options, fs_request_fields
 
 
 def _memory(value: str | None) -> int | None:
@@ -51,11 +52,12 @@ def _memory(value: str | None) -> int | None:
               show_default=True, help="Pull the image before running.")
 @registry_options
 @meta_options
+@fs_options
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive, tty, init, workdir, user, hostname, entrypoint,
-            memory, cpus, pids_limit, pull_policy, insecure, registry_timeout, image, command, meta):
+            memory, cpus, pids_limit, pull_policy, insecure, registry_timeout, image, command, meta, fs):
     """Run COMMAND (or the image's default) in a new container; exits with its exit code."""
     import os
 
@@ -86,7 +88,7 @@ def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive
     if detach and (interactive or tty):
         raise UsageError("-d cannot be combined with -i or -t")
     registry = make_options(insecure, registry_timeout)
-    req = replace(req, registry=registry, **request_fields(meta))
+    req = replace(req, registry=registry, **request_fields(meta), **fs_request_fields(fs))
     ensure_image(open_store(ctx), image, pull_policy, registry)
     if detach:
         from ..containers.lifecycle import run_detached

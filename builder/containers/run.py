@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime import process, rootless_cgroup, slirp, userns
-from runtime.spec import Mount, Overlay, Process, Resources, Root, Spec
+from runtime.devices import ALLOWED
+from runtime.spec import Overlay, Process, Resources, Root, Spec
 
 from ..errors import CairnError, UsageError
 from ..image.envlist import DEFAULT_PATH, env_list_get, env_list_set
@@ -40,9 +41,15 @@ class Volume:
     source: str
     destination: str
     readonly: bool = False
+    named: object = None  # a run_mounts.MountRequest: -v NAME:/dst or -v /dst (a volume, not a host path)
 
     @classmethod
     def parse(cls, text: str) -> "Volume":
+        from .run_mounts import parse_volume_flag
+
+        named = parse_volume_flag(text)
+        if named is not None:
+            return cls(named.source, named.target, named.readonly, named)
         parts = text.split(":")
         if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
             raise UsageError(f"invalid -v {text!r}: expected SRC:DST[:ro|rw]")
@@ -93,6 +100,14 @@ class RunRequest:
     stop_timeout: int | None = None
     healthcheck: dict | None = None  # the flags' fields of docker's Healthcheck config
     cidfile: str = ""
+    # docker's filesystem and privilege flags (builder.commands.run_fs_options)
+    read_only: bool = False
+    mounts: tuple = ()  # run_mounts.MountRequest: --mount, --tmpfs
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    privileged: bool = False
+    devices: tuple = ()  # run_privileges.DeviceRequest
+    security: object = None  # run_privileges.SecurityOptions
 
 
 def _command(config: dict, req: RunRequest) -> list[str]:
@@ -204,23 +219,30 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     if not lowers:
         lowers = [str(cdir.path / "empty")]
         os.mkdir(lowers[0])
+    from . import run_privileges
+    from .run_fs import mounts_for
+
+    fs = mounts_for(store, req, config)
+    cdir.write_state(volumes=list(fs.volumes), anonymous_volumes=list(fs.anonymous))
     spec = Spec(
         process=Process(args=tuple(args), env=tuple(env), cwd=workdir, uid=user.uid, gid=user.gid,
                         additional_gids=user.groups, terminal=req.tty, init=req.init, rlimits=req.rlimits),
-        root=Root(str(cdir.rootfs), Overlay(tuple(lowers), str(cdir.upper), str(cdir.work))),
+        root=Root(str(cdir.rootfs), Overlay(tuple(lowers), str(cdir.upper), str(cdir.work)), readonly=req.read_only),
         hostname=hostname,
-        mounts=tuple(Mount(v.destination, "bind", v.source, ("ro",) if v.readonly else ()) for v in req.volumes),
+        mounts=fs.mounts,
         resources=Resources(req.memory, req.cpus, req.pids_limit),
         files=tuple(file_mounts),
         network=req.network,
     )
+    spec, device_rules = run_privileges.apply(spec, cap_add=req.cap_add, cap_drop=req.cap_drop,
+                                              privileged=req.privileged, devices=req.devices, security=req.security)
     cdir.write_state(id=cid, name=req.name, image=req.image, image_id=str(image.id), command=args,
                      created=time.time(), status="created", owner=os.getpid(), address=str(address) if address else None,
                      stop_signal=req.stop_signal or config.get("StopSignal") or "SIGTERM", remove=req.remove,
                      stop_timeout=req.stop_timeout, labels=metadata.labels(config, req.labels),
                      healthcheck=metadata.healthcheck(config, req.healthcheck))
     ports = req.ports + (metadata.exposed_ports(config, req.ports) if req.publish_all else ())
-    return Prepared(spec, cdir, config, address, ports if req.network == "bridge" else ())
+    return Prepared(spec, cdir, config, address, ports if req.network == "bridge" else (), device_rules)
 
 
 def _write_cidfile(path: str, cid: str) -> None:
@@ -239,6 +261,7 @@ class Prepared:
     config: dict
     address: object = None  # ipaddress.IPv4Address on the bridge
     ports: tuple = ()  # runtime.portproxy.PortMapping: -p and -P's
+    device_rules: tuple = ALLOWED  # the device cgroup's allow-list
 
 
 def _stdin_null() -> None:
@@ -319,7 +342,7 @@ def run_prepared(store: Store, prep: Prepared, req: RunRequest, on_started=None)
     try:
         relay.install()
         net.setup_before_start()
-        cgroup = rootless_cgroup.create(cdir.id[:32])
+        cgroup = rootless_cgroup.create(cdir.id[:32], devices=prep.device_rules)
         cgroup.apply(spec.resources)
 
         def before_go(pid: int) -> None:
@@ -362,7 +385,12 @@ def run_prepared(store: Store, prep: Prepared, req: RunRequest, on_started=None)
             if cgroup is not None:
                 cgroup.destroy()
             if req.remove:
+                anonymous = cdir.state().get("anonymous_volumes") or ()
                 remove_tree(cdir.path)
+                if anonymous:
+                    from .volumes import remove_anonymous
+
+                    remove_anonymous(store, anonymous)
 
 
 class _SignalRelay:
