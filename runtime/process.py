@@ -77,7 +77,9 @@ def _drop_privileges(spec: Spec) -> None:
                     raise
     if proc.no_new_privileges:
         sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
-    if proc.seccomp:  # while the capabilities that loading needs are still held
+    if proc.seccomp and proc.seccomp_profile is not None:
+        seccomp.apply_profile(proc.seccomp_profile)
+    elif proc.seccomp:  # while the capabilities that loading needs are still held
         seccomp.apply(proc.capabilities)
     try:
         os.setgroups(list(proc.additional_gids))

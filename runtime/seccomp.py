@@ -99,3 +99,33 @@ def apply(capabilities: tuple[str, ...]) -> None:
         _check(lib.seccomp_load(ctx), "load")
     finally:
         lib.seccomp_release(ctx)
+
+
+def apply_profile(prof) -> None:
+    """Install a profile read by runtime.seccomp_json (docker's JSON format)."""
+    lib = _libseccomp()
+    ctx = lib.seccomp_init(prof.default_action)
+    if not ctx:
+        raise SeccompError(errno.ENOMEM, "seccomp: cannot make a filter")
+    try:
+        for name in prof.architectures:
+            token = lib.seccomp_arch_resolve_name(name.encode())
+            if token:
+                res = lib.seccomp_arch_add(ctx, token)
+                if res not in (0, -errno.EEXIST):
+                    _check(res, f"arch {name}")
+        _check(lib.seccomp_attr_set(ctx, _FLTATR_CTL_NNP, 0), "attribute")
+        for rule in prof.rules:
+            if rule.action == prof.default_action:
+                continue  # libseccomp refuses a rule that says what the default says
+            for name in rule.names:
+                nr = lib.seccomp_syscall_resolve_name(name.encode())
+                if nr < 0:
+                    continue  # a call this architecture does not have
+                args = (_ArgCmp * max(1, len(rule.args)))(*[_ArgCmp(i, op, a, b) for i, op, a, b in rule.args])
+                res = lib.seccomp_rule_add_array(ctx, rule.action, nr, len(rule.args), args)
+                if res != -errno.EEXIST:
+                    _check(res, name)
+        _check(lib.seccomp_load(ctx), "load")
+    finally:
+        lib.seccomp_release(ctx)

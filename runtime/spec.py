@@ -55,6 +55,7 @@ class Process:
     init: bool = False  # --init: tini is PID 1, reaps orphans and forwards signals to the command
     # setrlimit before exec, as OCI's process.rlimits: (type such as "RLIMIT_NOFILE", soft, hard); -1 is unlimited
     rlimits: tuple[tuple[str, int, int], ...] = ()
+    seccomp_profile: object = None  # a runtime.seccomp_json.Profile loaded instead of docker's default
 
 
 @dataclass(frozen=True)

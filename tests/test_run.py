@@ -152,7 +152,7 @@ def test_sigterm_reaches_the_container(root):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["-v", "relative:/x"], b"absolute host path"),
+    (["-v", "./relative:/x"], b"If you intended to pass a host directory, use absolute path"),  # relative: a volume
     (["-v", "/nonexistent-src:/x"], b"does not exist"),
     (["-v", "/tmp:/x:rx"], b"mode must be ro or rw"),
     (["--memory", "lots"], b"invalid --memory"),

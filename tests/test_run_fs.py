@@ -143,7 +143,7 @@ def test_privileged_and_devices(root):
     (["--mount", "type=bind,src=/no/such/dir,dst=/x"], "bind source path does not exist"),
     (["--tmpfs", "/x:dev"], "every container mount is nodev"),
     (["--cap-add", "NOT_A_CAP"], 'unknown capability: "NOT_A_CAP"'),
-    (["--security-opt", "seccomp=/etc/profile.json"], "seccomp profiles from a file are not supported"),
+    (["--security-opt", "seccomp=/no/such/profile.json"], "cannot read the seccomp profile"),
     (["--security-opt", "apparmor=docker-default"], "cairn applies no AppArmor profile"),
     (["--security-opt", "nosuchopt"], "unknown option"),
     (["--device", "/etc/passwd"], "not a device node"),
@@ -160,3 +160,37 @@ def test_volume_names_never_paths(root, name):
         res = cli(root, *command)
         assert res.returncode in (1, 2) and b"Traceback" not in res.stderr
     assert not (root / "x").exists() and not (root / "volumes" / "a").exists()
+
+
+def test_seccomp_profile_in_dockers_format(root, tmp_path):
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+        {"names": ["chmod", "fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO",
+         "excludes": {"caps": ["CAP_SYS_ADMIN"]}}]}))
+    script = "mkdir /x 2>&1; chmod 600 /etc/passwd 2>&1; grep Seccomp: /proc/self/status"
+    out = text(run(root, "--security-opt", f"seccomp={profile}", IMAGE, "sh", "-c", script))
+    assert "Permission denied" in out.splitlines()[0] and "Operation not permitted" in out.splitlines()[1]
+    assert out.splitlines()[2] == "Seccomp:\t2"
+    out = text(run(root, "--security-opt", f"seccomp={profile}", "--cap-add", "SYS_ADMIN", IMAGE, "sh", "-c",
+                   "chmod 600 /etc/passwd && echo chmod-allowed"))
+    assert out == "chmod-allowed\n"
+    if os.path.exists("/usr/share/containers/seccomp.json"):  # the containers project's default, a real profile
+        out = text(run(root, "--security-opt", "seccomp=/usr/share/containers/seccomp.json", IMAGE, "sh", "-c",
+                       "echo ok; grep Seccomp: /proc/self/status"))
+        assert out == "ok\nSeccomp:\t2\n"
+
+
+@pytest.mark.parametrize("doc,message", [
+    ({"defaultAction": "SCMP_ACT_NOTIFY"}, "SCMP_ACT_NOTIFY needs a seccomp agent"),
+    ({"syscalls": []}, "no defaultAction"),
+    ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
+                                                       "args": [{"index": 0, "value": 1, "op": "LIKE"}]}]},
+     "unknown op"),
+    ("not json", "not JSON"),
+])
+def test_bad_seccomp_profiles_are_refused(root, tmp_path, doc, message):
+    profile = tmp_path / "p.json"
+    profile.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    res = run(root, "--security-opt", f"seccomp={profile}", IMAGE, "true")
+    assert res.returncode == 2 and message.encode() in res.stderr, res.stderr

@@ -10,13 +10,15 @@ and --security-opt, parsed and applied to a runtime Spec.
 - `--device HOST[:CONTAINER[:rwm]]`: a host character or block device, made in the
   container's /dev and allowed (with those permissions) by the device cgroup.
 - `--security-opt`: no-new-privileges[:true|false] (cairn's default is true, docker's false),
-  seccomp=unconfined, systempaths=unconfined, apparmor=unconfined and label=disable (cairn
+  seccomp=unconfined or seccomp=PROFILE.json (docker's format, runtime.seccomp_json),
+  systempaths=unconfined, apparmor=unconfined and label=disable (cairn
   applies neither AppArmor nor SELinux labels, so these hold as they are). Other values are
   refused with the reason.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import re
@@ -24,10 +26,13 @@ import stat
 from dataclasses import dataclass, replace
 
 from runtime import insecure as runtime_insecure
+from runtime import seccomp_json
 from runtime.devices import ALLOWED, NODES
 from runtime.spec import CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, Device, Spec
 
 from ..errors import UsageError
+
+MAX_PROFILE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class SecurityOptions:
     no_new_privileges: bool | None = None  # None: cairn's default (on)
     seccomp: bool = True  # docker's default profile; False: unconfined
     unmask_system_paths: bool = False  # systempaths=unconfined
+    seccomp_profile: object = None  # seccomp=PROFILE.json: the parsed JSON (runtime.seccomp_json reads it)
 
 
 def _cap_name(name: str) -> str:
@@ -120,6 +126,30 @@ def _bool_value(key: str, value: str, text: str) -> bool:
     raise UsageError(f"invalid --security-opt {text!r}: invalid {key} value {value!r}: use true or false")
 
 
+def _read_profile(path: str, text: str) -> dict:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_PROFILE + 1)
+    except OSError as err:
+        raise UsageError(f"invalid --security-opt {text!r}: cannot read the seccomp profile: {err.strerror}") from None
+    if len(data) > MAX_PROFILE:
+        raise UsageError(f"invalid --security-opt {text!r}: the seccomp profile is larger than {MAX_PROFILE} bytes")
+    try:
+        doc = json.loads(data)
+    except ValueError as err:
+        raise UsageError(f"invalid --security-opt {text!r}: the seccomp profile is not JSON: {err}") from None
+    seccomp_profile(doc, DEFAULT_CAPABILITIES, text)  # checked now, with the final capabilities at start
+    return doc
+
+
+def seccomp_profile(doc: dict, caps: tuple[str, ...], text: str = "seccomp"):
+    """runtime.seccomp_json's rules of a docker profile for this capability set."""
+    try:
+        return seccomp_json.parse(doc, caps)
+    except (seccomp_json.ProfileError, TypeError, AttributeError) as err:
+        raise UsageError(f"invalid --security-opt {text!r}: {err}") from None
+
+
 def parse_security_opts(texts: tuple[str, ...]) -> SecurityOptions:
     opts = SecurityOptions()
     for text in texts:
@@ -132,11 +162,9 @@ def parse_security_opts(texts: tuple[str, ...]) -> SecurityOptions:
             if value == "unconfined":
                 opts = replace(opts, seccomp=False)
             elif value in ("", "default", "builtin"):
-                opts = replace(opts, seccomp=True)
+                opts = replace(opts, seccomp=True, seccomp_profile=None)
             else:
-                raise UsageError(f"invalid --security-opt {text!r}: seccomp profiles from a file are not supported: "
-                                 "cairn applies docker's default profile or none (seccomp=unconfined); "
-                                 "--cap-add opens the calls the default profile ties to a capability")
+                opts = replace(opts, seccomp=True, seccomp_profile=_read_profile(value, text))
         elif key == "systempaths":
             if value != "unconfined":
                 raise UsageError(f"invalid --security-opt {text!r}: systempaths takes only unconfined")
@@ -166,6 +194,9 @@ def apply(spec: Spec, *, cap_add=(), cap_drop=(), privileged=False, devices=(), 
         proc = spec.process
         caps = capabilities(tuple(cap_add), tuple(cap_drop)) if cap_add or cap_drop else proc.capabilities
         spec = replace(spec, process=replace(proc, capabilities=caps, seccomp=proc.seccomp and security.seccomp))
+        if security.seccomp and security.seccomp_profile is not None:
+            spec = replace(spec, process=replace(spec.process,
+                                                 seccomp_profile=seccomp_profile(security.seccomp_profile, caps)))
         if security.unmask_system_paths:
             spec = replace(spec, masked_paths=(), readonly_paths=())
     if security.no_new_privileges is not None:
