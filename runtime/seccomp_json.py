@@ -28,6 +28,10 @@ class ProfileError(ValueError):
     pass
 
 
+class Unsupported(ProfileError):
+    """A valid profile asks for what cairn cannot give (SCMP_ACT_NOTIFY)."""
+
+
 @dataclass(frozen=True)
 class Rule:
     names: tuple[str, ...]
@@ -44,7 +48,7 @@ class Profile:
 
 def _action(name, errno_ret, where: str) -> int:
     if name == "SCMP_ACT_NOTIFY":
-        raise ProfileError(f"{where}: SCMP_ACT_NOTIFY needs a seccomp agent, which cairn does not run")
+        raise Unsupported(f"{where}: SCMP_ACT_NOTIFY needs a seccomp agent, which cairn does not run")
     if name not in ACTIONS:
         raise ProfileError(f"{where}: unknown action {name!r}")
     code = ACTIONS[name]

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from ..errors import UsageError
+from ..errors import Refused, UsageError
 from . import cli
 from .common import Failure, human_size, open_store
 
@@ -34,9 +34,9 @@ def create_cmd(ctx, driver, labels, opts, name):
     from ..containers import volumes
 
     if driver != "local":
-        raise UsageError(f"--driver {driver} is not supported: cairn keeps volumes in its store (the local driver)")
+        raise Refused(f"--driver {driver} is not supported: cairn keeps volumes in its store (the local driver)")
     if opts:
-        raise UsageError("--opt is not supported: cairn's volumes are plain directories in its store")
+        raise Refused("--opt is not supported: cairn's volumes are plain directories in its store")
     info, _ = volumes.create(open_store(ctx), name, dict(label.partition("=")[::2] for label in labels))
     click.echo(info.name)
 

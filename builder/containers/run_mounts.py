@@ -2,9 +2,10 @@
 docker's keys), `--tmpfs PATH[:OPTS]`, and `-v NAME:/path` / `-v /path` (named and
 anonymous volumes). Pure parsing; builder.containers.run_fs turns the values into mounts.
 
-What docker means and cairn cannot honour is refused here (UsageError, exit 2) with the
-reason: bind propagation other than private, volume drivers and their options, `dev` on a
-tmpfs (every container mount is nodev: devices come only with --device).
+A bad value is a UsageError (`cairn run` exits 125, as docker run); what docker means and
+cairn cannot honour is Refused (exit 2) with the reason: bind propagation other than
+private, volume drivers and their options, `dev` on a tmpfs (every container mount is
+nodev: devices come only with --device).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from ..errors import UsageError
+from ..errors import Refused, UsageError
 
 VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # docker's rule for local volume names
 TMPFS_DEFAULTS = ("noexec", "nosuid", "nodev")  # docker's, for --tmpfs and --mount type=tmpfs
@@ -74,7 +75,7 @@ def _merge_tmpfs(options: list[str], flag: str) -> tuple[str, ...]:
             out = [o for o in out if o.partition("=")[0] != key] + [opt]
             continue
         if opt == "dev":
-            raise UsageError(f"invalid {flag}: 'dev' is not supported: every container mount is nodev in cairn; "
+            raise Refused(f"invalid {flag}: 'dev' is not supported: every container mount is nodev in cairn; "
                              "give device nodes with --device")
         if opt not in _TMPFS_FLAGS:
             raise UsageError(f"invalid {flag}: unknown tmpfs option {opt!r}")
@@ -136,28 +137,28 @@ def parse_mount(text: str) -> MountRequest:
         if key == "type":
             kind = value.lower()
             if kind not in ("bind", "tmpfs", "volume"):
-                raise UsageError(f"invalid {flag}: type {value!r} is not supported: use bind, tmpfs or volume")
+                raise Refused(f"invalid {flag}: type {value!r} is not supported: use bind, tmpfs or volume")
         elif key in ("source", "src"):
             source = value
         elif key in ("target", "destination", "dst"):
             target = value
         elif key == "bind-propagation":
             if value not in ("rprivate", "private"):
-                raise UsageError(f"invalid {flag}: bind-propagation={value} is not supported: container "
+                raise Refused(f"invalid {flag}: bind-propagation={value} is not supported: container "
                                  "mounts are private (rprivate, docker's default); nothing propagates")
         elif key == "bind-recursive":
             if value != "enabled":
-                raise UsageError(f"invalid {flag}: bind-recursive={value} is not supported: binds are "
+                raise Refused(f"invalid {flag}: bind-recursive={value} is not supported: binds are "
                                  "recursive (enabled, docker's default)")
         elif key == "bind-nonrecursive":
             if _bool(key, value, flag):
-                raise UsageError(f"invalid {flag}: bind-nonrecursive is not supported: binds are recursive")
+                raise Refused(f"invalid {flag}: bind-nonrecursive is not supported: binds are recursive")
         elif key == "consistency":
             if value not in ("consistent", "cached", "delegated", "default"):
                 raise UsageError(f"invalid {flag}: invalid consistency {value!r}")
         elif key == "volume-driver":
             if value != "local":
-                raise UsageError(f"invalid {flag}: volume-driver={value} is not supported: cairn keeps "
+                raise Refused(f"invalid {flag}: volume-driver={value} is not supported: cairn keeps "
                                  "volumes in its store (the local driver)")
         elif key == "volume-label":
             name, eq, label = value.partition("=")
@@ -165,7 +166,7 @@ def parse_mount(text: str) -> MountRequest:
                 raise UsageError(f"invalid {flag}: volume-label wants KEY=VALUE")
             labels.append((name, label))
         elif key in ("volume-opt", "volume-subpath"):
-            raise UsageError(f"invalid {flag}: {key} is not supported: cairn's volumes are plain directories "
+            raise Refused(f"invalid {flag}: {key} is not supported: cairn's volumes are plain directories "
                              "in its store, with no driver options or sub-paths")
         elif key == "tmpfs-size":
             if not _SIZE.match(value):

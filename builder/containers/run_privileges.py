@@ -12,8 +12,8 @@ and --security-opt, parsed and applied to a runtime Spec.
 - `--security-opt`: no-new-privileges[:true|false] (cairn's default is true, docker's false),
   seccomp=unconfined or seccomp=PROFILE.json (docker's format, runtime.seccomp_json),
   systempaths=unconfined, apparmor=unconfined and label=disable (cairn
-  applies neither AppArmor nor SELinux labels, so these hold as they are). Other values are
-  refused with the reason.
+  applies neither AppArmor nor SELinux labels, so these hold as they are). What cannot hold
+  here is Refused (exit 2, with the reason); a bad value is a UsageError (run exits 125).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from runtime import seccomp_json
 from runtime.devices import ALLOWED, NODES
 from runtime.spec import CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, Device, Spec
 
-from ..errors import UsageError
+from ..errors import Refused, UsageError
 
 MAX_PROFILE = 1 << 20
 
@@ -81,7 +81,7 @@ def capabilities(cap_add: tuple[str, ...], cap_drop: tuple[str, ...]) -> tuple[s
         caps = [c for c in DEFAULT_CAPABILITIES if c not in drops] + adds
     unknown = [c for c in caps if c not in available]
     if unknown:
-        raise UsageError(f"cannot add {', '.join(unknown)}: this kernel (or cairn) does not hold it")
+        raise Refused(f"cannot add {', '.join(unknown)}: this kernel (or cairn) does not hold it")
     return tuple(dict.fromkeys(caps))
 
 
@@ -107,12 +107,12 @@ def parse_device(text: str) -> DeviceRequest:
         raise UsageError(f"invalid --device {text!r}: error gathering device information while adding custom "
                          f"device \"{host}\": {err.strerror}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"invalid --device {text!r}: {host} is a directory: give each device node of it")
+        raise Refused(f"invalid --device {text!r}: {host} is a directory: give each device node of it")
     if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
         raise UsageError(f"invalid --device {text!r}: {host} is not a device node")
     path = posixpath.normpath(container)
     if not path.startswith("/dev/") or "/../" in path + "/":
-        raise UsageError(f"invalid --device {text!r}: the container path must be below /dev "
+        raise Refused(f"invalid --device {text!r}: the container path must be below /dev "
                          "(cairn makes device nodes only on the container's own /dev)")
     return DeviceRequest(path[len("/dev/"):], "b" if stat.S_ISBLK(st.st_mode) else "c",
                          os.major(st.st_rdev), os.minor(st.st_rdev), "".join(dict.fromkeys(access)))
@@ -146,6 +146,8 @@ def seccomp_profile(doc: dict, caps: tuple[str, ...], text: str = "seccomp"):
     """runtime.seccomp_json's rules of a docker profile for this capability set."""
     try:
         return seccomp_json.parse(doc, caps)
+    except seccomp_json.Unsupported as err:
+        raise Refused(f"invalid --security-opt {text!r}: {err}") from None
     except (seccomp_json.ProfileError, TypeError, AttributeError) as err:
         raise UsageError(f"invalid --security-opt {text!r}: {err}") from None
 
@@ -171,11 +173,11 @@ def parse_security_opts(texts: tuple[str, ...]) -> SecurityOptions:
             opts = replace(opts, unmask_system_paths=True)
         elif key == "apparmor":
             if value != "unconfined":
-                raise UsageError(f"invalid --security-opt {text!r}: cairn applies no AppArmor profile, so it "
+                raise Refused(f"invalid --security-opt {text!r}: cairn applies no AppArmor profile, so it "
                                  f"cannot confine a container with {value!r}; only apparmor=unconfined holds")
         elif key == "label":
             if value != "disable":
-                raise UsageError(f"invalid --security-opt {text!r}: cairn sets no SELinux labels; only "
+                raise Refused(f"invalid --security-opt {text!r}: cairn sets no SELinux labels; only "
                                  "label=disable holds")
         else:
             raise UsageError(f"invalid --security-opt {text!r}: unknown option {key!r} (use no-new-privileges, "
