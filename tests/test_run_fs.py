@@ -192,7 +192,7 @@ def test_seccomp_profile_in_dockers_format(root, tmp_path):
     ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO",
                                                        "args": [{"index": 0, "value": 1, "op": "LIKE"}]}]},
      "unknown op"),
-    ("not json", "not JSON"),
+    ("not json", "is not valid JSON"),
 ])
 def test_bad_seccomp_profiles_are_refused(root, tmp_path, doc, message):
     profile = tmp_path / "p.json"

@@ -7,9 +7,9 @@ RunRequest fields, parsed), so run.py's signature grows by one name only.
 
 from __future__ import annotations
 
-import functools
-
 import click
+
+from .option_group import option_group
 
 _OPTIONS = (
     click.option("--read-only", "read_only", is_flag=True, help="Mount the container's root filesystem read-only."),
@@ -29,15 +29,7 @@ _OPTIONS = (
 _KEYS = ("read_only", "tmpfs", "mounts", "cap_add", "cap_drop", "privileged", "devices", "security_opt")
 
 
-def fs_options(f):
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        raw = {key: kwargs.pop(key) for key in _KEYS}
-        return f(*args, fs=raw, **kwargs)
-
-    for option in reversed(_OPTIONS):
-        wrapper = option(wrapper)
-    return wrapper
+fs_options = option_group("fs", _OPTIONS, _KEYS)
 
 
 def fs_request_fields(raw: dict) -> dict:

@@ -8,7 +8,6 @@ them over as one `meta` dict; `request_fields` turns that into RunRequest fields
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import os
 import re
@@ -17,6 +16,7 @@ import signal
 import click
 
 from ..errors import UsageError
+from .option_group import option_group
 
 _MULTI = dict(multiple=True)
 OPTIONS = (
@@ -55,17 +55,7 @@ _HEALTH_DURATIONS = (("health_interval", "Interval"), ("health_timeout", "Timeou
                      ("health_start_period", "StartPeriod"), ("health_start_interval", "StartInterval"))
 
 
-def meta_options(f):
-    """Adds the flags; the command gets them as one `meta` keyword argument."""
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        meta = {name: kwargs.pop(name) for name in NAMES}
-        return f(*args, meta=meta, **kwargs)
-
-    for option in reversed(OPTIONS):
-        wrapper = option(wrapper)
-    return wrapper
+meta_options = option_group("meta", OPTIONS, NAMES)  # the command gets them as one `meta` argument
 
 
 def request_fields(meta: dict) -> dict:

@@ -18,7 +18,6 @@ and --security-opt, parsed and applied to a runtime Spec.
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import re
@@ -30,6 +29,7 @@ from runtime import seccomp_json
 from runtime.devices import ALLOWED, NODES
 from runtime.spec import CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, Device, Spec
 
+from ..bounded import loads_json, read_regular_file
 from ..errors import Refused, UsageError
 
 MAX_PROFILE = 1 << 20
@@ -127,17 +127,8 @@ def _bool_value(key: str, value: str, text: str) -> bool:
 
 
 def _read_profile(path: str, text: str) -> dict:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_PROFILE + 1)
-    except OSError as err:
-        raise UsageError(f"invalid --security-opt {text!r}: cannot read the seccomp profile: {err.strerror}") from None
-    if len(data) > MAX_PROFILE:
-        raise UsageError(f"invalid --security-opt {text!r}: the seccomp profile is larger than {MAX_PROFILE} bytes")
-    try:
-        doc = json.loads(data)
-    except ValueError as err:
-        raise UsageError(f"invalid --security-opt {text!r}: the seccomp profile is not JSON: {err}") from None
+    what = f"the seccomp profile {path}"
+    doc = loads_json(read_regular_file(path, MAX_PROFILE, what), what)
     seccomp_profile(doc, DEFAULT_CAPABILITIES, text)  # checked now, with the final capabilities at start
     return doc
 
