@@ -37,7 +37,8 @@ def create_cmd(ctx, driver, labels, opts, name):
         raise Refused(f"--driver {driver} is not supported: cairn keeps volumes in its store (the local driver)")
     if opts:
         raise Refused("--opt is not supported: cairn's volumes are plain directories in its store")
-    info, _ = volumes.create(open_store(ctx), name, dict(label.partition("=")[::2] for label in labels))
+    info, _ = volumes.create(open_store(ctx), name, dict(label.partition("=")[::2] for label in labels),
+                             anonymous=False)
     click.echo(info.name)
 
 

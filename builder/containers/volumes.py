@@ -69,11 +69,14 @@ def get(store: Store, name: str) -> VolumeInfo | None:
                       bool(meta.get("Anonymous")))
 
 
-def create(store: Store, name: str | None = None, labels: dict | None = None) -> tuple[VolumeInfo, bool]:
+def create(store: Store, name: str | None = None, labels: dict | None = None,
+           anonymous: bool | None = None) -> tuple[VolumeInfo, bool]:
     """(the volume, whether it was made now); an existing volume is returned as it is.
-    Without a name, an anonymous volume with a random 64-hex name."""
-    anonymous = name is None
-    name = os.urandom(32).hex() if anonymous else _checked(name)
+    Without a name, a random 64-hex one: anonymous (prune removes it unless asked not to:
+    `cairn volume create` with no name makes a named one, as docker does)."""
+    if anonymous is None:
+        anonymous = name is None
+    name = os.urandom(32).hex() if name is None else _checked(name)
     found = get(store, name)
     if found is not None:
         return found, False
