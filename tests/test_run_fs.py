@@ -79,6 +79,7 @@ def test_named_volumes_live_in_the_store(root):
     assert info["Name"] == "appdata" and info["Driver"] == "local"
     assert open(os.path.join(info["Mountpoint"], "f")).read() == "kept\n"
     assert info["Mountpoint"].startswith(str(root))
+    assert text(cli(root, "volume", "inspect", "-f", "{{.Mountpoint}}", "appdata")) == info["Mountpoint"] + "\n"
 
 
 def test_volume_in_use_is_not_removed(root):

@@ -14,13 +14,7 @@ from .common import Failure, human_size, open_store
 
 @cli.group("volume")
 def volume_group():
-    """Manage volumes.
-
-    \b
-    Examples:
-      cairn volume create data && cairn run --rm -v data:/data busybox:local ls /data
-      cairn volume prune -f
-    """
+    """Manage volumes (named ones, and the anonymous ones of images' VOLUMEs)."""
 
 
 @volume_group.command("create")
@@ -56,19 +50,28 @@ def ls_cmd(ctx, quiet):
         click.echo(info.name if quiet else f"{'local':<10}{info.name}")
 
 
-@volume_group.command("inspect")
+@volume_group.command("inspect", epilog="\b\nExamples:\n  cairn volume inspect data\n"
+                      "  cairn volume inspect -f '{{.Mountpoint}}' data")
+@click.option("-f", "--format", "fmt", default=None, metavar="TEMPLATE", help="A Go template per volume.")
 @click.argument("names", nargs=-1, required=True)
 @click.pass_context
-def inspect_cmd(ctx, names):
+def inspect_cmd(ctx, fmt, names):
     """Show volumes as JSON, as docker volume inspect does."""
     from ..containers import volumes
+    from .gotemplate import TemplateError, render
 
     store = open_store(ctx)
     found, missing = [], []
     for name in names:
         info = volumes.get(store, name)
         (missing.append(name) if info is None else found.append(info.inspect()))
-    click.echo(json.dumps(found, indent=4))
+    if fmt is None:
+        click.echo(json.dumps(found, indent=4))
+    for doc in found if fmt is not None else ():
+        try:
+            click.echo(render(fmt, doc))
+        except TemplateError as err:
+            raise UsageError(f"invalid --format: {err}") from None
     if missing:
         raise Failure("\n".join(f"Error response from daemon: get {n}: no such volume" for n in missing), 1)
 
