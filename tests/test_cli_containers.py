@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -158,6 +159,12 @@ def test_logs_tail_and_follow(box):
         interrupted.stderr.close()
         for args, want in ((["--tail", "2"], b"4\n5\n"), (["-n", "0"], b""), (["--tail", "all"], b"1\n2\n3\n4\n5\n")):
             assert cairn_cli("logs", *args, "chatty", root=root).stdout == want
+        timed = cairn_cli("logs", "--timestamps", "chatty", root=root).stdout.decode().splitlines()
+        stamps = [re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{9})Z (\d)", line) for line in timed]
+        assert all(stamps) and [m.group(3) for m in stamps] == ["1", "2", "3", "4", "5"], timed
+        assert [m.group(1, 2) for m in stamps] == sorted(m.group(1, 2) for m in stamps)
+        fifth = datetime.strptime(stamps[-1].group(1) + "+0000", "%Y-%m-%dT%H:%M:%S%z").timestamp()
+        after_fifth = f"{fifth + int(stamps[-1].group(2)) / 1e9 + 0.000002:.6f}"
         assert cairn_cli("stop", "chatty", root=root).returncode == 0
         rest, _ = follower.communicate(timeout=30)  # -f ends when the container exits
         assert follower.returncode == 0 and rest == b"bye\n"
@@ -168,5 +175,8 @@ def test_logs_tail_and_follow(box):
                 proc.wait()
     assert cairn_cli("logs", "--tail", "1", "chatty", root=root).stdout == b"bye\n"
     assert cairn_cli("logs", "-f", "--tail", "2", "chatty", root=root).stdout == b"5\nbye\n"  # exited: no wait
-    refused = cairn("logs", "-t", "chatty", root=root)
-    assert refused.returncode == 2 and "no time per line" in refused.stderr
+    assert cairn_cli("logs", "--since", after_fifth, "chatty", root=root).stdout == b"bye\n"
+    assert cairn_cli("logs", "--since", "10m", "--tail", "2", "chatty", root=root).stdout == b"5\nbye\n"
+    assert re.fullmatch(rb"\S+Z bye\n", cairn_cli("logs", "-t", "-n", "1", "-f", "chatty", root=root).stdout)
+    bad = cairn("logs", "--since", "yesterday", "chatty", root=root)
+    assert bad.returncode == 2 and "invalid value for --since" in bad.stderr

@@ -1,5 +1,5 @@
 """`cairn logs --tail N` reads a log from its end: a case table for where the last N lines
-start, and a check that a long log is not read whole."""
+start, a check that a long log is not read whole, and --since and -t as docker writes them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import io
 
 import pytest
 
+from builder.commands.common import parse_since
+from builder.commands.log_lines import stamp
 from builder.containers.logfile import copy_from, tail_offset
+from builder.errors import UsageError
 
 CASES = [  # log, N -> what --tail N prints
     (b"", 3, b""),
@@ -47,3 +50,30 @@ def test_tail_of_a_long_log_reads_only_its_end():
     offset = tail_offset(f, 3)
     assert log[offset:] == b"line 599997\nline 599998\nline 599999\n"
     assert f.bytes_read <= 2 * 64 * 1024
+
+
+@pytest.mark.parametrize("text,want", [
+    ("1700000000.5", 1700000000.5),
+    ("2013-01-02T13:23:37Z", 1357133017.0),
+    ("2013-01-02T13:23:37.123456789Z", 1357133017.123456),
+    ("2013-01-02", 1357084800.0),
+])
+def test_since_absolute(text, want):
+    assert parse_since(text) == pytest.approx(want, abs=1e-6)
+
+
+@pytest.mark.parametrize("text,seconds", [("42m", 2520), ("1h30m", 5400), ("10s", 10), ("1.5h", 5400)])
+def test_since_relative(text, seconds):
+    import time
+
+    assert time.time() - parse_since(text) == pytest.approx(seconds, abs=5)
+
+
+def test_since_refuses_what_docker_refuses():
+    with pytest.raises(UsageError, match="invalid value for --since"):
+        parse_since("yesterday")
+
+
+def test_timestamps_as_docker_prints_them():
+    assert stamp(1700000000123456789) == b"2023-11-14T22:13:20.123456789Z "
+    assert stamp(5) == b"1970-01-01T00:00:00.000000005Z "

@@ -137,6 +137,27 @@ def parse_time(value) -> float | None:
         return None
 
 
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_since(text: str) -> float:
+    """docker's --since/--until: a Go duration before now (`42m`, `1h30m`), a Unix time
+    (`1700000000.5`), or an RFC 3339 time or date (`2013-01-02T13:23:37Z`, `2013-01-02`)."""
+    value = text.strip()
+    if value and _GO_DURATION.sub("", value) == "":
+        return time.time() - sum(float(n) * _UNITS[u] for n, u in _GO_DURATION.findall(value))
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    then = parse_time(value)
+    if then is None:
+        raise UsageError(f"invalid value for --since: {text!r} (a duration such as 42m, a Unix time, or "
+                         "an RFC 3339 time such as 2013-01-02T13:23:37Z)")
+    return then
+
+
 def human_ago(value) -> str:
     """docker's CREATED column: `2 minutes ago`, or `N/A` without a time."""
     then = parse_time(value)

@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from ..errors import CairnError, UsageError
+from ..errors import CairnError
 from . import cli
-from .common import open_store
+from .common import open_store, parse_since
 
 
 @cli.command("ps")
@@ -116,26 +116,27 @@ def rm_cmd(ctx, force, containers):
 @click.option("-f", "--follow", is_flag=True, help="Follow log output (until the container exits).")
 @click.option("-n", "--tail", default="all", show_default=True, metavar="N|all",
               help="Number of lines to show from the end of the logs.")
-@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps (refused: see below).")
-@click.option("--since", metavar="TIME", help="Show logs since a time (refused: see below).")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
+@click.option("--since", metavar="TIME",
+              help="Show logs since a timestamp (2013-01-02T13:23:37Z) or relative time (42m for 42 minutes).")
 @click.argument("container")
 @click.pass_context
 def logs_cmd(ctx, follow, tail, timestamps, since, container):
-    """Fetch the output (stdout and stderr together) of a detached container.
-
-    -t and --since are refused (exit status 2): the log is the container's output as it
-    wrote it, with no time kept per line."""
+    """Fetch the output (stdout and stderr together) of a detached container."""
     from ..containers.lifecycle import log_file, still_running
     from ..containers.logfile import copy_from, tail_offset
 
-    if timestamps or since:
-        raise UsageError(f"logs {'--timestamps' if timestamps else '--since'}: cairn keeps a container's "
-                         "output as it wrote it, with no time per line; use `cairn logs --tail N` instead")
+    since_ts = parse_since(since) if since else None
     try:
         lines = int(tail)
     except ValueError:
         lines = -1  # docker reads anything but a number (`all`, say) as everything
     c, f = log_file(open_store(ctx), container)
     with f:
-        offset = tail_offset(f, lines) if lines >= 0 else 0
-        copy_from(f, offset, sys.stdout.buffer, lambda: still_running(c), follow)
+        offset = tail_offset(f, lines) if lines >= 0 and since_ts is None else 0
+        if not timestamps and since_ts is None:
+            copy_from(f, offset, sys.stdout.buffer, lambda: still_running(c), follow)
+            return
+        from .log_lines import write_timed
+
+        write_timed(c, f, offset, lines, since_ts, timestamps, follow, lambda: still_running(c))

@@ -35,6 +35,9 @@ def run_detached(store: Store, req: RunRequest) -> str:
             os.dup2(log, 2)
             os.close(null)
             os.close(log)
+            from .logindex import start_indexer
+
+            start_indexer(prep.cdir.path / "log", close_fds=(write_fd,))  # for logs -t and --since
             own = Store(store.root)  # never share the parent's SQLite connection
             if prep.address is not None:
                 from .ipam import claim

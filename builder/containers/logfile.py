@@ -58,3 +58,32 @@ def copy_from(f: BinaryIO, offset: int, out: BinaryIO, running: Callable[[], boo
             out.flush()
             return
         time.sleep(poll)
+
+
+def lines_from(f: BinaryIO, offset: int, running: Callable[[], bool], follow: bool,
+               poll: float = 0.1):
+    """(offset, line) of each line from `offset` (a last line without its newline too, once
+    nothing more can come), following the file as copy_from does."""
+    f.seek(offset)
+    pending = b""
+    while True:
+        chunk = f.read(_BLOCK)
+        if chunk:
+            pending += chunk
+            *whole, pending = pending.split(b"\n")
+            for line in whole:
+                yield offset, line + b"\n"
+                offset += len(line) + 1
+            continue
+        if follow and running():
+            time.sleep(poll)
+            continue
+        rest = f.read()
+        pending += rest
+        *whole, pending = pending.split(b"\n")
+        for line in whole:
+            yield offset, line + b"\n"
+            offset += len(line) + 1
+        if pending:
+            yield offset, pending
+        return

@@ -1,0 +1,70 @@
+"""`cairn logs -t` and `--since`: the log's lines with the time each was written (from
+containers/logindex.py), as docker prints them (`2026-11-30T11:44:05.123456789Z line`)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from datetime import UTC, datetime
+
+
+def stamp(ns: int) -> bytes:
+    """docker's RFC3339NanoFixed in UTC."""
+    whole, nanos = divmod(ns, 1_000_000_000)
+    text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{nanos:09d}Z ".encode()
+
+
+class _Times:
+    """The time of each line, walking the index alongside the log."""
+
+    def __init__(self, log, start: int, running):
+        from ..containers.logindex import read_index
+
+        self.entries = read_index(log, start)
+        self.current = next(self.entries, None)
+        self.last: tuple[int, int] | None = None
+        self.running = running
+
+    def at(self, offset: int) -> int:
+        while self.current is not None and self.current[0] <= offset:
+            self.last = self.current
+            self.current = next(self.entries, None)
+        if self.last is not None and self.last[0] == offset:
+            return self.last[1]
+        if self.last is None or self.running():  # not indexed yet: being written now
+            return time.time_ns()
+        return self.last[1]
+
+
+def write_timed(c, f, offset: int, tail: int, since: float | None, timestamps: bool, follow: bool,
+                running) -> None:
+    from ..containers.logfile import lines_from
+
+    out = sys.stdout.buffer
+    times = _Times(c.path / "log", offset, running)
+    kept: deque = deque(maxlen=tail if tail >= 0 and since is not None else None)
+    end = f.seek(0, 2)
+    next_offset = offset
+    for line_offset, line in lines_from(f, offset, running, False):
+        if line_offset + len(line) > end or not line.endswith(b"\n"):
+            break  # the line being written: phase two takes it
+        next_offset = line_offset + len(line)
+        when = times.at(line_offset)
+        if since is None or when >= since * 1e9:
+            kept.append((when, line))
+    for when, line in kept:
+        out.write((stamp(when) if timestamps else b"") + line)
+    out.flush()
+    _rest(out, f, next_offset, times, since, timestamps, running, follow)
+
+
+def _rest(out, f, offset, times, since, timestamps, running, follow) -> None:
+    from ..containers.logfile import lines_from
+
+    for line_offset, line in lines_from(f, offset, running, follow):
+        when = times.at(line_offset)
+        if since is None or when >= since * 1e9:
+            out.write((stamp(when) if timestamps else b"") + line)
+            out.flush()
