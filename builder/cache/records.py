@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from ..image import oci
 from ..image.digest import Digest
-from ..registry.locations import remote_layer
 from ..store.store import Store
 from .keys import canonical
 
@@ -48,6 +47,9 @@ def lookup(store: Store, key: str) -> "Hit | Missing | None":
         if blobs in ("snapshot", "good"):
             hit = Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, row[1] or 0), created=row[2] or 0.0)
         else:
+            # (only for a layer with no bytes here)
+            from ..registry.locations import remote_layer
+
             corrupt = blobs == "corrupt"
             remote = remote_layer(store, diff_id)
             if remote is None:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 
 import click
 
@@ -47,6 +44,8 @@ def _check(last, rev_range, repo):
         raise UsageError("--last and --rev-range cannot be used together")
     if os.geteuid() != 0:
         raise UsageError("cairn bench builds images: it needs root")
+    from pathlib import Path
+
     return toplevel(Path(repo))
 
 
@@ -55,6 +54,9 @@ def _store(ctx, cold: bool):
     if not cold:
         yield open_store(ctx)
         return
+    import shutil
+    import tempfile
+
     from ..store.store import Store
 
     root = tempfile.mkdtemp(prefix="cairn-bench-store-")
@@ -121,6 +123,7 @@ def compare_cmd(ctx, repo, last, rev_range, context, build_args, target, cold, j
     A Dockerfile that exists here is used for every commit; otherwise it is a path inside
     the repository."""
     import json
+    from pathlib import Path
 
     from ..args import parse_build_args
     from ..bench import report

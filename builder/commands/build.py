@@ -207,9 +207,11 @@ def _answer(ctx, call, context, dockerfile, target, build_args, platform) -> Non
 
 
 def is_remote(context: str) -> bool:
+    if context == "-" or os.path.isdir(context):
+        return False  # (the URL machinery loads only for a URL)
     from ..remote_context import is_remote as remote
 
-    return context != "-" and remote(context)
+    return remote(context)
 
 
 def _named_contexts(values) -> tuple:

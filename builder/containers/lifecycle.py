@@ -11,15 +11,20 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import TYPE_CHECKING
 
 from ..errors import CairnError
 from ..store.store import Store, remove_tree
 from .dirs import ContainerDir, all_containers, find_container, process_alive
 from .metadata import DEFAULT_STOP_TIMEOUT
-from .run import ContainerError, RunRequest, prepare, run_prepared
+
+if TYPE_CHECKING:  # (ps, stop, rm and logs load no runtime: run does, when it starts one)
+    from .run import RunRequest
 
 
 def run_detached(store: Store, req: RunRequest) -> str:
+    from .run import ContainerError, prepare, run_prepared
+
     prep = prepare(store, req)
     read_fd, write_fd = os.pipe()
     pid = os.fork()

@@ -14,8 +14,8 @@ import itertools
 import os
 import posixpath
 import stat
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import grammar
@@ -28,7 +28,6 @@ from ..cache.keys import chain_id, portable_position, step_key
 from ..cache.redact import redact
 from ..cache.sources import StatCache, hash_context_sources
 from ..cache.stage_sources import from_layers, stage_content
-from ..containers.users import resolve_user
 from ..errors import CairnError
 from ..image import config as image_config
 from ..image import oci
@@ -44,7 +43,6 @@ from ..store import images
 from ..store.store import Store, remove_tree
 from . import epoch as epoch_arg
 from . import epoch_stage
-from .add_git import copy_git_source, git_sources, key_entries
 from .base_images import BaseImages, StageBases
 from .build_checks import run_build_checks
 from .context import BuildContext
@@ -144,6 +142,8 @@ def _is_archive(ctx: BuildContext, rel: str) -> bool:
 def _chown(state: StageState, spec: str) -> tuple[int, int] | None:
     if not spec:
         return None
+    from ..containers.users import resolve_user
+
     lowers = state.lowerdirs()
     user = resolve_user(spec, read_file(lowers, "/etc/passwd"), read_file(lowers, "/etc/group"))
     return user.uid, user.gid
@@ -220,6 +220,8 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
     urls: list[str] = []
     repos = []  # (source, GitRef, commit) of each git source
     if isinstance(cmd, t.Add):
+        from .add_git import git_sources  # (git and its URL parsing load only for ADD)
+
         repos = git_sources(store, state.git_commits, [state.scope.expand(s) for s in cmd.sources],
                             cmd.keep_git_dir, state.scope.expand(cmd.checksum))
         for src in cmd.sources:
@@ -255,6 +257,8 @@ def _copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=N
             unpack_archive_into(layer_dir, ctx.open_file(rel), dest, workdir, state.lowerdirs(),
                                 _chown(state, scope.expand(cmd.chown)))
         for _, ref, commit in repos:
+            from .add_git import copy_git_source
+
             copy_git_source(store, layer_dir, ref, commit, dest, workdir, state.lowerdirs(),
                             _chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)))
         for url in urls:
@@ -359,6 +363,8 @@ def _cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContex
             definition["unpack"] = cmd.unpack
             if cmd.user_agent:  # (only then: the keys of every other ADD stay as they were)
                 definition["user_agent"] = scope.expand(cmd.user_agent)
+            from .add_git import git_sources, key_entries
+
             repos = git_sources(store, state.git_commits, sources, cmd.keep_git_dir, scope.expand(cmd.checksum))
             if repos:  # keyed by the commit each resolves to
                 definition["git"] = key_entries(repos)
@@ -447,11 +453,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     refuse_foreign_runs(bp, stage_plats)
     epoch = _epoch(store, plan, g, build_args, options.dockerfile_name)
     ctx = BuildContext.open(context_dir, dockerfile_path)
-    from .run_step import reap_orphan_cgroups
-
-    reap_orphan_cgroups()  # what a build killed with -9 left
-    if options.run_resources is not None and options.run_resources.cgroup_parent:
-        reap_orphan_cgroups(options.run_resources.cgroup_parent)
+    reap_orphans = _Once(lambda: _reap_orphan_cgroups(options))  # before the build's first RUN step
     store.remove_orphaned_tmp()
     states: dict[int, StageState] = {}
     steps: list[dict] = []
@@ -521,6 +523,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                         layer = None if hit.empty else Layer(hit.diff_id, hit.descriptor, keyonly)
                         made = hit.created or None
                 if not cached:
+                    if isinstance(cmd, t.Run):
+                        reap_orphans()
                     if keyed is not None:
                         details = explain_details(store, position, key, inputs,
                                                   remote.earlier_inputs(portable, key) if remote else None)
@@ -619,12 +623,36 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     return BuildResult(image, tuple(steps), checks)
 
 
+def _reap_orphan_cgroups(options: BuildOptions) -> None:
+    """What a build killed with -9 left (the runtime loads only for a build that runs a step)."""
+    from .run_step import reap_orphan_cgroups
+
+    reap_orphan_cgroups()
+    if options.run_resources is not None and options.run_resources.cgroup_parent:
+        reap_orphan_cgroups(options.run_resources.cgroup_parent)
+
+
+class _Once:
+    """Calls fn the first time it is called, from whichever stage's thread comes first."""
+
+    def __init__(self, fn):
+        self._fn, self._lock, self._done = fn, threading.Lock(), False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if not self._done:
+                self._done = True
+                self._fn()
+
+
 def _run_levels(bp, planned: dict, states: dict, run_stage) -> None:
     for level in bp.levels:
         if len(level) == 1:
             states[level[0]] = run_stage(planned[level[0]])
             continue
         # Independent stages run side by side; the first failure is reported after all end.
+        from concurrent.futures import ThreadPoolExecutor  # (it loads logging: only when needed)
+
         with ThreadPoolExecutor(max_workers=len(level), thread_name_prefix="cairn-stage") as pool:
             futures = {i: pool.submit(run_stage, planned[i]) for i in level}
         for i in level:

@@ -10,19 +10,14 @@ at most UNPACKED_LIMIT bytes of it (beyond that it counts as no tar: the epoch s
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
-import http.client
 import os
-import urllib.error
-import urllib.request
 
 import grammar
 
 from ..errors import CairnError, UsageError
 from ..instructions import types as t
 from ..store.store import Store, remove_tree
-from .download import TIMEOUT
 
 LIMIT = 4 << 30            # bytes downloaded
 UNPACKED_LIMIT = 64 << 30  # bytes of tar read once decompressed (a compression bomb stops there)
@@ -107,6 +102,13 @@ def stage_epoch(store: Store, stage: t.Stage, global_values: dict[str, str], bui
 
 def _download(url: str, path: str, algo: str) -> tuple[int | None, str]:
     """Fetch url to path (at most LIMIT bytes): (its Last-Modified in seconds or None, its digest)."""
+    import email.utils  # (http and its helpers load only when a build downloads)
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    from .download import TIMEOUT
+
     h = hashlib.new(algo)
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT) as resp, open(path, "wb") as out:

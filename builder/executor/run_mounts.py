@@ -22,14 +22,17 @@ import stat
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from runtime import tree, userns
-from runtime.spec import Mount
+from runtime import tree
 from runtime.tree import Tree
 
 from ..errors import CairnError
 from ..image.merged_view import MergedView
 from ..instructions.mounts import parse_mount
+
+if TYPE_CHECKING:
+    from runtime.spec import Mount
 
 CACHE_DIR = "cache-mounts"
 SECRET_MAX = 500 * 1024  # BuildKit's limit on a secret's size
@@ -41,6 +44,13 @@ class RunMounts:
     scratch: list[str] = field(default_factory=list)  # directories to remove after the step
     env: dict[str, str] = field(default_factory=dict)  # variables from secrets (env=NAME)
     forwards: list = field(default_factory=list)  # ssh agent relays to close after the step
+
+
+def _mount(*args) -> Mount:
+    """A runtime mount (the runtime loads when a step runs, not when a cached build keys it)."""
+    from runtime.spec import Mount
+
+    return Mount(*args)
 
 
 def cache_dir_name(mount_id: str) -> str:
@@ -101,7 +111,7 @@ def _resolve_one(m, context, store, secrets, from_layers, out: RunMounts, fresh=
         _secret(m, secrets, store, out)
     elif m.type == "tmpfs":
         opts = ("nosuid", "nodev") + ((f"size={m.size}",) if m.size else ())
-        out.mounts.append(Mount(m.target, "tmpfs", "tmpfs", opts))
+        out.mounts.append(_mount(m.target, "tmpfs", "tmpfs", opts))
     elif m.type == "cache":
         out.mounts.append(_cache_mount(m, store, fresh))
     elif m.type == "bind" and m.from_:
@@ -143,7 +153,7 @@ def _secret(m, secrets, store, out: RunMounts) -> None:
         t.write_file("secret", data, 0o400)
         tree.set_meta(t.fd, "secret", owner=(m.uid or 0, m.gid or 0), mode=m.mode if m.mode is not None else 0o400)
         path = os.path.join(t.root, "secret")
-    out.mounts.append(Mount(m.target or f"/run/secrets/{sid}", "bind", path, ("ro", "nosuid", "nodev")))
+    out.mounts.append(_mount(m.target or f"/run/secrets/{sid}", "bind", path, ("ro", "nosuid", "nodev")))
 
 
 def _ssh(m, sources, index: int, store, out: RunMounts) -> None:
@@ -160,7 +170,7 @@ def _ssh(m, sources, index: int, store, out: RunMounts) -> None:
     forward = Forward(source, m.mode if m.mode is not None else 0o600, m.uid or 0, m.gid or 0, store)
     out.forwards.append(forward)
     target = m.target or f"/run/buildkit/ssh_agent.{index}"
-    out.mounts.append(Mount(target, "bind", forward.path, ("nosuid", "nodev", "noexec")))
+    out.mounts.append(_mount(target, "bind", forward.path, ("nosuid", "nodev", "noexec")))
     out.env.setdefault("SSH_AUTH_SOCK", target)
 
 
@@ -184,7 +194,7 @@ def _cache_mount(m, store, fresh=None) -> Mount:
     if made:
         os.chown(path, m.uid or 0, m.gid or 0)
         os.chmod(path, m.mode if m.mode is not None else 0o755)
-    return Mount(m.target, "bind", path, ("ro",) if m.readonly else ())
+    return _mount(m.target, "bind", path, ("ro",) if m.readonly else ())
 
 
 def _scratch(store, prefix: str, out: RunMounts) -> str:
@@ -227,11 +237,11 @@ def _context_bind(m, context, store, out: RunMounts) -> None:
     st = context.lstat(rel)
     host = str(context.path(rel))
     if not stat.S_ISDIR(st.st_mode):
-        out.mounts.append(Mount(m.target, "bind", host, ("ro", "nosuid", "nodev")))
+        out.mounts.append(_mount(m.target, "bind", host, ("ro", "nosuid", "nodev")))
         return
     hidden = _scratch(store, "mount-ignored-", out)
     _whiteout_ignored(context, rel, hidden)
-    out.mounts.append(Mount(m.target, "overlay", "overlay", _overlay([hidden, host], m.readonly, store, out)))
+    out.mounts.append(_mount(m.target, "overlay", "overlay", _overlay([hidden, host], m.readonly, store, out)))
 
 
 def _whiteout_ignored(context, rel: str, into: str) -> None:
@@ -264,7 +274,7 @@ def _stage_bind(m, layers: list[str], name: str, store, out: RunMounts) -> None:
     if st is None:
         raise CairnError(f"--mount from={name}: {m.source or '/'} not found there")
     if not stat.S_ISDIR(st.st_mode):
-        out.mounts.append(Mount(m.target, "bind", view.host_path(rel), ("ro", "nosuid", "nodev")))
+        out.mounts.append(_mount(m.target, "bind", view.host_path(rel), ("ro", "nosuid", "nodev")))
         return
     dirs = []
     for layer in layers:
@@ -280,10 +290,12 @@ def _stage_bind(m, layers: list[str], name: str, store, out: RunMounts) -> None:
             break
     if not dirs:
         dirs = [_scratch(store, "mount-empty-", out)]
-    out.mounts.append(Mount(m.target, "overlay", "overlay", _overlay(dirs, m.readonly, store, out)))
+    out.mounts.append(_mount(m.target, "overlay", "overlay", _overlay(dirs, m.readonly, store, out)))
 
 
 def _opaque(path: str) -> bool:
+    from runtime import userns  # (when a step runs, not when a cached build keys it)
+
     try:
         return os.getxattr(path, userns.opaque_xattr(), follow_symlinks=False) == b"y"
     except OSError:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-
-from runtime.cgroups import check_parent
-from runtime.spec import Mount, Resources
+from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..units import ram_in_bytes
+
+if TYPE_CHECKING:  # (the runtime loads when a RUN step runs, not when a cached build keys one)
+    from runtime.spec import Mount, Resources
 
 # docker's ulimit names (go-units), as OCI rlimit types; "as" is left out, as docker does
 ULIMITS = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
@@ -42,11 +43,15 @@ class RunResources:
         return tuple((f"RLIMIT_{name.upper()}", soft, hard) for name, soft, hard in self.ulimits)
 
     def resources(self) -> Resources:
+        from runtime.spec import Resources
+
         return Resources(memory=self.memory, memory_swap=self.memory_swap, cpu_quota=self.cpu_quota,
                          cpu_period=self.cpu_period)
 
     def mounts(self) -> tuple[Mount, ...]:
         """/dev/shm of the given size, over the runtime's default (64 MiB), as docker's ShmSize."""
+        from runtime.spec import Mount
+
         if not self.shm_size:
             return ()
         return (Mount("/dev/shm", "tmpfs", "shm", ("nosuid", "noexec", "nodev", "mode=1777", f"size={self.shm_size}")),)
@@ -70,6 +75,8 @@ def parse(shm_size: str | None = None, ulimits: tuple[str, ...] = (), cgroup_par
         raise UsageError(f"invalid --cpu-period {cpu_period}: from 1000 to 1000000 microseconds")
     if cgroup_parent:  # an empty one is docker's default: none
         try:
+            from runtime.cgroups import check_parent
+
             check_parent(cgroup_parent)
         except ValueError as err:
             raise UsageError(f"invalid --cgroup-parent: {err}") from None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from ..errors import CairnError
@@ -26,6 +25,8 @@ class BlobWriter:
     def __init__(self, blobs: "BlobStore", expected: Digest | None = None):
         self._blobs = blobs
         self.expected = expected
+        import tempfile  # (not at start-up: it loads random, for names)
+
         fd, self._tmp = tempfile.mkstemp(dir=blobs.tmp_dir, prefix=f"{blobs.tmp_prefix}blob-")
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self._hash = hashlib.sha256()

@@ -114,9 +114,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        from ..layers.tarstream import TAR_FORMAT
+        if conn.execute("SELECT 1 FROM meta WHERE key='tar_format'").fetchone() is None:  # a new store
+            from ..layers.tarstream import TAR_FORMAT
 
-        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('tar_format', ?)", (str(TAR_FORMAT),))
+            conn.execute("INSERT INTO meta(key, value) VALUES ('tar_format', ?)", (str(TAR_FORMAT),))
         columns = {r[1] for r in conn.execute("PRAGMA table_info(cache_records)")}
         if "position" not in columns:
             conn.execute("ALTER TABLE cache_records ADD COLUMN position TEXT")

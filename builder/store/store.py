@@ -21,7 +21,6 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -135,6 +134,8 @@ class Store:
 
     def new_tmp_dir(self, prefix: str = "snap-") -> Path:
         """A temp directory that prune leaves alone while this process lives."""
+        import tempfile  # (not at start-up: it loads random, for names)
+
         return Path(tempfile.mkdtemp(dir=self.tmp_dir, prefix=f"{self.lease.id}.{prefix}"))
 
     def lease_snapshots(self, diff_ids) -> None:

@@ -1,0 +1,82 @@
+"""Start-up diet (issue 17): what a command imports is what the user waits for.
+
+A rebuild whose every step hits is the build people run most; it must not load the
+container runtime, the layer machinery (tar, zstd, extraction), the registry client or
+httpx. `--help`, `images` and `ps` load less still. Each command runs as a user runs it, in a
+subprocess with `python -X importtime`, which names every module the process imported.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, imported_store
+
+HEAVY = ("runtime", "builder.layers", "builder.registry", "httpx")
+# what those may load: context files are read through runtime.tree's safe walk, and the
+# registry options (a few numbers) are settled before the build knows it will pull nothing
+ALLOWED = {"runtime", "runtime.tree", "builder.registry", "builder.registry.options"}
+# beside those, what a cached build has no use for: http, mail headers, TLS, a tar reader
+CACHED_BUILD_FORBIDDEN = HEAVY + ("http.client", "email", "ssl", "tarfile", "zstandard", "lark")
+LISTING_FORBIDDEN = CACHED_BUILD_FORBIDDEN + ("grammar", "builder.instructions", "builder.executor")
+
+DOCKERFILE = """\
+FROM busybox:local
+ARG VERSION=1
+ENV APP=/app
+WORKDIR /app
+COPY deps.txt .
+RUN --mount=type=cache,target=/cache cat deps.txt > /deps
+COPY src/ ./src/
+ADD notes.txt /notes.txt
+RUN echo "$VERSION" > /version
+USER nobody
+CMD ["cat", "/version"]
+"""
+
+
+def _imported(root, *args: str) -> set[str]:
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "builder.cli", *args], cwd=REPO,
+                         capture_output=True, timeout=300, env={**os.environ, "CAIRN_ROOT": str(root)})
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    lines = [line for line in res.stderr.decode().splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
+
+
+def _loaded(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules - ALLOWED if any(m == f or m.startswith(f + ".") for f in forbidden))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, busybox_tar):
+    """A store holding an image built from a small project, and that project."""
+    for root in imported_store(tmp_path_factory, busybox_tar, "startup-imports"):
+        project = tmp_path_factory.mktemp("startup-project")
+        (project / "Dockerfile").write_text(DOCKERFILE)
+        (project / "deps.txt").write_text("click==8\n")
+        (project / "notes.txt").write_text("notes\n")
+        (project / "src").mkdir()
+        for i in range(20):
+            (project / "src" / f"m{i}.py").write_text(f"x = {i}\n")
+        res = subprocess.run([sys.executable, "-m", "builder.cli", "build", "--progress", "quiet", "-t", "app",
+                              str(project)], cwd=REPO, capture_output=True, timeout=300,
+                             env={**os.environ, "CAIRN_ROOT": str(root)})
+        assert res.returncode == 0, res.stderr.decode()[-2000:]
+        yield root, project
+
+
+def test_a_fully_cached_build_loads_no_runtime_layers_or_registry(built):
+    root, project = built
+    modules = _imported(root, "build", "--progress", "plain", "-t", "app", str(project))
+    assert "builder.executor.build" in modules  # (the probe sees the build's own imports)
+    assert _loaded(modules, CACHED_BUILD_FORBIDDEN) == []
+
+
+@pytest.mark.parametrize("args", [("--help",), ("images",), ("ps", "-a"), ("build", "--help")])
+def test_listing_and_help_load_neither_the_builder_nor_the_runtime(built, args):
+    root, _ = built
+    assert _loaded(_imported(root, *args), LISTING_FORBIDDEN) == []
