@@ -42,6 +42,18 @@ def timed(cmd, env=None) -> float:
     return elapsed
 
 
+def runc_bundle(bundle: Path, rootfs_tar: Path) -> Path:
+    """A runc bundle on the same rootfs: runc's default spec (its namespaces, no network), `true`."""
+    (bundle / "rootfs").mkdir(parents=True)
+    subprocess.run(["tar", "-C", str(bundle / "rootfs"), "-xf", str(rootfs_tar)], check=True)
+    subprocess.run(["runc", "spec"], cwd=bundle, check=True)
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = ["true"]
+    (bundle / "config.json").write_text(json.dumps(spec))
+    return bundle
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=10)
@@ -57,14 +69,7 @@ def main() -> None:
         subprocess.run([str(REPO / "examples" / "busybox-rootfs.sh"), str(rootfs_tar)], check=True)
         subprocess.run([cairn, "import", str(rootfs_tar), "busybox:local"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
-        bundle = work / "bundle"
-        (bundle / "rootfs").mkdir(parents=True)
-        subprocess.run(["tar", "-C", str(bundle / "rootfs"), "-xf", str(rootfs_tar)], check=True)
-        subprocess.run(["runc", "spec"], cwd=bundle, check=True)
-        spec = json.loads((bundle / "config.json").read_text())
-        spec["process"]["terminal"] = False
-        spec["process"]["args"] = ["true"]
-        (bundle / "config.json").write_text(json.dumps(spec))
+        bundle = runc_bundle(work / "bundle", rootfs_tar)
 
         sides = {
             "cairn bridge": lambda i: timed([cairn, "run", "--rm", "busybox:local", "true"], env),

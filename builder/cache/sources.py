@@ -39,24 +39,25 @@ class StatCache:
             return
         self.loaded.add(root)
         prefix = root.rstrip("/") + "/"
-        for row in self.store.conn.execute(
-                "SELECT path, size, mtime_ns, ctime_ns, inode, mode, hash FROM stat_cache "
-                "WHERE path >= ? AND path < ?", (prefix, prefix[:-1] + "0")):
-            self.known[row[0]] = tuple(row[1:])
+        # each row as sqlite gives it, (path, size, mtime_ns, ctime_ns, inode, mode, hash): no
+        # object per entry, and the 20,000 rows of a large context come in one pass
+        self.known.update({row[0]: row for row in self.store.conn.execute(
+            "SELECT path, size, mtime_ns, ctime_ns, inode, mode, hash FROM stat_cache "
+            "WHERE path >= ? AND path < ?", (prefix, prefix[:-1] + "0"))})
 
     def file_hash(self, path: str, st: os.stat_result) -> str:
-        fields = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
         row = self.known.get(path)
         if row is None and not self.loaded:
-            found = self.store.conn.execute(
-                "SELECT size, mtime_ns, ctime_ns, inode, mode, hash FROM stat_cache WHERE path=?", (path,)).fetchone()
-            row = tuple(found) if found else None
-        if row is not None and tuple(row[:5]) == fields:
-            return row[5]
+            row = self.store.conn.execute("SELECT path, size, mtime_ns, ctime_ns, inode, mode, hash FROM stat_cache "
+                                          "WHERE path=?", (path,)).fetchone()
+        if (row is not None and row[1] == st.st_size and row[2] == st.st_mtime_ns and row[3] == st.st_ctime_ns
+                and row[4] == st.st_ino and row[5] == st.st_mode):
+            return row[6]
         digest, complete = _read_hash(path, st.st_size)
         if complete:  # (a file that changed while it was read is hashed as read, not remembered)
-            self.pending.append((path, *fields, digest))
-            self.known[path] = (*fields, digest)
+            row = (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode, digest)
+            self.pending.append(row)
+            self.known[path] = row
         return digest
 
     def flush(self) -> None:
@@ -114,11 +115,17 @@ def _entry(path: str, rel: str, st: os.stat_result, cache: StatCache, with_mode:
         children = []
         with os.scandir(path) as it:
             entries = sorted(it, key=_NAME)
+        file_hash, is_reg, imode = cache.file_hash, stat.S_ISREG, stat.S_IMODE
         for e in entries:
-            child = f"{rel}/{e.name}" if rel else e.name
-            if ignore is not None and ignore(child):
+            name = e.name
+            if ignore is not None and ignore(f"{rel}/{name}" if rel else name):
                 continue
-            children.append([e.name, _entry(e.path, child, e.stat(follow_symlinks=False), cache, with_mode, ignore)])
+            est = e.stat(follow_symlinks=False)
+            if is_reg(est.st_mode):  # (most entries: no call and no path text of their own)
+                children.append([name, ["f", imode(est.st_mode) if with_mode else None, file_hash(e.path, est)]])
+            else:
+                children.append([name, _entry(e.path, f"{rel}/{name}" if rel else name, est, cache, with_mode,
+                                              ignore)])
         return ["d", mode, children]
     if stat.S_ISLNK(st.st_mode):
         return ["l", os.readlink(path)]

@@ -507,7 +507,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                     cmd = replace(cmd, mounts=expand_mounts(cmd.mounts, state.scope.expand))
                 keyed = _cache_key(store, state, cmd, ctx, states, bp, stat_cache, remote)
                 if keyed is not None:
-                    key, inputs = keyed[0], redact(keyed[1], options.build_args)  # recorded without arg values
+                    key = keyed[0]
                     hit = cache_records.lookup(store, key) if use_cache else None
                     if use_cache and remote and not isinstance(hit, cache_records.Hit):
                         remote_hit = remote.lookup(key, keyonly=keyonly_ok)
@@ -525,7 +525,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                 if not cached:
                     if isinstance(cmd, t.Run):
                         reap_orphans()
-                    if keyed is not None:
+                    if keyed is not None:  # (only a miss records and explains its inputs)
+                        inputs = redact(keyed[1], options.build_args)  # recorded without arg values
                         details = explain_details(store, position, key, inputs,
                                                   remote.earlier_inputs(portable, key) if remote else None)
                         explanation = details.text
@@ -651,7 +652,8 @@ def _run_levels(bp, planned: dict, states: dict, run_stage) -> None:
             states[level[0]] = run_stage(planned[level[0]])
             continue
         # Independent stages run side by side; the first failure is reported after all end.
-        from concurrent.futures import ThreadPoolExecutor  # (it loads logging: only when needed)
+        # (concurrent.futures loads logging: only a build with parallel stages pays for it)
+        from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=len(level), thread_name_prefix="cairn-stage") as pool:
             futures = {i: pool.submit(run_stage, planned[i]) for i in level}
