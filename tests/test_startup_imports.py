@@ -8,13 +8,9 @@ subprocess with `python -X importtime`, which names every module the process imp
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from .conftest import REPO, imported_store
+from .conftest import cairn_cli, imported_store
 
 HEAVY = ("runtime", "builder.layers", "builder.registry", "httpx")
 # what those may load: context files are read through runtime.tree's safe walk, and the
@@ -40,8 +36,7 @@ CMD ["cat", "/version"]
 
 
 def _imported(root, *args: str) -> set[str]:
-    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "builder.cli", *args], cwd=REPO,
-                         capture_output=True, timeout=300, env={**os.environ, "CAIRN_ROOT": str(root)})
+    res = cairn_cli(*args, root=root, env={"PYTHONPROFILEIMPORTTIME": "1"})  # = python -X importtime
     assert res.returncode == 0, res.stderr.decode()[-2000:]
     lines = [line for line in res.stderr.decode().splitlines() if line.startswith("import time:")]
     return {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
@@ -62,9 +57,7 @@ def built(tmp_path_factory, busybox_tar):
         (project / "src").mkdir()
         for i in range(20):
             (project / "src" / f"m{i}.py").write_text(f"x = {i}\n")
-        res = subprocess.run([sys.executable, "-m", "builder.cli", "build", "--progress", "quiet", "-t", "app",
-                              str(project)], cwd=REPO, capture_output=True, timeout=300,
-                             env={**os.environ, "CAIRN_ROOT": str(root)})
+        res = cairn_cli("build", "--progress", "quiet", "-t", "app", str(project), root=root)
         assert res.returncode == 0, res.stderr.decode()[-2000:]
         yield root, project
 

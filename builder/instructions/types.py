@@ -6,97 +6,99 @@ scope order) and its line span, so any later error can still point at the Docker
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 
 from grammar import Heredoc
 
+from ..record import Record, record
 
-@dataclass(frozen=True)
-class Command:
+
+@record
+class Command(Record):
     keyword: str  # upper case: RUN, COPY, ...
     original: str = field(default="", compare=False)
     start_line: int = field(default=0, compare=False)
     end_line: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True)
-class KeyValue:
+@record
+class KeyValue(Record):
     key: str
     value: str
     legacy: bool = False  # `ENV k v` rather than `ENV k=v`
 
 
-@dataclass(frozen=True)
-class ArgDecl:
+@record
+class ArgDecl(Record):
     name: str
     default: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Env(Command):
     pairs: tuple[KeyValue, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Label(Command):
     pairs: tuple[KeyValue, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Arg(Command):
     args: tuple[ArgDecl, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Maintainer(Command):
     name: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Expose(Command):
     ports: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Volume(Command):
     paths: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class User(Command):
     user: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Workdir(Command):
     path: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class StopSignal(Command):
     signal: str = ""
 
 
-@dataclass(frozen=True)
+@record
 class Shell(Command):
     shell: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Cmd(Command):
     command: tuple[str, ...] = ()
     shell_form: bool = False  # True: run through SHELL
 
 
-@dataclass(frozen=True)
+@record
 class Entrypoint(Command):
     command: tuple[str, ...] = ()
     shell_form: bool = False
 
 
-@dataclass(frozen=True)
-class Mount:
+@record
+class Mount(Record):
     """One `RUN --mount=...`; `raw` is the flag text, kept for the cache key."""
 
     raw: str
@@ -115,7 +117,7 @@ class Mount:
     env: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Run(Command):
     command: tuple[str, ...] = ()
     shell_form: bool = False
@@ -125,7 +127,7 @@ class Run(Command):
     security: str = "sandbox"
 
 
-@dataclass(frozen=True)
+@record
 class Healthcheck(Command):
     """`test` as in the image config: ("NONE",), ("CMD", ...) or ("CMD-SHELL", cmd)."""
 
@@ -137,8 +139,8 @@ class Healthcheck(Command):
     retries: int = 0
 
 
-@dataclass(frozen=True)
-class SourceContent:
+@record
+class SourceContent(Record):
     """An inline COPY/ADD source from a heredoc: `COPY <<EOF /dest`."""
 
     path: str
@@ -146,7 +148,7 @@ class SourceContent:
     expand: bool
 
 
-@dataclass(frozen=True)
+@record
 class Copy(Command):
     sources: tuple[str, ...] = ()
     contents: tuple[SourceContent, ...] = ()
@@ -159,7 +161,7 @@ class Copy(Command):
     excludes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class Add(Command):
     sources: tuple[str, ...] = ()
     contents: tuple[SourceContent, ...] = ()
@@ -174,14 +176,14 @@ class Add(Command):
     user_agent: str = ""  # ADD --user-agent, for URL sources
 
 
-@dataclass(frozen=True)
+@record
 class Onbuild(Command):
     expression: str = ""  # the trigger's text, run when an image built from this is used
     trigger: Command | None = None
 
 
-@dataclass(frozen=True)
-class Stage:
+@record
+class Stage(Record):
     """`FROM base [AS name]` and the commands up to the next FROM."""
 
     base_name: str
@@ -195,8 +197,8 @@ class Stage:
     comment: str = field(default="", compare=False)
 
 
-@dataclass(frozen=True)
-class DockerfilePlan:
+@record
+class DockerfilePlan(Record):
     """The whole file: ARGs before the first FROM, then the stages in order."""
 
     meta_args: tuple[Arg, ...]
