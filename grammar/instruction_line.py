@@ -41,7 +41,7 @@ def _owned_private_dir(path: str) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
-def private_cache_file(version: str) -> str | None:
+def private_cache_file(version: str, suffix: str = ".pickle") -> str | None:
     """Where Lark may keep its tables: $XDG_CACHE_HOME/cairn (default ~/.cache/cairn), made
     0700, when it and its parent belong to this user alone; else None (no cache)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -54,7 +54,7 @@ def private_cache_file(version: str) -> str | None:
         return None
     if not (_owned_private_dir(base) and _owned_private_dir(directory)):
         return None
-    return os.path.join(directory, f"dockerfile-grammar-lark-{version}.pickle")
+    return os.path.join(directory, f"dockerfile-grammar-lark-{version}{suffix}")
 
 
 @lru_cache(maxsize=1)
@@ -78,15 +78,22 @@ def split_line(line: str) -> LineHead:
 
     Most lines have no flags. For those the grammar can only yield KEYWORD and REST (a
     FLAG or END_OF_FLAGS token must start with "--"), so they are split with one regex;
-    every other line goes through the Lark grammar. tests/test_properties.py checks that
-    both ways agree.
+    every other line goes through the Lark grammar, once: line_memo keeps its split for
+    later runs. tests/test_properties.py checks that both ways agree.
     """
     m = _SIMPLE.match(line)
     if m is not None:
         rest = m.group(2) or ""
         if not rest.startswith("--"):
             return LineHead(m.group(1), (), rest.strip(GO_SPACE))
-    return split_line_with_grammar(line)
+    from . import line_memo
+
+    known = line_memo.lookup(line)
+    if known is not None:
+        return LineHead(*known)
+    head = split_line_with_grammar(line)
+    line_memo.remember(line, head.keyword, head.flags, head.rest)
+    return head
 
 
 def split_line_with_grammar(line: str) -> LineHead:

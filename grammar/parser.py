@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from . import line_memo
 from .arguments import LINE_PARSERS, ignore
 from .ast import Directive, Dockerfile, Heredoc, Instruction, Warning
 from .errors import DockerfileError
@@ -158,6 +159,7 @@ def parse(source: str | bytes) -> Dockerfile:
 
     if not instructions:
         raise DockerfileError("file with no instructions", max(n, 1))
+    line_memo.flush()  # (the lines only the grammar could split, for the next run)
     return Dockerfile(
         instructions=tuple(instructions),
         directives=tuple(directives.found),
