@@ -8,9 +8,10 @@ needs are built. The order is a topological one (each stage after those it uses)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import grammar
+from runtime.record import Record, record
 
 from .args import GlobalScope
 from .errors import CairnError
@@ -20,8 +21,8 @@ from .instructions.mounts import parse_mount
 from .instructions.suggest import with_hint
 
 
-@dataclass(frozen=True)
-class BaseRef:
+@record
+class BaseRef(Record):
     """What a stage starts FROM: another stage (by index), `scratch`, an image reference, or a
     named context (`--build-context NAME=...`, by its normalised name)."""
 
@@ -34,8 +35,8 @@ class BaseRef:
         return self.stage is None and self.image is None and self.context is None
 
 
-@dataclass(frozen=True)
-class PlannedStage:
+@record
+class PlannedStage(Record):
     index: int
     stage: t.Stage
     base: BaseRef
@@ -44,8 +45,8 @@ class PlannedStage:
     replaced: bool = False  # a named context of the stage's name is the stage: none of its commands run
 
 
-@dataclass(frozen=True)
-class BuildPlan:
+@record
+class BuildPlan(Record):
     stages: tuple[PlannedStage, ...]  # only the needed ones, in build order
     target: int
     levels: tuple[tuple[int, ...], ...]  # stages that may run in parallel, level by level

@@ -7,7 +7,9 @@ Tests build variants with dataclasses.replace on one field, as crun's tests do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from .record import Record, record
 
 # docker's default capability set (moby/oci/caps/defaults.go)
 DEFAULT_CAPABILITIES = (
@@ -40,8 +42,8 @@ READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysr
 NAMESPACES = frozenset({"mount", "pid", "uts", "ipc", "network", "cgroup"})
 
 
-@dataclass(frozen=True)
-class Process:
+@record
+class Process(Record):
     args: tuple[str, ...]
     env: tuple[str, ...] = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
     cwd: str = "/"
@@ -58,8 +60,8 @@ class Process:
     seccomp_profile: object = None  # a runtime.seccomp_json.Profile loaded instead of docker's default
 
 
-@dataclass(frozen=True)
-class Overlay:
+@record
+class Overlay(Record):
     """lowerdirs top first, as overlayfs takes them; upper and work on the same filesystem."""
 
     lowerdirs: tuple[str, ...]
@@ -67,15 +69,15 @@ class Overlay:
     workdir: str
 
 
-@dataclass(frozen=True)
-class Root:
+@record
+class Root(Record):
     path: str  # the mount point the root is assembled at (or a plain directory to use as is)
     overlay: Overlay | None = None
     readonly: bool = False
 
 
-@dataclass(frozen=True)
-class Mount:
+@record
+class Mount(Record):
     destination: str
     type: str  # bind | tmpfs | proc | sysfs | devpts | mqueue | overlay (read-only, lowerdir=... option)
     source: str = ""
@@ -83,8 +85,8 @@ class Mount:
     copy_up: bool = False  # bind of an empty volume: first filled with what the root has there (runtime.copy_up)
 
 
-@dataclass(frozen=True)
-class Device:
+@record
+class Device(Record):
     """A host device node the container gets at `path` under /dev, and may open."""
 
     path: str  # relative to /dev: "fuse", "net/tun"
@@ -93,8 +95,8 @@ class Device:
     minor: int
 
 
-@dataclass(frozen=True)
-class Resources:
+@record
+class Resources(Record):
     memory: int | None = None  # bytes
     cpus: float | None = None
     pids: int | None = None
@@ -103,8 +105,8 @@ class Resources:
     cpu_period: int | None = None
 
 
-@dataclass(frozen=True)
-class Spec:
+@record
+class Spec(Record):
     process: Process
     root: Root
     hostname: str = ""

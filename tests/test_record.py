@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from builder.record import Record, record
+from runtime.record import Record, record
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ is still available: unpacked, as a stored blob, or in a registry known to hold i
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from ..image import oci
 from ..image.digest import Digest
@@ -13,8 +14,8 @@ from ..store.store import Store
 from .keys import canonical
 
 
-@dataclass(frozen=True)
-class Missing:
+@record
+class Missing(Record):
     """A record whose layer is gone (pruned, lost, deleted by hand) or whose only blob is
     corrupt: rebuild, and say so."""
 
@@ -22,8 +23,8 @@ class Missing:
     reason: str = "is gone"
 
 
-@dataclass(frozen=True)
-class Hit:
+@record
+class Hit(Record):
     diff_id: Digest
     descriptor: oci.Descriptor  # uncompressed (digest = diff_id) when held here; else a registry's blob
     empty: bool = False         # the step made no layer (a WORKDIR whose directory existed)

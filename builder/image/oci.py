@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from runtime.record import Record, record
 
 from ..bounded import loads_json
 from ..errors import CairnError
@@ -58,8 +60,8 @@ def canonical_json(value) -> bytes:
     return _SURROGATES.sub("\ufffd", text).encode()
 
 
-@dataclass(frozen=True)
-class Descriptor:
+@record
+class Descriptor(Record):
     media_type: str
     digest: Digest
     size: int
@@ -146,8 +148,8 @@ def _load(raw: bytes, what: str) -> dict:
 _LONE_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 
 
-@dataclass(frozen=True)
-class Manifest:
+@record
+class Manifest(Record):
     raw: bytes = field(repr=False)
     media_type: str
     config: Descriptor
@@ -183,8 +185,8 @@ class Manifest:
         return Descriptor(self.media_type, self.digest, len(self.raw), tuple(sorted(annotations.items())))
 
 
-@dataclass(frozen=True)
-class Index:
+@record
+class Index(Record):
     raw: bytes = field(repr=False)
     media_type: str
     manifests: tuple[Descriptor, ...]
@@ -243,8 +245,8 @@ def _check_run_config(config) -> None:
         raise ImageFormatError("the image config's Labels are not all strings")
 
 
-@dataclass(frozen=True)
-class ImageConfig:
+@record
+class ImageConfig(Record):
     """The image config document; `doc` is its parsed JSON (treat as read-only)."""
 
     raw: bytes = field(repr=False)

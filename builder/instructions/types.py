@@ -10,8 +10,7 @@ from dataclasses import field
 from functools import cached_property
 
 from grammar import Heredoc
-
-from ..record import Record, record
+from runtime.record import Record, record
 
 
 @record

@@ -8,7 +8,8 @@ uncompressed tar can always be rewritten from its snapshot, deterministically).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from ..errors import CairnError
 from ..image import oci
@@ -21,14 +22,14 @@ class ImageNotFound(CairnError):
     pass
 
 
-@dataclass(frozen=True)
-class LayerRecord:
+@record
+class LayerRecord(Record):
     diff_id: Digest
     descriptor: oci.Descriptor
 
 
-@dataclass(frozen=True)
-class ImageRecord:
+@record
+class ImageRecord(Record):
     manifest: Digest
     config: Digest
     size: int

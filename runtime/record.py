@@ -15,7 +15,8 @@ FrozenInstanceError.
         sources: tuple[str, ...] = ()
 
 A record's class must derive from Record (directly or through another record) and holds
-no __post_init__ (use a plain dataclass for that).
+no __post_init__ (use a plain dataclass for that). It lives in runtime, which imports
+nothing of cairn's, so that the runtime's Spec and all of builder can use it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Record:
     _init_names: ClassVar[tuple[str, ...]] = ()
     _init_defaults: ClassVar[dict] = {}  # name -> (is_factory, value)
     _compare_names: ClassVar[tuple[str, ...]] = ()
+    _hash_names: ClassVar[tuple[str, ...]] = ()
     _repr_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *args, **kwargs):
@@ -63,7 +65,7 @@ class Record:
         return NotImplemented
 
     def __hash__(self):
-        return hash(self._compared())
+        return hash(tuple(getattr(self, n) for n in type(self)._hash_names))
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in type(self)._repr_names)
@@ -91,5 +93,6 @@ def record(cls: type) -> type:
                                    f.default_factory if f.default_factory is not MISSING else f.default)
                           for f in fields if f.init and (f.default is not MISSING or f.default_factory is not MISSING)}
     cls._compare_names = tuple(f.name for f in fields if f.compare)
+    cls._hash_names = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
     cls._repr_names = tuple(f.name for f in fields if f.repr)
     return cls
