@@ -191,7 +191,7 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
         spec = with_init(spec)
     if spec.process.seccomp:
         try:
-            seccomp.load()  # the library is opened here, never after fork
+            seccomp.load(spec.process.capabilities)  # the library and the program: here, never after fork
         except OSError as err:
             raise ContainerStartError(125, str(err)) from None
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)

@@ -1,20 +1,39 @@
-"""Loads the seccomp filter of runtime.seccomp_profile through libseccomp (Debian's
-libseccomp2, via ctypes), in the container's process just before it drops its
-capabilities and execs. A missing libseccomp is an error, never a silent no-filter."""
+"""The seccomp filter of runtime.seccomp_profile, built by libseccomp (Debian's libseccomp2,
+via ctypes) and loaded in the container's process just before it drops its capabilities
+and execs. A missing libseccomp is an error, never a silent no-filter.
+
+Building the filter (some 300 rules, then libseccomp's compiler) took 17-20 ms here, at
+every container start and RUN step; the program it makes depends only on the profile, the
+capabilities kept, the architecture, the kernel and libseccomp. So `program()` builds it in
+the parent, once a process, and for root keeps its bytes in CACHE_DIR (a directory of root's
+alone on /run, emptied at boot), named by a digest of all of those; the container's process
+only loads the bytes (`install`). A cached file that is not root's alone, or not a BPF
+program's size, is not read."""
 
 from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import os
+import stat
 
 from . import seccomp_profile as profile
+from . import syscalls as sc
 
 _ACT_ALLOW = 0x7FFF0000
 _ACT_ERRNO = 0x00050000
 _CMP_NE, _CMP_EQ, _CMP_MASKED_EQ = 1, 4, 7
 _FLTATR_CTL_NNP = 3
 _EXTRA_ARCHES = {"x86_64": (b"x86", b"x32"), "aarch64": (b"arm",)}
+CACHE_DIR = "/run/cairn-seccomp"
+_MAX_PROGRAM = 4096 * 8  # BPF_MAXINSNS instructions of 8 bytes
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_programs: dict[tuple, bytes] = {}
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
 class _ArgCmp(ctypes.Structure):
@@ -46,14 +65,28 @@ def _libseccomp() -> ctypes.CDLL:
         lib.seccomp_arch_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
         lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
         lib.seccomp_load.argtypes = [ctypes.c_void_p]
+        lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        lib.seccomp_api_get.restype = ctypes.c_uint
+        lib.seccomp_version.restype = ctypes.POINTER(ctypes.c_uint * 3)
         lib.seccomp_release.argtypes = [ctypes.c_void_p]
         _lib = lib
     return _lib
 
 
-def load() -> None:
-    """Make sure libseccomp loads (in the parent, so that a missing library is a clear error)."""
+def load(capabilities: tuple[str, ...] = ()) -> None:
+    """In the parent: open libseccomp (a missing library is a clear error there) and make the
+    program for `capabilities`, which the container's process, a fork, then finds in memory."""
     _libseccomp()
+    if capabilities:
+        program(capabilities)
+
+
+def apply(capabilities: tuple[str, ...]) -> None:
+    """In the container's process, inside its root: load the program the parent made. It
+    never reads CACHE_DIR from here (that path is the image's now): without the parent's
+    program it builds one."""
+    key = tuple(sorted(capabilities))
+    install(_programs.get(key) or _build(key))
 
 
 def _check(res: int, what: str) -> None:
@@ -61,8 +94,87 @@ def _check(res: int, what: str) -> None:
         raise SeccompError(-res, f"seccomp: {what}: {os.strerror(-res)}")
 
 
-def apply(capabilities: tuple[str, ...]) -> None:
-    """Install docker's default filter for a process keeping `capabilities`."""
+def program(capabilities: tuple[str, ...]) -> bytes:
+    """The BPF program of docker's default filter for a process keeping `capabilities`."""
+    key = tuple(sorted(capabilities))
+    found = _programs.get(key)
+    if found is None:
+        name = _cache_name(key)
+        found = _read_cached(name)
+        if found is None:
+            found = _build(key)
+            _write_cached(name, found)
+        _programs[key] = found
+    return found
+
+
+def install(prog: bytes) -> None:
+    """Load a program in this process (as seccomp_load does: no flags, no no_new_privs)."""
+    buf = ctypes.create_string_buffer(prog, len(prog))
+    fprog = _SockFprog(len(prog) // 8, ctypes.addressof(buf))
+    sc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(fprog))
+
+
+def _cache_name(capabilities: tuple[str, ...]) -> str:
+    lib = _libseccomp()
+    h = hashlib.sha256()
+    for module in (__file__, profile.__file__):  # the rules
+        with open(module, "rb") as f:
+            h.update(f.read())
+    version = lib.seccomp_version().contents
+    uname = os.uname()
+    h.update(repr((capabilities, uname.machine, uname.release, tuple(version), lib.seccomp_api_get())).encode())
+    return h.hexdigest()
+
+
+def _private_dir() -> bool:
+    try:
+        st = os.lstat(CACHE_DIR)
+    except FileNotFoundError:
+        try:
+            os.mkdir(CACHE_DIR, 0o700)
+            st = os.lstat(CACHE_DIR)
+        except OSError:
+            return False
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o077
+
+
+def _read_cached(name: str) -> bytes | None:
+    if os.geteuid() != 0 or not _private_dir():
+        return None
+    try:
+        fd = os.open(os.path.join(CACHE_DIR, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != 0 or st.st_mode & 0o077:
+            return None
+        data = os.read(fd, _MAX_PROGRAM + 1)
+    finally:
+        os.close(fd)
+    return data if data and len(data) % 8 == 0 and len(data) <= _MAX_PROGRAM else None
+
+
+def _write_cached(name: str, data: bytes) -> None:
+    if os.geteuid() != 0 or not _private_dir():
+        return
+    tmp = os.path.join(CACHE_DIR, f".{name}.{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, os.path.join(CACHE_DIR, name))
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _build(capabilities: tuple[str, ...]) -> bytes:
     lib = _libseccomp()
     ctx = lib.seccomp_init(_ACT_ERRNO | errno.EPERM)
     if not ctx:
@@ -96,9 +208,18 @@ def apply(capabilities: tuple[str, ...]) -> None:
             rule(_ACT_ALLOW, "clone", (index, _CMP_MASKED_EQ, profile.CLONE_NAMESPACE_FLAGS, 0))
         if "clone3" not in allowed:
             rule(_ACT_ERRNO | errno.ENOSYS, "clone3")
-        _check(lib.seccomp_load(ctx), "load")
+        fd = os.memfd_create("cairn-seccomp", os.MFD_CLOEXEC)
+        try:
+            _check(lib.seccomp_export_bpf(ctx, fd), "export")
+            os.lseek(fd, 0, os.SEEK_SET)
+            data = os.read(fd, _MAX_PROGRAM + 1)
+        finally:
+            os.close(fd)
     finally:
         lib.seccomp_release(ctx)
+    if not data or len(data) % 8 or len(data) > _MAX_PROGRAM:
+        raise SeccompError(errno.EINVAL, f"seccomp: the filter is {len(data)} bytes, not a BPF program")
+    return data
 
 
 def apply_profile(prof) -> None:
