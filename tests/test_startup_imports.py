@@ -13,9 +13,10 @@ import pytest
 from .conftest import cairn_cli, imported_store
 
 HEAVY = ("runtime", "builder.layers", "builder.registry", "httpx")
-# what those may load: context files are read through runtime.tree's safe walk, and the
-# registry options (a few numbers) are settled before the build knows it will pull nothing
-ALLOWED = {"runtime", "runtime.tree", "builder.registry", "builder.registry.options"}
+# what those may load: context files are read through runtime.tree's safe walk, the frozen
+# records of runtime.record are everyone's, and the registry options (a few numbers) are
+# settled before the build knows it will pull nothing
+ALLOWED = {"runtime", "runtime.tree", "runtime.record", "builder.registry", "builder.registry.options"}
 # beside those, what a cached build has no use for: http, mail headers, TLS, a tar reader
 CACHED_BUILD_FORBIDDEN = HEAVY + ("http.client", "email", "ssl", "tarfile", "zstandard", "lark")
 LISTING_FORBIDDEN = CACHED_BUILD_FORBIDDEN + ("grammar", "builder.instructions", "builder.executor")
