@@ -98,12 +98,13 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
         gateway = str(bridge_config().gateway)
         add_hosts = tuple(parse_add_host(h, gateway) for h in add_hosts)
     run_resources = parse_resources(shm_size, ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period)
-    from runtime import rootless_cgroup
+    if run_resources.key():  # (the runtime's cgroup code loads only when a limit is given)
+        from runtime import rootless_cgroup
 
-    if rootless_cgroup.userns.active() is not None and (rootless_cgroup.has_limits(run_resources.resources())
-                                                         or run_resources.cgroup_parent) \
-            and rootless_cgroup.delegated() is None:
-        raise UsageError(rootless_cgroup.refusal())
+        if rootless_cgroup.userns.active() is not None and (rootless_cgroup.has_limits(run_resources.resources())
+                                                             or run_resources.cgroup_parent) \
+                and rootless_cgroup.delegated() is None:
+            raise UsageError(rootless_cgroup.refusal())
     imports = exports = ()
     if cache_from or cache_to:
         from ..cache.specs import parse_spec

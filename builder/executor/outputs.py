@@ -15,7 +15,7 @@ import stat
 import sys
 from dataclasses import dataclass, field
 
-from runtime import tree, userns
+from runtime import tree
 from runtime.tree import Tree
 
 from ..errors import CairnError, UsageError
@@ -191,6 +191,8 @@ def _export(view: MergedView, rel: str, dir_fd: int, name: str, left: _Left) -> 
         left.setid.append(rel)
         perms &= ~(stat.S_ISUID | stat.S_ISGID)
     # rootless: the files are the user's (ids of the namespace would be subordinate ids on the host)
+    from runtime import userns  # (loads ctypes: only when an output is written)
+
     keep_owner = os.geteuid() == 0 and userns.active() is None
     tree.set_meta(dir_fd, name, owner=(st.st_uid, st.st_gid) if keep_owner else None, mode=perms,
                   mtime_ns=st.st_mtime_ns)

@@ -8,8 +8,6 @@ import os
 import posixpath
 import stat
 
-from runtime import userns
-
 from .. import source_paths
 from ..errors import CairnError
 from ..executor.dockerignore import excluded, parse_dockerignore
@@ -20,6 +18,9 @@ def _is_whiteout(st: os.stat_result) -> bool:
 
 
 def _opaque(path: str) -> bool:
+    # (runtime.userns loads ctypes: only a view that meets a directory asks)
+    from runtime import userns
+
     try:
         return os.getxattr(path, userns.opaque_xattr(), follow_symlinks=False) == b"y"
     except OSError:
