@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import TYPE_CHECKING
 
 import click
 
 from . import cli
-from .gotemplate import Record
+
+if TYPE_CHECKING:  # (every command imports this module: the template engine loads for info only)
+    from .gotemplate import Record
 
 
 def info_record(root: str) -> Record:
     from runtime import rootless_cgroup, userns
+
+    from .gotemplate import Record
 
     rootless = os.geteuid() != 0 or userns.active() is not None
     out: dict = {"Mode": "rootless" if rootless else "root", "Rootless": rootless}

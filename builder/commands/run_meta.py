@@ -157,8 +157,6 @@ def _stop_signal(text: str) -> str:
 def _healthcheck(meta: dict) -> dict | None:
     """The container's Healthcheck (docker's config shape) from the flags; None when none
     given, and the image's then applies. Fields the flags leave out come from the image."""
-    from ..instructions.durations import parse_duration
-
     given = [n for n in NAMES if n.startswith("health_") and meta[n] is not None]
     if meta["no_healthcheck"]:
         if given:
@@ -166,6 +164,9 @@ def _healthcheck(meta: dict) -> dict | None:
         return {"Test": ["NONE"]}
     if not given:
         return None
+    # (the instruction package loads the Dockerfile grammar: only a run given --health-* pays)
+    from ..instructions.durations import parse_duration
+
     hc: dict = {}
     if meta["health_cmd"] is not None:
         hc["Test"] = ["CMD-SHELL", meta["health_cmd"]] if meta["health_cmd"] else []

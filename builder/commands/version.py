@@ -8,11 +8,14 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import cli
-from .gotemplate import Record
+
+if TYPE_CHECKING:  # (every command imports this module: the template engine loads for version only)
+    from .gotemplate import Record
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
          "s390x": "s390x", "riscv64": "riscv64"}
@@ -41,6 +44,8 @@ def git_commit() -> str:
 
 
 def version_info(root: str) -> Record:
+    from .gotemplate import Record
+
     uname = os.uname()
     common = {"Version": cairn_version(), "PythonVersion": platform.python_version(),
               "GitCommit": git_commit(), "Os": sys.platform, "Arch": _ARCH.get(uname.machine, uname.machine)}
