@@ -191,7 +191,9 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
         spec = with_init(spec)
     if spec.process.seccomp:
         try:
-            seccomp.load(spec.process.capabilities)  # the library and the program: here, never after fork
+            # the library and the default program: here, never after fork (a profile of
+            # the user's own is built in the container's process, as given)
+            seccomp.load(spec.process.capabilities if spec.process.seccomp_profile is None else ())
         except OSError as err:
             raise ContainerStartError(125, str(err)) from None
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
