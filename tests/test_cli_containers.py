@@ -41,8 +41,8 @@ def box(tmp_path_factory, busybox_tar):
         res = cairn_cli("run", "--name", "done", "--network", "none", "busybox:local", "sh", "-c", "exit 3",
                         root=root)
         assert res.returncode == 3, res.stderr
-        res = cairn_cli("run", "-d", "--name", "quiet", "--network", "none", "busybox:local", "sleep", "1000",
-                        root=root)
+        res = cairn_cli("run", "-d", "--name", "quiet", "--network", "none", "-v", "psdata:/data", "busybox:local",
+                        "sleep", "1000", root=root)
         assert res.returncode == 0, res.stderr
         ids["quiet"] = res.stdout.decode().strip()
         yield root, port, ids
@@ -86,6 +86,7 @@ CASES = [
     (["-f", "label=tier=front", "--format", '{{.Names}} {{.Label "tier"}} {{.Labels}}'], ["web front tier=front"]),
     (["-f", "label=tier", "-f", "label=tier=back", "-q"], []),
     (["-f", "health=none", "--format", "{{.Names}}:{{.HealthStatus}}"], ["quiet:", "web:"]),
+    (["-f", "volume=psdata", "--format", "{{.Names}} {{.Mounts}} {{.LocalVolumes}}"], ["quiet psdata 1"]),
     (["-a", "-f", "ancestor=busybox:local", "--format", "{{.Names}}"], ["quiet", "done", "web"]),
     (["-a", "-f", "ancestor=nosuch:image", "-q"], []),
     (["-n", "2", "--format", "{{.Names}}"], ["quiet", "done"]),  # includes all states

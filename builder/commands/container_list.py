@@ -20,7 +20,7 @@ HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "Create
            "Names": "NAMES", "Labels": "LABELS", "Label": "LABEL", "Mounts": "MOUNTS",
            "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES", "HealthStatus": "HEALTH STATUS"}
 DEFAULT_TABLE = "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}"
-FILTERS = ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "health")
+FILTERS = ("status", "name", "label", "ancestor", "id", "exited", "before", "since", "health", "volume")
 STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
@@ -92,8 +92,7 @@ def container_record(c, st: dict, running: bool, no_trunc: bool, size_of=None, n
     now = time.time() if now is None else now
     labels = st.get("labels") or {}
     command = " ".join(st.get("command") or [])
-    mounts = [m.get("destination", m.get("Destination", "")) if isinstance(m, dict) else str(m)
-              for m in st.get("mounts") or []]
+    mounts = [str(v) for v in st.get("volumes") or []]  # docker names a volume mount by its volume
     size = "0B"
     if size_of is not None:
         rw = _dir_size(c.upper)
@@ -106,7 +105,7 @@ def container_record(c, st: dict, running: bool, no_trunc: bool, size_of=None, n
         "ID": c.id if no_trunc else c.id[:12],
         "Image": st.get("image") or "<no image>",
         "Labels": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
-        "LocalVolumes": "0",
+        "LocalVolumes": str(len(mounts)),
         "Mounts": ",".join(mounts if no_trunc else [_ellipsis(m, 15) for m in mounts]),
         "Names": st.get("name") or "",
         "Networks": network,
@@ -184,6 +183,7 @@ class ContainerFilter:
             ("exited", lambda: not running and st.get("status") == "exited" and st.get("started") is not None
              and str(st.get("exit_code")) in f["exited"]),
             ("health", lambda: _health(st) in f["health"]),
+            ("volume", lambda: any(v in (st.get("volumes") or []) for v in f["volume"])),
             ("before", lambda: created < self.bounds["before"]),
             ("since", lambda: created > self.bounds["since"]),
         ]
