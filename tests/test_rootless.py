@@ -313,6 +313,26 @@ def test_a_run_step_installs_from_debians_archive(user):
     assert "Hello, world!" in res.stderr and "app:app" in res.stderr, res.stderr
 
 
+def test_a_leaked_fd_of_the_users_home_stays_out_and_init_holds_none(user, built):
+    """CVE-2024-21626's pattern, rootless: an fd of the user's home that cairn inherits."""
+    (user.home / "fd-sentinel").write_text("private")
+    fd = os.open(user.home, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        res = subprocess.run(user.command("run", "--rm", "--network", "none", "-w", f"/proc/self/fd/{fd}",
+                                          "busybox:local", "sh", "-c", "ls; touch escaped"),
+                             cwd=user.home, capture_output=True, text=True, pass_fds=(fd,), timeout=120, check=False)
+        assert "fd-sentinel" not in res.stdout and not (user.home / "escaped").exists(), res.stdout
+        res = subprocess.run(user.command("run", "--rm", "--init", "--network", "none", "busybox:local", "sh", "-c",
+                                          "echo $(ls /proc/1/fd); echo $(ls /proc/self/fd); readlink /proc/1/exe"),
+                             cwd=user.home, capture_output=True, text=True, pass_fds=(fd,), timeout=120, check=False)
+    finally:
+        os.close(fd)
+    assert res.returncode == 0, res.stderr
+    init_fds, own_fds, exe = res.stdout.split("\n")[:3]
+    assert exe == "/dev/init" and set(init_fds.split()) <= {"0", "1", "2"}, res.stdout  # tini holds no host fd
+    assert set(own_fds.split()) <= {"0", "1", "2", "3"}, res.stdout  # (3: ls's own)
+
+
 def test_nothing_is_left_behind(user, built):
     ps = subprocess.run(["ps", "-e", "-o", "uid=,stat=,pid=,comm="], capture_output=True, text=True, check=True).stdout
     theirs = [line for line in ps.splitlines()  # the user's own, and its subordinate ids' (a container's users)
