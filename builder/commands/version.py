@@ -4,8 +4,6 @@ Server section (the engine is cairn itself, in the same process: no daemon)."""
 from __future__ import annotations
 
 import os
-import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +30,8 @@ def cairn_version() -> str:
 
 def git_commit() -> str:
     """The source checkout's short commit, when cairn runs from one."""
+    import subprocess  # (every command imports this module: only version pays for these)
+
     source = Path(__file__).resolve().parents[2]
     if not (source / ".git").exists():
         return "unknown"
@@ -47,7 +47,7 @@ def version_info(root: str) -> Record:
     from .gotemplate import Record
 
     uname = os.uname()
-    common = {"Version": cairn_version(), "PythonVersion": platform.python_version(),
+    common = {"Version": cairn_version(), "PythonVersion": ".".join(map(str, sys.version_info[:3])),
               "GitCommit": git_commit(), "Os": sys.platform, "Arch": _ARCH.get(uname.machine, uname.machine)}
     client = Record("*command.clientVersion", {"Platform": {"Name": "cairn"}, **common})
     server = Record("*types.Version", {"Platform": {"Name": "cairn"}, **common, "KernelVersion": uname.release,
