@@ -21,7 +21,7 @@ class LayerUnavailable(CairnError):
 
 
 def is_available(store: Store, diff_id: Digest) -> bool:
-    from .registry.locations import remote_layer
+    from .store.blob_locations import remote_layer
 
     return store.has_snapshot(diff_id) or bool(store.layer_blobs(diff_id)) or remote_layer(store, diff_id) is not None
 
@@ -30,7 +30,7 @@ def ensure_blob_local(store: Store, desc: oci.Descriptor, registry_options=None,
     """Download the blob `desc` from a registry known to hold it, unless the store has it."""
     if store.blobs.has(desc.digest):
         return
-    from .registry.locations import all_repositories
+    from .store.blob_locations import all_repositories
 
     repositories = all_repositories(store, desc.digest)
     if not repositories:
@@ -55,7 +55,7 @@ def ensure_blob_local(store: Store, desc: oci.Descriptor, registry_options=None,
 def ensure_local(store: Store, layers, registry_options=None) -> None:
     """Make every layer readable here (a snapshot or a stored blob), fetching what only a
     registry holds; nothing is unpacked."""
-    from .registry.locations import remote_layer
+    from .store.blob_locations import remote_layer
 
     for layer in layers:
         if store.has_snapshot(layer.diff_id) or store.layer_blobs(layer.diff_id):
@@ -83,7 +83,7 @@ def ensure_snapshots(store: Store, layers, registry_options=None) -> None:
         else:
             desc = layer.descriptor
             if desc.digest == layer.diff_id and not store.blobs.has(desc.digest):
-                from .registry.locations import remote_layer
+                from .store.blob_locations import remote_layer
 
                 desc = remote_layer(store, layer.diff_id) or desc
             ensure_blob_local(store, desc, registry_options, layer.diff_id)

@@ -22,7 +22,7 @@ import socket
 import struct
 import sys
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable
 
 from . import fds, rlimits, rootfs, seccomp
@@ -39,12 +39,6 @@ _NS_FLAGS = {"mount": sc.CLONE_NEWNS, "uts": sc.CLONE_NEWUTS, "ipc": sc.CLONE_NE
 
 class RuntimeError_(OSError):
     """A container that could not be set up; the message says which step failed."""
-
-
-@dataclass
-class Started:
-    pid: int  # host pid of the container's PID 1
-    err_fd: int
 
 
 def _write_all(fd: int, data: bytes) -> None:

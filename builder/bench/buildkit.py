@@ -64,7 +64,7 @@ def parse_plain(output: str) -> list[tuple[str, bool, str]]:
 
 
 def build_with_buildkit(commit: Commit, context: Path, dockerfile: Path, options, env: dict):
-    from .replay import BuildRecord, Miss, _failed
+    from .records import BuildRecord, Miss, failed_build
 
     cmd = [docker_binary() or "docker", "build", "--progress=plain", "-f", str(dockerfile)]
     for name, value in options.build_args:
@@ -78,7 +78,7 @@ def build_with_buildkit(commit: Commit, context: Path, dockerfile: Path, options
     output = res.stderr.decode(errors="replace") + res.stdout.decode(errors="replace")
     if res.returncode != 0:
         last = [line for line in output.splitlines() if line.strip()][-3:]
-        return _failed(commit, "docker build failed: " + " | ".join(last), seconds, "buildkit")
+        return failed_build(commit, "docker build failed: " + " | ".join(last), seconds, "buildkit")
     steps = parse_plain(output)
     hits = sum(1 for _, c, _ in steps if c)
     misses = tuple(Miss(i, "", "unknown (BuildKit does not say)", "unknown", (), p) for i, c, p in steps if not c)

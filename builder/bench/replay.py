@@ -10,52 +10,12 @@ goes on.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CairnError
 from .git import Commit
-
-
-@dataclass(frozen=True)
-class Miss:
-    instruction: str
-    stage: str
-    explanation: str
-    cause: str
-    changed_files: tuple[str, ...] = ()
-    position: str = ""  # Dockerfile:stage:index: the same step across commits, whatever its text
-
-    def to_json(self) -> dict:
-        return {"instruction": self.instruction, "stage": self.stage, "explanation": self.explanation,
-                "cause": self.cause, "changed_files": list(self.changed_files), "position": self.position}
-
-
-@dataclass(frozen=True)
-class BuildRecord:
-    commit: str
-    subject: str
-    time: str
-    hits: int
-    misses: int
-    seconds: float
-    rebuilt_bytes: int
-    misses_explained: tuple[Miss, ...] = ()
-    error: str | None = None
-    builder: str = "cairn"
-    steps: tuple[tuple[str, bool, str], ...] = field(default=(), compare=False)  # (instruction, cached, position)
-
-    @property
-    def hit_rate(self) -> float:
-        total = self.hits + self.misses
-        return round(self.hits / total, 4) if total else 0.0
-
-    def to_json(self) -> dict:
-        return {"commit": self.commit, "subject": self.subject, "time": self.time, "hits": self.hits,
-                "misses": self.misses, "hit_rate": self.hit_rate, "seconds": round(self.seconds, 3),
-                "rebuilt_bytes": self.rebuilt_bytes, "misses_explained": [m.to_json() for m in self.misses_explained],
-                "error": self.error, "builder": self.builder,
-                "steps": [{"instruction": i, "cached": c, "position": p} for i, c, p in self.steps]}
+from .records import BuildRecord, Miss, failed_build
 
 
 @dataclass(frozen=True)
@@ -89,9 +49,9 @@ def build_with_cairn(store, tree: Path, commit: Commit, options: ReplayOptions, 
                                     dockerfile_name=dockerfile.name, base_store=base_store),
                        Progress("quiet"), str(dockerfile))
     except grammar.DockerfileError as err:
-        return _failed(commit, f"{dockerfile.name}:{err.start_line}: {err.message}", time.monotonic() - t0)
+        return failed_build(commit, f"{dockerfile.name}:{err.start_line}: {err.message}", time.monotonic() - t0)
     except (CairnError, OSError) as err:
-        return _failed(commit, str(err), time.monotonic() - t0)
+        return failed_build(commit, str(err), time.monotonic() - t0)
     seconds = time.monotonic() - t0
     meta = result.metadata()
     counted = [s for s in result.steps if s["kind"] in ("RUN", "COPY", "ADD")]
@@ -105,15 +65,11 @@ def build_with_cairn(store, tree: Path, commit: Commit, options: ReplayOptions, 
 def _missing(commit: Commit, context: Path, dockerfile: Path, options: ReplayOptions,
              builder: str = "cairn") -> BuildRecord | None:
     if not context.is_dir():
-        return _failed(commit, f"the context {options.context} does not exist at this commit", 0.0, builder)
+        return failed_build(commit, f"the context {options.context} does not exist at this commit", 0.0, builder)
     if not dockerfile.is_file():
         rel = options.dockerfile or str(Path(options.context) / "Dockerfile")
-        return _failed(commit, f"{rel} does not exist at this commit", 0.0, builder)
+        return failed_build(commit, f"{rel} does not exist at this commit", 0.0, builder)
     return None
-
-
-def _failed(commit: Commit, error: str, seconds: float, builder: str = "cairn") -> BuildRecord:
-    return BuildRecord(commit.sha, commit.subject, commit.time, 0, 0, seconds, 0, (), error, builder)
 
 
 def replay(repo: Path, commits: list[Commit], options: ReplayOptions, builder: str, store=None,

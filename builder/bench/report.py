@@ -16,7 +16,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from .replay import BuildRecord
+from .records import BuildRecord
 
 # Paths that rarely belong in an image: changes there should not rebuild anything.
 _NOISE = re.compile(r"^(docs?|tests?|spec|examples?|\.github|\.gitlab|\.circleci|\.vscode|\.idea)(/|$)"

@@ -5,19 +5,16 @@ changed, or that the instruction changed."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
+from ..store import cache_table
 from ..store.store import Store
 
 MAX_PATHS = 20
 
 
 def previous_inputs(store: Store, position: str, key: str) -> dict | None:
-    row = store.conn.execute(
-        "SELECT inputs FROM cache_records WHERE position=? AND key!=? ORDER BY last_used DESC LIMIT 1",
-        (position, key)).fetchone()
-    return json.loads(row[0]) if row else None
+    return cache_table.latest_inputs_at(store, position, key)
 
 
 def _flatten(tree, prefix: str, out: dict) -> None:
@@ -40,10 +37,6 @@ class Explanation:
     text: str
     cause: str                        # new | format | files | env | instruction | parent
     changed_files: tuple[str, ...] = ()  # every path whose content, type or mode changed (COPY/ADD)
-
-
-def explain(store: Store, position: str, key: str, inputs: dict, earlier: dict | None = None) -> str:
-    return explain_details(store, position, key, inputs, earlier).text
 
 
 def explain_details(store: Store, position: str, key: str, inputs: dict, earlier: dict | None = None) -> Explanation:

@@ -29,6 +29,8 @@ from ..atomic_file import write_atomically
 from ..errors import CairnError
 from ..image import oci
 from ..image.digest import Digest
+from ..store import cache_table
+from ..store.cache_table import EMPTY
 from ..store.store import Store
 from .manifest import CacheFormatError, CacheRecord, decode, encode, is_cache_manifest, merge
 from .specs import CacheSpec
@@ -50,12 +52,11 @@ def chosen_steps(steps: list[dict], mode: str, image_stages: set[str]) -> list[d
 def local_rows(store: Store, steps: list[dict]) -> list[dict]:
     rows = []
     for step in steps:
-        row = store.conn.execute("SELECT parent, inputs, diff_id, size, created FROM cache_records WHERE key=?",
-                                 (step["key"],)).fetchone()
-        if row is None or row[2] is None:
+        row = cache_table.get(store, step["key"])
+        if row is None or row.diff_id is None:
             continue
-        rows.append({"key": step["key"], "parent": row[0] or "", "inputs": json.loads(row[1]), "diff_id": row[2],
-                     "size": row[3] or 0, "created": row[4], "position": step["position"]})
+        rows.append({"key": row.key, "parent": row.parent, "inputs": json.loads(row.inputs), "diff_id": row.diff_id,
+                     "size": row.size, "created": row.created, "position": step["position"]})
     return rows
 
 
@@ -88,7 +89,7 @@ def export(store: Store, spec: CacheSpec, steps: list[dict], image_stages: set[s
                  if r["key"] not in taken and r["key"] not in keyonly_hits]
     rows += [{"key": h.key, "parent": h.parent, "inputs": h.inputs, "diff_id": h.diff_id, "size": h.size,
               "created": h.created, "position": h.position, "keyonly": True} for h in keyonly_hits.values()]
-    diff_ids = sorted({r["diff_id"] for r in rows if r["diff_id"] != "empty" and not r.get("keyonly")})
+    diff_ids = sorted({r["diff_id"] for r in rows if r["diff_id"] != EMPTY and not r.get("keyonly")})
     if spec.type == "registry":
         _to_registry(store, spec, rows, diff_ids, registry_options, log)
     elif spec.type == "local":
@@ -116,8 +117,8 @@ def _read_registry(client, ref) -> list[CacheRecord]:
 
 def _to_registry(store: Store, spec: CacheSpec, rows, diff_ids, registry_options, log) -> None:
     from ..registry.client import RegistryClient
-    from ..registry.locations import record_locations
     from ..registry.push import BlobSender
+    from ..store.blob_locations import record_locations
 
     ref = spec.ref
     sizes = {r["diff_id"]: r["size"] for r in rows}
@@ -146,8 +147,8 @@ def _to_registry(store: Store, spec: CacheSpec, rows, diff_ids, registry_options
 def _blob_for_export(store: Store, diff_id: Digest, size: int, compression: str, registry_options) -> oci.Descriptor:
     from ..layer_sources import ensure_blob_local
     from ..layers.materialize import ensure_blob
-    from ..registry.locations import remote_layer
     from ..registry.push import _held_blob
+    from ..store.blob_locations import remote_layer
     from ..store.images import LayerRecord
 
     held = _held_blob(store, LayerRecord(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size)), compression)

@@ -8,6 +8,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from ..store import cache_table
 from ..store.maintenance import prune as prune_store
 from ..store.store import Store
 
@@ -24,14 +25,13 @@ class Entry:
 
 def entries(store: Store) -> list[Entry]:
     out = []
-    for key, inputs, size, created, last_used in store.conn.execute(
-            "SELECT key, inputs, size, created, last_used FROM cache_records ORDER BY last_used DESC"):
-        step = json.loads(inputs).get("step", {})
+    for row in cache_table.all_rows(store):
+        step = json.loads(row.inputs).get("step", {})
         kind = next((k for k in ("RUN", "COPY", "ADD", "WORKDIR") if k in step), "OTHER")
         summary = step.get("RUN") or step.get("dest") or step.get("WORKDIR") or ""
         if isinstance(summary, list):
             summary = " ".join(summary)
-        out.append(Entry(key, kind, size or 0, created, last_used, str(summary)))
+        out.append(Entry(row.key, kind, row.size, row.created, row.last_used, str(summary)))
     return out
 
 
@@ -57,7 +57,6 @@ def prune(store: Store, keep_storage: int | None = None, prune_all: bool = False
             total -= e.size
     if not (prune_all or older_than is not None or keep_storage is not None):
         return 0, 0
-    with store.transaction() as c:
-        c.executemany("DELETE FROM cache_records WHERE key=?", [(k,) for k in doomed])
+    cache_table.delete(store, doomed)
     freed = prune_store(store).bytes
     return len(doomed), freed

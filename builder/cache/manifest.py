@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..image import oci
 from ..image.digest import Digest, DigestError
+from ..store.cache_table import EMPTY
 
 ARTIFACT_TYPE = "application/vnd.cairn.cache.v1"
 CONFIG_TYPE = "application/vnd.cairn.cache.config.v1+json"
@@ -48,7 +49,7 @@ class CacheRecord:
 
     @property
     def keyonly(self) -> bool:
-        return self.layer is None and self.diff_id != "empty"
+        return self.layer is None and self.diff_id != EMPTY
 
     def to_json(self) -> dict:
         out = {"key": self.key, "parent": self.parent, "inputs": self.inputs, "diff_id": self.diff_id,
@@ -66,7 +67,7 @@ class CacheRecord:
         try:
             layer = oci.Descriptor.from_json(obj["layer"]) if obj.get("layer") else None
             diff_id = str(obj["diff_id"])
-            if diff_id != "empty":
+            if diff_id != EMPTY:
                 Digest.parse(diff_id)
                 if layer is None and obj.get("keyonly") is not True:
                     raise CacheFormatError(f"record {obj.get('key')!r} has a layer diff_id but no blob")
@@ -146,7 +147,7 @@ def inline_entries(records: list[CacheRecord], diff_ids: list[str]) -> list[dict
     for r in records:
         entry = r.to_json()
         entry.pop("layer", None)
-        if r.diff_id != "empty":
+        if r.diff_id != EMPTY:
             if r.diff_id not in diff_ids:
                 continue
             entry["layer_index"] = diff_ids.index(r.diff_id)

@@ -10,6 +10,8 @@ from runtime.record import Record, record
 
 from ..image import oci
 from ..image.digest import Digest
+from ..store import cache_table
+from ..store.cache_table import EMPTY
 from ..store.store import Store
 from .keys import canonical
 
@@ -31,33 +33,31 @@ class Hit(Record):
     created: float = 0.0        # when the layer was made: its history entry's time (0: unknown)
 
 
-EMPTY = "empty"  # diff_id column value of a record whose step made no layer
 _NO_LAYER = Digest("sha256", "0" * 64)
 EMPTY_HIT = Hit(_NO_LAYER, oci.Descriptor(oci.OCI_LAYER, _NO_LAYER, 0), True)
 
 
 def lookup(store: Store, key: str) -> "Hit | Missing | None":
-    row = store.conn.execute("SELECT diff_id, size, created FROM cache_records WHERE key=?", (key,)).fetchone()
-    if row is None or row[0] is None:
+    row = cache_table.get(store, key)
+    if row is None or row.diff_id is None:
         return None
-    if row[0] == EMPTY:
+    if row.diff_id == EMPTY:
         hit = EMPTY_HIT
     else:
-        diff_id = Digest.parse(row[0])
+        diff_id = Digest.parse(row.diff_id)
         blobs = "snapshot" if store.has_snapshot(diff_id) else _blob_status(store, diff_id)
         if blobs in ("snapshot", "good"):
-            hit = Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, row[1] or 0), created=row[2] or 0.0)
+            hit = Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, row.size), created=row.created)
         else:
             # (only for a layer with no bytes here)
-            from ..registry.locations import remote_layer
+            from ..store.blob_locations import remote_layer
 
             corrupt = blobs == "corrupt"
             remote = remote_layer(store, diff_id)
             if remote is None:
-                return Missing(row[0], "is corrupt" if corrupt else "is gone")
-            hit = Hit(diff_id, remote, created=row[2] or 0.0)
-    with store.transaction() as c:
-        c.execute("UPDATE cache_records SET last_used=? WHERE key=?", (time.time(), key))
+                return Missing(row.diff_id, "is corrupt" if corrupt else "is gone")
+            hit = Hit(diff_id, remote, created=row.created)
+    cache_table.touch(store, key)
     return hit
 
 
@@ -72,28 +72,17 @@ def _blob_status(store: Store, diff_id: Digest) -> str:
             return "good"
         status = "corrupt"
         store.blobs.remove(digest)
-        with store.transaction() as c:
-            c.execute("DELETE FROM layer_blobs WHERE diff_id=? AND blob=?", (str(diff_id), str(digest)))
+        store.forget_layer_blob(diff_id, digest)
     return status
 
 
 def record_empty(store: Store, key: str, parent: str, inputs: dict, position: str = "") -> None:
     """Remember that the step of `key` makes no layer."""
-    now = time.time()
-    with store.transaction() as c:
-        c.execute("INSERT INTO cache_records(key, parent, inputs, diff_id, config_delta, size, created, last_used, "
-                  "position) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET diff_id=excluded.diff_id, "
-                  "last_used=excluded.last_used", (key, parent, canonical(inputs), EMPTY, None, 0, now, now, position))
+    cache_table.put(store, key, parent, canonical(inputs), EMPTY, 0, time.time(), position)
 
 
 def record(store: Store, key: str, parent: str, inputs: dict, diff_id: Digest, size: int,
            position: str = "", created: float | None = None) -> None:
     """Remember the layer the step of `key` made, and when it was made (`created`: now, or
     the time an imported record carries): a cached rebuild gives its history that time."""
-    now = time.time()
-    with store.transaction() as c:
-        c.execute("INSERT INTO cache_records(key, parent, inputs, diff_id, config_delta, size, created, last_used, "
-                  "position) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET diff_id=excluded.diff_id, "
-                  "size=excluded.size, created=excluded.created, last_used=excluded.last_used, "
-                  "position=excluded.position",
-                  (key, parent, canonical(inputs), str(diff_id), None, size, created or now, now, position))
+    cache_table.put(store, key, parent, canonical(inputs), str(diff_id), size, created or time.time(), position)

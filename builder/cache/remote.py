@@ -164,7 +164,7 @@ class RemoteCaches:
                 self.warn(f"cache source {source.name}: {err}; the step runs")
                 return None
         else:
-            from ..registry.locations import record_remote_layer
+            from ..store.blob_locations import record_remote_layer
 
             record_remote_layer(store, diff_id, hit.descriptor, source.spec.ref.repository)
         local_records.record(store, r.key, r.parent, r.inputs, diff_id, r.size, position, r.created)

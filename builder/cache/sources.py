@@ -18,6 +18,7 @@ import stat
 
 import xxhash
 
+from ..store import stat_table
 from ..store.store import Store
 
 _CHUNK = 1 << 20
@@ -41,15 +42,12 @@ class StatCache:
         prefix = root.rstrip("/") + "/"
         # each row as sqlite gives it, (path, size, mtime_ns, ctime_ns, inode, mode, hash): no
         # object per entry, and the 20,000 rows of a large context come in one pass
-        self.known.update({row[0]: row for row in self.store.conn.execute(
-            "SELECT path, size, mtime_ns, ctime_ns, inode, mode, hash FROM stat_cache "
-            "WHERE path >= ? AND path < ?", (prefix, prefix[:-1] + "0"))})
+        self.known.update({row[0]: row for row in stat_table.rows_under(self.store, prefix)})
 
     def file_hash(self, path: str, st: os.stat_result) -> str:
         row = self.known.get(path)
         if row is None and not self.loaded:
-            row = self.store.conn.execute("SELECT path, size, mtime_ns, ctime_ns, inode, mode, hash FROM stat_cache "
-                                          "WHERE path=?", (path,)).fetchone()
+            row = stat_table.row_of(self.store, path)
         if (row is not None and row[1] == st.st_size and row[2] == st.st_mtime_ns and row[3] == st.st_ctime_ns
                 and row[4] == st.st_ino and row[5] == st.st_mode):
             return row[6]
@@ -63,11 +61,7 @@ class StatCache:
     def flush(self) -> None:
         if not self.pending:
             return
-        with self.store.transaction() as c:
-            c.executemany("INSERT INTO stat_cache(path, size, mtime_ns, ctime_ns, inode, mode, hash) "
-                          "VALUES (?,?,?,?,?,?,?) ON CONFLICT(path) DO UPDATE SET size=excluded.size, "
-                          "mtime_ns=excluded.mtime_ns, ctime_ns=excluded.ctime_ns, inode=excluded.inode, "
-                          "mode=excluded.mode, hash=excluded.hash", self.pending)
+        stat_table.put_many(self.store, self.pending)
         self.pending.clear()
 
 

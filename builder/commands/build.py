@@ -9,7 +9,7 @@ import click
 
 from . import cli
 from .common import Failure, dockerfile_error_text, open_store, read_file_arg
-from .registry import make_options, push_image, registry_options
+from .registry_flags import make_options, push_image, registry_options
 
 
 @cli.command("build")

@@ -8,53 +8,7 @@ import click
 
 from . import cli
 from .common import open_store
-
-
-def registry_options(f):
-    """--insecure-registry and --registry-timeout, shared by every command that talks to a registry."""
-    f = click.option("--registry-timeout", type=click.FloatRange(min=0.1), default=None, metavar="SECONDS",
-                     help="Give up on a registry that sends nothing for this long (default 60, "
-                          "$CAIRN_REGISTRY_TIMEOUT).")(f)
-    f = click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
-                     help="Allow plain HTTP to this registry (localhost and 127.0.0.1 always are).")(f)
-    return f
-
-
-def make_options(insecure, timeout):
-    from ..registry.options import RegistryOptions
-
-    return RegistryOptions.from_env(tuple(insecure), timeout)
-
-
-def ensure_image(store, text: str, policy: str, options) -> None:
-    """For `run --pull missing|always|never`: pull the image when the policy says so."""
-    from ..errors import CairnError
-    from ..image.reference import ReferenceError, parse_reference
-    from ..store import images
-
-    if policy == "never":
-        return
-    if policy == "missing":
-        try:
-            images.resolve(store, text)
-            return
-        except images.ImageNotFound:
-            pass
-    try:
-        ref = parse_reference(text)
-    except ReferenceError:
-        return  # an image ID: nothing to pull; resolving it reports the error
-    from ..registry.pull import pull
-
-    _err(f"Unable to find image '{ref.familiar}' locally" if policy == "missing" else f"Pulling {ref.familiar}")
-    try:
-        pull(store, ref, options, log=_err)
-    except CairnError as err:
-        raise images.ImageNotFound(f"no such image: {text} (pulling it failed: {err})") from None
-
-
-def _err(line: str) -> None:
-    click.echo(line, err=True)
+from .registry_flags import echo_err, make_options, push_image, registry_options, write_push_metadata
 
 
 @cli.command("pull")
@@ -72,12 +26,12 @@ def pull_cmd(ctx, platform, quiet, insecure, registry_timeout, ref):
     parse_platform(platform)
     store = open_store(ctx)
     if not quiet:
-        _err(f"{parsed.tag}: Pulling from {Reference(parsed.domain, parsed.path).familiar}"
+        echo_err(f"{parsed.tag}: Pulling from {Reference(parsed.domain, parsed.path).familiar}"
              if parsed.digest is None else f"Pulling {parsed.familiar}")
-    result = pull(store, parsed, make_options(insecure, registry_timeout), platform, log=(lambda line: None) if quiet else _err)
+    result = pull(store, parsed, make_options(insecure, registry_timeout), platform, log=(lambda line: None) if quiet else echo_err)
     if not quiet:
-        _err(f"Digest: {result.digest}")
-        _err(f"Status: {'Image is up to date' if result.up_to_date else 'Downloaded newer image'} "
+        echo_err(f"Digest: {result.digest}")
+        echo_err(f"Status: {'Image is up to date' if result.up_to_date else 'Downloaded newer image'} "
              f"for {parsed.familiar}")
     click.echo(str(parsed))
 
@@ -109,29 +63,6 @@ def push_cmd(ctx, compression, quiet, metadata_file, insecure, registry_timeout,
         write_push_metadata(metadata_file, dest, result)
 
 
-def push_image(store, image, dest, options, compression: str, quiet: bool):
-    from ..registry.push import push
-
-    if not quiet:
-        _err(f"The push refers to repository [{dest.repository}]")
-    result = push(store, image, dest, options, compression, log=(lambda line: None) if quiet else _err)
-    if quiet:
-        click.echo(str(result.digest))
-    else:
-        click.echo(f"{dest.tag}: digest: {result.digest} size: {result.size}")
-    sys.stdout.flush()
-    return result
-
-
-def write_push_metadata(path: str, dest, result) -> None:
-    import json
-
-    with open(path, "w") as f:
-        json.dump({"image.name": str(dest), "containerimage.digest": str(result.digest),
-                   "pushed": {"uploaded": result.uploaded, "mounted": result.mounted,
-                              "existing": result.existing}}, f, indent=2)
-
-
 @cli.command("login")
 @click.option("-u", "--username", default=None, help="User name.")
 @click.option("-p", "--password", default=None, help="Password (insecure: prefer --password-stdin).")
@@ -153,7 +84,7 @@ def login_cmd(ctx, username, password, password_stdin, insecure, registry_timeou
             raise UsageError("--password-stdin needs --username")
         password = sys.stdin.read().rstrip("\r\n")
     elif password:
-        _err("WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
+        echo_err("WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
     if not username:
         username = click.prompt("Username")
     if not password:
@@ -164,7 +95,7 @@ def login_cmd(ctx, username, password, password_stdin, insecure, registry_timeou
     with RegistryClient(domain, make_options(insecure, registry_timeout), creds) as client:
         client.check_login()
     where = credentials.save(domain, creds)
-    _err(f"Credentials saved in {where}")
+    echo_err(f"Credentials saved in {where}")
     click.echo("Login Succeeded")
 
 

@@ -10,10 +10,10 @@ from ..errors import Refused, UsageError
 from ..units import ram_in_bytes
 from . import cli
 from .common import open_store
-from .registry import ensure_image, make_options, registry_options
+from .registry_flags import echo_err, make_options, registry_options
 from .run_exit import DockerRunCommand
-from .run_meta import meta_options, request_fields
 from .run_fs_options import fs_options, fs_request_fields
+from .run_meta import meta_options, request_fields
 
 
 def _memory(value: str | None) -> int | None:
@@ -89,7 +89,9 @@ def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive
         raise UsageError("-d cannot be combined with -i or -t")
     registry = make_options(insecure, registry_timeout)
     req = replace(req, registry=registry, **request_fields(meta), **fs_request_fields(fs))
-    ensure_image(open_store(ctx), image, pull_policy, registry)
+    from ..registry.ensure import ensure_image
+
+    ensure_image(open_store(ctx), image, pull_policy, registry, echo_err)
     if detach:
         from ..containers.lifecycle import run_detached
 

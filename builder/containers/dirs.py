@@ -20,7 +20,7 @@ class ContainerNotFound(CairnError):
 class ContainerDir:
     def __init__(self, store: Store, cid: str):
         self.id = cid
-        self.path = store.root / "containers" / cid
+        self.path = store.layout.container(cid)
         self.upper, self.work, self.rootfs = self.path / "upper", self.path / "work", self.path / "rootfs"
 
     def create(self) -> None:
@@ -61,7 +61,7 @@ def process_alive(pid: int | None) -> bool:
 
 
 def all_containers(store: Store) -> list[ContainerDir]:
-    base = store.root / "containers"
+    base = store.layout.containers
     if not base.is_dir():
         return []
     found = [ContainerDir(store, p.name) for p in base.iterdir() if (p / "state.json").exists()]

@@ -77,7 +77,7 @@ class BaseImages:
                     self._pulled[key] = copy_image(self.fallback, self.store, found, tags)
                     return self._pulled[key]
             try:
-                ref = parse_reference(text)
+                parse_reference(text)  # only a reference is pulled
             except ReferenceError:
                 return images.resolve(self.store, text)  # an image ID: never pulled
             self._pulled[key] = self._pull(text, want)

@@ -34,7 +34,6 @@ from ..instructions.mounts import parse_mount
 if TYPE_CHECKING:
     from runtime.spec import Mount
 
-CACHE_DIR = "cache-mounts"
 SECRET_MAX = 500 * 1024  # BuildKit's limit on a secret's size
 
 
@@ -175,7 +174,7 @@ def _ssh(m, sources, index: int, store, out: RunMounts) -> None:
 
 
 def _cache_mount(m, store, fresh=None) -> Mount:
-    base = os.path.join(str(store.root), CACHE_DIR)
+    base = str(store.layout.cache_mounts)
     os.makedirs(base, mode=0o700, exist_ok=True)
     name = cache_dir_name(m.id or m.target)
     path = os.path.join(base, name)

@@ -62,9 +62,6 @@ class Reference:
             name += "@" + str(self.digest)
         return name
 
-    def with_tag(self, tag: str) -> "Reference":
-        return Reference(self.domain, self.path, tag, None)
-
 
 def parse_reference(text: str, *, default_tag: bool = True) -> Reference:
     """Parse and normalise; raises ReferenceError with the reason."""

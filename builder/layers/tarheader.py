@@ -16,10 +16,6 @@ _MAX_SIZE = 0o77777777777
 _MAGIC = b"ustar\x0000"
 
 
-def _octal(value: int, width: int) -> bytes:
-    return b"%0*o\x00" % (width - 1, value)
-
-
 _LAYOUT = struct.Struct("100s8s8s8s12s12s8s1s100s8s64s8s8s167s")
 
 

@@ -58,10 +58,6 @@ class Authenticator:
         self._lock = threading.Lock()
         self._fetching: dict[tuple[str, ...], threading.Lock] = {}
 
-    @property
-    def knows_scheme(self) -> bool:
-        return self._scheme is not None
-
     def header(self, scopes: tuple[str, ...]) -> str | None:
         if self._scheme == "basic":
             return _basic(self.credentials) if self.credentials.username else None

@@ -22,10 +22,10 @@ from ..image.config import host_platform
 from ..image.digest import Digest
 from ..image.reference import Reference
 from ..store import images
+from ..store.blob_locations import record_locations, record_remote_layer, remote_layer
 from ..store.store import Store
 from .client import Cancelled, shared
 from .errors import RegistryError
-from .locations import record_locations, record_remote_layer, remote_layer
 from .options import RegistryOptions
 
 

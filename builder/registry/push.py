@@ -23,9 +23,9 @@ from ..image import oci
 from ..image.digest import Digest
 from ..image.reference import Reference
 from ..store import images
+from ..store.blob_locations import known_repositories, record_locations
 from ..store.store import Store
 from .client import Cancelled, RegistryClient
-from .locations import known_repositories, record_locations
 from .options import RegistryOptions
 
 COMPRESSIONS = ("zstd", "gzip", "none")
@@ -172,7 +172,7 @@ class BlobSender:
             if held is not None:
                 self.send(held, diff_id)
                 return held
-            from .locations import all_repositories, remote_layer
+            from ..store.blob_locations import all_repositories, remote_layer
 
             local = self.store.has_snapshot(diff_id)
             if desc.digest != diff_id and all_repositories(self.store, desc.digest) \

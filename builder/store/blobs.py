@@ -77,8 +77,8 @@ class BlobWriter:
 
 
 class BlobStore:
-    def __init__(self, root: Path, tmp_dir: Path, tmp_prefix: str = ""):
-        self.dir = root / "blobs" / "sha256"
+    def __init__(self, blobs_dir: Path, tmp_dir: Path, tmp_prefix: str = ""):
+        self.dir = blobs_dir
         self.tmp_dir = tmp_dir
         self.tmp_prefix = tmp_prefix  # the owning process's lease id: prune keeps its temp files
         self.dir.mkdir(parents=True, exist_ok=True)

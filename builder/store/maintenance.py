@@ -128,7 +128,7 @@ def _tree_size(path) -> int:
 
 def prune(store: Store) -> PruneResult:
     with store.exclusive():
-        live = live_leases(store.root / "leases", store.lease.id)
+        live = live_leases(store.layout.leases, store.lease.id)
         for entry in os.listdir(store.tmp_dir):
             if not live.owns_tmp(entry):
                 remove_tree(store.tmp_dir / entry)

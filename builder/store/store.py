@@ -29,12 +29,8 @@ from pathlib import Path
 from ..image.digest import Digest
 from . import db
 from .blobs import BlobStore
+from .layout import PRIVATE_DIRS, PRIVATE_FILES, StoreLayout
 from .leases import Lease, live_leases
-
-# The store is private to the user who owns it: other users may not read its layers,
-# its database (cache records, stat cache) or its containers' files.
-PRIVATE_DIRS = ("", "blobs", "blobs/sha256", "snapshots", "tmp", "leases", "containers", "cache-mounts", "network")
-PRIVATE_FILES = ("cairn.db", "cairn.db-wal", "cairn.db-shm", "lock", "init.lock")
 
 
 def _make_private(root: Path) -> None:
@@ -59,23 +55,24 @@ def _tighten(root: Path, names, mode: int) -> None:
 class Store:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
-        self.tmp_dir = self.root / "tmp"
-        self.snapshots_dir = self.root / "snapshots"
+        self.layout = StoreLayout(self.root)
+        self.tmp_dir = self.layout.tmp
+        self.snapshots_dir = self.layout.snapshots
         _make_private(self.root)
-        self.lease = Lease(self.root / "leases")
-        self.blobs = BlobStore(self.root, self.tmp_dir, f"{self.lease.id}.")
+        self.lease = Lease(self.layout.leases)
+        self.blobs = BlobStore(self.layout.blobs, self.tmp_dir, f"{self.lease.id}.")
         self._tx_lock = threading.RLock()
         self._adding_lock = threading.Lock()
         self._adding_depth = 0
-        self._lock_fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._lock_fd = os.open(self.layout.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         # Switching to WAL and creating tables need the database to themselves; two
         # processes opening a new store at once would otherwise see "database is locked".
-        init_fd = os.open(self.root / "init.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        init_fd = os.open(self.layout.init_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(init_fd, fcntl.LOCK_EX)
             # made 0600 before SQLite opens it: its -wal and -shm files take the same mode
-            os.close(os.open(self.root / "cairn.db", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
-            self.conn = db.connect(self.root / "cairn.db")
+            os.close(os.open(self.layout.database, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            self.conn = db.connect(self.layout.database)
             _tighten(self.root, PRIVATE_FILES, 0o600)
         finally:
             os.close(init_fd)
@@ -147,7 +144,7 @@ class Store:
     def remove_orphaned_tmp(self) -> None:
         """Remove the temp entries of cairn processes that are gone (killed with -9): those
         named after a lease nobody holds any more (a build does this; prune does it too)."""
-        live = live_leases(self.root / "leases")
+        live = live_leases(self.layout.leases)
         for entry in os.listdir(self.tmp_dir):
             if "." in entry and not live.owns_tmp(entry):
                 remove_tree(self.tmp_dir / entry)
@@ -213,6 +210,10 @@ class Store:
                 continue
             out.append((blob, mt, size))
         return out
+
+    def forget_layer_blob(self, diff_id: Digest, blob: Digest) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM layer_blobs WHERE diff_id=? AND blob=?", (str(diff_id), str(blob)))
 
     def _check_old_record(self, diff_id: Digest, blob: Digest, media_type: str) -> bool:
         from ..errors import CairnError

@@ -71,7 +71,7 @@ def test_the_hosts_own_platform_runs(root, tmp_path):
 
 
 def test_another_architecture_cannot_run(root, tmp_path):
-    for dockerfile, args in ((f"FROM busybox\nCOPY f /f\nRUN echo ran\n", ("--platform", OTHER)),
+    for dockerfile, args in (("FROM busybox\nCOPY f /f\nRUN echo ran\n", ("--platform", OTHER)),
                              (f"FROM --platform={OTHER} busybox\nCOPY f /f\nRUN echo ran\n", ())):
         ctx = write(tmp_path / "c", {"Dockerfile": dockerfile, "f": "x"})
         res = build(root, ctx, *args)

@@ -13,7 +13,7 @@ import time
 
 from ..image import oci
 from ..image.digest import Digest
-from ..store.store import Store
+from .store import Store
 
 
 def record_locations(store: Store, repository: str, blobs: list[Digest]) -> None:
