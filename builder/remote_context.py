@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Callable
 
 from .bounded import size_text
+from .context.build_context import BuildContext
+from .context.stdin_tar import _dockerfile, _is_archive, from_stdin, limit
 from .errors import CairnError, UsageError
 from .executor.add_git import subdir_of
-from .executor.context import BuildContext
 from .executor.git_ref import parse, scheme_of
 from .executor.git_source import Git, checkout, public_url, resolve
-from .stdin_context import _dockerfile, _is_archive, from_stdin, limit
 
 _TIMEOUT = 60
 _CHUNK = 1 << 20

@@ -10,10 +10,11 @@ import tarfile
 
 import pytest
 
+from builder.archive.load import ArchiveError, load
+from builder.archive.rootfs_import import import_rootfs
+from builder.archive.save import save
 from builder.store import images
-from builder.store.archive import ArchiveError, load, save
 from builder.store.blobs import BlobError
-from builder.store.importer import import_rootfs
 from builder.store.maintenance import check
 from builder.store.store import Store
 

@@ -158,7 +158,7 @@ def test_a_corrupt_cached_blob_is_rebuilt_with_a_warning(project):
     import shutil
 
     from builder.image.digest import Digest
-    from builder.layers.materialize import ensure_blob
+    from builder.store.materialize import ensure_blob
     from builder.store.store import Store
 
     with Store(root) as store:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from builder.cache.sources import StatCache, hash_context_sources
-from builder.executor.context import BuildContext
+from builder.context.build_context import BuildContext
 from builder.store.store import Store
 
 NAMES = ["a", "b", "c.txt", "d.md", "sub"]

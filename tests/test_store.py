@@ -11,10 +11,10 @@ import time
 
 import pytest
 
+from builder.archive.rootfs_import import import_rootfs
 from builder.image.digest import Digest
 from builder.store import images
 from builder.store.blobs import BlobError
-from builder.store.importer import import_rootfs
 from builder.store.maintenance import check, prune
 from builder.store.store import Store
 

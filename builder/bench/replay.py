@@ -35,8 +35,10 @@ def _paths(tree: Path, options: ReplayOptions) -> tuple[Path, Path]:
 def build_with_cairn(store, tree: Path, commit: Commit, options: ReplayOptions, base_store=None) -> BuildRecord:
     import grammar
 
-    from ..executor.build import BuildOptions, build
+    from ..executor.build import build
+    from ..executor.options import BuildOptions
     from ..executor.progress import Progress
+    from ..executor.result import COUNTED
 
     context, dockerfile = _paths(tree, options)
     t0 = time.monotonic()
@@ -54,12 +56,12 @@ def build_with_cairn(store, tree: Path, commit: Commit, options: ReplayOptions, 
         return failed_build(commit, str(err), time.monotonic() - t0)
     seconds = time.monotonic() - t0
     meta = result.metadata()
-    counted = [s for s in result.steps if s["kind"] in ("RUN", "COPY", "ADD")]
-    misses = tuple(Miss(s["instruction"], s["stage"], s["explanation"] or "", s["miss_cause"] or "new",
-                        tuple(s.get("changed_files") or ()), s["position"]) for s in counted if not s["cached"])
+    counted = [s for s in result.steps if s.kind in COUNTED]
+    misses = tuple(Miss(s.instruction, s.stage, s.explanation or "", s.miss_cause or "new",
+                        tuple(s.changed_files), s.position) for s in counted if not s.cached)
     return BuildRecord(commit.sha, commit.subject, commit.time, meta["hits"], meta["misses"], seconds,
                        meta["rebuilt_bytes"], misses, None, "cairn",
-                       tuple((s["instruction"], s["cached"], s["position"]) for s in counted))
+                       tuple((s.instruction, s.cached, s.position) for s in counted))
 
 
 def _missing(commit: Commit, context: Path, dockerfile: Path, options: ReplayOptions,

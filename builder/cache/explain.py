@@ -39,9 +39,11 @@ class Explanation:
     changed_files: tuple[str, ...] = ()  # every path whose content, type or mode changed (COPY/ADD)
 
 
-def explain_details(store: Store, position: str, key: str, inputs: dict, earlier: dict | None = None) -> Explanation:
+def explain_details(store: Store, position: str, key: str, inputs: dict, earlier: dict | None,
+                    labels: dict[str, str]) -> Explanation:
     """`earlier`: inputs of an earlier record from elsewhere (a --cache-from source), used
-    when the store has none for this position."""
+    when the store has none for this position. `labels`: the key's fields other than files
+    and env (executor/keys.py FIELD_LABELS), each with the words that name it."""
     before = previous_inputs(store, position, key) or earlier
     if before is None:
         return Explanation("no earlier build of this step", "new")
@@ -67,13 +69,7 @@ def explain_details(store: Store, position: str, key: str, inputs: dict, earlier
         names = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
         reasons.append("env or build args changed: " + ", ".join(names))
         cause = cause or "env"
-    for field, label in (("RUN", "the command"), ("dest", "the destination"), ("user", "the user"),
-                         ("workdir", "the working directory"), ("chown", "--chown"), ("chmod", "--chmod"),
-                         ("mounts", "the mounts"), ("network", "the network mode"), ("contents", "the heredoc"),
-                         ("from", "the --from source"),
-                         ("resources", "the RUN resource flags (--ulimit, --shm-size, -m...)"),
-                         ("security", "the security mode"), ("hostname", "the hostname (BUILDKIT_SANDBOX_HOSTNAME)"),
-                         ("extra_hosts", "the --add-host entries")):
+    for field, label in labels.items():
         if old.get(field) != new.get(field) and field in (old.keys() | new.keys()):
             reasons.append(f"{label} changed")
             cause = cause or ("parent" if field == "from" else "instruction")

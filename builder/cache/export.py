@@ -42,21 +42,22 @@ class CacheExportError(CairnError):
     pass
 
 
-def chosen_steps(steps: list[dict], mode: str, image_stages: set[str]) -> list[dict]:
-    keyed = [s for s in steps if s.get("key")]
+def chosen_steps(steps: list, mode: str, image_stages: set[str]) -> list:
+    """The steps (executor.result.StepRecord) whose records a cache of `mode` exports."""
+    keyed = [s for s in steps if s.key]
     if mode == "max":
         return keyed
-    return [s for s in keyed if s["stage"] in image_stages]
+    return [s for s in keyed if s.stage in image_stages]
 
 
-def local_rows(store: Store, steps: list[dict]) -> list[dict]:
+def local_rows(store: Store, steps: list) -> list[dict]:
     rows = []
     for step in steps:
-        row = cache_table.get(store, step["key"])
+        row = cache_table.get(store, step.key)
         if row is None or row.diff_id is None:
             continue
         rows.append({"key": row.key, "parent": row.parent, "inputs": json.loads(row.inputs), "diff_id": row.diff_id,
-                     "size": row.size, "created": row.created, "position": step["position"]})
+                     "size": row.size, "created": row.created, "position": step.position})
     return rows
 
 
@@ -77,7 +78,7 @@ def keyonly_inputs(inputs: dict) -> dict:
             "step": {name: step[name] for name in ("paths", "chmod", "sources") if name in step}}
 
 
-def export(store: Store, spec: CacheSpec, steps: list[dict], image_stages: set[str], registry_options=None,
+def export(store: Store, spec: CacheSpec, steps: list, image_stages: set[str], registry_options=None,
            log=lambda line: None, keyonly_hits: dict | None = None) -> int:
     """Export; returns how many records were written (ours, before merging). `keyonly_hits`:
     the records (CacheRecord by key) of the steps that hit a key-only record of a source."""
@@ -85,7 +86,7 @@ def export(store: Store, spec: CacheSpec, steps: list[dict], image_stages: set[s
     rows = [r for r in local_rows(store, chosen_steps(steps, spec.mode, image_stages)) if r["key"] not in keyonly_hits]
     if spec.mode == "min":
         taken = {r["key"] for r in rows}
-        rows += [{**r, "keyonly": True} for r in local_rows(store, [s for s in steps if s.get("key")])
+        rows += [{**r, "keyonly": True} for r in local_rows(store, [s for s in steps if s.key])
                  if r["key"] not in taken and r["key"] not in keyonly_hits]
     rows += [{"key": h.key, "parent": h.parent, "inputs": h.inputs, "diff_id": h.diff_id, "size": h.size,
               "created": h.created, "position": h.position, "keyonly": True} for h in keyonly_hits.values()]
@@ -145,11 +146,11 @@ def _to_registry(store: Store, spec: CacheSpec, rows, diff_ids, registry_options
 # -- local directory ---------------------------------------------------------------------
 
 def _blob_for_export(store: Store, diff_id: Digest, size: int, compression: str, registry_options) -> oci.Descriptor:
-    from ..layer_sources import ensure_blob_local
-    from ..layers.materialize import ensure_blob
+    from ..registry.layer_sources import ensure_blob_local
     from ..registry.push import _held_blob
     from ..store.blob_locations import remote_layer
     from ..store.images import LayerRecord
+    from ..store.materialize import ensure_blob
 
     held = _held_blob(store, LayerRecord(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size)), compression)
     if held is not None:

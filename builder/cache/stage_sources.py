@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import posixpath
 
-from ..image.merged_view import MergedView
-from ..source_paths import parents_select
+from ..context.merged_view import MergedView
+from ..context.source_paths import parents_select
 from .sources import StatCache, hash_view_sources
 
 

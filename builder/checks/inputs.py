@@ -44,7 +44,7 @@ class StoredBases:
 
 def ignore_matcher(context_dir: str, dockerfile_path: str | None):
     """rel path -> excluded by the context's .dockerignore (None when there is none)."""
-    from ..executor.context import BuildContext
+    from ..context.build_context import BuildContext
 
     try:
         ctx = BuildContext.open(context_dir, dockerfile_path)

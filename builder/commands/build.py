@@ -78,7 +78,8 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
 
     from ..args import parse_build_args
     from ..errors import UsageError
-    from ..executor.build import BuildOptions, build
+    from ..executor.build import build
+    from ..executor.options import BuildOptions
     from ..executor.outputs import Output, check_stdout, write_output
     from ..executor.run_resources import parse as parse_resources
     from ..executor.sandbox import check_entitlements, check_network, parse_add_host
@@ -126,7 +127,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     if os.geteuid() != 0:
         raise UsageError("cairn build needs root (RUN steps use namespaces, mounts and cgroups)")
     if context == "-":
-        from ..stdin_context import from_stdin
+        from ..context.stdin_tar import from_stdin
 
         store = open_store(ctx)
         context, dockerfile = from_stdin(sys.stdin.buffer, lambda prefix: str(store.new_tmp_dir(prefix)), dockerfile,
@@ -229,7 +230,7 @@ def read_dockerfile_for_call(ctx, context: str, dockerfile: str | None) -> tuple
     if context == "-":
         import tempfile
 
-        from ..stdin_context import from_stdin
+        from ..context.stdin_tar import from_stdin
 
         context, dockerfile = from_stdin(sys.stdin.buffer, lambda prefix: tempfile.mkdtemp(prefix=prefix),
                                          dockerfile, ctx.call_on_close)

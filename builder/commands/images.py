@@ -18,7 +18,7 @@ from .common import Failure, human_size, open_store
 @click.pass_context
 def import_cmd(ctx, changes, rootfs, ref):
     """Make a one-layer image from a root filesystem tarball."""
-    from ..store.importer import import_rootfs
+    from ..archive.rootfs_import import import_rootfs
 
     image = import_rootfs(open_store(ctx), rootfs, ref, list(changes))
     click.echo(str(image.id))
@@ -130,7 +130,7 @@ def inspect_cmd(ctx, refs):
 @click.pass_context
 def save_cmd(ctx, output, fmt, refs):
     """Write images to a docker-archive (for `docker load`) or an OCI layout tar."""
-    from ..store.archive import save
+    from ..archive.save import save
 
     save(open_store(ctx), list(refs), output, fmt)
 
@@ -140,7 +140,7 @@ def save_cmd(ctx, output, fmt, refs):
 @click.pass_context
 def load_cmd(ctx, path):
     """Read images from a docker-archive or an OCI layout tar."""
-    from ..store.archive import load
+    from ..archive.load import load
 
     for item in load(open_store(ctx), path):
         if item.refs:

@@ -19,9 +19,9 @@ from runtime import process, rootless_cgroup, slirp, userns
 from runtime.devices import ALLOWED
 from runtime.spec import Overlay, Process, Resources, Root, Spec
 
+from ..context.merged_view import read_file
 from ..errors import CairnError, UsageError
 from ..image.envlist import DEFAULT_PATH, env_list_get, env_list_set
-from ..image.files import read_file
 from ..store import images
 from ..store.store import Store, remove_tree
 from . import metadata
@@ -173,7 +173,7 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
                              f'that name.')
     image = images.resolve(store, req.image)
     manifest, config_doc = images.load_documents(store, image)
-    from ..layer_sources import ensure_snapshots
+    from ..registry.layer_sources import ensure_snapshots
 
     ensure_snapshots(store, image.layers, req.registry)  # also leases them while the container runs
     lowers = [str(store.snapshot_path(layer.diff_id)) for layer in reversed(image.layers)]

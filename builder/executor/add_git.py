@@ -5,9 +5,9 @@ repository's root, or its subdir, into the destination directory)."""
 
 from __future__ import annotations
 
+from ..context.build_context import BuildContext, ContextError
 from ..errors import CairnError
 from ..store.store import Store, remove_tree
-from .context import BuildContext, ContextError
 from .copy import copy_into_layer
 from .git_ref import GitRef, for_add, scheme_of
 from .git_source import Git, checkout, public_url, resolve

@@ -17,8 +17,8 @@ import stat
 from runtime import tree
 from runtime.tree import Tree
 
-from ..image.merged_view import MergedView
-from ..source_paths import parents_select
+from ..context.merged_view import MergedView
+from ..context.source_paths import parents_select
 
 
 def _lower_stat(lowers: list[str], path: str) -> os.stat_result | None:

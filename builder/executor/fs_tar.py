@@ -15,7 +15,7 @@ import stat
 import tarfile
 from typing import BinaryIO
 
-from ..image.merged_view import MergedView
+from ..context.merged_view import MergedView
 
 
 def write_fs_tar(view: MergedView, f: BinaryIO) -> int:

@@ -23,12 +23,12 @@ import time
 from dataclasses import dataclass
 
 from .. import platforms
+from ..context.build_context import BuildContext
 from ..errors import CairnError, UsageError
 from ..image.digest import Digest, DigestError
 from ..image.reference import ReferenceError, parse_reference
 from ..plan import _stage_index
 from ..store import images
-from .context import BuildContext
 from .epoch import iso
 from .state import Layer, StageState, scratch_doc
 
@@ -153,7 +153,7 @@ class NamedContexts:
         if spec.kind == LOCAL:
             return Loaded(spec, local=BuildContext.open(spec.source))
         if spec.kind == LAYOUT:
-            from ..image.oci_layout import load_layout_image
+            from ..archive.oci_layout import load_layout_image
 
             try:
                 return Loaded(spec, image=load_layout_image(self.store, spec.source, spec.tag, spec.digest,

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from runtime import tree
 from runtime.tree import Tree
 
+from ..context.merged_view import MergedView
 from ..errors import CairnError, UsageError
-from ..image.merged_view import MergedView
 from ..store import images
 from ..store.store import Store
 
@@ -105,13 +105,13 @@ def _warn(text: str) -> None:
 
 def write_output(store: Store, image: images.ImageRecord, out: Output, warn=_warn) -> None:
     if out.type in ("oci", "docker"):
-        from ..store.archive import save
+        from ..archive.save import save
 
         ref = image.tags[0] if image.tags else str(image.manifest)
         names = [n.strip() for n in out.attr("name").split(",") if n.strip()]
         save(store, [ref], out.dest, out.type, names=names, layout_dir=out.attr("tar") == "false")
         return
-    from ..layer_sources import ensure_snapshots
+    from ..registry.layer_sources import ensure_snapshots
 
     ensure_snapshots(store, image.layers)
     view = MergedView([str(store.snapshot_path(l.diff_id)) for l in reversed(image.layers)], "the image")

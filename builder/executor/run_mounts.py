@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 from runtime import tree
 from runtime.tree import Tree
 
+from ..context.merged_view import MergedView
 from ..errors import CairnError
-from ..image.merged_view import MergedView
 from ..instructions.mounts import parse_mount
 
 if TYPE_CHECKING:

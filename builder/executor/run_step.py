@@ -15,10 +15,10 @@ from runtime.cgroups import Cgroup
 from runtime.spec import Overlay, Process, Root, Spec
 
 from ..containers.users import resolve_user
-from ..image.files import read_file
+from ..context.merged_view import read_file
 from ..instructions import types as t
-from ..layers.materialize import tar_digest
 from ..layers.tarstream import TarOptions
+from ..store.materialize import tar_digest
 from ..store.store import Store, remove_tree
 from .epoch import clamp_tree
 from .mount_stubs import drop_unused_mountpoints

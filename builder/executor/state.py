@@ -48,7 +48,7 @@ class StageState:
 
     def lowerdirs(self) -> list[str]:
         """The layers' snapshot directories, top first; unpacks (and fetches) those not there yet."""
-        from ..layer_sources import ensure_snapshots, is_available
+        from ..registry.layer_sources import ensure_snapshots, is_available
 
         if any(layer.keyonly and not is_available(self.store, layer.diff_id) for layer in self.layers):
             raise KeyOnlyLayers()

@@ -13,23 +13,20 @@ from typing import Callable
 from grammar import Dockerfile, DockerfileError, Heredoc, Instruction, parse_heredoc
 
 from . import types as t
-from .durations import format_duration, parse_duration
 from .errors import InstructionError
 from .flags import BOOL, STRING, STRINGS, FlagValues, parse_flags
+from .healthcheck import parse_healthcheck
 from .mounts import parse_mount
 from .suggest import with_hint
 
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9-_.]*\Z")
 _CHMOD = re.compile(r"^(?:[0-7]{1,4}|[ugoa]*[-+=][rwxXst]*(?:,[ugoa]*[-+=][rwxXst]*)*)\Z")
-_MIN_DURATION_NS = 1_000_000  # HEALTHCHECK intervals under 1ms are refused
 
 _COPY_FLAGS = {"from": STRING, "chown": STRING, "chmod": STRING, "link": BOOL,
                "parents": BOOL, "exclude": STRINGS}
 _ADD_FLAGS = {"chown": STRING, "chmod": STRING, "link": BOOL, "keep-git-dir": BOOL,
               "checksum": STRING, "exclude": STRINGS, "unpack": BOOL, "user-agent": STRING}
 _RUN_FLAGS = {"mount": STRINGS, "network": STRING, "security": STRING}
-_HEALTH_FLAGS = {"interval": STRING, "timeout": STRING, "start-period": STRING,
-                 "start-interval": STRING, "retries": STRING}
 NETWORK_MODES = ("default", "none", "host")
 SECURITY_MODES = ("sandbox", "insecure")
 
@@ -153,65 +150,6 @@ def _run(node: Instruction, kw: str) -> t.Command:
                  mounts=mounts, network=network, security=security)
 
 
-def _interval(flags: FlagValues, name: str) -> int:
-    text = flags.string(name)
-    if not text:
-        return 0
-    try:
-        ns = parse_duration(text)
-    except ValueError as err:
-        raise InstructionError(f"--{name}: {err}") from None
-    if ns == 0:
-        return 0
-    if ns < _MIN_DURATION_NS:
-        raise InstructionError(f"--{name} cannot be less than {format_duration(_MIN_DURATION_NS)}")
-    return ns
-
-
-def _healthcheck(node: Instruction, kw: str) -> t.Command:
-    if not node.args:
-        raise _at_least_one(kw)
-    typ = node.args[0].upper()
-    rest = node.args[1:]
-    if typ == "NONE":
-        _no_flags(node)
-        if rest:
-            raise InstructionError("HEALTHCHECK NONE takes no arguments")
-        return t.Healthcheck(kw, test=("NONE",))
-    flags = parse_flags(node.flags, _HEALTH_FLAGS)
-    if typ != "CMD":
-        raise InstructionError(f'Unknown type "{node.args[0]}" in HEALTHCHECK (try CMD)')
-    if node.json:
-        test = ("CMD",) + rest
-        if not rest:
-            raise InstructionError("Missing command after HEALTHCHECK CMD")
-    else:
-        line = " ".join(rest)
-        if not line:
-            raise InstructionError("Missing command after HEALTHCHECK CMD")
-        test = ("CMD-SHELL", line)
-    retries = 0
-    if flags.string("retries"):
-        text = flags.string("retries")
-        try:
-            retries = int(text, 10)
-            if not re.fullmatch(r"[+-]?\d+", text) or abs(retries) >= 1 << 31:
-                raise ValueError
-        except ValueError:
-            raise InstructionError(f'--retries: "{text}" is not a whole number') from None
-        if retries < 0:
-            raise InstructionError(f"--retries cannot be negative ({retries})")
-    return t.Healthcheck(
-        kw,
-        test=test,
-        interval_ns=_interval(flags, "interval"),
-        timeout_ns=_interval(flags, "timeout"),
-        start_period_ns=_interval(flags, "start-period"),
-        start_interval_ns=_interval(flags, "start-interval"),
-        retries=retries,
-    )
-
-
 def _heredoc_word(word: str) -> Heredoc | None:
     """The heredoc a COPY/ADD word names; a malformed one is a plain path, as in BuildKit."""
     try:
@@ -294,7 +232,7 @@ _BUILDERS: dict[str, Callable[[Instruction, str], t.Command]] = {
     "entrypoint": _entrypoint,
     "env": _env,
     "expose": _expose,
-    "healthcheck": _healthcheck,
+    "healthcheck": parse_healthcheck,
     "label": _label,
     "maintainer": _single(t.Maintainer, "name"),
     "onbuild": _onbuild,

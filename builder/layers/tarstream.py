@@ -15,12 +15,13 @@ import os
 import stat
 from dataclasses import dataclass
 
-from ..store.db import TAR_FORMAT  # noqa: F401  (re-exported: the version of this module's output)
 from . import tarheader
 
 # The bytes this module writes are part of the store format: a layer kept only as a
 # snapshot is trusted to give back the tar its diff_id was computed from. Any change to
-# the output must bump TAR_FORMAT, which the store records (store/db.py).
+# the output must bump TAR_FORMAT (the store records it and refuses to rebuild older
+# snapshots' blobs).
+TAR_FORMAT = 1
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"

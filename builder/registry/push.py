@@ -90,7 +90,7 @@ def _compress_and_upload(store: Store, client: RegistryClient, repo: str, layer:
     Compressing and uploading overlap instead of following each other. If the streamed
     upload fails, the blob is still finished in the store and sent again from there,
     with the usual HEAD, mount and retries."""
-    from ..layers.materialize import ensure_blob
+    from ..store.materialize import ensure_blob
 
     q: queue.Queue = queue.Queue(maxsize=64)
     gave_up = threading.Event()
@@ -154,7 +154,7 @@ class BlobSender:
     def _open(self, desc: oci.Descriptor, diff_id: Digest | None = None):
         """The blob's bytes; a blob known only remotely is fetched first (only if the
         registry could not mount it)."""
-        from ..layer_sources import ensure_blob_local
+        from .layer_sources import ensure_blob_local
 
         ensure_blob_local(self.store, desc, self.registry_options, diff_id)
         return self.store.blobs.open(desc.digest)
@@ -184,14 +184,14 @@ class BlobSender:
             if remote is not None:
                 # another record's claim that a registry blob is this layer: fetched and
                 # checked before it is sent, never mounted on trust
-                from ..layer_sources import ensure_blob_local
+                from .layer_sources import ensure_blob_local
 
                 ensure_blob_local(self.store, remote, self.registry_options)
                 self.store.record_layer_blob(diff_id, remote.digest, remote.media_type, remote.size)
                 self.send(remote, diff_id)
                 return remote
             if self.client.options.chunk_size:  # chunked uploads asked for: compress first, then send
-                from ..layers.materialize import ensure_blob
+                from ..store.materialize import ensure_blob
 
                 made = ensure_blob(self.store, diff_id, self.compression).descriptor()
                 self.send(made, diff_id)

@@ -12,10 +12,6 @@ from pathlib import Path
 from ..errors import CairnError
 
 SCHEMA_VERSION = 1
-# The version of the tar bytes builder/layers/tarstream.py writes from a snapshot: the
-# store records it, and refuses to rebuild a blob from snapshots written by another one.
-# Bump it with any change to that module's output.
-TAR_FORMAT = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

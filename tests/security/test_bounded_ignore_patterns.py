@@ -11,7 +11,7 @@ from unittest import mock
 
 import pytest
 
-from builder.executor import dockerignore
+from builder.context import dockerignore
 from tests.conftest import cairn_cli
 
 HOSTILE = "*a" * 12 + "*b"

@@ -21,10 +21,10 @@ from ..image import oci
 from ..image.reference import parse_reference
 from ..instructions import parse_instruction
 from ..layers.compression import open_decompressed
-from ..layers.materialize import snapshot_from_stream
 from ..layers.tarstream import TarOptions
-from . import images
-from .store import Store
+from ..store import images
+from ..store.materialize import snapshot_from_stream
+from ..store.store import Store
 
 CHANGE_KEYWORDS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER",
                    "VOLUME", "WORKDIR")

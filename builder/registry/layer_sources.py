@@ -10,10 +10,10 @@ uncompress to that layer's diff_id (Store.record_layer_blob).
 
 from __future__ import annotations
 
-from .errors import CairnError
-from .image import oci
-from .image.digest import Digest
-from .store.store import Store
+from ..errors import CairnError
+from ..image import oci
+from ..image.digest import Digest
+from ..store.store import Store
 
 
 class LayerUnavailable(CairnError):
@@ -21,7 +21,7 @@ class LayerUnavailable(CairnError):
 
 
 def is_available(store: Store, diff_id: Digest) -> bool:
-    from .store.blob_locations import remote_layer
+    from ..store.blob_locations import remote_layer
 
     return store.has_snapshot(diff_id) or bool(store.layer_blobs(diff_id)) or remote_layer(store, diff_id) is not None
 
@@ -30,13 +30,13 @@ def ensure_blob_local(store: Store, desc: oci.Descriptor, registry_options=None,
     """Download the blob `desc` from a registry known to hold it, unless the store has it."""
     if store.blobs.has(desc.digest):
         return
-    from .store.blob_locations import all_repositories
+    from ..store.blob_locations import all_repositories
 
     repositories = all_repositories(store, desc.digest)
     if not repositories:
         raise LayerUnavailable(f"blob {desc.digest} is not in the store and no registry is known to hold it")
-    from .registry.client import shared
-    from .registry.errors import RegistryError
+    from .client import shared
+    from .errors import RegistryError
 
     errors = []
     for repository in repositories:
@@ -55,7 +55,7 @@ def ensure_blob_local(store: Store, desc: oci.Descriptor, registry_options=None,
 def ensure_local(store: Store, layers, registry_options=None) -> None:
     """Make every layer readable here (a snapshot or a stored blob), fetching what only a
     registry holds; nothing is unpacked."""
-    from .store.blob_locations import remote_layer
+    from ..store.blob_locations import remote_layer
 
     for layer in layers:
         if store.has_snapshot(layer.diff_id) or store.layer_blobs(layer.diff_id):
@@ -71,7 +71,7 @@ def ensure_local(store: Store, layers, registry_options=None) -> None:
 def ensure_snapshots(store: Store, layers, registry_options=None) -> None:
     """Unpack every layer (objects with .diff_id and .descriptor) that has no snapshot yet;
     all of them are leased first, so no prune removes them while this process uses them."""
-    from .layers.materialize import unpack_blob
+    from ..store.materialize import unpack_blob
 
     store.lease_snapshots(layer.diff_id for layer in layers)
     for layer in layers:
@@ -83,7 +83,7 @@ def ensure_snapshots(store: Store, layers, registry_options=None) -> None:
         else:
             desc = layer.descriptor
             if desc.digest == layer.diff_id and not store.blobs.has(desc.digest):
-                from .store.blob_locations import remote_layer
+                from ..store.blob_locations import remote_layer
 
                 desc = remote_layer(store, layer.diff_id) or desc
             ensure_blob_local(store, desc, registry_options, layer.diff_id)

@@ -8,9 +8,9 @@ import os
 import posixpath
 import stat
 
-from .. import source_paths
 from ..errors import CairnError
-from ..executor.dockerignore import excluded, parse_dockerignore
+from . import source_paths
+from .dockerignore import excluded, parse_dockerignore
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
@@ -172,3 +172,15 @@ class MergedView:
                 continue
             done.append(part)
         return "/".join(done)
+
+
+def read_file(layers_top_first: list[str], path: str, limit: int = 4 << 20) -> bytes | None:
+    """Content of `path` (absolute, no symlink following) as the image's merged filesystem
+    shows it, or None if the image lacks it: /etc/passwd and /etc/group lookups, without
+    mounting anything."""
+    view = MergedView(layers_top_first, "the image")
+    st = view.lstat(path.lstrip("/"))
+    if st is None or not stat.S_ISREG(st.st_mode):
+        return None
+    with open(view.host_path(path.lstrip("/")), "rb") as f:
+        return f.read(limit)

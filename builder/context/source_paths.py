@@ -24,7 +24,7 @@ import functools
 import posixpath
 import re
 
-from .errors import CairnError
+from ..errors import CairnError
 
 
 def has_wildcard(text: str) -> bool:

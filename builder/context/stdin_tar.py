@@ -24,8 +24,8 @@ from typing import Callable
 
 from runtime.tree import Tree, TreeError
 
-from .errors import CairnError, UsageError
-from .layers.compression import decompressed_by_kind, sniff
+from ..errors import CairnError, UsageError
+from ..layers.compression import decompressed_by_kind, sniff
 
 DEFAULT_LIMIT = 8 << 30
 MAX_DOCKERFILE = 16 << 20  # as commands.common (BuildKit's limit)
@@ -82,7 +82,7 @@ def _is_archive(head: bytes) -> bool:
 
 
 def _unpack(stream, root: str) -> None:
-    from .layers.extract import LayerError, extract_tar
+    from ..layers.extract import LayerError, extract_tar
 
     kind = sniff(stream.head)
     if kind == "xz":

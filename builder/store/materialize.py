@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from ..errors import CairnError
 from ..image import oci
 from ..image.digest import Digest
-from ..store.blobs import BlobError
-from ..store.store import Store, remove_tree
-from .compression import DECOMPRESS_ERRORS, MEDIA_TYPES, compressor, decompressed
-from .extract import LayerError, extract_tar
-from .hashing import HashingWriter
-from .pipeline import ThreadedWriter
-from .tarstream import TarOptions, write_tar
+from ..layers.compression import DECOMPRESS_ERRORS, MEDIA_TYPES, compressor, decompressed
+from ..layers.extract import LayerError, extract_tar
+from ..layers.hashing import HashingWriter
+from ..layers.pipeline import ThreadedWriter
+from ..layers.tarstream import TarOptions, write_tar
+from .blobs import BlobError
+from .store import Store, remove_tree
 
 _CHUNK = 1 << 20
 
@@ -167,7 +167,7 @@ def write_layer_tar(store: Store, diff_id: Digest, out) -> int:
             while chunk := src.read(_CHUNK):
                 sink.write(chunk)
     elif store.has_snapshot(diff_id):
-        from .tarstream import TAR_FORMAT
+        from ..layers.tarstream import TAR_FORMAT
 
         if store.tar_format() != TAR_FORMAT:
             raise CairnError(f"layer {diff_id} exists only as a snapshot written by another cairn version "

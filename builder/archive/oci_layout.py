@@ -16,11 +16,11 @@ import os
 from runtime.tree import Tree
 
 from ..bounded import MANIFEST_LIMIT, size_text
+from ..image import oci
+from ..image.digest import Digest
 from ..store import images
-from ..store.archive import ArchiveError, load_oci_image
 from ..store.store import Store
-from . import oci
-from .digest import Digest
+from .load import ArchiveError, load_oci_image
 
 
 class LayoutDir:

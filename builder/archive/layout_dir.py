@@ -15,7 +15,7 @@ from ..errors import CairnError
 
 
 def _Counter(f):  # noqa: N802 - archive's byte counter, imported late (archive imports this module)
-    from ..store.archive import _Counter
+    from .save import _Counter
 
     return _Counter(f)
 
