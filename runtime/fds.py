@@ -42,6 +42,21 @@ def close_fds_above_2(keep: int) -> None:
     _close_range(keep + 1, 0xFFFFFFFF)
 
 
+def close_inherited_fds() -> None:
+    """Close every fd above 2 that is inheritable: what the caller handed this process (a CI
+    runner's lock, a pipe a shell waits on), never its own (Python opens fds close-on-exec).
+    A daemon that outlives its caller must not keep those open."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd <= 2:
+            continue
+        try:
+            if os.get_inheritable(fd):
+                os.close(fd)
+        except OSError:
+            pass  # (the directory listing's own fd, gone by now)
+
+
 def _open_dir_in_root(path: str) -> int:
     how = _OpenHow(os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
     root = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -57,6 +57,39 @@ def test_detached_lifecycle(root):
     assert not (root / "containers" / cid).exists()
 
 
+def test_detached_container_keeps_none_of_the_callers_fds(root):
+    """A CI step runs `flock LOCK cairn run -d ...` or reads a pipe until EOF: the monitor
+    that outlives the CLI must not hold the caller's fds, or the lock and the pipe stay
+    held for as long as the container runs."""
+    import fcntl
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    lock = open(root.parent / "ci.lock", "w")
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # as `flock LOCK cairn run -d ...` holds it
+    cid = None
+    try:
+        cmd = [sys.executable, "-m", "builder.cli", "--root", str(root), "run", "-d", "--network", "none",
+               "busybox:local", "sleep", "60"]
+        res = subprocess.run(cmd, pass_fds=(write_end, lock.fileno()), capture_output=True, cwd=REPO)
+        assert res.returncode == 0, res.stderr
+        cid = res.stdout.decode().strip()
+        os.close(write_end)
+        write_end = -1
+        lock.close()  # the caller is done: the lock must be free now
+        ready, _, _ = select.select([read_end], [], [], 10)
+        assert ready and os.read(read_end, 1) == b""  # EOF: nobody holds the write end any more
+        with open(root.parent / "ci.lock", "w") as probe:
+            fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if the monitor kept it
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+        lock.close()
+        if cid:
+            cli(root, "rm", "-f", cid)
+
+
 def test_stop_kills_after_timeout_and_rm_force(root):
     cid = cli(root, "run", "-d", "--network", "none", "busybox:local", "sh", "-c",
               "trap '' USR1 TERM; while true; do sleep 0.1; done").stdout.decode().strip()

@@ -138,7 +138,7 @@ def test_concurrent_imports_and_tags_share_one_store(tmp_path, busybox_tar):
     script = (
         "import sys\n"
         "from builder.store.store import Store\n"
-        "from builder.store.importer import import_rootfs\n"
+        "from builder.archive.rootfs_import import import_rootfs\n"
         "from builder.store import images\n"
         "s = Store(sys.argv[1])\n"
         "for i in range(4):\n"
@@ -163,7 +163,7 @@ def test_kill_9_during_import_leaves_a_consistent_store(tmp_path, busybox_tar):
     script = (
         "import sys\n"
         "from builder.store.store import Store\n"
-        "from builder.store.importer import import_rootfs\n"
+        "from builder.archive.rootfs_import import import_rootfs\n"
         "s = Store(sys.argv[1])\n"
         "i = 0\n"
         "while True:\n"

@@ -15,6 +15,7 @@ import tarfile
 from ..atomic_file import write_atomically
 from ..errors import CairnError
 from ..image import oci
+from ..image.layer import Layer
 from ..image.reference import Reference, ReferenceError, parse_reference
 from ..store import images
 from ..store.blobs import BlobError
@@ -76,7 +77,7 @@ class _Counter:
         return len(data)
 
 
-def _add_layer_blob(store: Store, out: _TarOut, layer: images.LayerRecord) -> None:
+def _add_layer_blob(store: Store, out: _TarOut, layer: Layer) -> None:
     desc = layer.descriptor
     name = blob_name(desc.digest)
     if store.blobs.has(desc.digest):
@@ -139,7 +140,7 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker", *, names
             manifest, config = images.load_documents(store, image)
             out.add_bytes(blob_name(image.config), config.raw)
             if fmt == "docker":
-                layers = [images.LayerRecord(l.diff_id, oci.Descriptor(oci.OCI_LAYER, l.diff_id,
+                layers = [Layer(l.diff_id, oci.Descriptor(oci.OCI_LAYER, l.diff_id,
                           layer_tar_size(store, l.diff_id))) for l in image.layers]
                 manifest = oci.Manifest.build(config.descriptor(), [l.descriptor for l in layers])
             else:

@@ -146,13 +146,13 @@ def _to_registry(store: Store, spec: CacheSpec, rows, diff_ids, registry_options
 # -- local directory ---------------------------------------------------------------------
 
 def _blob_for_export(store: Store, diff_id: Digest, size: int, compression: str, registry_options) -> oci.Descriptor:
+    from ..image.layer import Layer
     from ..registry.layer_sources import ensure_blob_local
     from ..registry.push import _held_blob
     from ..store.blob_locations import remote_layer
-    from ..store.images import LayerRecord
     from ..store.materialize import ensure_blob
 
-    held = _held_blob(store, LayerRecord(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size)), compression)
+    held = _held_blob(store, Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, size)), compression)
     if held is not None:
         return held
     remote = remote_layer(store, diff_id)

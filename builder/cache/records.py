@@ -10,6 +10,7 @@ from runtime.record import Record, record
 
 from ..image import oci
 from ..image.digest import Digest
+from ..image.layer import Layer
 from ..store import cache_table
 from ..store.cache_table import EMPTY
 from ..store.store import Store
@@ -27,14 +28,15 @@ class Missing(Record):
 
 @record
 class Hit(Record):
-    diff_id: Digest
-    descriptor: oci.Descriptor  # uncompressed (digest = diff_id) when held here; else a registry's blob
-    empty: bool = False         # the step made no layer (a WORKDIR whose directory existed)
+    layer: Layer | None         # None: the step made no layer (a WORKDIR whose directory existed)
     created: float = 0.0        # when the layer was made: its history entry's time (0: unknown)
 
+    @property
+    def empty(self) -> bool:
+        return self.layer is None
 
-_NO_LAYER = Digest("sha256", "0" * 64)
-EMPTY_HIT = Hit(_NO_LAYER, oci.Descriptor(oci.OCI_LAYER, _NO_LAYER, 0), True)
+
+EMPTY_HIT = Hit(None)
 
 
 def lookup(store: Store, key: str) -> "Hit | Missing | None":
@@ -47,7 +49,7 @@ def lookup(store: Store, key: str) -> "Hit | Missing | None":
         diff_id = Digest.parse(row.diff_id)
         blobs = "snapshot" if store.has_snapshot(diff_id) else _blob_status(store, diff_id)
         if blobs in ("snapshot", "good"):
-            hit = Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, row.size), created=row.created)
+            hit = Hit(Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, row.size)), created=row.created)
         else:
             # (only for a layer with no bytes here)
             from ..store.blob_locations import remote_layer
@@ -56,7 +58,7 @@ def lookup(store: Store, key: str) -> "Hit | Missing | None":
             remote = remote_layer(store, diff_id)
             if remote is None:
                 return Missing(row.diff_id, "is corrupt" if corrupt else "is gone")
-            hit = Hit(diff_id, remote, created=row.created)
+            hit = Hit(Layer(diff_id, remote), created=row.created)
     cache_table.touch(store, key)
     return hit
 

@@ -22,6 +22,7 @@ from ..bounded import CONFIG_LIMIT, MANIFEST_LIMIT, read_file
 from ..errors import CairnError
 from ..image import oci
 from ..image.digest import Digest
+from ..image.layer import Layer
 from ..store.layer_check import LayerMismatch
 from ..store.store import Store
 from . import records as local_records
@@ -144,7 +145,7 @@ class RemoteCaches:
         """A key-only record as a hit: its layer known by diff_id alone, recorded nowhere
         (the executor takes one only for a stage the image does not contain)."""
         diff_id = Digest.parse(hit.record.diff_id)
-        return local_records.Hit(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, hit.record.size),
+        return local_records.Hit(Layer(diff_id, oci.Descriptor(oci.OCI_LAYER, diff_id, hit.record.size)),
                                  created=hit.record.created)
 
     def adopt(self, hit: RemoteHit, position: str) -> local_records.Hit | None:
@@ -168,7 +169,7 @@ class RemoteCaches:
 
             record_remote_layer(store, diff_id, hit.descriptor, source.spec.ref.repository)
         local_records.record(store, r.key, r.parent, r.inputs, diff_id, r.size, position, r.created)
-        return local_records.Hit(diff_id, hit.descriptor, created=r.created)
+        return local_records.Hit(Layer(diff_id, hit.descriptor), created=r.created)
 
 
 def _blob_path(layout: Path, digest: Digest) -> Path:

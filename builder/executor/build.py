@@ -45,7 +45,7 @@ from .runcmd import RunFailed
 from .sandbox import DEFAULT_HOSTNAME, HOSTNAME_ARG, Sandbox, check_hostname
 from .stage_platforms import refuse_foreign_runs, stage_platforms
 from .stage_start import base_state, build_epoch, onbuild_triggers
-from .state import KeyOnlyLayers, Layer, StageState
+from .state import KeyOnlyLayers, StageState
 from .step_names import step_label, step_numbers
 from .steps import execute
 
@@ -138,7 +138,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                         progress.warn(f"step {step}: its cached layer {hit.diff_id} {hit.reason}; rebuilding")
                     elif hit is not None:
                         cached, source = True, source or "local"
-                        layer = None if hit.empty else Layer(hit.diff_id, hit.descriptor, keyonly)
+                        layer = None if hit.empty else replace(hit.layer, keyonly=keyonly)
                         made = hit.created or None
                 if not cached:
                     if isinstance(cmd, t.Run):

@@ -26,11 +26,12 @@ from .. import platforms
 from ..context.build_context import BuildContext
 from ..errors import CairnError, UsageError
 from ..image.digest import Digest, DigestError
+from ..image.layer import Layer
 from ..image.reference import ReferenceError, parse_reference
 from ..plan import _stage_index
 from ..store import images
 from .epoch import iso
-from .state import Layer, StageState, scratch_doc
+from .state import StageState, scratch_doc
 
 RESERVED = ("scratch", "context")
 LOCAL, IMAGE, LAYOUT = "local", "docker-image", "oci-layout"
@@ -207,7 +208,7 @@ class NamedContexts:
         key, inputs = step_key("scratch", definition)
         hit = records.lookup(self.store, key)
         if isinstance(hit, records.Hit) and not hit.empty:
-            return Layer(hit.diff_id, hit.descriptor)
+            return hit.layer
         layer = make_layer(self.store, "context-",
                            lambda into: copy_into_layer(into, ctx, ["."], [], "/", "/", [], None, None), epoch)
         records.record(self.store, key, "scratch", inputs, layer.diff_id, layer.descriptor.size)

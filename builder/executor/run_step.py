@@ -16,6 +16,7 @@ from runtime.spec import Overlay, Process, Root, Spec
 
 from ..containers.users import resolve_user
 from ..context.merged_view import read_file
+from ..image.layer import Layer
 from ..instructions import types as t
 from ..layers.tarstream import TarOptions
 from ..store.materialize import tar_digest
@@ -27,7 +28,7 @@ from .run_network import StepNetwork, resolv_conf
 from .run_resources import RunResources
 from .runcmd import RunFailed, heredoc_script, run_command
 from .sandbox import Sandbox
-from .state import Layer, StageState
+from .state import StageState
 
 CGROUP_PREFIX = "build-"  # build-<pid of the cairn process>-<random>
 def run_step(store: Store, state: StageState, cmd: t.Run, context, log,

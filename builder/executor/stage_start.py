@@ -8,6 +8,7 @@ import copy
 from ..args import GlobalScope
 from ..errors import CairnError
 from ..image import config as image_config
+from ..image.layer import Layer
 from ..instructions import types as t
 from ..plan import PlannedStage
 from ..store import images
@@ -16,7 +17,7 @@ from . import epoch as epoch_arg
 from . import epoch_stage
 from .base_images import BaseImages
 from .onbuild import parse_triggers
-from .state import Layer, StageState, scratch_doc
+from .state import StageState, scratch_doc
 from .steps import make_layer
 
 

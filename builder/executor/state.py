@@ -6,17 +6,8 @@ import copy
 from dataclasses import dataclass, field
 
 from ..args import StageScope
-from ..image import oci
-from ..image.digest import Digest
 from ..store.store import Store
 from .epoch import iso
-
-
-@dataclass(frozen=True)
-class Layer:
-    diff_id: Digest
-    descriptor: oci.Descriptor
-    keyonly: bool = False  # from a key-only cache record: its bytes may be nowhere
 
 
 class KeyOnlyLayers(Exception):

@@ -11,6 +11,7 @@ from ..context.merged_view import read_file
 from ..errors import CairnError
 from ..image import config as image_config
 from ..image import oci
+from ..image.layer import Layer
 from ..instructions import types as t
 from ..instructions.errors import InstructionError
 from ..store.store import Store, remove_tree
@@ -18,7 +19,7 @@ from .add_sources import classify
 from .copy import copy_into_layer, ensure_parents, is_tar, parse_chmod, unpack_archive_into
 from .epoch import clamp_tree
 from .from_sources import copy_source, named_directory, unpacked_layers
-from .state import Layer, StageState
+from .state import StageState
 
 
 # The layer machinery (zstandard, the tar writer, extraction) loads only when a step needs

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ..errors import UsageError
 from ..image import oci
 from ..image.digest import Digest
+from ..image.layer import Layer
 from ..image.reference import Reference
 from ..store import images
 from ..store.blob_locations import known_repositories, record_locations
@@ -40,7 +41,7 @@ class PushResult:
     existing: int       # blobs the registry had already
 
 
-def _held_blob(store: Store, layer: images.LayerRecord, compression: str) -> oci.Descriptor | None:
+def _held_blob(store: Store, layer: Layer, compression: str) -> oci.Descriptor | None:
     """The blob to push for a layer, when the store holds one already."""
     desc = layer.descriptor
     if desc.digest != layer.diff_id and store.blobs.has(desc.digest):
@@ -83,7 +84,7 @@ def _drain(q: queue.Queue, made: dict):
         raise made["error"]
 
 
-def _compress_and_upload(store: Store, client: RegistryClient, repo: str, layer: images.LayerRecord,
+def _compress_and_upload(store: Store, client: RegistryClient, repo: str, layer: Layer,
                          compression: str, mounts_for) -> tuple[oci.Descriptor, str]:
     """Compress a layer into the store while streaming the same bytes to the registry.
 
@@ -167,7 +168,7 @@ class BlobSender:
     def send_layer(self, diff_id: Digest, desc: oci.Descriptor) -> oci.Descriptor:
         """Push one layer; returns the descriptor of the blob that now exists in the repository."""
         try:
-            layer = images.LayerRecord(diff_id, desc)
+            layer = Layer(diff_id, desc)
             held = _held_blob(self.store, layer, self.compression)
             if held is not None:
                 self.send(held, diff_id)

@@ -14,6 +14,7 @@ from runtime.record import Record, record
 from ..errors import CairnError
 from ..image import oci
 from ..image.digest import Digest
+from ..image.layer import Layer
 from ..image.reference import Reference, ReferenceError, parse_reference
 from .store import Store
 
@@ -23,19 +24,13 @@ class ImageNotFound(CairnError):
 
 
 @record
-class LayerRecord(Record):
-    diff_id: Digest
-    descriptor: oci.Descriptor
-
-
-@record
 class ImageRecord(Record):
     manifest: Digest
     config: Digest
     size: int
     added: float
     tags: tuple[str, ...]
-    layers: tuple[LayerRecord, ...]
+    layers: tuple[Layer, ...]
 
     @property
     def id(self) -> Digest:
@@ -76,7 +71,7 @@ def get_image(store: Store, manifest: Digest) -> ImageRecord:
     tags = tuple(r[0] for r in store.conn.execute(
         "SELECT name FROM tags WHERE manifest=? ORDER BY name", (row[0],)))
     layers = tuple(
-        LayerRecord(Digest.parse(d), oci.Descriptor(mt, Digest.parse(b), size))
+        Layer(Digest.parse(d), oci.Descriptor(mt, Digest.parse(b), size))
         for d, b, mt, size in store.conn.execute(
             "SELECT diff_id, blob, media_type, size FROM image_layers WHERE manifest=? ORDER BY position", (row[0],)))
     return ImageRecord(Digest.parse(row[0]), Digest.parse(row[1]), row[2], row[3], tags, layers)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 # The store is private to the user who owns it: other users may not read its layers,
 # its database (cache records, stat cache) or its containers' files.
-PRIVATE_DIRS = ("", "blobs", "blobs/sha256", "snapshots", "tmp", "leases", "containers", "cache-mounts", "network",
-                "volumes")
+PRIVATE_DIRS = ("", "blobs", "blobs/sha256", "snapshots", "tmp", "leases", "containers", "cache-mounts", "network")
 PRIVATE_FILES = ("cairn.db", "cairn.db-wal", "cairn.db-shm", "lock", "init.lock")
 
 
