@@ -12,7 +12,7 @@ import os
 import re
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from runtime import process, rootless_cgroup, slirp, userns
@@ -26,6 +26,7 @@ from ..store import images
 from ..store.store import Store, remove_tree
 from . import metadata
 from .dirs import ContainerDir
+from .request import ContainerError, RunRequest, Volume  # noqa: F401  (imported from here too)
 from .users import resolve_user
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
@@ -34,80 +35,6 @@ NETWORK_MODES = ("bridge", "none", "host")
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
                 "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
-
-
-@dataclass(frozen=True)
-class Volume:
-    source: str
-    destination: str
-    readonly: bool = False
-    named: object = None  # a run_mounts.MountRequest: -v NAME:/dst or -v /dst (a volume, not a host path)
-
-    @classmethod
-    def parse(cls, text: str) -> "Volume":
-        from .run_mounts import parse_volume_flag
-
-        named = parse_volume_flag(text)
-        if named is not None:
-            return cls(named.source, named.target, named.readonly, named)
-        parts = text.split(":")
-        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            raise UsageError(f"invalid -v {text!r}: expected SRC:DST[:ro|rw]")
-        src, dst = parts[0], parts[1]
-        mode = parts[2] if len(parts) == 3 else "rw"
-        if mode not in ("ro", "rw"):
-            raise UsageError(f"invalid -v {text!r}: mode must be ro or rw, not {mode!r}")
-        if not src.startswith("/"):
-            raise UsageError(f"invalid -v {text!r}: the source must be an absolute host path")
-        if not dst.startswith("/"):
-            raise UsageError(f"invalid -v {text!r}: the destination must be an absolute path")
-        if not os.path.exists(src):
-            raise UsageError(f"invalid -v {text!r}: {src} does not exist")
-        return cls(os.path.abspath(src), os.path.normpath(dst), mode == "ro")
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    image: str
-    command: tuple[str, ...] = ()
-    entrypoint: str | None = None
-    env: tuple[str, ...] = ()
-    volumes: tuple[Volume, ...] = ()
-    workdir: str = ""
-    user: str = ""
-    network: str = "bridge"
-    ports: tuple = ()  # runtime.portproxy.PortMapping
-    interactive: bool = False
-    tty: bool = False
-    init: bool = False
-    hostname: str = ""
-    memory: int | None = None
-    cpus: float | None = None
-    pids_limit: int | None = None
-    remove: bool = False
-    name: str = ""
-    registry: object = None  # RegistryOptions, for layers that must be fetched first
-    extra_hosts: tuple[tuple[str, str], ...] = field(default=())  # --add-host (name, IP)
-    # docker run's process and metadata flags (builder.commands.run_meta, .metadata)
-    env_file_env: tuple[str, ...] = ()  # KEY=VALUE lines of --env-file, before -e
-    dns: tuple[str, ...] = ()
-    dns_search: tuple[str, ...] = ()
-    dns_options: tuple[str, ...] = ()
-    rlimits: tuple[tuple[str, int, int], ...] = ()  # --ulimit as (RLIMIT_NAME, soft, hard)
-    labels: tuple[tuple[str, str], ...] = ()
-    publish_all: bool = False
-    stop_signal: str = ""
-    stop_timeout: int | None = None
-    healthcheck: dict | None = None  # the flags' fields of docker's Healthcheck config
-    cidfile: str = ""
-    # docker's filesystem and privilege flags (builder.commands.run_fs_options)
-    read_only: bool = False
-    mounts: tuple = ()  # run_mounts.MountRequest: --mount, --tmpfs
-    cap_add: tuple[str, ...] = ()
-    cap_drop: tuple[str, ...] = ()
-    privileged: bool = False
-    devices: tuple = ()  # run_privileges.DeviceRequest
-    security: object = None  # run_privileges.SecurityOptions
 
 
 def _command(config: dict, req: RunRequest) -> list[str]:
@@ -429,11 +356,3 @@ def _forward(pid: int, sig: int) -> None:
         os.kill(pid, sig)
     except ProcessLookupError:
         pass
-
-
-class ContainerError(CairnError):
-    """The container could not start; exit_code follows docker (125, 126, 127)."""
-
-    def __init__(self, code: int, message: str):
-        super().__init__(message)
-        self.exit_code = code
