@@ -13,8 +13,6 @@ import signal
 import time
 from typing import TYPE_CHECKING
 
-from runtime.fds import close_inherited_fds
-
 from ..errors import CairnError
 from ..store.store import Store, remove_tree
 from .dirs import ContainerDir, all_containers, find_container, process_alive
@@ -42,6 +40,8 @@ def run_detached(store: Store, req: RunRequest) -> str:
             os.dup2(log, 2)
             os.close(null)
             os.close(log)
+            from runtime.fds import close_inherited_fds
+
             close_inherited_fds()  # the monitor outlives the CLI: a caller's lock or pipe is not its to hold
             from .logindex import start_indexer
 
