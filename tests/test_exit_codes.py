@@ -38,6 +38,11 @@ TABLE = [
     ("run --env-file /nonexistent/env busybox:local true", 125),
     ("run --dns not-an-ip busybox:local true", 125),
     ("run --add-host nocolon busybox:local true", 125),
+    ("run --read-only --network none busybox:local touch /x", 1),
+    ("run --mount type=volume,src=../etc,dst=/x busybox:local true", 125),
+    ("run --cap-add NOPE busybox:local true", 125),
+    ("run --mount type=bind,src=/tmp,dst=/x,bind-propagation=rshared busybox:local true", 2),
+    ("volume rm nosuchvolume", 1),
 ]
 
 
