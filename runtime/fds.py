@@ -36,10 +36,13 @@ def _close_range(first: int, last: int) -> None:
                 pass
 
 
-def close_fds_above_2(keep: int) -> None:
-    """Close every fd above 2 except `keep` (the setup error pipe, close-on-exec)."""
-    _close_range(3, keep - 1)
-    _close_range(keep + 1, 0xFFFFFFFF)
+def close_fds_above_2(keep: int, *more: int) -> None:
+    """Close every fd above 2 except `keep` (the setup error pipe, close-on-exec) and `more`."""
+    last = 2
+    for fd in sorted({keep, *more}):
+        _close_range(last + 1, fd - 1)
+        last = fd
+    _close_range(last + 1, 0xFFFFFFFF)
 
 
 def close_inherited_fds() -> None:

@@ -28,7 +28,7 @@ from typing import Callable
 from . import fds, rlimits, rootfs, seccomp
 from . import syscalls as sc
 from .loopback import loopback_up
-from .spec import CAPABILITY_NUMBERS, Mount, Spec
+from .spec import CAPABILITY_NUMBERS, Mount, Process, Spec
 
 NOT_FOUND = 127
 NOT_EXECUTABLE = 126
@@ -54,7 +54,11 @@ def _child_fail(fd: int, code: int, message: str) -> None:
 
 
 def _drop_privileges(spec: Spec) -> None:
-    proc = spec.process
+    drop_privileges(spec.process)
+
+
+def drop_privileges(proc: Process) -> None:
+    """Keep only proc's capabilities, set no_new_privs, load seccomp, become its user."""
     keep = {CAPABILITY_NUMBERS[c] for c in proc.capabilities}
     last = max(CAPABILITY_NUMBERS.values())
     try:

@@ -291,7 +291,10 @@ def run_prepared(store: Store, prep: Prepared, req: RunRequest, on_started=None)
         if terminal is not None:
             terminal.start_relay()
         relay.target(pid)
-        cdir.write_state(status="running", pid=pid, started=time.time())
+        from .record import running_fields
+
+        cdir.write_state(status="running", pid=pid, started=time.time(),
+                         **running_fields(pid, spec, cgroup, req))
         if on_started is not None:
             on_started(pid)
         code = process.wait(pid)
