@@ -35,6 +35,7 @@ from . import containers as _containers  # noqa: E402,F401
 from . import exec as _exec  # noqa: E402,F401
 from . import images as _images  # noqa: E402,F401
 from . import info as _info  # noqa: E402,F401
+from . import inspect as _inspect  # noqa: E402,F401
 from . import parse as _parse  # noqa: E402,F401
 from . import port as _port  # noqa: E402,F401
 from . import registry as _registry  # noqa: E402,F401

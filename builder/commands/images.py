@@ -1,4 +1,4 @@
-"""Store commands: import, images, tag, rmi, inspect, save, load, prune, store check."""
+"""Store commands: import, images, tag, rmi, save, load, prune, store check (inspect: inspect.py)."""
 
 from __future__ import annotations
 
@@ -88,39 +88,6 @@ def rmi_cmd(ctx, force, refs):
     for ref in refs:
         for line in images.remove_image(store, ref, force):
             click.echo(line)
-
-
-@cli.command("inspect")
-@click.argument("refs", nargs=-1, required=True)
-@click.pass_context
-def inspect_cmd(ctx, refs):
-    """Show an image's ID, names, manifest digest, config, layers and size as JSON."""
-    from ..image.reference import parse_reference
-    from ..store import images
-
-    store = open_store(ctx)
-    out = []
-    for text in refs:
-        image = images.resolve(store, text)
-        manifest, config = images.load_documents(store, image)
-        doc = config.doc
-        entry = {
-            "Id": str(image.id),
-            "RepoTags": [parse_reference(t).familiar for t in image.tags],
-            "ManifestDigest": str(image.manifest),
-            "Created": doc.get("created"),
-            "Author": doc.get("author", ""),
-            "Architecture": doc.get("architecture"),
-            "Variant": doc.get("variant"),
-            "Os": doc.get("os"),
-            "Config": doc.get("config") or {},
-            "RootFS": {"Type": "layers", "Layers": doc["rootfs"]["diff_ids"]},
-            "Layers": [layer.descriptor.to_json() | {"diffID": str(layer.diff_id)} for layer in image.layers],
-            "History": doc.get("history", []),
-            "Size": image.size,
-        }
-        out.append({k: v for k, v in entry.items() if v is not None})
-    click.echo(json.dumps(out, indent=4))
 
 
 @cli.command("save")
