@@ -23,6 +23,7 @@ exe a container process can see is that copy, which nobody can write.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import shutil
 import struct
@@ -191,13 +192,14 @@ def _fail(err_fd: int, code: int, message: str) -> None:
 def _b_main(proc: Process, err_fd: int, helper_fd: int, prepare: Callable[[Process], Process] | None,
             setup_stdio: Callable[[], None] | None) -> None:
     """B: in every namespace of the container. Never returns."""
+    gc.disable()  # no finalizer may close an fd number reused after the fds are closed
     try:
         os.setsid()
-        if prepare is not None:
-            proc = prepare(proc)
         if setup_stdio is not None:
             setup_stdio()
-        fds.close_fds_above_2(err_fd, helper_fd)
+        fds.close_fds_above_2(err_fd, helper_fd)  # before prepare reads a file the container names
+        if prepare is not None:
+            proc = prepare(proc)
         rlimits.apply(proc.rlimits)
         drop_privileges(proc)
         fds.enter_workdir(proc.cwd)
