@@ -28,12 +28,12 @@ import os
 import shutil
 import struct
 import sys
-import threading
 from typing import Callable
 
 from . import fds, rlimits, seccomp
 from . import syscalls as sc
-from .process import NOT_EXECUTABLE, NOT_FOUND, ContainerStartError, drop_privileges
+from .process import (_START_LOCK, NOT_EXECUTABLE, NOT_FOUND, ContainerStartError, _child_fail, _read_error,
+                      drop_privileges)
 from .spec import Process
 
 # setns order: the user namespace first (it grants the rights for the rest), mnt last
@@ -180,15 +180,6 @@ def _find_command(name: str, env: tuple[str, ...]) -> str:
     raise ContainerStartError(NOT_FOUND, f'exec: "{name}": executable file not found{where}')
 
 
-def _fail(err_fd: int, code: int, message: str) -> None:
-    try:
-        data = struct.pack("!i", code) + message.encode("utf-8", "replace")
-        while data:
-            data = data[os.write(err_fd, data):]
-    finally:
-        os._exit(code)
-
-
 def _b_main(proc: Process, err_fd: int, helper_fd: int, prepare: Callable[[Process], Process] | None,
             setup_stdio: Callable[[], None] | None) -> None:
     """B: in every namespace of the container. Never returns."""
@@ -208,7 +199,7 @@ def _b_main(proc: Process, err_fd: int, helper_fd: int, prepare: Callable[[Proce
         path = _find_command(proc.args[0], proc.env)
         os.execve(helper_fd, ["env", "--", path, *proc.args[1:]], dict(_pairs(proc.env)))
     except ContainerStartError as err:
-        _fail(err_fd, err.code, err.message)
+        _child_fail(err_fd, err.code, err.message)
     except BaseException as err:
         if isinstance(err, OSError):
             detail = err.strerror or str(err)
@@ -216,16 +207,13 @@ def _b_main(proc: Process, err_fd: int, helper_fd: int, prepare: Callable[[Proce
                 detail += f" ({err.filename})"
         else:
             detail = f"{type(err).__name__}: {err}"
-        _fail(err_fd, 126, f"exec failed: {detail}")
+        _child_fail(err_fd, 126, f"exec failed: {detail}")
 
 
 def _pairs(env: tuple[str, ...]):
     for item in env:
         key, _, value = item.partition("=")
         yield key, value
-
-
-_LOCK = threading.Lock()
 
 
 def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] = (),
@@ -245,7 +233,7 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
             seccomp.load()
         if reap:
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        with _LOCK:
+        with _START_LOCK:  # run's lock: no other start in this process inherits our pipes
             pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
             sys.stdout.flush()
@@ -273,11 +261,11 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
                 os._exit(0)
             except BaseException as err:
                 detail = getattr(err, "strerror", None) or str(err)
-                _fail(err_w, 126, f"cannot enter the container: {detail}")
+                _child_fail(err_w, 126, f"cannot enter the container: {detail}")
         _, status = os.waitpid(a, 0)
         data = os.read(pid_r, 64)
         os.close(pid_r)
-        message = _read_all(err_r)
+        message = _read_error(err_r)
         os.close(err_r)
         if not data:
             raise ContainerStartError(126, message or "cannot enter the container")
@@ -294,12 +282,3 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
             os.close(fd)
         if helper is not None:
             os.close(helper)
-
-
-def _read_all(fd: int) -> str | None:
-    data = b""
-    while chunk := os.read(fd, 4096):
-        data += chunk
-    if not data:
-        return None
-    return data[4:].decode("utf-8", "replace") if len(data) >= 4 else data.decode("utf-8", "replace")

@@ -22,23 +22,21 @@ from .common import Failure, open_store
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.pass_context
 def exec_cmd(ctx, interactive, tty, detach, user, workdir, env, env_files, privileged, container, command):
-    """Run COMMAND in a running container; exits with its exit code.
-
-    \b
-    Examples:
-      cairn exec -it web sh
-      cairn exec -u nobody -w /tmp -e DEBUG=1 web env
-    """
+    """Run COMMAND in a running container; exits with its exit code."""
     import os
 
     from ..containers.exec import DaemonError, ExecRequest, exec_in
+    from .run_meta import read_key_value_file
 
     if os.geteuid() != 0:
         raise UsageError("cairn exec needs root (it enters the container's namespaces)")
     if detach and tty:
-        raise UsageError("-d cannot be combined with -t")
+        raise UsageError("-d cannot be combined with -t: a detached command's terminal would have no "
+                         "reader (cairn has no daemon to hold it)")
     req = ExecRequest(container=container, command=tuple(command), interactive=interactive, tty=tty,
-                      detach=detach, user=user, workdir=workdir, env=tuple(env), env_files=tuple(env_files),
+                      detach=detach, user=user, workdir=workdir, env=tuple(env),
+                      env_file_env=tuple(line for path in env_files
+                                         for line in read_key_value_file(path, "--env-file", os.environ.get)),
                       privileged=privileged)
     try:
         code = exec_in(open_store(ctx), req)

@@ -67,13 +67,7 @@ def _find(store, name: str, kind: str | None) -> dict | None:
 @click.argument("names", nargs=-1, required=True)
 @click.pass_context
 def inspect_cmd(ctx, kind, fmt, names):
-    """Show containers and images as JSON (docker's shape).
-
-    \b
-    Examples:
-      cairn inspect web
-      cairn inspect -f '{{.State.Status}} {{.NetworkSettings.IPAddress}}' web
-    """
+    """Show containers and images as JSON (docker's shape)."""
     from .gotemplate import TemplateError, parse, render
 
     if fmt is not None:

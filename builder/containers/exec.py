@@ -14,6 +14,7 @@ from ..errors import CairnError, UsageError
 from ..image.envlist import env_list_get, env_list_set
 from ..store.store import Store
 from .dirs import ContainerNotFound, find_container
+from .envflags import apply_env_flags
 from .record import process_from_state
 from .run import ContainerError, _SignalRelay
 from .users import resolve_user
@@ -33,46 +34,14 @@ class ExecRequest:
     user: str = ""
     workdir: str = ""
     env: tuple[str, ...] = ()
-    env_files: tuple[str, ...] = ()
+    env_file_env: tuple[str, ...] = ()  # the --env-file lines, applied before -e
     privileged: bool = False
 
 
-def read_env_file(path: str) -> list[str]:
-    """docker's --env-file: KEY=VALUE or KEY (taken from our environment) per line; blank
-    lines and lines starting with # are skipped."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read(1 << 20)
-    except OSError as err:
-        raise UsageError(f"invalid --env-file {path}: {err.strerror}") from None
-    items = []
-    for line in text.splitlines():
-        line = line.lstrip()
-        if not line or line.startswith("#"):
-            continue
-        key = line.partition("=")[0]
-        if not key or any(c.isspace() for c in key):
-            raise UsageError(f"invalid --env-file {path}: variable {key!r} contains whitespaces")
-        items.append(line)
-    return items
-
-
 def _env(base: tuple[str, ...], req: ExecRequest) -> tuple[tuple[str, ...], bool]:
-    """The container's env plus --env-file and -e; and whether -e/--env-file set HOME."""
-    env = list(base)
-    home_given = False
-    items = [item for path in req.env_files for item in read_env_file(path)] + list(req.env)
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not key:
-            raise UsageError(f"invalid -e {item!r}: expected KEY=VALUE or KEY")
-        if not eq:
-            if key not in os.environ:
-                continue
-            value = os.environ[key]
-        env = env_list_set(env, key, value)
-        home_given |= key == "HOME"
-    return tuple(env), home_given
+    """The container's env plus --env-file and -e; and whether they set HOME."""
+    items = [*req.env_file_env, *req.env]
+    return tuple(apply_env_flags(list(base), items)), any(i.partition("=")[0] == "HOME" for i in items)
 
 
 def _resolver(user: str, home_given: bool):

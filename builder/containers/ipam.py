@@ -19,24 +19,11 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+from runtime.enter import process_start  # noqa: F401 - also used by callers of ipam
+
 from ..errors import CairnError
 
 TABLES = Path("/run/cairn/ipam")
-
-
-def process_start(pid: int | None) -> str | None:
-    """The start time of a live pid (field 22 of /proc/PID/stat), None if gone or a zombie."""
-    if not pid:
-        return None
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(b")") + 2:].split()
-    if fields[0] in (b"Z", b"X"):
-        return None
-    return fields[19].decode()
 
 
 def _alive(entry: dict) -> bool:

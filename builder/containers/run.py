@@ -26,6 +26,7 @@ from ..store import images
 from ..store.store import Store, remove_tree
 from . import metadata
 from .dirs import ContainerDir
+from .envflags import apply_env_flags
 from .request import ContainerError, RunRequest, Volume  # noqa: F401  (imported from here too)
 from .users import resolve_user
 
@@ -55,15 +56,7 @@ def _env(config: dict, req: RunRequest, home: str) -> list[str]:
     env = list(config.get("Env") or [])
     if env_list_get(env, "PATH") is None:
         env = env_list_set(env, "PATH", DEFAULT_PATH)
-    for item in (*req.env_file_env, *req.env):
-        key, eq, value = item.partition("=")
-        if not key:
-            raise UsageError(f"invalid -e {item!r}: expected KEY=VALUE or KEY")
-        if not eq:
-            if key not in os.environ:
-                continue
-            value = os.environ[key]
-        env = env_list_set(env, key, value)
+    env = apply_env_flags(env, (*req.env_file_env, *req.env))
     if env_list_get(env, "HOME") is None:
         env = env_list_set(env, "HOME", home)
     if env_list_get(env, "HOSTNAME") is None and req.hostname:
