@@ -75,8 +75,11 @@ def exec_in(store: Store, req: ExecRequest) -> int:
         raise DaemonError(f"No such container: {req.container}") from None
     st = c.state()
     not_running = DaemonError(f"Container {c.id} is not running")
-    if not c.running() or not st.get("pid_start") or not isinstance(st.get("process"), dict):
+    if not c.running():
         raise not_running
+    if not st.get("pid_start") or not isinstance(st.get("process"), dict):
+        raise CairnError(f"container {c.id[:12]} was started by an older cairn that did not record what exec "
+                         "needs: restart it")
     if req.workdir and not req.workdir.startswith("/"):
         raise UsageError(f"invalid -w {req.workdir!r}: the working directory must be an absolute path")
     main = process_from_state(st["process"])
