@@ -1,5 +1,5 @@
 """`cairn exec` into a container whose processes are hostile: they have replaced the
-commands an operator types (/bin/sh a snooping script, bash a link to /proc/self/exe,
+commands an operator types (/bin/sh a snooping script, ash and bash links to /proc/self/exe,
 dash a `#!/proc/self/exe` script, CVE-2019-5736's trick). What runs sees only the
 container's root, and the executable it can reach through /proc/PID/exe is a sealed
 in-memory copy, never a host file (cairn's own Python)."""
@@ -38,7 +38,8 @@ def root(tmp_path_factory, busybox_tar):
     store = imported_store(tmp_path_factory, busybox_tar, "hostileexec")
     store_root = next(store)
     # the container's own processes replace the commands an operator would exec
-    setup = ("echo here > /only-in-container; rm /bin/sh; ln -s /proc/self/exe /bin/bash;"
+    setup = ("echo here > /only-in-container; rm /bin/sh /bin/ash; ln -s /proc/self/exe /bin/bash;"
+             "ln -s /proc/self/exe /bin/ash;"
              "printf '#!/proc/self/exe\\n' > /bin/dash; /bin/busybox chmod 755 /bin/dash; exec /bin/busybox sleep 600")
     try:
         res = cairn_cli("run", "-d", "--name", "evil", "--network", "none", "busybox:local", "/bin/busybox",
@@ -75,11 +76,15 @@ def test_hostile_commands_reach_no_host_file(root, tmp_path):
     host_paths = [line for line in out.splitlines() if str(tmp_path) in line or python in line]
     assert host_paths == []
 
-    # bash -> /proc/self/exe: it runs, but what it runs is no host binary, and cannot be written
-    res = cairn_cli("exec", "evil", "bash", "-c", "readlink /proc/$$/exe; echo pwned >> /proc/$$/exe && echo WROTE",
-                    root=root)
+    # ash -> /proc/self/exe: it runs, but what it runs is no host binary, and cannot be written
+    # (CVE-2019-5736: keep a handle on it, and reopen it for writing once it no longer runs)
+    res = cairn_cli("exec", "evil", "ash", "-c", "readlink /proc/$$/exe; exec 3</proc/$$/exe; exec /bin/busybox sh -c "
+                    "'echo pwned >> /proc/self/fd/3 && echo WROTE; readlink /proc/self/fd/3'", root=root)
     assert res.returncode == 0, res.stderr
-    assert b"memfd:" in res.stdout and b"WROTE" not in res.stdout
+    assert res.stdout.count(b"memfd:") == 2 and b"WROTE" not in res.stdout
+    assert b"Operation not permitted" in res.stderr  # sealed
+    res = cairn_cli("exec", "evil", "bash", root=root)
+    assert res.returncode == 127 and b"WROTE" not in res.stdout
     # dash: `#!/proc/self/exe`
     res = cairn_cli("exec", "evil", "dash", root=root)
     assert res.returncode != 0 and b"WROTE" not in res.stdout
