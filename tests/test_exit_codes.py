@@ -43,6 +43,15 @@ TABLE = [
     ("run --cap-add NOPE busybox:local true", 125),
     ("run --mount type=bind,src=/tmp,dst=/x,bind-propagation=rshared busybox:local true", 2),
     ("volume rm nosuchvolume", 1),
+    ("exec taken true", 0),
+    ("exec taken sh -c 'exit 3'", 3),
+    ("exec taken nosuchcmd", 127),
+    ("exec taken /etc/passwd", 126),
+    ("exec -u nosuchuser taken true", 126),
+    ("exec nosuchcontainer true", 1),
+    ("inspect taken", 0),
+    ("inspect nosuchobject", 1),
+    ("inspect -f '{{.Nope}}' taken", 1),
 ]
 
 
