@@ -180,10 +180,15 @@ def _find_command(name: str, env: tuple[str, ...]) -> str:
     raise ContainerStartError(NOT_FOUND, f'exec: "{name}": executable file not found{where}')
 
 
-def _b_main(proc: Process, err_fd: int, helper_fd: int, prepare: Callable[[Process], Process] | None,
-            setup_stdio: Callable[[], None] | None) -> None:
+def _b_main(proc: Process, go_fd: int, err_fd: int, helper_fd: int,
+            prepare: Callable[[Process], Process] | None, setup_stdio: Callable[[], None] | None) -> None:
     """B: in every namespace of the container. Never returns."""
     gc.disable()  # no finalizer may close an fd number reused after the fds are closed
+    if os.read(go_fd, 1) != b"g":
+        os._exit(1)  # the parent went away
+    os.close(go_fd)
+    # A has exited (the parent waited for it before "go"): the death signal that dropping
+    # privileges sets is now tied to our new parent, not to A
     try:
         os.setsid()
         if setup_stdio is not None:
@@ -235,16 +240,19 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
         with _START_LOCK:  # run's lock: no other start in this process inherits our pipes
             pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+            go_r, go_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
             sys.stdout.flush()
             sys.stderr.flush()
             a = os.fork()
             if a != 0:
                 os.close(pid_w)
+                os.close(go_r)
                 os.close(err_w)
         if a == 0:
             try:
                 os.close(pid_r)
+                os.close(go_w)
                 os.close(err_r)
                 sc.prctl(PR_SET_DUMPABLE, 0)  # no container process may ptrace us or open /proc/B/fd
                 for directory in cgroup_dirs:
@@ -256,7 +264,7 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
                 b = os.fork()
                 if b == 0:
                     os.close(pid_w)
-                    _b_main(proc, err_w, helper, prepare, setup_stdio)
+                    _b_main(proc, go_r, err_w, helper, prepare, setup_stdio)
                 os.write(pid_w, str(b).encode())
                 os._exit(0)
             except BaseException as err:
@@ -265,6 +273,12 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
         _, status = os.waitpid(a, 0)
         data = os.read(pid_r, 64)
         os.close(pid_r)
+        try:
+            os.write(go_w, b"g")
+        except BrokenPipeError:
+            pass  # B is gone: its error, if any, is in the pipe
+        finally:
+            os.close(go_w)
         message = _read_error(err_r)
         os.close(err_r)
         if not data:

@@ -40,4 +40,14 @@ def process_from_state(record: dict) -> Process:
         if isinstance(value, list):
             value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
         values[key] = value
+    if isinstance(values.get("seccomp_profile"), dict):
+        values["seccomp_profile"] = _profile(values["seccomp_profile"])
     return Process(**values)
+
+
+def _profile(doc: dict):
+    """A --security-opt seccomp=PROFILE.json, as run parsed it (runtime.seccomp_json.Profile)."""
+    from runtime.seccomp_json import Profile, Rule
+
+    rules = tuple(Rule(tuple(r["names"]), r["action"], tuple(tuple(a) for a in r["args"])) for r in doc["rules"])
+    return Profile(doc["default_action"], tuple(doc["architectures"]), rules)
