@@ -22,6 +22,9 @@ def root(tmp_path_factory, busybox_tar):
         res = cairn_cli("run", "-d", "--name", "box", "--network", "none", "-e", "FOO=bar", "-w", "/srv",
                         "busybox:local", "sh", "-c", "echo in-box > /srv/mark; exec sleep 600", root=store_root)
         assert res.returncode == 0, res.stderr
+        res = cairn_cli("run", "-d", "--name", "tight", "--network", "none", "--cap-drop", "ALL", "--ulimit",
+                        "nofile=100:100", "busybox:local", "sleep", "600", root=store_root)
+        assert res.returncode == 0, res.stderr
         res = cairn_cli("run", "--name", "done", "--network", "none", "busybox:local", "true", root=store_root)
         assert res.returncode == 0, res.stderr
         yield store_root
@@ -49,6 +52,8 @@ CASES = [
     (["box", "sh", "-c", ("grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/1/status > /tmp/a;"
                           "grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/self/status | diff /tmp/a - && cat /tmp/a")],
      0, "Seccomp:\t2"),
+    # run's --cap-drop and --ulimit hold for exec too
+    (["tight", "sh", "-c", "ulimit -n; grep CapEff /proc/self/status"], 0, "100\nCapEff:\t0000000000000000\n"),
     (["--privileged", "box", "grep", "CapEff", "/proc/self/status"], 0, "CapEff:\t{held}"),
 ]
 
