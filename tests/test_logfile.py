@@ -77,3 +77,32 @@ def test_since_refuses_what_docker_refuses():
 def test_timestamps_as_docker_prints_them():
     assert stamp(1700000000123456789) == b"2023-11-14T22:13:20.123456789Z "
     assert stamp(5) == b"1970-01-01T00:00:00.000000005Z "
+
+
+def test_a_line_takes_the_time_of_the_record_holding_its_first_byte(tmp_path):
+    from builder.commands.log_lines import _Times
+
+    log = tmp_path / "log"
+    log.write_bytes(b"a\nbb\nc\n")
+    (tmp_path / "log.times").write_text("0 2 100\n2 7 200\n")
+    times = _Times(log, 0, lambda: False)
+    assert [times.at(offset) for offset in (0, 2, 5)] == [100, 200, 200]
+
+
+def test_a_flood_of_empty_lines_adds_one_index_record_not_one_a_line(tmp_path):
+    """A container printing newlines cannot make the index outgrow its log."""
+    import os
+
+    from builder.containers.logindex import _scan
+
+    log, index = tmp_path / "log", tmp_path / "log.times"
+    log.write_bytes(b"\n" * 100_000)
+    src = os.open(log, os.O_RDONLY)
+    out = os.open(index, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        assert _scan(src, out, 0) == 100_000
+        assert _scan(src, out, 100_000) == 100_000  # nothing new: nothing recorded
+    finally:
+        os.close(src)
+        os.close(out)
+    assert index.read_text().count("\n") == 1 and index.read_text().startswith("0 100000 ")

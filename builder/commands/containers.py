@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..errors import CairnError
+from ..errors import CairnError, UsageError
 from . import cli
 from .common import open_store, parse_since
 
@@ -137,6 +137,9 @@ def logs_cmd(ctx, follow, tail, timestamps, since, container):
         if not timestamps and since_ts is None:
             copy_from(f, offset, sys.stdout.buffer, lambda: still_running(c), follow)
             return
+        if not (c.path / "log.times").exists() and not still_running(c):
+            raise UsageError(f"logs {'--timestamps' if timestamps else '--since'}: container {c.id[:12]} ran "
+                             "before cairn kept the times of log lines; use `cairn logs --tail N`")
         from .log_lines import write_timed
 
         write_timed(c, f, offset, lines, since_ts, timestamps, follow, lambda: still_running(c))

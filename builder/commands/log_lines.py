@@ -24,18 +24,18 @@ class _Times:
 
         self.entries = read_index(log, start)
         self.current = next(self.entries, None)
-        self.last: tuple[int, int] | None = None
+        self.last: int | None = None
         self.running = running
 
     def at(self, offset: int) -> int:
-        while self.current is not None and self.current[0] <= offset:
-            self.last = self.current
+        while self.current is not None and self.current[1] <= offset:
+            self.last = self.current[2]
             self.current = next(self.entries, None)
-        if self.last is not None and self.last[0] == offset:
-            return self.last[1]
+        if self.current is not None and self.current[0] <= offset:
+            return self.current[2]
         if self.last is None or self.running():  # not indexed yet: being written now
             return time.time_ns()
-        return self.last[1]
+        return self.last
 
 
 def write_timed(c, f, offset: int, tail: int, since: float | None, timestamps: bool, follow: bool,

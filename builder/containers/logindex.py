@@ -2,9 +2,11 @@
 
 The container writes its output straight into `<container>/log`; a small indexer process,
 forked by the monitor before the container starts, wakes on inotify's IN_MODIFY for that
-file and appends `OFFSET NANOSECONDS` to `<container>/log.times` for every line that has
-begun since (so the log itself is never delayed). It stops once the monitor has gone, after
-a last look at the file.
+file and appends `START END NANOSECONDS` to `<container>/log.times` for the bytes written
+since it last looked (so the log itself is never delayed, and the index grows by one record
+a wake-up, not a line: a container printing empty lines cannot make it outgrow the log).
+A line's time is that of the record holding its first byte. The indexer stops once the
+monitor has gone, after a last look at the file.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from pathlib import Path
 
 _IN_MODIFY = 0x2
 _IN_CLOEXEC = 0o2000000
-_BLOCK = 64 * 1024
 
 
 def start_indexer(log: Path, close_fds: tuple[int, ...] = ()) -> None:
@@ -44,10 +45,10 @@ def _index(log: Path, index: Path, parent: int) -> None:
     out = os.open(index, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
     if ino >= 0:
         libc.inotify_add_watch(ino, str(log).encode(), _IN_MODIFY)
-    offset, line_start = 0, True
+    offset = 0
     while True:
         gone = os.getppid() != parent
-        offset, line_start = _scan(src, out, offset, line_start)
+        offset = _scan(src, out, offset)
         if gone:
             return
         if ino >= 0:
@@ -58,29 +59,18 @@ def _index(log: Path, index: Path, parent: int) -> None:
             time.sleep(0.1)
 
 
-def _scan(src: int, out: int, offset: int, line_start: bool) -> tuple[int, bool]:
-    """Index the lines begun after `offset`; returns the new offset and whether the next
-    byte starts a line."""
+def _scan(src: int, out: int, offset: int) -> int:
+    """Record the bytes written after `offset` as written now; returns the new end."""
     now = time.time_ns()
-    while chunk := os.pread(src, _BLOCK, offset):
-        records = []
-        if line_start:
-            records.append(offset)
-        pos = chunk.find(b"\n")
-        while pos >= 0:
-            if pos + 1 < len(chunk):
-                records.append(offset + pos + 1)
-            pos = chunk.find(b"\n", pos + 1)
-        line_start = chunk.endswith(b"\n")
-        offset += len(chunk)
-        if records:
-            os.write(out, "".join(f"{r} {now}\n" for r in records).encode())
-    return offset, line_start
+    end = os.fstat(src).st_size
+    if end > offset:
+        os.write(out, f"{offset} {end} {now}\n".encode())
+    return max(end, offset)
 
 
 def read_index(log: Path, start: int):
-    """(offset, nanoseconds since the epoch) of every indexed line at or after `start`, in
-    order, read lazily."""
+    """(start, end, nanoseconds since the epoch) of every record that ends after `start`,
+    in order, read lazily."""
     try:
         f = open(str(log) + ".times", "rb")  # noqa: SIM115 - closed by the generator
     except FileNotFoundError:
@@ -88,5 +78,5 @@ def read_index(log: Path, start: int):
     with f:
         for raw in f:
             parts = raw.split()
-            if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit() and int(parts[0]) >= start:
-                yield int(parts[0]), int(parts[1])
+            if len(parts) == 3 and all(p.isdigit() for p in parts) and int(parts[1]) > start:
+                yield int(parts[0]), int(parts[1]), int(parts[2])
