@@ -30,7 +30,10 @@ def start_indexer(log: Path, close_fds: tuple[int, ...] = ()) -> None:
     code = 0
     try:
         for fd in close_fds:
-            os.close(fd)
+            try:
+                os.close(fd)
+            except OSError:  # already closed
+                continue
         _index(log, Path(str(log) + ".times"), parent)
     except BaseException:  # noqa: BLE001 - the index is best effort; never a traceback
         code = 1
