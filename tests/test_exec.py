@@ -19,7 +19,8 @@ def root(tmp_path_factory, busybox_tar):
     store = imported_store(tmp_path_factory, busybox_tar, "execstore")
     store_root = next(store)
     try:
-        res = cairn_cli("run", "-d", "--name", "box", "--network", "none", "-e", "FOO=bar", "-w", "/srv",
+        res = cairn_cli("run", "-d", "--name", "box", "--network", "none", "-e", "FOO=bar", "-w", "/srv", "--label",
+                        "tier=web",
                         "busybox:local", "sh", "-c", "echo in-box > /srv/mark; exec sleep 600", root=store_root)
         assert res.returncode == 0, res.stderr
         res = cairn_cli("run", "-d", "--name", "tight", "--network", "none", "--cap-drop", "ALL", "--ulimit",
@@ -107,6 +108,7 @@ def test_inspect_containers_as_docker(root):
     assert "FOO=bar" in box["Config"]["Env"] and box["Config"]["WorkingDir"] == "/srv"
     assert box["Config"]["Image"] == "busybox:local" and box["HostConfig"]["NetworkMode"] == "none"
     assert box["State"]["FinishedAt"] == "0001-01-01T00:00:00Z" and box["Created"].endswith("Z")
+    assert box["Config"]["Labels"] == {"tier": "web"} and "Health" not in box["State"]
     assert done["State"]["Status"] == "exited" and done["State"]["ExitCode"] == 0 and not done["State"]["Running"]
     res = cairn_cli("inspect", "-f", "{{.State.Status}} {{.Name}} {{.State.ExitCode}}", "box", "done", root=root)
     assert res.stdout == b"running /box 0\nexited /done 0\n"

@@ -54,7 +54,8 @@ def container_doc(store: Store, c: ContainerDir) -> dict:
     status = _status(c, st)
     running = status == "running"
     command = list(st.get("command") or [])
-    ports = [p for p in req.get("ports") or [] if isinstance(p, dict)]
+    # the ports as published (-P's host ports are picked at start), else as asked
+    ports = [p for p in st.get("ports") or req.get("ports") or [] if isinstance(p, dict)]
     bindings: dict = {}
     for p in ports:
         host_ip = p.get("host_ip", "")
@@ -81,7 +82,7 @@ def container_doc(store: Store, c: ContainerDir) -> dict:
     net_ports = {k: None for k in exposed}
     if running:
         net_ports.update(bindings)
-    return {
+    doc = {
         "Id": c.id,
         "Created": rfc3339(st.get("created")),
         "Path": command[0] if command else "",
@@ -139,7 +140,7 @@ def container_doc(store: Store, c: ContainerDir) -> dict:
             "WorkingDir": proc.get("cwd") or config.get("WorkingDir") or "",
             "Entrypoint": entrypoint,
             "OnBuild": None,
-            "Labels": dict(config.get("Labels") or {}),
+            "Labels": st["labels"] if isinstance(st.get("labels"), dict) else dict(config.get("Labels") or {}),
             "StopSignal": st.get("stop_signal") or "SIGTERM",
         },
         "NetworkSettings": {
@@ -148,3 +149,9 @@ def container_doc(store: Store, c: ContainerDir) -> dict:
             "Networks": {network: {"IPAddress": address, "IPPrefixLen": prefix, "Gateway": gateway}},
         },
     }
+    if st.get("healthcheck"):
+        doc["Config"]["Healthcheck"] = st["healthcheck"]
+        health = st.get("health") or {}
+        doc["State"]["Health"] = {"Status": health.get("status") or "starting",
+                                  "FailingStreak": health.get("failing_streak", 0), "Log": health.get("log") or []}
+    return doc
