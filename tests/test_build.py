@@ -88,7 +88,7 @@ def test_multistage_target_and_failed_run(root, tmp_path):
     res = build(root, ctx, "-t", "t3bad", "--target", "bad")
     err = res.stderr.decode()
     assert res.returncode == 1
-    assert "Dockerfile:4: RUN failed: the command exited with code 3" in err and "oops-output" in err
+    assert "Dockerfile:4\n" in err and "exit code: 3" in err and "oops-output" in err
     assert b"Traceback" not in res.stderr
     assert cairn_cli("inspect", "t3bad", root=root).returncode == 1  # no tag for a failed build
 

@@ -17,12 +17,18 @@ from .registry_flags import make_options, push_image, registry_options
 @click.option("-f", "--file", "dockerfile", default=None, help="Dockerfile (default CONTEXT/Dockerfile; - for stdin).")
 @click.option("--target", default=None, help="Build up to this stage.")
 @click.option("--build-arg", "build_args", multiple=True, metavar="NAME=VALUE", help="Set a build arg.")
-@click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=PATH",
-              help="A secret for RUN --mount=type=secret (never stored in a layer).")
+@click.option("--secret", "secrets", multiple=True, metavar="id=ID[,type=file|env][,src=PATH|,env=VAR]",
+              help="A secret for RUN --mount=type=secret, from a file or an environment variable "
+                   "(never stored in a layer, a cache key or the metadata).")
 @click.option("--ssh", "ssh", multiple=True, metavar="default|ID[=SOCKET|KEY[,KEY]]",
               help="An ssh agent for RUN --mount=type=ssh (default: $SSH_AUTH_SOCK).")
 @click.option("-o", "--output", "outputs", multiple=True, metavar="type=local|tar|oci|docker,dest=PATH | DIR | -",
               help="Also write the image as an archive, its filesystem as a directory or a tar (- is stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="Show no progress; print only the image ID (errors still go to stderr).")
+@click.option("--iidfile", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the image ID (sha256:...) to FILE.")
+@click.option("--load", is_flag=True,
+              help="Accepted for docker's command lines; does nothing: a built image is always in cairn's store.")
 @click.option("--metadata-file", default=None, type=click.Path(dir_okay=False),
               help="Write the image digest and per-step timings and cache use as JSON.")
 @click.option("--no-cache", is_flag=True, help="Run every step; record the results for later builds.")
@@ -72,19 +78,28 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
               no_cache_filter, progress, pull, push, compression, cache_from, cache_to, platform, allow, shm_size,
               ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period, insecure, registry_timeout,
               context, build_contexts=(), call_spec=None, labels=(), network="default", add_hosts=(),
-              check=False):
-    """Build an image from CONTEXT."""
+              check=False, quiet=False, iidfile=None, load=False):
+    """Build an image from CONTEXT.
+
+    \b
+    Examples:
+      cairn build -t myapp:1.0 .
+      cairn build -q --iidfile id.txt --secret id=token,env=GITHUB_TOKEN .
+    """
     import grammar
 
     from ..args import parse_build_args
     from ..errors import UsageError
     from ..executor.build import build
-    from ..executor.options import BuildOptions
+    from ..executor.options import BuildError, BuildOptions
     from ..executor.outputs import Output, check_stdout, write_output
     from ..executor.run_resources import parse as parse_resources
     from ..executor.sandbox import check_entitlements, check_network, parse_add_host
     from ..subrequests import parse_call
 
+    if quiet:
+        progress = "quiet"
+    tags = tuple(_check_tag(tag) for tag in tags)
     if platform:
         from ..platforms import parse_target
 
@@ -167,6 +182,12 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
             shown.close()  # (a live view prints its last frame before any error message)
     except grammar.DockerfileError as err:
         raise Failure(dockerfile_error_text(err, name, grammar.parser.decode(raw)), 2) from err
+    except BuildError as err:
+        if err.failure is None:
+            raise
+        from ..executor.step_failure import render
+
+        raise Failure(render(err.failure, name, grammar.parser.decode(raw)), 1) from err
     for output in wanted:
         write_output(store, result.image, output)
     metadata = result.metadata()
@@ -181,6 +202,8 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
         metadata["pushed"] = [{"name": str(dest), "digest": str(r.digest)} for dest, r in pushed]
         for dest, r in pushed:
             click.echo(f"pushed {dest.familiar}@{r.digest}", err=True)
+    if iidfile:
+        _write_iidfile(iidfile, str(result.image.id))
     if metadata_file:
         import json
 
@@ -266,13 +289,57 @@ def _parse_label(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _parse_secret(text: str) -> tuple[str, str]:
+def _check_tag(tag: str) -> str:
+    """A -t name, refused before anything runs by the parser `cairn tag` uses; exit 1 and
+    buildx's `invalid tag "REF": REASON`, as docker build does."""
+    from ..image.reference import ReferenceError, parse_reference
+
+    try:
+        parse_reference(tag)
+    except ReferenceError as err:
+        reason = str(err).split(": ", 1)[-1] if str(err).startswith("invalid reference '") else str(err)
+        raise Failure(f"invalid tag {tag!r}: {reason}", 1) from None
+    return tag
+
+
+def _write_iidfile(path: str, image_id: str) -> None:
+    """--iidfile: the image ID alone, no newline (as docker writes it)."""
+    from ..atomic_file import write_atomically
+
+    try:
+        write_atomically(path, lambda f: f.write(image_id.encode()), mode_bits=0o644)
+    except OSError as err:
+        raise Failure(f"cannot write --iidfile {path}: {err.strerror or err}", 1) from None
+
+
+def _parse_secret(text: str) -> tuple[str, object]:
+    """buildx's --secret: `id=ID[,type=file|env][,src=PATH|,env=VAR]`; with neither src nor
+    env, the variable ID if it is set, else the file ID. A file is read when a step mounts it;
+    a variable's value is taken now (bytes), and goes nowhere but the mount."""
     from ..errors import UsageError
 
-    fields = dict(part.partition("=")[::2] for part in text.split(","))
-    sid, src = fields.get("id"), fields.get("src") or fields.get("source")
-    if not sid or not src:
-        raise UsageError(f"invalid --secret {text!r}: expected id=ID,src=PATH")
+    fields: dict[str, str] = {}
+    for field in text.split(","):
+        key, eq, value = field.partition("=")
+        key = key.strip().lower()
+        if not eq:
+            raise UsageError(f"invalid --secret {text!r}: field {field!r} must be a key=value pair")
+        if key not in ("id", "type", "src", "source", "env"):
+            raise UsageError(f"invalid --secret {text!r}: unexpected key {key!r}")
+        fields["src" if key == "source" else key] = value
+    kind, sid, src, env = fields.get("type"), fields.get("id"), fields.get("src"), fields.get("env")
+    if kind not in (None, "file", "env"):
+        raise UsageError(f"invalid --secret {text!r}: unsupported secret type {kind!r}")
+    if kind == "env" and not env:
+        env, src = src, None
+    if not sid:
+        raise UsageError(f"invalid --secret {text!r}: the secret has no id (id=ID)")
+    if not src and not env:
+        env, src = (sid, None) if sid in os.environ else (None, sid)
+    if env:
+        if env not in os.environ:
+            raise UsageError(f"invalid --secret {text!r}: the environment variable {env} is not set")
+        return sid, os.environ[env].encode("utf-8", "surrogateescape")
     if not os.path.isfile(src):
         raise UsageError(f"invalid --secret {text!r}: {src} is not a file")
     return sid, os.path.abspath(src)

@@ -13,7 +13,9 @@ from .common import Failure, dockerfile_error_text, read_file_arg
 @cli.command("parse")
 @click.option("--dump", "fmt", flag_value="dump", default=True, help="BuildKit's AST dump (default).")
 @click.option("--json", "fmt", flag_value="json", help="The AST as JSON, with lines and heredocs.")
-@click.option("--validate", is_flag=True, help="Also check every instruction as `build` would.")
+@click.option("--validate", is_flag=True,
+              help="Also check every instruction of the last stage and the stages it needs, as `build` does "
+                   "before its first step (exit 2 on the first problem).")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 def parse_cmd(fmt: str, validate: bool, file: str) -> None:
     """Parse a Dockerfile and print its syntax tree."""
@@ -24,9 +26,10 @@ def parse_cmd(fmt: str, validate: bool, file: str) -> None:
     try:
         tree = grammar.parse(source)
         if validate:
+            from ..executor.validate import validate_file
             from ..instructions import parse_dockerfile
 
-            parse_dockerfile(tree)
+            validate_file(parse_dockerfile(tree), tree.escape, {})
     except DockerfileError as err:
         label = "Dockerfile" if file == "-" else file
         raise Failure(dockerfile_error_text(err, label, source), 2) from err

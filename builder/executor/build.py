@@ -41,13 +41,15 @@ from .options import BuildError, BuildOptions
 from .progress import Progress
 from .result import BuildResult, StepRecord
 from .run_mounts import FreshCaches, expand_mounts
-from .runcmd import RunFailed
+from .runcmd import RunFailed, run_command
 from .sandbox import DEFAULT_HOSTNAME, HOSTNAME_ARG, Sandbox, check_hostname
 from .stage_platforms import refuse_foreign_runs, stage_platforms
 from .stage_start import base_state, build_epoch, onbuild_triggers
 from .state import KeyOnlyLayers, StageState
-from .step_names import step_label, step_numbers
+from .step_failure import StepFailure
+from .step_names import from_text, step_label, step_numbers
 from .steps import execute
+from .validate import check_stages
 
 MAX_CHANGED_FILES = 200  # per step, in --metadata-file
 
@@ -69,6 +71,9 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     bp = plan_with_triggers(store, bases, plan, g, options.target, contexts)
     stage_plats = stage_platforms(bp, target_platform)
     refuse_foreign_runs(bp, stage_plats)
+    # all that a step would refuse, before the first step runs
+    check_stages(bp, g, Sandbox(options.network, allow=options.allow), [c.name for c in options.contexts],
+                 {sid for sid, _ in options.secrets}, {s.id for s in options.ssh})
     epoch = build_epoch(store, plan, g, build_args, options.dockerfile_name)
     ctx = BuildContext.open(context_dir, dockerfile_path)
     reap_orphans = _Once(lambda: _reap_orphan_cgroups(options))  # before the build's first RUN step
@@ -90,7 +95,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         # (a stage a named context replaced runs nothing, its image's triggers included)
         commands = [] if ps.replaced else onbuild_triggers(state, ps) + list(ps.stage.commands)
         numbers = step_numbers(ps, commands)
-        progress.stage(header, shown, ps.stage.original, numbers.first())
+        progress.stage(header, shown, from_text(ps, g.expand), numbers.first())
         state.bases = StageBases(bases, stage_plats[ps.index], bool(ps.platform or options.platform))
         state.contexts = contexts
         state.fs_key = states[ps.base.stage].fs_key if ps.base.stage is not None else \
@@ -107,7 +112,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             step = next(counter)
             explanation = details = None
             t0, wall0 = time.monotonic(), time.time()
-            progress.step(step, shown, numbers.next(cmd), cmd.original)
+            place = numbers.next(cmd)
+            progress.step(step, shown, place, cmd.original)
             cached = False
             key = None
             source = None
@@ -162,7 +168,11 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             except (RunFailed, CairnError, OSError) as err:
                 detail = getattr(err, "strerror", None) or str(err)
                 progress.error(step, detail)
-                raise BuildError(f"{name}:{cmd.start_line}: {cmd.keyword} failed: {detail}") from err
+                failure = None
+                if isinstance(err, RunFailed) and err.output is not None:
+                    failure = StepFailure(Progress._name(shown, place) + cmd.original, cmd.start_line,
+                                          cmd.end_line, tuple(run_command(state, cmd)), err.code, err.output)
+                raise BuildError(f"{name}:{cmd.start_line}: {cmd.keyword} failed: {detail}", failure) from err
             except grammar.DockerfileError as err:
                 progress.error(step, str(err))
                 raise err.at(cmd.start_line, cmd.end_line) from None

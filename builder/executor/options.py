@@ -32,4 +32,9 @@ class BuildOptions:
 
 
 class BuildError(CairnError):
-    """A step failed; the message starts with `Dockerfile:LINE:`."""
+    """A step failed; the message starts with `Dockerfile:LINE:`. A RUN that exited non-zero
+    also carries its step_failure.StepFailure (what BuildKit prints of it)."""
+
+    def __init__(self, message: str, failure=None):
+        super().__init__(message)
+        self.failure = failure

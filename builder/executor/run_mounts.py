@@ -136,8 +136,11 @@ def _secret(m, secrets, store, out: RunMounts) -> None:
             raise CairnError(f"secret {sid!r} is required but was not given (--secret id={sid},src=PATH)")
         return
     try:
-        with open(src, "rb") as f:
-            data = f.read(SECRET_MAX + 1)
+        if isinstance(src, bytes):  # --secret id=ID,env=VAR: the value itself
+            data = src[:SECRET_MAX + 1]
+        else:
+            with open(src, "rb") as f:
+                data = f.read(SECRET_MAX + 1)
     except OSError as err:
         raise CairnError(f"secret {sid!r}: cannot read {src}: {err.strerror}") from None
     if len(data) > SECRET_MAX:

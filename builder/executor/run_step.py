@@ -127,7 +127,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         if code != 0:
             shown = "\n".join(f"  {line}" for line in tail)
             raise RunFailed(f"the command exited with code {code}" + (f"; its last output:\n{shown}" if shown else ""),
-                            code)
+                            code, tuple(tail))
         extra = []
         for m in spec.mounts:  # mount targets, parents first then the target itself, last-made first
             parts = [p for p in m.destination.split("/") if p]

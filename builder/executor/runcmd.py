@@ -22,9 +22,12 @@ SCRIPT_DIR = "/dev/pipes"
 
 
 class RunFailed(CairnError):
-    def __init__(self, message: str, code: int):
+    """A RUN that could not start (output None) or that exited non-zero (output: its last lines)."""
+
+    def __init__(self, message: str, code: int, output: tuple[str, ...] | None = None):
         super().__init__(message)
         self.code = code
+        self.output = output
 
 
 @dataclass(frozen=True)

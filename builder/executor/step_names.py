@@ -5,6 +5,8 @@ their total. Other instructions are shown with the name alone."""
 
 from __future__ import annotations
 
+import grammar
+
 from ..instructions import types as t
 from ..plan import PlannedStage
 
@@ -39,3 +41,12 @@ class StepNumbers:
 
 def step_numbers(ps: PlannedStage, commands: list[t.Command]) -> StepNumbers:
     return StepNumbers(ps.base.image is not None, commands)
+
+
+def from_text(ps: PlannedStage, expand) -> str:
+    """The FROM line as BuildKit shows it: the base with its ARGs expanded (`FROM busybox:1.36`
+    for `FROM ${BASE} AS build`); the text as written if it does not expand."""
+    try:
+        return f"FROM {expand(ps.stage.base_name)}"
+    except grammar.DockerfileError:  # (the plan expanded it once already)
+        return ps.stage.original

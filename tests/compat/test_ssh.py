@@ -159,6 +159,6 @@ def test_ssh_failed_step_leaves_no_socket_or_agent(root, tmp_path):
     keygen(tmp_path / "k", "cairn-file-key")
     ctx = write(tmp_path / "c", {"Dockerfile": "FROM busybox\nRUN --mount=type=ssh [ -S \"$SSH_AUTH_SOCK\" ] && exit 3\n"})
     err = build_err(root, ctx, "--ssh", f"default={tmp_path / 'k'}")
-    assert "exited with code 3" in err, err
+    assert "exit code: 3" in err, err
     assert not relay_dirs(root)
     assert not _private_agents(root)
