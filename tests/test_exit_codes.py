@@ -3,7 +3,8 @@
 `docker run` exits with its container's status (128+signal when a signal ended it), 126
 when the command is found but cannot be run, 127 when it is not found, and 125 for its
 own errors (a bad flag or value, no such image, a name in use). Add a row for every
-command whose status a script may test. `{cid}` in a row is the ID file that exists.
+command whose status a script may test. `{cid}` in a row is the ID file that exists, `{ctx}`
+a build context holding CONTEXT's files.
 """
 
 from __future__ import annotations
@@ -52,7 +53,18 @@ TABLE = [
     ("inspect taken", 0),
     ("inspect nosuchobject", 1),
     ("inspect -f '{{.Nope}}' taken", 1),
+    # docker build exits 1 for every failure; cairn keeps 2 for a Dockerfile it refuses before any step
+    ("build -q {ctx}", 0),
+    ("build -t Upper:1 {ctx}", 1),
+    ("build -f {ctx}/failing.Dockerfile {ctx}", 1),
+    ("build -f {ctx}/bad-chmod.Dockerfile {ctx}", 2),
 ]
+
+CONTEXT = {  # {ctx}: a build context with these files
+    "Dockerfile": "FROM busybox:local\nRUN true\n",
+    "failing.Dockerfile": "FROM busybox:local\nRUN exit 3\n",
+    "bad-chmod.Dockerfile": "FROM busybox:local\nRUN true\nCOPY --chmod=abc Dockerfile /\n",
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +85,11 @@ def root(tmp_path_factory, busybox_tar):
 def test_exit_code(root, tmp_path, line, expected):
     cid = tmp_path / "cid"
     cid.write_text("an earlier container\n")
-    args = [a.replace("{cid}", str(cid)) for a in shlex.split(line)]
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    for name, text in CONTEXT.items():
+        (ctx / name).write_text(text)
+    args = [a.replace("{cid}", str(cid)).replace("{ctx}", str(ctx)) for a in shlex.split(line)]
     res = cairn_cli(*args, root=root)
     assert res.returncode == expected, res.stderr.decode()
     if expected in (125, 126, 127):

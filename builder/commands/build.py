@@ -79,13 +79,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
               ulimits, cgroup_parent, memory, memory_swap, cpu_quota, cpu_period, insecure, registry_timeout,
               context, build_contexts=(), call_spec=None, labels=(), network="default", add_hosts=(),
               check=False, quiet=False, iidfile=None, load=False):
-    """Build an image from CONTEXT.
-
-    \b
-    Examples:
-      cairn build -t myapp:1.0 .
-      cairn build -q --iidfile id.txt --secret id=token,env=GITHUB_TOKEN .
-    """
+    """Build an image from CONTEXT."""
     import grammar
 
     from ..args import parse_build_args
