@@ -32,6 +32,7 @@ class Screen:
         self.lines: list[list[str]] = [[]]
         self.row = self.col = 0
         self.max_up = 0
+        self.view_ended = False  # (after it, what the CLI prints wraps as a terminal wraps it)
 
     def feed(self, data: str) -> None:
         i = 0
@@ -42,6 +43,7 @@ class Screen:
                 assert m, f"unexpected escape sequence {data[i:i + 12]!r}"
                 i += m.end()
                 code = m.group(1)
+                self.view_ended = self.view_ended or code == "?25h"
                 op, n = code[-1], int(code[:-1] or 1) if code[-1] == "A" else 0
                 if op == "A":
                     self.max_up = max(self.max_up, n)
@@ -60,6 +62,8 @@ class Screen:
                     self.lines.append([])
             else:
                 assert c >= " ", f"control character {c!r} reached the terminal"
+                if self.view_ended and self.col == self.cols:
+                    self.feed("\r\n")
                 line = self.lines[self.row]
                 line.extend(" " * (self.col - len(line)))
                 line[self.col:self.col + 1] = [c]
@@ -116,7 +120,9 @@ RUN for i in 1 2 3 4 5 6 7 8; do echo right-line-$i; done; echo right > /right.t
 FROM right
 COPY --from=left /left.txt /left.txt
 """
-INSTRUCTIONS = [line[:40] for line in PARALLEL.splitlines()]  # (what fits before the cut)
+# (what fits before the cut; FROM shown as BuildKit does, with its stage's name, without its AS)
+INSTRUCTIONS = ["[left 1/2] FROM busybox:local", *PARALLEL.splitlines()[1:2], "[right 1/2] FROM busybox:local",
+                *(line[:40] for line in PARALLEL.splitlines()[3:])]
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +182,7 @@ def test_a_failed_step_prints_its_whole_output_after_the_view(root, tmp_path):
     assert [line.split(" ", 1)[1] for line in after if re.match(r"\d+\.\d{3} ", line)][:11] == \
         [str(i) for i in range(1, 11)] + ["esc?[2Jape"]  # all of it, more than the live view's tail
     assert len([line for line in after if line.startswith(" > ")]) == 1  # the output once, not twice
-    assert any("Dockerfile:2" in line for line in after)
+    assert "Dockerfile:2" in after and "did not complete successfully: exit code: 3" in "".join(after)
 
 
 def test_the_build_goes_on_when_the_terminal_goes_away(root, tmp_path):

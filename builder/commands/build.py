@@ -181,7 +181,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
             raise
         from ..executor.step_failure import render
 
-        raise Failure(render(err.failure, name, grammar.parser.decode(raw)), 1) from err
+        raise Failure(render(err.failure, name, grammar.parser.decode(raw), output=shown.view is None), 1) from err
     for output in wanted:
         write_output(store, result.image, output)
     metadata = result.metadata()

@@ -73,8 +73,14 @@ def excerpt(filename: str, source: str, start: int, end: int) -> str:
     return "\n".join([f"{filename}:{start}", rule, *rows, rule])
 
 
-def render(failure: StepFailure, filename: str, source: str | None) -> str:
-    parts = ["------", f" > {failure.title}:", *failure.output[-OUTPUT_LINES:], "------"]
+def render(failure: StepFailure, filename: str, source: str | None, output: bool = True) -> str:
+    """The whole text; `output=False` leaves out the step's output (a live view showed it).
+    What the container wrote is shown with its control characters replaced."""
+    from .progress_tty import printable
+
+    parts = []
+    if output:
+        parts += ["------", f" > {printable(failure.title)}:", *map(printable, failure.output[-OUTPUT_LINES:]), "------"]
     if source is not None:
         listing = excerpt(filename, source, failure.start_line, failure.end_line)
         if listing:
