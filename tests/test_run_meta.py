@@ -1,11 +1,14 @@
 """docker run's process and metadata flags, as docker's documentation writes them:
 --env-file, --add-host, --dns*, --ulimit, -l/--label, --label-file, --cidfile, -P,
---stop-signal/--stop-timeout, --init's status after stop, and health checks."""
+--stop-signal/--stop-timeout, --init's status after stop, and health checks (--health-*,
+the image's HEALTHCHECK, --no-healthcheck; `ps` shows `Up 2 seconds (healthy)`), whose
+probe result is driven from the host through a bind-mounted directory."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 
@@ -105,3 +108,51 @@ def test_stop_timeout_is_used_by_stop(root):
               "trap '' TERM; while true; do sleep 0.1; done").stdout.decode().strip()
     assert cli(root, "stop", cid).returncode == 0  # no -t: the container's 0 s, then SIGKILL
     assert "Exited (137)" in ps_line(root, cid)
+
+
+def health_of(root, cid) -> dict:
+    return state(root, cid).get("health") or {}
+
+
+def test_health_cmd_turns_healthy_then_unhealthy(root, tmp_path):
+    ctl = tmp_path / "ctl"
+    ctl.mkdir()
+    cid = cli(root, "run", "-d", "--network", "none", "-v", f"{ctl}:/ctl", "--health-cmd", "cat /ctl/ok",
+              "--health-interval", "100ms", "--health-retries", "2", "-u", "nobody", "busybox:local",
+              "sleep", "100").stdout.decode().strip()
+    assert len(cid) == 64
+    assert health_of(root, cid).get("status") in ("starting", "unhealthy")
+    (ctl / "ok").write_text("all good\n")
+    wait_for(lambda: "(healthy)" in ps_line(root, cid), "healthy")
+    assert re.search(r"  Up [^()]+ \(healthy\)", ps_line(root, cid))  # docker's "Up 2 seconds (healthy)"
+    assert health_of(root, cid)["log"][-1]["output"] == "all good\n"
+    (ctl / "ok").unlink()
+    wait_for(lambda: "(unhealthy)" in ps_line(root, cid), "unhealthy")
+    assert health_of(root, cid)["failing_streak"] >= 2
+    assert "No such file" in health_of(root, cid)["log"][-1]["output"]
+
+
+def test_probe_timeout_counts_as_failure(root):
+    cid = cli(root, "run", "-d", "--network", "none", "--health-cmd", "sleep 30", "--health-timeout", "200ms",
+              "--health-interval", "100ms", "--health-retries", "1", "busybox:local",
+              "sleep", "100").stdout.decode().strip()
+    wait_for(lambda: health_of(root, cid).get("status") == "unhealthy", "unhealthy")
+    assert "exceeded timeout" in health_of(root, cid)["log"][-1]["output"]
+
+
+def test_image_healthcheck_and_no_healthcheck(root, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\n"
+                                    "HEALTHCHECK --interval=100ms --retries=1 CMD test -e /ctl/ok\n")
+    assert cli(root, "build", "--progress", "quiet", "-t", "checked:1", str(ctx)).returncode == 0
+    ctl = tmp_path / "ctl"
+    ctl.mkdir()
+    (ctl / "ok").write_text("")
+    plain = cli(root, "run", "-d", "--network", "none", "--no-healthcheck", "-v", f"{ctl}:/ctl", "checked:1",
+                "sleep", "100").stdout.decode().strip()
+    cid = cli(root, "run", "-d", "--network", "none", "-v", f"{ctl}:/ctl", "checked:1",
+              "sleep", "100").stdout.decode().strip()
+    wait_for(lambda: "(healthy)" in ps_line(root, cid), "healthy")
+    # started first with the same 100ms checks: it would have been probed by now
+    assert health_of(root, plain) == {} and "(health" not in ps_line(root, plain)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 from ..errors import CairnError
 from ..store.store import Store
+
+
+_WRITE_LOCK = threading.Lock()
 
 
 class ContainerNotFound(CairnError):
@@ -28,11 +32,12 @@ class ContainerDir:
             d.mkdir(parents=True, exist_ok=False)
 
     def write_state(self, **fields) -> None:
-        state = self.state()
-        state.update(fields)
-        tmp = self.path / "state.json.tmp"
-        tmp.write_text(json.dumps(state, indent=2))
-        os.replace(tmp, self.path / "state.json")
+        with _WRITE_LOCK:  # a monitor's threads (the container's, health checks) update it at once
+            state = self.state()
+            state.update(fields)
+            tmp = self.path / "state.json.tmp"
+            tmp.write_text(json.dumps(state, indent=2))
+            os.replace(tmp, self.path / "state.json")
 
     def state(self) -> dict:
         try:

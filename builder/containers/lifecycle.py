@@ -56,6 +56,9 @@ def run_detached(store: Store, req: RunRequest) -> str:
             def started(container_pid: int) -> None:
                 os.write(write_fd, f"ok {container_pid}".encode())
                 os.close(write_fd)
+                from . import health
+
+                health.start(prep.cdir, prep.cdir.state().get("healthcheck"), prep.config.get("Shell"))
 
             run_prepared(own, prep, req, on_started=started)
             code = 0
