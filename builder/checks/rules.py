@@ -11,6 +11,7 @@ class Rule:
     name: str
     description: str
     experimental: bool = False  # runs only when `experimental=` names it
+    level: str = "warning"  # `cairn check` exits 1 for an "error" finding (and for any with error=true)
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Finding:
     rule: Rule
     line: int
     detail: str
+    fix: str = ""  # what to write instead (cairn's cache rules; "" when the description says it)
 
     def short(self, filename: str = "Dockerfile") -> str:
         return f"{filename}:{self.line}: {self.rule.name}: {self.detail}"
@@ -29,8 +31,8 @@ class Finding:
                 "description": self.rule.description}
 
 
-def _rule(name: str, description: str, experimental: bool = False) -> Rule:
-    return Rule(name, description, experimental)
+def _rule(name: str, description: str, experimental: bool = False, level: str = "warning") -> Rule:
+    return Rule(name, description, experimental, level)
 
 
 STAGE_NAME_CASING = _rule("StageNameCasing", "Stage names should be lowercase")
@@ -63,7 +65,7 @@ REDUNDANT_TARGET_PLATFORM = _rule(
     "RedundantTargetPlatform",
     "Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior")
 SECRETS_USED_IN_ARG_OR_ENV = _rule(
-    "SecretsUsedInArgOrEnv", "Sensitive data should not be used in the ARG or ENV commands")
+    "SecretsUsedInArgOrEnv", "Sensitive data should not be used in the ARG or ENV commands", level="error")
 INVALID_DEFAULT_ARG_IN_FROM = _rule(
     "InvalidDefaultArgInFrom", "Default value for global ARG results in an empty or invalid base image name")
 FROM_PLATFORM_FLAG_CONST_DISALLOWED = _rule(

@@ -31,6 +31,7 @@ def _print_version(ctx, param, value):
 from . import bench as _bench  # noqa: E402,F401  (registers commands)
 from . import build as _build  # noqa: E402,F401
 from . import cache as _cache  # noqa: E402,F401
+from . import check as _check  # noqa: E402,F401
 from . import containers as _containers  # noqa: E402,F401
 from . import exec as _exec  # noqa: E402,F401
 from . import images as _images  # noqa: E402,F401

@@ -1,14 +1,17 @@
-"""`cairn build --check` (`--call check`): evaluate the Dockerfile's build checks, run no step.
+"""`cairn build --check` (`--call check`) and `cairn check`: evaluate the Dockerfile's build
+checks (BuildKit's and cairn's cache rules, builder/checks/cache_rules.py), run no step.
 
-Each failed check is printed as `Dockerfile:LINE: Rule: detail` with the rule's description
-under it; then the Dockerfile's first error, if it has one. Exit 0 when nothing is found,
-1 when a check fails (as buildx's --check, whose result carries status 1 for any warning),
-2 for a Dockerfile error, as any other command."""
+Each failed check is printed as `Dockerfile:LINE: Rule: detail` with the rule's fix (or its
+description) under it; then the Dockerfile's first error, if it has one. `build --check` exits
+1 when a check fails (as buildx's --check, whose result carries status 1 for any warning);
+`cairn check` exits 1 only for a finding at error level (or any, with `# check=error=true`).
+Both exit 2 for a Dockerfile error, as any other command."""
 
 from __future__ import annotations
 
 import click
 
+from . import cli
 from .common import Failure, dockerfile_error_text, open_store
 
 
@@ -24,7 +27,13 @@ def check_command(ctx, context: str, dockerfile: str | None, build_args: dict, t
 def print_findings(findings, name: str, echo) -> None:
     for f in findings:
         echo(f.short(name))
-        echo(f"    {f.rule.description}")
+        if f.fix:
+            first, *more = f.fix.split("\n")
+            echo(f"    fix: {first}")
+            for line in more:
+                echo(f"        {line}")
+        else:
+            echo(f"    {f.rule.description}")
 
 
 def _location(line: int) -> dict:
@@ -34,7 +43,8 @@ def _location(line: int) -> dict:
 def as_json(findings, error, name: str) -> dict:
     """BuildKit's lint result.json shape (without the rules' URLs)."""
     out = {"warnings": [{"ruleName": f.rule.name, "description": f.rule.description, "detail": f.detail,
-                         "location": _location(f.line)} for f in findings],
+                         "location": _location(f.line), **({"fix": f.fix} if f.fix else {}),
+                         "level": f.rule.level} for f in findings],
            "sources": [{"fileName": name}]}
     if error is not None:
         out["error"] = {"message": error.message, "location": _location(error.start_line)}
@@ -42,7 +52,8 @@ def as_json(findings, error, name: str) -> dict:
 
 
 def run_check(ctx, context: str, path: str, raw: bytes, name: str, build_args: dict, target: str | None,
-              platform: str, fmt: str = "text") -> None:
+              platform: str, fmt: str = "text", cairn: bool = False) -> None:
+    """`cairn: True`: `cairn check` (fixes for BuildKit's rules too; exit 1 only at error level)."""
     import grammar
 
     from .. import platforms
@@ -55,23 +66,28 @@ def run_check(ctx, context: str, path: str, raw: bytes, name: str, build_args: d
         tree = grammar.parse(raw)
         target_platform = platforms.parse(platform) if platform else platforms.host()
         bases = StoredBases(open_store(ctx))
-        report = run_checks(tree, CheckInput(build_args, target, True, ignore_matcher(context, path),
+        ignored = ignore_matcher(context, path)
+        report = run_checks(tree, CheckInput(build_args, target, True, ignored,
                                              base_resolver(bases, target_platform), target_platform))
     except grammar.DockerfileError as err:
         raise Failure(dockerfile_error_text(err, name, source), 2) from err
     error, code = report.error, 2
     if error is None:
         try:
-            parse_dockerfile(tree)
+            plan = parse_dockerfile(tree)
         except grammar.DockerfileError as err:
             error = err
+        else:
+            report.findings = _with_cache_rules(report, plan, context, ignored, build_args, cairn)
     if error is None and report.violation() is not None:
         error, code = report.violation(), 1
+    failed = bool(report.findings) if not cairn else (
+        report.config.error and bool(report.findings)) or any(f.rule.level == "error" for f in report.findings)
     if fmt == "json":
         import json
 
         click.echo(json.dumps(as_json(report.findings, error, name), indent=2))
-        if error is not None or report.findings:
+        if error is not None or failed:
             ctx.exit(code if error is not None else 1)
         return
     print_findings(report.findings, name, click.echo)
@@ -82,4 +98,38 @@ def run_check(ctx, context: str, path: str, raw: bytes, name: str, build_args: d
     if not report.findings:
         click.echo("Check complete, no warnings found.")
         return
-    ctx.exit(1)
+    if failed:
+        ctx.exit(1)
+
+
+def _with_cache_rules(report, plan, context: str, ignored, build_args: dict, cairn: bool) -> list:
+    """The report's findings with cairn's cache rules' (those the check config enables), in line order."""
+    import dataclasses
+
+    from ..checks.cache_rules import FIXES, CacheInput, cache_findings
+
+    found = [f for f in cache_findings(plan, CacheInput(context, ignored, build_args)) if report.config.enabled(f.rule)]
+    findings = list(report.findings)
+    if cairn:
+        findings = [dataclasses.replace(f, fix=FIXES.get(f.rule.name, f.fix)) for f in findings]
+    return sorted(findings + found, key=lambda f: (f.line, f.rule.name, f.detail))
+
+
+@cli.command("check")
+@click.option("-f", "--file", "dockerfile", default=None, help="Name of the Dockerfile (default: CONTEXT/Dockerfile).")
+@click.option("--build-arg", "build_args", multiple=True, help="Set a build-time variable (as `cairn build`).")
+@click.option("--target", default=None, help="The stage to check for (the checks read every stage).")
+@click.option("--platform", default="", help="Target platform (for InvalidBaseImagePlatform).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+@click.argument("context", default=".")
+@click.pass_context
+def check(ctx, dockerfile, build_args, target, platform, fmt, context):
+    """Check a Dockerfile for cache-hostile patterns and BuildKit's build-check rules; run nothing.
+
+    Each finding names its rule, its line and a fix. Exit status: 0 when no finding is at error
+    level, 1 when one is (every finding is, with `# check=error=true`), 2 for a bad Dockerfile."""
+    from ..args import parse_build_args
+    from .build import read_dockerfile_for_call
+
+    context, path, raw, name = read_dockerfile_for_call(ctx, context, dockerfile)
+    run_check(ctx, context, path, raw, name, parse_build_args(list(build_args)), target, platform, fmt, cairn=True)
