@@ -9,7 +9,8 @@ result.json). `check` runs the build checks (builder.commands.check).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from .errors import UsageError
 
@@ -26,8 +27,8 @@ _DESCRIBE = (
 CHECK_AVAILABLE = True  # `--call check` (builder.checks): describe lists frontend.lint
 
 
-@dataclass(frozen=True)
-class Call:
+@record
+class Call(Record):
     method: str = "build"
     format: str = "text"
 

@@ -81,8 +81,8 @@ class Record:
 def record(cls: type) -> type:
     if not issubclass(cls, Record):
         raise TypeError(f"@record class {cls.__name__} must derive from Record")
-    if "__post_init__" in cls.__dict__:
-        raise TypeError(f"@record class {cls.__name__} cannot have __post_init__")
+    if "__post_init__" in cls.__dict__ or "__eq__" in cls.__dict__:  # (an __eq__ of its own unsets __hash__)
+        raise TypeError(f"@record class {cls.__name__} cannot have __post_init__ or __eq__")
     if cls.__doc__ is None:
         cls.__doc__ = cls.__name__  # (else dataclasses computes a signature for it)
     # only the fields: no method is generated (init, repr and eq come from Record)

@@ -5,7 +5,7 @@ changed, or that the instruction changed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runtime.record import Record, record
 
 from ..store import cache_table
 from ..store.store import Store
@@ -32,8 +32,8 @@ def _env(items: list[str]) -> dict[str, str]:
     return dict(item.split("=", 1) if "=" in item else (item, "") for item in items)
 
 
-@dataclass(frozen=True)
-class Explanation:
+@record
+class Explanation(Record):
     text: str
     cause: str                        # new | format | files | env | instruction | parent
     changed_files: tuple[str, ...] = ()  # every path whose content, type or mode changed (COPY/ADD)

@@ -4,7 +4,7 @@ BUILDKIT_DOCKERFILE_CHECK build arg that replaces it, as BuildKit reads them:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runtime.record import Record, record
 
 from ..instructions.errors import InstructionError
 from .rules import Rule
@@ -12,8 +12,8 @@ from .rules import Rule
 BUILD_ARG = "BUILDKIT_DOCKERFILE_CHECK"
 
 
-@dataclass(frozen=True)
-class CheckConfig:
+@record
+class CheckConfig(Record):
     skip: frozenset[str] = frozenset()
     skip_all: bool = False
     error: bool = False

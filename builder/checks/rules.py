@@ -3,19 +3,19 @@ finding a rule reports (a line and a detail message)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runtime.record import Record, record
 
 
-@dataclass(frozen=True)
-class Rule:
+@record
+class Rule(Record):
     name: str
     description: str
     experimental: bool = False  # runs only when `experimental=` names it
     level: str = "warning"  # `cairn check` exits 1 for an "error" finding (and for any with error=true)
 
 
-@dataclass(frozen=True)
-class Finding:
+@record
+class Finding(Record):
     """One check that failed: `Dockerfile:LINE: Rule: detail`."""
 
     rule: Rule

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grammar
+from runtime.record import Record, record
 
 from ..args import GlobalScope
 from ..instructions import types as t
@@ -22,8 +23,8 @@ from .stage_rules import StageChecker, StageFacts
 from .words import Hints
 
 
-@dataclass(frozen=True)
-class CheckInput:
+@record
+class CheckInput(Record):
     build_args: dict = field(default_factory=dict)
     target: str | None = None
     all_stages: bool = True  # --check: every stage; a build: only those the target needs

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from ..errors import CairnError
 
 
-@dataclass(frozen=True)
-class Pattern:
+@record
+class Pattern(Record):
     matcher: Matcher
     exclude: bool  # False for a `!` exception
 

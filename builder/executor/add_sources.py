@@ -4,15 +4,15 @@ the cache key and the step's execution read."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runtime.record import Record, record
 
 from ..instructions import types as t
 
 URL_SCHEMES = ("http://", "https://")
 
 
-@dataclass(frozen=True)
-class Sources:
+@record
+class Sources(Record):
     repos: list      # (source, GitRef, commit) of each git source
     non_git: list[str]  # the other sources, expanded, in the instruction's order
     urls: list[str]     # those of non_git that are URLs (ADD only)

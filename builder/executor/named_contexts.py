@@ -20,7 +20,8 @@ import copy
 import os
 import threading
 import time
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from .. import platforms
 from ..context.build_context import BuildContext
@@ -49,8 +50,8 @@ def context_name(text: str) -> str | None:
     return ref.familiar.removesuffix(":latest")
 
 
-@dataclass(frozen=True)
-class NamedContext:
+@record
+class NamedContext(Record):
     name: str
     kind: str  # LOCAL, IMAGE or LAYOUT
     source: str  # an absolute directory, or an image reference ("scratch": the empty image)
@@ -104,8 +105,8 @@ def parse_build_context(text: str) -> NamedContext:
     return NamedContext(key, LOCAL, os.path.abspath(value))
 
 
-@dataclass(frozen=True)
-class Loaded:
+@record
+class Loaded(Record):
     spec: NamedContext
     image: images.ImageRecord | None = None  # an image context (None for scratch and directories)
     local: BuildContext | None = None  # a directory context

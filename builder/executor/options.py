@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runtime.record import Record, record
 
 from ..errors import CairnError
 
 
-@dataclass(frozen=True)
-class BuildOptions:
+@record
+class BuildOptions(Record):
     tags: tuple[str, ...] = ()
     target: str | None = None
     build_args: tuple[tuple[str, str], ...] = ()

@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass, field
 
 from runtime import tree
+from runtime.record import Record, record
 from runtime.tree import Tree
 
 from ..context.merged_view import MergedView
@@ -27,8 +28,8 @@ _TYPES = ("local", "tar", "oci", "docker")
 _ATTRS = {"local": (), "tar": (), "oci": ("name", "tar"), "docker": ("name", "tar")}
 
 
-@dataclass(frozen=True)
-class Output:
+@record
+class Output(Record):
     """One `-o`: docker buildx's syntax. Comma-separated key=value fields, CSV-quoted when a
     value holds a comma (`"name=a:1,a:2"`); a bare `DIR` means type=local,dest=DIR and a bare
     `-` means type=tar to stdout. dest=- (or no dest, for tar/oci/docker) writes to stdout."""

@@ -3,15 +3,17 @@ layer and times), read by the metadata file, the cache export and the bench repl
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
+
+from runtime.record import Record, record
 
 from ..store import images
 
 COUNTED = ("RUN", "COPY", "ADD")  # the steps hit rates count
 
 
-@dataclass(frozen=True)
-class StepRecord:
+@record
+class StepRecord(Record):
     instruction: str            # as written in the Dockerfile
     stage: str                  # the stage's name, or its index
     kind: str                   # the keyword: RUN, COPY, ENV...
@@ -35,8 +37,8 @@ class StepRecord:
         return out
 
 
-@dataclass(frozen=True)
-class BuildResult:
+@record
+class BuildResult(Record):
     image: images.ImageRecord
     steps: tuple[StepRecord, ...]
     checks: tuple = ()  # checks.Finding: the build checks that failed (warnings)

@@ -10,8 +10,10 @@ cache key; a build that gives none keeps the keys it had.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING
+
+from runtime.record import Record, record
 
 from ..errors import UsageError
 from ..units import ram_in_bytes
@@ -25,8 +27,8 @@ ULIMITS = ("core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice
 MIN_MEMORY = 6 << 20  # docker's minimum for --memory
 
 
-@dataclass(frozen=True)
-class RunResources:
+@record
+class RunResources(Record):
     shm_size: int | None = None  # bytes
     ulimits: tuple[tuple[str, int, int], ...] = ()  # (name, soft, hard), -1 unlimited
     cgroup_parent: str | None = None

@@ -10,9 +10,8 @@ bodies put back after the line, and the shell reads them as here-documents.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from grammar import parse_heredoc
+from runtime.record import Record, record
 
 from ..errors import CairnError
 from ..instructions import types as t
@@ -30,8 +29,8 @@ class RunFailed(CairnError):
         self.output = output
 
 
-@dataclass(frozen=True)
-class Script:
+@record
+class Script(Record):
     """A `#!` heredoc, bound read-only at /dev/pipes/NAME while the RUN runs."""
 
     name: str

@@ -14,7 +14,8 @@ All of it is in a step's cache key when it differs from the default, as in Build
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from ..errors import CairnError, UsageError
 from .run_network import step_mode
@@ -26,8 +27,8 @@ HOST_GATEWAY = "host-gateway"
 BUILD_NETWORKS = ("default", "none", "host")
 
 
-@dataclass(frozen=True)
-class Sandbox:
+@record
+class Sandbox(Record):
     network: str = "default"  # the build's --network
     hostname: str = DEFAULT_HOSTNAME
     extra_hosts: tuple[tuple[str, str], ...] = ()  # (name, IP) from --add-host, in order

@@ -7,7 +7,8 @@ registry and digest. Names must be lower case; a tag is at most 128 characters.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from ..errors import CairnError
 from .digest import Digest, DigestError
@@ -28,8 +29,8 @@ class ReferenceError(CairnError):
     exit_code = 2
 
 
-@dataclass(frozen=True)
-class Reference:
+@record
+class Reference(Record):
     domain: str
     path: str
     tag: str | None = None

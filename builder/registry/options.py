@@ -6,11 +6,12 @@ Kept apart from the HTTP code so that a build that never pulls does not import i
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 
-@dataclass(frozen=True)
-class RegistryOptions:
+@record
+class RegistryOptions(Record):
     insecure: tuple[str, ...] = ()   # hosts (with port) where plain HTTP is allowed
     timeout: float = 60.0            # seconds to connect, and between bytes read or written
     retries: int = 4                 # extra attempts after a transient failure

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from .store import Store
 
 EMPTY = "empty"  # diff_id value of a record whose step made no layer
 
 
-@dataclass(frozen=True)
-class Row:
+@record
+class Row(Record):
     key: str
     parent: str
     inputs: str       # canonical JSON
