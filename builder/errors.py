@@ -28,3 +28,8 @@ class UsageError(CairnError):
 class Refused(UsageError):
     """Docker's meaning cannot hold here: refused with a hint saying why (exit 2, in every
     command, also in `cairn run`, whose other errors exit 125 as docker run's do)."""
+
+
+def located(filename: str, line: int, message: str) -> str:
+    """`Dockerfile:LINE: message`: how every error at a Dockerfile line is written."""
+    return f"{filename}:{line}: {message}"

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CairnError
+from ..errors import CairnError, located
 from .git import Commit
 from .records import BuildRecord, Miss, failed_build
 
@@ -51,7 +51,7 @@ def build_with_cairn(store, tree: Path, commit: Commit, options: ReplayOptions, 
                                     dockerfile_name=dockerfile.name, base_store=base_store),
                        Progress("quiet"), str(dockerfile))
     except grammar.DockerfileError as err:
-        return failed_build(commit, f"{dockerfile.name}:{err.start_line}: {err.message}", time.monotonic() - t0)
+        return failed_build(commit, located(dockerfile.name, err.start_line, err.message), time.monotonic() - t0)
     except (CairnError, OSError) as err:
         return failed_build(commit, str(err), time.monotonic() - t0)
     seconds = time.monotonic() - t0

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from runtime.record import Record, record
 
+from ..errors import located
+
 
 @record
 class Rule(Record):
@@ -24,7 +26,7 @@ class Finding(Record):
     fix: str = ""  # what to write instead (cairn's cache rules; "" when the description says it)
 
     def short(self, filename: str = "Dockerfile") -> str:
-        return f"{filename}:{self.line}: {self.rule.name}: {self.detail}"
+        return located(filename, self.line, f"{self.rule.name}: {self.detail}")
 
     def as_json(self) -> dict:
         return {"rule": self.rule.name, "line": self.line, "detail": self.detail,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import CairnError, UsageError
+from ..errors import CairnError, UsageError, located
 
 _CONTEXT_LINES = 6
 
@@ -52,7 +52,7 @@ def dockerfile_error_text(err, filename: str, source: str | None) -> str:
     """`Dockerfile:LINE: message`, then the offending lines for context."""
     if not err.start_line:
         return f"{filename}: {err.message}"
-    text = f"{filename}:{err.start_line}: {err.message}"
+    text = located(filename, err.start_line, err.message)
     if source is not None:
         lines = source.split("\n")
         last = min(err.end_line, err.start_line + _CONTEXT_LINES - 1, len(lines))

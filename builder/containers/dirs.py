@@ -13,7 +13,6 @@ import threading
 from ..errors import CairnError
 from ..store.store import Store
 
-
 _WRITE_LOCK = threading.Lock()
 
 

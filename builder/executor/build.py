@@ -21,7 +21,7 @@ from ..cache.keys import chain_id, portable_position, step_key
 from ..cache.redact import redact
 from ..cache.sources import StatCache
 from ..context.build_context import BuildContext
-from ..errors import CairnError
+from ..errors import CairnError, located
 from ..image import config as image_config
 from ..image import oci
 from ..image.reference import parse_reference
@@ -172,7 +172,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                 if isinstance(err, RunFailed) and err.output is not None:
                     failure = StepFailure(Progress._name(shown, place) + cmd.original, cmd.start_line,
                                           cmd.end_line, tuple(run_command(state, cmd)), err.code, err.output)
-                raise BuildError(f"{name}:{cmd.start_line}: {cmd.keyword} failed: {detail}", failure) from err
+                raise BuildError(located(name, cmd.start_line, f"{cmd.keyword} failed: {detail}"), failure) from err
             except grammar.DockerfileError as err:
                 progress.error(step, str(err))
                 raise err.at(cmd.start_line, cmd.end_line) from None
