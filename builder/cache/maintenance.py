@@ -8,7 +8,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from ..store import cache_table
+from ..store import cache_mounts, cache_table
 from ..store.maintenance import prune as prune_store
 from ..store.store import Store
 
@@ -35,12 +35,28 @@ def entries(store: Store) -> list[Entry]:
     return out
 
 
+def mounts(store: Store) -> list[cache_mounts.CacheMount]:
+    """The RUN --mount=type=cache directories, most recently used first."""
+    return cache_mounts.list_mounts(str(store.layout.cache_mounts))
+
+
 def usage(store: Store) -> dict[str, int]:
     by_kind: dict[str, int] = {}
     for e in entries(store):
         by_kind[e.kind] = by_kind.get(e.kind, 0) + e.size
+    for m in mounts(store):
+        by_kind["MOUNT"] = by_kind.get("MOUNT", 0) + m.size
     by_kind["total"] = sum(v for k, v in by_kind.items())
     return by_kind
+
+
+def prune_mounts(store: Store, prune_all: bool, older_than: float | None) -> tuple[int, int]:
+    """Remove cache mount directories (all, or those not used for `older_than` seconds);
+    returns (directories removed, bytes freed)."""
+    now = time.time()
+    doomed = [m for m in mounts(store) if prune_all or (older_than is not None and now - m.last_used > older_than)]
+    cache_mounts.remove(str(store.layout.cache_mounts), [m.name for m in doomed])
+    return len(doomed), sum(m.size for m in doomed)
 
 
 def prune(store: Store, keep_storage: int | None = None, prune_all: bool = False,

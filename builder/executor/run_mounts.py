@@ -30,6 +30,7 @@ from runtime.tree import Tree
 from ..context.merged_view import MergedView
 from ..errors import CairnError
 from ..instructions.mounts import parse_mount
+from ..store.cache_mounts import record_use
 
 if TYPE_CHECKING:
     from runtime.spec import Mount
@@ -196,6 +197,7 @@ def _cache_mount(m, store, fresh=None) -> Mount:
     if made:
         os.chown(path, m.uid or 0, m.gid or 0)
         os.chmod(path, m.mode if m.mode is not None else 0o755)
+    record_use(base, name, m.id or m.target)  # (for `cairn cache ls`: its id and when it was last used)
     return _mount(m.target, "bind", path, ("ro",) if m.readonly else ())
 
 
