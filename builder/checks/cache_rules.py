@@ -11,7 +11,9 @@ import os
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from runtime.record import Record, record
 
 from ..instructions import types as t
 from .installs import install_in, lone_update, run_text
@@ -54,8 +56,8 @@ _EPOCH = "SOURCE_DATE_EPOCH"
 _TOP_LEVEL_LIMIT = 10000  # context entries read (an untrusted context may hold millions)
 
 
-@dataclass(frozen=True)
-class CacheInput:
+@record
+class CacheInput(Record):
     context: str | None = None  # the context directory (None: a context that is not a directory)
     ignored: Callable[[str], bool] | None = None  # rel path -> excluded by .dockerignore
     build_args: dict = field(default_factory=dict)

@@ -5,11 +5,12 @@ of the sources does not rerun it)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 
-@dataclass(frozen=True)
-class Install:
+@record
+class Install(Record):
     tool: str  # as shown: "npm ci"
     manifests: tuple[str, ...]  # context files it reads (() for a system package install)
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 
 from runtime import tree
+from runtime.record import Record, record
 from runtime.tree import Tree
 
 _ID_LIMIT = 4096  # bytes of an id kept (an id comes from an untrusted Dockerfile)
 _SUFFIX = ".id"
 
 
-@dataclass(frozen=True)
-class CacheMount:
+@record
+class CacheMount(Record):
     name: str  # the directory's name
     id: str  # the mount's id (or target) as the Dockerfile wrote it; "" when unknown
     size: int
