@@ -41,5 +41,6 @@ from . import parse as _parse  # noqa: E402,F401
 from . import port as _port  # noqa: E402,F401
 from . import registry as _registry  # noqa: E402,F401
 from . import run as _run  # noqa: E402,F401
+from . import serve as _serve  # noqa: E402,F401
 from . import version as _version  # noqa: E402,F401
 from . import volumes as _volumes  # noqa: E402,F401

@@ -48,7 +48,7 @@ EXAMPLES = {
     "rmi": ["cairn rmi myapp:1"],
     "run": ["cairn run --rm alpine:3.19 echo hello", "cairn run -d --name web -p 8080:80 nginx:alpine"],
     "save": ["cairn save -o myapp.tar myapp:1"],
-    "serve": ["cairn serve"],
+    "serve": ["cairn serve --host unix:///run/cairn.sock --group docker   # then DOCKER_HOST=unix:///run/cairn.sock"],
     "stop": ["cairn stop web", "cairn stop -t 30 web"],
     "store": ["cairn store check"],
     "store check": ["cairn store check -v"],

@@ -1,0 +1,15 @@
+"""The API's routes, gathered in one Router."""
+
+from __future__ import annotations
+
+from . import system
+from .router import Router
+
+
+def make_router() -> Router:
+    from . import images
+
+    router = Router()
+    system.add_routes(router)
+    images.add_routes(router)
+    return router
