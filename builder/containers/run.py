@@ -13,13 +13,11 @@ import re
 import signal
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from runtime import process, rootless_cgroup, slirp, userns
 from runtime.devices import ALLOWED
-from runtime.spec import Overlay, Process, Resources, Root, Spec
+from runtime.spec import Resources, Spec
 
-from ..context.merged_view import read_file
 from ..errors import CairnError, UsageError
 from ..image.envlist import DEFAULT_PATH, env_list_get, env_list_set
 from ..store import images
@@ -28,7 +26,7 @@ from . import metadata
 from .dirs import ContainerDir
 from .envflags import apply_env_flags
 from .request import ContainerError, RunRequest, Volume  # noqa: F401  (imported from here too)
-from .users import resolve_user
+from .spec import container_spec, host_resolv_conf, image_user, overlay_root, write_etc_files
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2)
@@ -64,13 +62,6 @@ def _env(config: dict, req: RunRequest, home: str) -> list[str]:
     return env
 
 
-def _host_resolv_conf() -> str:
-    try:
-        return Path("/etc/resolv.conf").read_text()
-    except OSError:
-        return ""
-
-
 def bridge_config():
     from runtime.network import Bridge
 
@@ -101,8 +92,7 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     cid = os.urandom(32).hex()
     hostname = req.hostname or cid[:12]
     req = RunRequest(**{**req.__dict__, "hostname": hostname})
-    user = resolve_user(req.user or config.get("User") or "", read_file(lowers, "/etc/passwd"),
-                        read_file(lowers, "/etc/group"))
+    user = image_user(lowers, req.user or config.get("User") or "")
     args = _command(config, req)
     env = _env(config, req, user.home)
     cdir = ContainerDir(store, cid)
@@ -123,37 +113,25 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
         address = allocate(bridge.name, bridge.subnet, cid, str(store.root))
         hosts += f"{address}\t{hostname}\n"
     hosts += metadata.extra_hosts_lines(req.extra_hosts)
-    host_resolv = _host_resolv_conf()
+    host_resolv = host_resolv_conf()
     if rootless and req.network == "bridge":  # slirp4netns's forwarder to the host's name servers
         host_resolv = slirp.resolv_conf(host_resolv)
     resolv = metadata.resolv_conf(host_resolv, req.dns, req.dns_search, req.dns_options)
-    files = {"/etc/hosts": hosts, "/etc/hostname": hostname + "\n", "/etc/resolv.conf": resolv}
-    file_mounts = []
-    for dest, content in files.items():
-        host_path = cdir.path / dest.rsplit("/", 1)[1]
-        host_path.write_text(content)
-        file_mounts.append((dest, str(host_path)))
+    file_mounts = write_etc_files(cdir.path, {"/etc/hosts": hosts, "/etc/hostname": hostname + "\n",
+                                              "/etc/resolv.conf": resolv})
     workdir = req.workdir or config.get("WorkingDir") or "/"
     if not workdir.startswith("/"):
         raise UsageError(f"invalid -w {workdir!r}: the working directory must be an absolute path")
-    if not lowers:
-        lowers = [str(cdir.path / "empty")]
-        os.mkdir(lowers[0])
     from . import run_privileges
     from .run_fs import mounts_for
 
     fs = mounts_for(store, req, config)
     cdir.write_state(volumes=list(fs.volumes), anonymous_volumes=list(fs.anonymous))
-    spec = Spec(
-        process=Process(args=tuple(args), env=tuple(env), cwd=workdir, uid=user.uid, gid=user.gid,
-                        additional_gids=user.groups, terminal=req.tty, init=req.init, rlimits=req.rlimits),
-        root=Root(str(cdir.rootfs), Overlay(tuple(lowers), str(cdir.upper), str(cdir.work)), readonly=req.read_only),
-        hostname=hostname,
-        mounts=fs.mounts,
-        resources=Resources(req.memory, req.cpus, req.pids_limit),
-        files=tuple(file_mounts),
-        network=req.network,
-    )
+    spec = container_spec(
+        args=args, env=env, cwd=workdir, user=user, terminal=req.tty, init=req.init, rlimits=req.rlimits,
+        root=overlay_root(cdir.rootfs, lowers, cdir.upper, cdir.work, cdir.path / "empty", readonly=req.read_only),
+        hostname=hostname, mounts=fs.mounts, resources=Resources(req.memory, req.cpus, req.pids_limit),
+        files=file_mounts, network=req.network)
     spec, device_rules = run_privileges.apply(spec, cap_add=req.cap_add, cap_drop=req.cap_drop,
                                               privileged=req.privileged, devices=req.devices, security=req.security)
     cdir.write_state(id=cid, name=req.name, image=req.image, image_id=str(image.id), command=args,

@@ -72,3 +72,10 @@ def resolve_user(spec: str, passwd: bytes | None, group: bytes | None) -> User:
             if len(g) > 3 and name in g[3].split(",") and _number(g[2]) and int(g[2]) <= _MAX_ID:
                 extra.append(int(g[2]))
     return User(uid, gid, tuple(dict.fromkeys(extra)), home)
+
+
+def image_user(lowers: list[str], spec: str) -> User:
+    """`spec` (name|uid[:group|gid], or empty for root) as the image's /etc/passwd and /etc/group say."""
+    from ..context.merged_view import read_file
+
+    return resolve_user(spec, read_file(lowers, "/etc/passwd"), read_file(lowers, "/etc/group"))

@@ -12,10 +12,8 @@ from collections import deque
 from runtime import insecure as runtime_insecure
 from runtime import process, rootless_cgroup
 from runtime.cgroups import Cgroup
-from runtime.spec import Overlay, Process, Root, Spec
 
-from ..containers.users import resolve_user
-from ..context.merged_view import read_file
+from ..containers.spec import container_spec, host_resolv_conf, image_user, overlay_root, write_etc_files
 from ..image.layer import Layer
 from ..instructions import types as t
 from ..layers.tarstream import TarOptions
@@ -37,8 +35,7 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
     first) of a stage or image, for RUN --mount=type=bind,from=...; `ssh` the --ssh agents."""
     lowers = state.lowerdirs()
     cfg = state.config
-    user = resolve_user(state.scope.expand(cfg.get("User") or ""), read_file(lowers, "/etc/passwd"),
-                        read_file(lowers, "/etc/group"))
+    user = image_user(lowers, state.scope.expand(cfg.get("User") or ""))
     sandbox = state.sandbox or Sandbox()
     network_mode = sandbox.network_mode(state.scope.expand(cmd.network))
     insecure = sandbox.insecure(state.scope.expand(cmd.security))
@@ -49,11 +46,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
     root = store.new_tmp_dir("run-root-")
     files_dir = store.new_tmp_dir("run-files-")
     run_mounts = RunMounts()
-    files = []
-    for name, content in (("hosts", sandbox.hosts_file()), ("hostname", sandbox.hostname + "\n"),
-                          ("resolv.conf", resolv_conf(_resolv(), network_mode))):
-        (files_dir / name).write_text(content)
-        files.append((f"/etc/{name}", str(files_dir / name)))
+    files = write_etc_files(files_dir, {"/etc/hosts": sandbox.hosts_file(), "/etc/hostname": sandbox.hostname + "\n",
+                                        "/etc/resolv.conf": resolv_conf(host_resolv_conf(), network_mode)})
     script = heredoc_script(cmd)
     if script is not None:  # a `#!` heredoc: run as a file, so that its interpreter reads it
         (files_dir / "script").write_text(script.data)
@@ -65,24 +59,13 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         for d in (upper, work, root, files_dir):
             remove_tree(d)
         raise
-    if not lowers:
-        empty = store.new_tmp_dir("run-empty-")
-        lowers_for_mount = [str(empty)]
-    else:
-        empty = None
-        lowers_for_mount = lowers
-    spec = Spec(
-        process=Process(args=tuple(run_command(state, cmd)), env=_with_secrets(state.scope.run_env(user.home),
-                                                                                 run_mounts.env),
-                        cwd=cfg.get("WorkingDir") or "/", uid=user.uid, gid=user.gid, additional_gids=user.groups,
-                        rlimits=resources.rlimits()),
-        root=Root(str(root), Overlay(tuple(lowers_for_mount), str(upper), str(work))),
-        hostname=sandbox.hostname,
-        mounts=resources.mounts() + tuple(run_mounts.mounts),
-        files=tuple(files),
-        network=network_mode,
-        resources=resources.resources(),
-    )
+    empty = files_dir / "empty"  # (the lower dir of a stage without layers)
+    spec = container_spec(
+        args=run_command(state, cmd), env=_with_secrets(state.scope.run_env(user.home), run_mounts.env),
+        cwd=cfg.get("WorkingDir") or "/", user=user, rlimits=resources.rlimits(),
+        root=overlay_root(root, lowers, upper, work, empty), hostname=sandbox.hostname,
+        mounts=resources.mounts() + tuple(run_mounts.mounts), files=files, network=network_mode,
+        resources=resources.resources())
     if insecure:
         spec = runtime_insecure.insecure(spec)
     read_fd, write_fd = os.pipe()
@@ -149,9 +132,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         if cgroup is not None:
             cgroup.destroy()
         remove_scratch(run_mounts)
-        for d in (work, root, files_dir, empty):
-            if d is not None:
-                remove_tree(d)
+        for d in (work, root, files_dir):
+            remove_tree(d)
 
 
 def _with_secrets(env: list[str], secret_env: dict[str, str]) -> tuple[str, ...]:
@@ -178,10 +160,3 @@ def reap_orphan_cgroups(parent: str | None = None) -> None:
             if parent is None or (re.fullmatch(CGROUP_PREFIX + r"\d+-[0-9a-f]{12}", name) and not cgroup.pids()):
                 cgroup.destroy()
 
-
-def _resolv() -> str:
-    try:
-        with open("/etc/resolv.conf") as f:
-            return f.read()
-    except OSError:
-        return ""

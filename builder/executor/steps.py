@@ -7,7 +7,6 @@ import os
 import stat
 
 from ..context.build_context import BuildContext
-from ..context.merged_view import read_file
 from ..errors import CairnError
 from ..image import config as image_config
 from ..image import oci
@@ -40,10 +39,9 @@ def is_archive(ctx: BuildContext, rel: str) -> bool:
 def chown(state: StageState, spec: str) -> tuple[int, int] | None:
     if not spec:
         return None
-    from ..containers.users import resolve_user
+    from ..containers.users import image_user
 
-    lowers = state.lowerdirs()
-    user = resolve_user(spec, read_file(lowers, "/etc/passwd"), read_file(lowers, "/etc/group"))
+    user = image_user(state.lowerdirs(), spec)
     return user.uid, user.gid
 
 
