@@ -10,6 +10,7 @@ import click
 from . import cli
 from .common import Failure, dockerfile_error_text, open_store, read_file_arg
 from .registry_flags import make_options, push_image, registry_options
+from .refused_flags import refused_build_options
 
 
 @cli.command("build")
@@ -72,6 +73,7 @@ from .registry_flags import make_options, push_image, registry_options
               help="What to do: build (default), or print the target's outline, the targets or the methods.")
 @click.option("--check", "check", is_flag=True, help="Only evaluate the Dockerfile's build checks (= --call check).")
 @registry_options
+@refused_build_options
 @click.argument("context", type=click.Path())
 @click.pass_context
 def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, metadata_file, no_cache,

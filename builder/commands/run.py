@@ -11,6 +11,7 @@ from ..units import ram_in_bytes
 from . import cli
 from .common import open_store
 from .registry_flags import echo_err, make_options, registry_options
+from .refused_flags import refused_run_options
 from .run_exit import DockerRunCommand
 from .run_fs_options import fs_options, fs_request_fields
 from .run_meta import meta_options, request_fields
@@ -53,6 +54,7 @@ def _memory(value: str | None) -> int | None:
 @registry_options
 @meta_options
 @fs_options
+@refused_run_options
 @click.argument("image")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
