@@ -58,6 +58,15 @@ TABLE = [
     ("build -t Upper:1 {ctx}", 1),
     ("build -f {ctx}/failing.Dockerfile {ctx}", 1),
     ("build -f {ctx}/bad-chmod.Dockerfile {ctx}", 2),
+    ("build --squash {ctx}", 2),  # docker's flags whose meaning cannot hold here: 2 and a hint
+    ("run --gpus all busybox:local true", 2),
+    ("ps", 0),
+    ("ps -a --filter status=exited", 0),
+    ("ps --filter bogus=1", 1),
+    ("ps --filter status=nosuch", 1),
+    ("images", 0),
+    ("images nosuchrepo", 0),
+    ("images --filter bogus=x", 1),
 ]
 
 CONTEXT = {  # {ctx}: a build context with these files
