@@ -115,6 +115,18 @@ def test_only_the_store_speaks_sql():
     assert offenders == []
 
 
+def test_store_paths_are_named_only_in_its_layout():
+    """`store.root / "containers"` spelled outside store/layout.py would drift from it."""
+    offenders = []
+    for path in sorted((REPO / "builder").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for no, line in enumerate(text.splitlines(), 1):
+            if re.search(r"store\.root\s*/|\.root\s*/\s*\"(containers|cache-mounts|volumes|snapshots|blobs|leases|tmp)\"",
+                         line):
+                offenders.append(f"{path.relative_to(REPO)}:{no}")
+    assert offenders == []
+
+
 def test_no_module_is_over_400_lines():
     long = [f"{p.relative_to(REPO)}: {n}" for pkg in ("grammar", "builder", "runtime")
             for p in sorted((REPO / pkg).rglob("*.py")) if (n := len(p.read_text().splitlines())) > MAX_LINES]

@@ -46,7 +46,7 @@ class VolumeInfo:
 
 
 def _base(store: Store) -> Path:
-    base = store.root / "volumes"
+    base = store.layout.volumes
     base.mkdir(mode=0o700, exist_ok=True)
     return base
 
