@@ -5,6 +5,8 @@
     config.py         `# check=skip=...;error=true;experimental=...` / BUILDKIT_DOCKERFILE_CHECK
     from_rules.py     file-wide and FROM-line rules;  stage_rules.py: rules over a stage's steps
     words.py          undefined variables in a word, and 'did you mean' hints
+    cache_rules.py    cairn's cache-aware rules (with a fix each); installs.py: what a RUN installs
+    (bench/rule_misses.py charges a replayed history's misses to them: `cairn check --history N`)
 
 `cairn build --check` prints the findings and runs nothing; a build prints them as warnings
 and, with error=true, fails before its first step.

@@ -121,9 +121,12 @@ def _with_cache_rules(report, plan, context: str, ignored, build_args: dict, cai
 @click.option("--target", default=None, help="The stage to check for (the checks read every stage).")
 @click.option("--platform", default="", help="Target platform (for InvalidBaseImagePlatform).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output format.")
+@click.option("--history", "history", type=click.IntRange(min=2), default=None, metavar="N",
+              help="Replay the last N commits of CONTEXT's git repository and rank the rules by the misses "
+                   "they caused (builds every commit: needs root).")
 @click.argument("context", default=".")
 @click.pass_context
-def check(ctx, dockerfile, build_args, target, platform, fmt, context):
+def check(ctx, dockerfile, build_args, target, platform, fmt, context, history):
     """Check a Dockerfile for cache-hostile patterns and BuildKit's build-check rules; run nothing.
 
     Each finding names its rule, its line and a fix. Exit status: 0 when no finding is at error
@@ -131,5 +134,50 @@ def check(ctx, dockerfile, build_args, target, platform, fmt, context):
     from ..args import parse_build_args
     from .build import read_dockerfile_for_call
 
+    if history is not None:
+        return _history(ctx, context, dockerfile, parse_build_args(list(build_args)), target, history, fmt)
     context, path, raw, name = read_dockerfile_for_call(ctx, context, dockerfile)
     run_check(ctx, context, path, raw, name, parse_build_args(list(build_args)), target, platform, fmt, cairn=True)
+
+
+def _history(ctx, context: str, dockerfile: str | None, build_args: dict, target, last: int, fmt: str) -> None:
+    import os
+    from pathlib import Path
+
+    from ..bench.git import toplevel
+    from ..bench.rule_misses import rank
+    from ..errors import UsageError
+    from .bench import _store
+
+    if os.geteuid() != 0:
+        raise UsageError("cairn check --history builds every commit: it needs root")
+    if not os.path.isdir(context):
+        raise UsageError(f"build context {context!r} is not a directory")
+    top = toplevel(Path(context))
+    context_rel = os.path.relpath(os.path.realpath(context), top)
+    dockerfile_rel = os.path.relpath(os.path.realpath(dockerfile), top) if dockerfile else None
+    if context_rel.startswith("..") or (dockerfile_rel or "").startswith(".."):
+        raise UsageError("--history: the context and the Dockerfile must be inside the git repository")
+
+    def show(index, total, record):
+        state = "failed: " + record.error.splitlines()[0] if record.error else f"{record.misses} misses"
+        click.echo(f"[{index + 1}/{total}] {record.commit[:10]} {record.subject[:50]}: {state}", err=True)
+
+    with _store(ctx, True) as store:
+        result = rank(top, context_rel, dockerfile_rel, last, tuple(build_args.items()), target, store,
+                      open_store(ctx), show)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(result, indent=2))
+    else:
+        misses = result["misses"]
+        named = misses - result["unexplained"]
+        share = f" ({100 * named // misses}%)" if misses else ""
+        click.echo(f"{result['commits']} commits replayed; {misses} misses after the first (cold) build, "
+                   f"{named} caused by these rules{share}:")
+        for rule, count in sorted(result["rules"].items(), key=lambda kv: (-kv[1], kv[0])):
+            click.echo(f"  {rule:<28} {count:>5}")
+        click.echo(f"  {'(a change no rule explains)':<28} {result['unexplained']:>5}")
+    if result["failed"]:
+        ctx.exit(1)
