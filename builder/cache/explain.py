@@ -1,7 +1,8 @@
-"""Why a step missed: its inputs against the nearest earlier record for the same step
-position (the same stage and step of the same Dockerfile path). Says which files changed
-(up to 20 paths, then a count), which env or build args changed, whether the parent
-changed, or that the instruction changed."""
+"""Why a step missed, named exactly: `--no-cache`, `--no-cache-filter STAGE`, the earlier
+step of this build that missed first (its line and text), the base image digest that moved,
+or each changed input, against the nearest earlier record for the same step position (the
+same stage and step of the same Dockerfile path). Changed files are tagged added, removed,
+content or mode (owner for files from images and stages), up to 20 paths, then a count."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from ..store import cache_table
 from ..store.store import Store
 
 MAX_PATHS = 20
+
+# Every cause a miss can have (the metadata's `miss_cause`).
+CAUSES = ("no-cache", "no-cache-filter", "new", "format", "gone", "files", "env", "instruction", "parent", "base")
 
 
 def previous_inputs(store: Store, position: str, key: str) -> dict | None:
@@ -22,10 +26,25 @@ def _flatten(tree, prefix: str, out: dict) -> None:
     for name, entry in tree:
         path = f"{prefix}/{name}" if prefix else name
         if entry and entry[0] == "d":
-            out[path] = ["d", entry[1]]
+            out[path] = ["d", entry[1], *entry[3:]]
             _flatten(entry[2], path, out)
-        else:
+        elif entry is not None:  # (None: a source that matched nothing)
             out[path] = entry
+
+
+def file_change(old: list | None, new: list | None) -> str:
+    """added | removed | content | mode | owner: how one path's entry changed."""
+    if old is None:
+        return "added"
+    if new is None:
+        return "removed"
+    if old[0] != new[0]:
+        return "content"  # (its type changed: a file became a link or a directory)
+    if old[0] == "f":  # ["f", mode, hash, uid?, gid?]
+        return "content" if old[2:3] != new[2:3] else "mode" if old[1] != new[1] else "owner"
+    if old[0] == "d":  # ["d", mode, uid?, gid?] (its children are paths of their own)
+        return "mode" if old[1] != new[1] else "owner"
+    return "content" if old[1:2] != new[1:2] else "owner"  # a link's target, a device's type
 
 
 def _env(items: list[str]) -> dict[str, str]:
@@ -35,15 +54,26 @@ def _env(items: list[str]) -> dict[str, str]:
 @record
 class Explanation(Record):
     text: str
-    cause: str                        # new | format | files | env | instruction | parent
+    cause: str                        # one of CAUSES
     changed_files: tuple[str, ...] = ()  # every path whose content, type or mode changed (COPY/ADD)
 
 
+def not_looked_up(no_cache: bool, stage_filter: str | None) -> Explanation:
+    """A step the cache was not asked for: the whole build's --no-cache, or its stage's filter."""
+    if no_cache:
+        return Explanation("--no-cache", "no-cache")
+    return Explanation(f"--no-cache-filter {stage_filter}", "no-cache-filter")
+
+
 def explain_details(store: Store, position: str, key: str, inputs: dict, earlier: dict | None,
-                    labels: dict[str, str]) -> Explanation:
+                    labels: dict[str, str], first_miss: str | None = None) -> Explanation:
     """`earlier`: inputs of an earlier record from elsewhere (a --cache-from source), used
     when the store has none for this position. `labels`: the key's fields other than files
-    and env (executor/keys.py FIELD_LABELS), each with the words that name it."""
+    and env (executor/keys.py FIELD_LABELS), each with the words that name it. `first_miss`:
+    the step of this build (`Dockerfile:LINE TEXT`) below this one whose miss changed the
+    filesystem first, if any. `inputs["base"]`: the base image's digest, kept beside the key."""
+    if cache_table.get(store, key) is not None:
+        return Explanation("its cached layer is gone", "gone")
     before = previous_inputs(store, position, key) or earlier
     if before is None:
         return Explanation("no earlier build of this step", "new")
@@ -60,7 +90,7 @@ def explain_details(store: Store, position: str, key: str, inputs: dict, earlier
         _flatten(new["sources"], "", b)
         changed = sorted(p for p in a.keys() | b.keys() if a.get(p) != b.get(p))
         if changed:
-            shown = ", ".join(changed[:MAX_PATHS])
+            shown = ", ".join(f"{p} ({file_change(a.get(p), b.get(p))})" for p in changed[:MAX_PATHS])
             more = f" and {len(changed) - MAX_PATHS} more" if len(changed) > MAX_PATHS else ""
             reasons.append(f"files changed: {shown}{more}")
             cause = "files"
@@ -73,8 +103,14 @@ def explain_details(store: Store, position: str, key: str, inputs: dict, earlier
         if old.get(field) != new.get(field) and field in (old.keys() | new.keys()):
             reasons.append(f"{label} changed")
             cause = cause or ("parent" if field == "from" else "instruction")
-    if not reasons and before.get("parent") != inputs.get("parent"):
-        return Explanation("the parent changed (an earlier step missed, or the base image changed)", "parent")
-    if not reasons:
-        return Explanation("the instruction changed", "instruction")
-    return Explanation("; ".join(reasons), cause or "instruction", tuple(changed))
+    if reasons:
+        return Explanation("; ".join(reasons), cause or "instruction", tuple(changed))
+    if before.get("parent") != inputs.get("parent"):
+        if first_miss:
+            return Explanation(f"an earlier step missed first: {first_miss}", "parent")
+        if before.get("base") and inputs.get("base") and before["base"] != inputs["base"]:
+            return Explanation(f"the base image changed: {before['base']} -> {inputs['base']}", "base")
+        if inputs.get("base") and before.get("base") is None:
+            return Explanation(f"the base image changed (now {inputs['base']})", "base")
+        return Explanation("the parent changed: the steps below hit other cached versions than last time", "parent")
+    return Explanation("the instruction changed", "instruction")

@@ -16,7 +16,7 @@ import grammar
 from .. import platforms
 from ..args import GlobalScope, StageScope, unused_build_args
 from ..cache import records as cache_records
-from ..cache.explain import explain_details
+from ..cache.explain import explain_details, not_looked_up
 from ..cache.keys import chain_id, portable_position, step_key
 from ..cache.redact import redact
 from ..cache.sources import StatCache
@@ -106,14 +106,24 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         state.sandbox = sandbox
         state.epoch = epoch
         state.run_resources = options.run_resources
-        use_cache = not options.no_cache and not ({label, str(ps.index)} & {f.lower() for f in options.no_cache_filter})
+        filtered = [f for f in options.no_cache_filter if f.lower() in (label, str(ps.index))]
+        use_cache = not options.no_cache and not filtered
+        # the step of this build whose miss changed the filesystem first (a stage built FROM
+        # another starts with that stage's): what a later step's parent miss names
+        first_miss = first_misses.get(ps.base.stage) if ps.base.stage is not None else None
         keyonly_ok = keyonly_stages and label not in image_stages  # (the image's own layers need their bytes)
         for position_index, cmd in enumerate(commands):
             step = next(counter)
             explanation = details = None
             t0, wall0 = time.monotonic(), time.time()
             place = numbers.next(cmd)
-            progress.step(step, shown, place, cmd.original)
+            announced = []
+
+            def announce(reason=None, cause=None, step=step, place=place, cmd=cmd):
+                """The step's first progress line, with why it missed (once it is known)."""
+                if not announced:
+                    announced.append(True)
+                    progress.step(step, shown, place, cmd.original, reason, cause)
             cached = False
             key = None
             source = None
@@ -151,9 +161,18 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                         reap_orphans()
                     if keyed is not None:  # (only a miss records and explains its inputs)
                         inputs = redact(keyed[1], options.build_args)  # recorded without arg values
-                        details = explain_details(store, position, key, inputs,
-                                                  remote.earlier_inputs(portable, key) if remote else None, FIELD_LABELS)
+                        if state.base:  # (beside the key, not in it: what a base change is named by)
+                            inputs = {**inputs, "base": state.base}
+                        if use_cache:
+                            details = explain_details(store, position, key, inputs,
+                                                      remote.earlier_inputs(portable, key) if remote else None,
+                                                      FIELD_LABELS, first_miss)
+                        else:
+                            details = not_looked_up(options.no_cache, filtered[0] if filtered else None)
                         explanation = details.text
+                    if explanation is not None and cmd.keyword in ("RUN", "COPY", "ADD"):
+                        announce(f"cache miss: {explanation}", details.cause)
+                    announce()
                     layer = execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp,
                                      None if use_cache else fresh_caches)  # --no-cache: cache mounts start empty
                     made = time.time()
@@ -162,11 +181,14 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                                              layer.descriptor.size, position, made)
                     elif keyed is not None:
                         cache_records.record_empty(store, key, state.fs_key, inputs, position)
+                if keyed is not None and layer is not None and not cached and first_miss is None:
+                    first_miss = f"{name}:{cmd.start_line} {' '.join(cmd.original.split())}"
                 if layer is not None:
                     state.fs_key = key or step_key(state.fs_key, {"uncached": cmd.original,
                                                                   "layer": str(layer.diff_id)})[0]
             except (RunFailed, CairnError, OSError) as err:
                 detail = getattr(err, "strerror", None) or str(err)
+                announce()
                 progress.error(step, detail)
                 failure = None
                 if isinstance(err, RunFailed) and err.output is not None:
@@ -174,6 +196,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                                           cmd.end_line, tuple(run_command(state, cmd)), err.code, err.output)
                 raise BuildError(located(name, cmd.start_line, f"{cmd.keyword} failed: {detail}"), failure) from err
             except grammar.DockerfileError as err:
+                announce()
                 progress.error(step, str(err))
                 raise err.at(cmd.start_line, cmd.end_line) from None
             if layer is not None:
@@ -181,18 +204,19 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             state.add_history(created_by(state, cmd), empty_layer=layer is None,
                               created=(made or time.time()) if layer is not None else None)
             seconds = time.monotonic() - t0
-            if explanation is not None and cmd.keyword in ("RUN", "COPY", "ADD"):
-                progress.log(step, f"cache miss: {explanation}")
+            announce()
             steps.append(StepRecord(
-                cmd.original, label, cmd.keyword, cached, key, source, portable,
+                cmd.original, label, cmd.keyword, cached, key, source, portable, cmd.start_line,
                 str(layer.diff_id) if layer is not None else None,
                 layer.descriptor.size if layer is not None and not cached else 0, explanation,
                 details.cause if details else None,
                 list(details.changed_files[:MAX_CHANGED_FILES]) if details else [],
                 round(seconds, 3), round(wall0, 3), round(wall0 + seconds, 3)))
             progress.done(step, seconds, cached, source if source not in (None, "local") else None)
+        first_misses[ps.index] = first_miss
         return state
 
+    first_misses: dict[int, str | None] = {}
     planned = {ps.index: ps for ps in bp.stages}
     remote = None
     if options.cache_from:  # (the cache import and export machinery loads only when asked for)

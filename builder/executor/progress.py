@@ -53,10 +53,14 @@ class Progress:
                    {"type": "stage", "step": n, "stage": label, "text": text,
                     "name": f"{self._name(label, position)}{text}"})
 
-    def step(self, n: int, label: str, position: str | None, text: str) -> None:
-        self._emit(self._style(f"#{n} {self._name(label, position)}{text}", "1"),
-                   {"type": "step", "step": n, "stage": label, "text": text,
-                    "name": f"{self._name(label, position)}{text}"})
+    def step(self, n: int, label: str, position: str | None, text: str, reason: str | None = None,
+             cause: str | None = None) -> None:
+        """A step starts; `reason`: why it missed the cache (`cache miss: ...`), on its first line."""
+        event = {"type": "step", "step": n, "stage": label, "text": text, "name": f"{self._name(label, position)}{text}"}
+        if reason:
+            event.update(reason=reason, cause=cause)
+        self._emit(self._style(f"#{n} {self._name(label, position)}{text}" + (f" ({reason})" if reason else ""), "1"),
+                   event)
 
     def log(self, n: int, line: str) -> None:
         self._emit(self._style(f"#{n} {line}", "2"), {"type": "log", "step": n, "text": line})

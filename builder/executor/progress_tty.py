@@ -124,7 +124,8 @@ class TtyView:
         with self._lock:
             kind, n = ev.get("type"), ev.get("step")
             if kind in ("stage", "step"):
-                entry = self.entries[n] = Entry("step", ev.get("name") or ev.get("text", ""), now)
+                name = ev.get("name") or ev.get("text", "")
+                entry = self.entries[n] = Entry("step", name + (f" ({ev['reason']})" if ev.get("reason") else ""), now)
                 if kind == "stage":  # the base is resolved before its event: the line ends at once
                     entry.end("done", 0.0)
             elif kind == "log" and n in self.entries:

@@ -21,10 +21,11 @@ class StepRecord(Record):
     key: str | None             # the cache key (None: the step is not cached)
     cache_source: str | None    # "local", or the --cache-from source of a hit
     position: str               # Dockerfile:stage:index, the same step across builds
+    line: int                   # the step's first line in the Dockerfile
     diff_id: str | None         # the layer the step gave (None: none)
     size: int                   # bytes of the layer a miss made (0 for a hit)
     explanation: str | None     # why the step missed
-    miss_cause: str | None      # new | format | files | env | instruction | parent
+    miss_cause: str | None      # cache/explain.py CAUSES: no-cache, files, parent, base...
     changed_files: list[str] = field(default_factory=list)
     seconds: float = 0.0
     started: float = 0.0        # wall-clock times

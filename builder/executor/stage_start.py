@@ -51,7 +51,7 @@ def base_state(store: Store, ps: PlannedStage, states: dict[int, StageState], ba
     _, config = images.load_documents(store, image)
     doc = copy.deepcopy(config.doc)  # (its layers are unpacked when a step first reads them)
     default_path(doc)
-    return StageState(store, [Layer(l.diff_id, l.descriptor) for l in image.layers], doc)
+    return StageState(store, [Layer(l.diff_id, l.descriptor) for l in image.layers], doc, base=str(image.config))
 
 
 def build_epoch(store: Store, plan, g: GlobalScope, build_args: dict[str, str], name: str) -> int | None:

@@ -32,6 +32,7 @@ class StageState:
     contexts: object = None  # NamedContexts: what --build-context NAME stands for
     sandbox: object = None  # executor.sandbox.Sandbox: the build's settings of every RUN step
     git_commits: dict = field(default_factory=dict)  # GitRef -> the commit an ADD's key resolved it to
+    base: str = ""  # the ID (config digest) of the stage's base image (kept beside keys, for explanations)
 
     @property
     def config(self) -> dict:
@@ -60,7 +61,7 @@ class StageState:
 
     def clone(self) -> "StageState":
         return StageState(self.store, list(self.layers), copy.deepcopy(self.doc), None, False, (), self.fs_key,
-                          epoch=self.epoch)
+                          epoch=self.epoch, base=self.base)
 
 
 def scratch_doc(platform: dict[str, str]) -> dict:
