@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 import time
 from dataclasses import replace
 
@@ -33,11 +32,13 @@ from ..store.store import Store
 from . import epoch as epoch_arg
 from .base_images import BaseImages, StageBases
 from .build_checks import run_build_checks
+from .cache_outputs import export_caches, inline_cache, stages_of_image
 from .history import created_by, fill_history_times
 from .keys import FIELD_LABELS, cache_key
 from .named_contexts import NamedContexts
 from .onbuild import plan_with_triggers
 from .options import BuildError, BuildOptions
+from .orphans import Once, reap_orphan_cgroups
 from .progress import Progress
 from .result import BuildResult, StepRecord
 from .run_mounts import FreshCaches, expand_mounts
@@ -76,7 +77,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                  {sid for sid, _ in options.secrets}, {s.id for s in options.ssh})
     epoch = build_epoch(store, plan, g, build_args, options.dockerfile_name)
     ctx = BuildContext.open(context_dir, dockerfile_path)
-    reap_orphans = _Once(lambda: _reap_orphan_cgroups(options))  # before the build's first RUN step
+    reap_orphans = Once(lambda: reap_orphan_cgroups(options))  # before the build's first RUN step
     store.remove_orphaned_tmp()
     states: dict[int, StageState] = {}
     steps: list[StepRecord] = []
@@ -225,7 +226,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         remote = RemoteCaches(store, list(options.cache_from), options.registry, progress.warn)
     stat_cache = StatCache(store)
     context_id = f"{os.path.realpath(context_dir)}:{options.dockerfile_name}"
-    image_stages = _image_stages(bp)
+    image_stages = stages_of_image(bp)
     keyonly_hits: dict = {}  # key -> the key-only record a step hit (exported again as such)
     keyonly_stages = remote is not None
     while True:
@@ -248,7 +249,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     if any(spec.type == "inline" for spec in options.cache_to):
         from ..cache.manifest import INLINE_KEY
 
-        doc[INLINE_KEY] = _inline_cache(store, steps, image_stages, [str(layer.diff_id) for layer in final.layers])
+        doc[INLINE_KEY] = inline_cache(store, steps, image_stages, [str(layer.diff_id) for layer in final.layers])
     doc["created"] = fill_history_times(doc, epoch)
     doc["rootfs"] = {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in final.layers]}
     for key in ("container", "container_config", "docker_version", "parent"):
@@ -260,40 +261,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     for unused in [a for a in unused_build_args(g) if a not in (epoch_arg.NAME, HOSTNAME_ARG)]:
         progress.warn(f"build arg {unused} was not consumed by any ARG")
     image = images.add_image(store, manifest, config, tags)
-    for spec in options.cache_to:
-        if spec.type == "inline":
-            continue
-        from ..cache.export import export as export_cache
-
-        try:
-            export_cache(store, spec, steps, image_stages, options.registry, progress.info, keyonly_hits)
-        except CairnError as err:
-            if not spec.ignore_error:
-                raise CairnError(f"cache export to {spec.describe()} failed: {err}") from None
-            progress.warn(f"cache export to {spec.describe()} failed (the image is built): {err}")
+    export_caches(store, options, steps, image_stages, progress, keyonly_hits)
     return BuildResult(image, tuple(steps), checks)
-
-
-def _reap_orphan_cgroups(options: BuildOptions) -> None:
-    """What a build killed with -9 left (the runtime loads only for a build that runs a step)."""
-    from .run_step import reap_orphan_cgroups
-
-    reap_orphan_cgroups()
-    if options.run_resources is not None and options.run_resources.cgroup_parent:
-        reap_orphan_cgroups(options.run_resources.cgroup_parent)
-
-
-class _Once:
-    """Calls fn the first time it is called, from whichever stage's thread comes first."""
-
-    def __init__(self, fn):
-        self._fn, self._lock, self._done = fn, threading.Lock(), False
-
-    def __call__(self) -> None:
-        with self._lock:
-            if not self._done:
-                self._done = True
-                self._fn()
 
 
 def _run_levels(bp, planned: dict, states: dict, run_stage) -> None:
@@ -309,25 +278,3 @@ def _run_levels(bp, planned: dict, states: dict, run_stage) -> None:
             futures = {i: pool.submit(run_stage, planned[i]) for i in level}
         for i in level:
             states[i] = futures[i].result()
-
-
-def _image_stages(bp) -> set[str]:
-    """Labels of the target stage and the stages it is built FROM: the image's own steps."""
-    by_index = {ps.index: ps for ps in bp.stages}
-    out, index = set(), bp.target
-    while index is not None:
-        ps = by_index[index]
-        out.add(ps.stage.name or str(ps.index))
-        index = ps.base.stage
-    return out
-
-
-def _inline_cache(store: Store, steps: list[StepRecord], image_stages: set[str], diff_ids: list[str]) -> list[dict]:
-    """`--cache-to type=inline`: the image's own records, carried in its config (inputs left out)."""
-    from ..cache.export import chosen_steps, local_rows, records_with_layers
-    from ..cache.manifest import inline_entries
-
-    records = records_with_layers(local_rows(store, chosen_steps(steps, "min", image_stages)), {})
-    entries = inline_entries([replace(r, inputs={}) for r in records], diff_ids)
-    return sorted(entries, key=lambda e: e["key"])
-
