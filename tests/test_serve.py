@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from .conftest import REPO, cairn_cli, imported_store
+from .conftest import REPO, cairn_cli, imported_store, remove_all_containers
 
 DOCKER = "/usr/bin/docker"
 pytestmark = pytest.mark.skipif(not os.path.exists(DOCKER), reason="the docker CLI (docker.io) is not installed")
@@ -127,6 +127,37 @@ def test_docker_images_tag_inspect_history_rmi(docker):
                           (("history", "nosuch"), "No such image: nosuch")):
         code, _out, err = docker(*args)
         assert code != 0 and message in err, (args, err)
+
+
+def test_docker_ps_logs_inspect_rm_on_a_cairn_container(served, docker):
+    root, _sock = served
+    res = cairn_cli("run", "-d", "--name", "web", "busybox:local", "sh", "-c", "echo out; echo err >&2; sleep 60",
+                    root=root)
+    try:
+        assert res.returncode == 0, res.stderr
+        cid = res.stdout.decode().strip()
+        code, out, err = docker("ps", "--format", "{{.Names}} {{.ID}} {{.Image}}")
+        assert code == 0 and out.split() == ["web", cid[:12], "busybox:local"], err
+        assert docker("inspect", "-f", "{{.State.Running}} {{.Name}}", "web")[1].split() == ["true", "/web"]
+        for _ in range(200):  # (the log fills as the container runs; not a timing assertion)
+            code, out, err = docker("logs", "web")
+            if "err" in out + err:
+                break
+            time.sleep(0.05)
+        assert sorted((out + err).split()) == ["err", "out"]
+        assert docker("logs", "--tail", "1", "web")[1:] in (("err\n", ""), ("", "err\n"))
+        code, _out, err = docker("rm", "web")
+        assert code == 1 and "You cannot remove a running container" in err
+        code, out, err = docker("rm", "-f", "web")
+        assert code == 0 and out.strip() == "web", err
+        assert docker("ps", "-aq")[1] == ""
+        code, _out, err = docker("logs", "web")
+        assert code == 1 and "No such container: web" in err
+        # creating a container through the socket is refused with a reason, not a hang
+        code, _out, err = docker("run", "--rm", "busybox:local", "true")
+        assert code == 125 and "not supported yet" in err
+    finally:
+        remove_all_containers(root)
 
 
 REQUESTS = [  # (request, status, the message's start)

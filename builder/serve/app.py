@@ -7,9 +7,10 @@ from .router import Router
 
 
 def make_router() -> Router:
-    from . import images
+    from . import containers, images
 
     router = Router()
     system.add_routes(router)
     images.add_routes(router)
+    containers.add_routes(router)
     return router
