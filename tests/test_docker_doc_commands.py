@@ -89,6 +89,12 @@ BUILD = [
         files={"Dockerfile": "FROM busybox:local as base\n"}),
     row("build --call check", ("buildx build --call=check .", 1, r"FromAsCasing"),
         files={"Dockerfile": "FROM busybox:local as base\n"}),
+    row("build -t -f --target --build-arg", ("build -t myapp:1.0 -f ci/Dockerfile --target test --build-arg VERSION=2 .", 0, ""),
+        ("images myapp", 0, r"myapp\s+1\.0"),
+        files={"ci/Dockerfile": FROM + 'FROM busybox:local AS test\nARG VERSION\nRUN test "$VERSION" = 2\n'
+                                       "FROM busybox:local\nRUN false\n"}),
+    row("build --no-cache --metadata-file", ("build --no-cache --metadata-file {dir}/metadata.json .", 0, ""),
+        ("cat {dir}/metadata.json", 0, SHA), files={"Dockerfile": FROM + "RUN true\n"}),
     row("build --progress=plain", ("build --progress=plain .", 0, ""), files={"Dockerfile": FROM + "RUN true\n"}),
     row("COPY --exclude with --from", ("build .", 0, ""),
         files={"Dockerfile": FROM + "RUN mkdir /src && touch /src/a.go /src/b.txt\nFROM busybox:local\n"
@@ -101,6 +107,12 @@ BUILD = [
 RUN = [
     row("run --read-only --tmpfs", ("run --read-only --tmpfs /run --tmpfs /tmp -i busybox:local "
                                     "sh -c 'touch /tmp/x /run/y && ! touch /z'", 0, "")),
+    row("run -w", ("run -w /path/to/dir/ -i -t busybox:local pwd", 0, r"/path/to/dir")),
+    row("run -e", ("run --env VAR1=value1 --env VAR2=value2 busybox:local env", 0, r"(?s)VAR1=value1.*VAR2=value2")),
+    row("run -u -h --entrypoint -v",
+        ("run --rm --network none -u 1000 -h myhost --entrypoint sh -v {dir}/data:/data:ro "
+         "busybox:local -c 'id -u; hostname; cat /data/f; ! touch /data/g'", 0, r"\A1000\nmyhost\nhere\n"),
+        files={"data/f": "here\n"}),
     row("run --tmpfs with options", ("run --tmpfs /run:rw,noexec,nosuid,size=65536k busybox:local "
                                      "grep -E '/run .*nosuid.*noexec.*size=65536k' /proc/mounts", 0, "")),
     row("run --env-file", ("run --env-file ./env.list busybox:local env", 0, r"(?m)^VAR1=value1$"),
@@ -129,13 +141,15 @@ RUN = [
     row("run --dns", ("run --rm --dns=8.8.8.8 --dns-search=example.com busybox:local cat /etc/resolv.conf", 0,
                       r"(?s)nameserver 8\.8\.8\.8.*search example\.com|search example\.com.*nameserver 8\.8\.8\.8")),
     row("run --stop-signal", ("run -d --name sig --stop-signal SIGUSR1 busybox:local "
-                              "sh -c 'trap \"exit 7\" USR1; while :; do sleep 1; done'", 0, ""),
+                              "sh -c 'trap \"exit 7\" USR1; sleep 300 & wait'", 0, ""),
         ("stop sig", 0, "sig"), ("ps -a --filter name=sig --format {{.Status}}", 0, r"Exited \(7\)")),
     row("run --stop-timeout", ("run -d --name slow --stop-timeout 1 busybox:local sleep 300", 0, ""),
         ("stop slow", 0, "slow"), ("ps -a --filter name=slow --format {{.Status}}", 0, r"Exited \(137\)")),
     row("run -P", ("port web", 0, r"80/tcp -> 0\.0\.0\.0:\d+")),
-    row("run --label", ("run -l my-label --label com.example.foo=bar --name lab busybox:local true", 0, ""),
-        ("ps -a --filter label=com.example.foo=bar --format {{.Names}}", 0, r"\Alab\n\Z")),
+    row("run --label --label-file", ("run -l my-label --label com.example.foo=bar --label-file ./labels --name lab "
+                                    "busybox:local true", 0, ""),
+        ("ps -a --filter label=com.example.foo=bar --filter label=from.file=yes --format {{.Names}}", 0, r"\Alab\n\Z"),
+        files={"labels": "from.file=yes\n"}),
     row("run --cidfile", ("run --cidfile {dir}/docker_test.cid busybox:local echo test", 0, "test"),
         ("cat {dir}/docker_test.cid", 0, r"\A[0-9a-f]{64}\Z")),
     row("run --health-*", ("ps -a --filter name=test --format {{.Status}}", 0, r"\(healthy\)"),
