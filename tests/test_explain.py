@@ -133,3 +133,34 @@ def test_json_progress_carries_the_reason_and_cause(project):
         ("COPY deps.txt /app/", "cache miss: files changed: deps.txt (content)", "files"),
         ("RUN cat /app/deps.txt >> /deps", f"cache miss: {EARLIER}", "parent"),
         ("COPY src/ /app/src/", f"cache miss: {EARLIER}", "parent")]
+
+
+def test_history_ls_show_diff_and_prune(project):
+    """Runs after the builds above: each is in `cairn history`, two are compared step by step,
+    and `cairn cache prune --all` drops them with the cache."""
+    root, ctx = project
+    res = cairn_cli("history", "ls", "--format", "json", root=root)
+    assert res.returncode == 0, res.stderr
+    builds = [json.loads(line) for line in res.stdout.decode().splitlines()]
+    assert len(builds) == len(CASES) + 1 and all(b["dockerfile"] == str(ctx / "Dockerfile") for b in builds)
+    last, before = builds[0], builds[1]  # (the newest first)
+    assert (last["hits"], last["misses"], last["steps"]) == (0, 3, 4) and last["context"] == str(ctx)
+    table = cairn_cli("history", "ls", root=root).stdout.decode().splitlines()
+    assert table[0].split() == ["ID", "STARTED", "DURATION", "HITS", "MISSES", "DIGEST", "DOCKERFILE"]
+    assert len(table) == len(builds) + 1
+    shown = cairn_cli("history", "show", str(last["id"]), root=root)
+    assert shown.returncode == 0, shown.stderr
+    assert "Dockerfile:2 [app] COPY deps.txt /app/  MISS (files changed: deps.txt (content))" in shown.stdout.decode()
+    assert f"Digest:     {last['digest']}" in shown.stdout.decode()
+    diff = cairn_cli("history", "diff", str(before["id"]), str(last["id"]), root=root)
+    assert diff.returncode == 0, diff.stderr
+    assert diff.stdout.decode().splitlines() == [
+        "Dockerfile:2 COPY deps.txt /app/: files changed: deps.txt (content)",
+        f"Dockerfile:4 RUN cat /app/deps.txt >> /deps: {EARLIER}",
+        f"Dockerfile:5 COPY src/ /app/src/: {EARLIER}"]
+    same = cairn_cli("history", "diff", str(last["id"]), str(last["id"]), root=root)
+    assert same.stdout.decode() == "no step's inputs differ\n"
+    missing = cairn_cli("history", "show", "999999", root=root)
+    assert missing.returncode == 1 and b"no build '999999' in the history" in missing.stderr
+    assert cairn_cli("cache", "prune", "--all", root=root).returncode == 0
+    assert cairn_cli("history", "ls", "--format", "json", root=root).stdout == b""

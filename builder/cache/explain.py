@@ -77,6 +77,11 @@ def explain_details(store: Store, position: str, key: str, inputs: dict, earlier
     before = previous_inputs(store, position, key) or earlier
     if before is None:
         return Explanation("no earlier build of this step", "new")
+    return compare(before, inputs, labels, first_miss)
+
+
+def compare(before: dict, inputs: dict, labels: dict[str, str], first_miss: str | None = None) -> Explanation:
+    """What differs between the inputs of two keys of the same step (`before`, then `inputs`)."""
     if before.get("v") != inputs.get("v"):
         return Explanation("the cache format changed", "format")
     old, new = before.get("step", {}), inputs.get("step", {})

@@ -74,5 +74,8 @@ def prune(store: Store, keep_storage: int | None = None, prune_all: bool = False
     if not (prune_all or older_than is not None or keep_storage is not None):
         return 0, 0
     cache_table.delete(store, doomed)
+    from .history import prune as prune_history
+
+    prune_history(store)  # (the builds whose records are gone)
     freed = prune_store(store).bytes
     return len(doomed), freed

@@ -34,6 +34,7 @@ from . import cache as _cache  # noqa: E402,F401
 from . import check as _check  # noqa: E402,F401
 from . import containers as _containers  # noqa: E402,F401
 from . import exec as _exec  # noqa: E402,F401
+from . import history as _history  # noqa: E402,F401
 from . import images as _images  # noqa: E402,F401
 from . import info as _info  # noqa: E402,F401
 from . import inspect as _inspect  # noqa: E402,F401

@@ -58,6 +58,7 @@ MAX_CHANGED_FILES = 200  # per step, in --metadata-file
 def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptions, progress: Progress | None = None,
           dockerfile_path: str | None = None) -> "BuildResult":
     progress = progress or Progress("quiet")
+    started, t_start = time.time(), time.monotonic()
     tags = [parse_reference(tag) for tag in options.tags]
     tree = grammar.parse(dockerfile)
     build_args = dict(options.build_args)
@@ -262,7 +263,12 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         progress.warn(f"build arg {unused} was not consumed by any ARG")
     image = images.add_image(store, manifest, config, tags)
     export_caches(store, options, steps, image_stages, progress, keyonly_hits)
-    return BuildResult(image, tuple(steps), checks)
+    result = BuildResult(image, tuple(steps), checks)
+    from ..cache.history import record as record_history
+
+    record_history(store, started, dockerfile_path or options.dockerfile_name, os.path.realpath(context_dir),
+                   time.monotonic() - t_start, str(image.manifest), result.metadata())
+    return result
 
 
 def _run_levels(bp, planned: dict, states: dict, run_stage) -> None:

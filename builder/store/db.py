@@ -126,6 +126,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         if "verified" not in {r[1] for r in conn.execute("PRAGMA table_info(layer_blobs)")}:
             conn.execute("ALTER TABLE layer_blobs ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
         conn.execute("CREATE INDEX IF NOT EXISTS cache_records_position ON cache_records(position)")
+        from .history_table import SCHEMA as HISTORY  # (a store from before build history gets the table)
+
+        conn.execute(HISTORY)
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
