@@ -9,8 +9,8 @@ import click
 # section title -> command names, in the order `cairn --help` lists them; a command not
 # named here is listed under "Other Commands"
 SECTIONS = {
-    "Build Commands": ("build", "parse", "check"),
-    "Image Commands": ("images", "tag", "rmi", "inspect", "import", "save", "load", "history"),
+    "Build Commands": ("build", "parse", "check", "history"),
+    "Image Commands": ("images", "tag", "rmi", "inspect", "import", "save", "load"),
     "Container Commands": ("run", "create", "exec", "ps", "logs", "port", "stop", "rm", "volume"),
     "Registry Commands": ("pull", "push", "login", "logout"),
     "Cache Commands": ("cache", "prune", "store"),
@@ -30,6 +30,10 @@ EXAMPLES = {
     "check": ["cairn check ."],
     "create": ["cairn create --name web -p 8080:80 nginx:alpine"],
     "exec": ["cairn exec web ls /", "cairn exec -it -u 0 web sh"],
+    "history": ["cairn history ls", "cairn history diff 3 4"],
+    "history diff": ["cairn history diff 3 4"],
+    "history ls": ["cairn history ls", "cairn history ls --format json"],
+    "history show": ["cairn history show 4"],
     "images": ["cairn images", 'cairn images --filter dangling=true --format "{{.ID}}"'],
     "import": ["cairn import rootfs.tar myimage:1", "cairn import -c 'CMD [\"sh\"]' rootfs.tar myimage:1"],
     "info": ["cairn info"],
