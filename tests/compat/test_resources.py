@@ -163,7 +163,7 @@ def test_memory_limit_kills_a_greedy_run(root, tmp_path):
     greedy = "x=$(head -c 300000000 /dev/zero | tr '\\0' a); echo 'surv''ived'"
     ctx = write(tmp_path / "c", {"Dockerfile": f"FROM busybox\nRUN {greedy}\n"})
     err = build_err(root, ctx, "-m", "16m")
-    assert "Dockerfile:2" in err and "code 137" in err and "survived" not in err, err[-1500:]
+    assert "Dockerfile:2" in err and "exit code: 137" in err and "survived" not in err, err[-1500:]
 
 
 @container
