@@ -30,7 +30,7 @@ def steps(stderr: bytes) -> dict[str, bool]:
     for line in stderr.decode().splitlines():
         number, _, rest = line.partition(" ")
         if rest.startswith("[") and "] " in rest:
-            texts[number] = rest.split("] ", 1)[1]
+            texts[number] = rest.split("] ", 1)[1].split(" (cache miss: ", 1)[0]  # (a miss says why)
         elif rest.strip() == "CACHED":
             cached.add(number)
     return {text: n in cached for n, text in texts.items() if text.startswith(("RUN", "COPY"))}

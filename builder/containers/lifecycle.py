@@ -45,7 +45,7 @@ def run_detached(store: Store, req: RunRequest) -> str:
             close_inherited_fds()  # the monitor outlives the CLI: a caller's lock or pipe is not its to hold
             from .logindex import start_indexer
 
-            start_indexer(prep.cdir.path / "log", close_fds=(write_fd,))  # for logs -t and --since
+            start_indexer(prep.cdir.path / "log")  # for logs -t and --since
             own = Store(store.root)  # never share the parent's SQLite connection
             if prep.address is not None:
                 from .ipam import claim

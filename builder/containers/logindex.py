@@ -21,7 +21,7 @@ _IN_MODIFY = 0x2
 _IN_CLOEXEC = 0o2000000
 
 
-def start_indexer(log: Path, close_fds: tuple[int, ...] = ()) -> None:
+def start_indexer(log: Path) -> None:
     """Fork the indexer (call while the process has one thread, before the container
     starts); returns at once in the caller."""
     parent = os.getpid()
@@ -29,11 +29,12 @@ def start_indexer(log: Path, close_fds: tuple[int, ...] = ()) -> None:
         return
     code = 0
     try:
-        for fd in close_fds:
-            try:
-                os.close(fd)
-            except OSError:  # already closed
-                continue
+        from runtime.fds import close_fds_above_2
+
+        # none of the monitor's fds: its store lease would outlive the container by the
+        # indexer's last poll (prune right after `rm` kept the image's snapshots), its pipe
+        # to the CLI would stay open
+        close_fds_above_2(2)
         _index(log, Path(str(log) + ".times"), parent)
     except BaseException:  # noqa: BLE001 - the index is best effort; never a traceback
         code = 1

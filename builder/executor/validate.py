@@ -119,6 +119,12 @@ class _Stage:
     def check(self, cmd: t.Command, sandbox: Sandbox) -> None:
         if isinstance(cmd, t.Arg):
             for decl in cmd.args:
+                if decl.name in self.scope.globals.build_args:  # given: its default is never expanded
+                    if decl.default is not None:
+                        self.syntax(decl.default)
+                    self.scope.declare(decl)
+                    self.unknown.discard(decl.name)
+                    continue
                 if decl.default is not None and self.value(decl.default) is None:
                     self.scope.args[decl.name] = ""
                     self.unknown.add(decl.name)
