@@ -27,13 +27,19 @@ import gc
 import os
 import shutil
 import struct
-import sys
 from typing import Callable
 
 from . import fds, rlimits, seccomp
 from . import syscalls as sc
-from .process import (_START_LOCK, NOT_EXECUTABLE, NOT_FOUND, ContainerStartError, _child_fail, _read_error,
-                      drop_privileges)
+from .process import (
+    NOT_EXECUTABLE,
+    NOT_FOUND,
+    ContainerStartError,
+    _child_fail,
+    _read_error,
+    drop_privileges,
+    fork_with_start_pipes,
+)
 from .spec import Process
 
 # setns order: the user namespace first (it grants the rights for the rest), mnt last
@@ -238,22 +244,10 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
             seccomp.load()
         if reap:
             sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-        with _START_LOCK:  # run's lock: no other start in this process inherits our pipes
-            pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
-            go_r, go_w = os.pipe2(os.O_CLOEXEC)
-            err_r, err_w = os.pipe2(os.O_CLOEXEC)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            a = os.fork()
-            if a != 0:
-                os.close(pid_w)
-                os.close(go_r)
-                os.close(err_w)
+        # (run's pipes and lock: no other start in this process inherits our pipes)
+        a, (pid_r, pid_w, go_r, go_w, err_r, err_w) = fork_with_start_pipes()
         if a == 0:
             try:
-                os.close(pid_r)
-                os.close(go_w)
-                os.close(err_r)
                 sc.prctl(PR_SET_DUMPABLE, 0)  # no container process may ptrace us or open /proc/B/fd
                 for directory in cgroup_dirs:
                     with open(os.path.join(directory, "cgroup.procs"), "w") as f:

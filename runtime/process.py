@@ -177,6 +177,33 @@ def _ns_flags(spec: Spec) -> int:
 _START_LOCK = threading.Lock()
 
 
+def fork_with_start_pipes() -> tuple[int, tuple[int, int, int, int, int, int]]:
+    """Fork with a container start's three pipes, (pid_r, pid_w, go_r, go_w, err_r, err_w):
+    the child's pid, the go signal and the setup error. Each side closes the ends it does not
+    use (the parent keeps pid_r, go_w, err_r; the child the others).
+
+    Several threads may start containers at once (a build's parallel stages; an exec beside
+    a run). Each child must not inherit another start's write ends: a reader waiting for EOF
+    on a pipe whose write end a sibling container holds waits forever. So the pipes are
+    close-on-exec and made, forked and closed on the parent's side under one lock."""
+    with _START_LOCK:
+        pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        a = os.fork()
+        if a != 0:
+            os.close(pid_w)
+            os.close(go_r)
+            os.close(err_w)
+    if a == 0:
+        os.close(pid_r)
+        os.close(go_w)
+        os.close(err_r)
+    return a, (pid_r, pid_w, go_r, go_w, err_r, err_w)
+
+
 def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
           setup_stdio: Callable[[], None] | None = None) -> int:
     """Create the container and let it exec; returns the host pid of its PID 1.
@@ -195,26 +222,9 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
         except OSError as err:
             raise ContainerStartError(125, str(err)) from None
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    # Several threads may start containers at once (a build's parallel stages). Each child
-    # must not inherit another start's write ends: a reader waiting for EOF on a pipe whose
-    # write end a sibling container holds waits forever. So the pipes are close-on-exec and
-    # made, forked and closed on the parent's side under one lock.
-    with _START_LOCK:
-        pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
-        go_r, go_w = os.pipe2(os.O_CLOEXEC)
-        err_r, err_w = os.pipe2(os.O_CLOEXEC)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        a = os.fork()
-        if a != 0:
-            os.close(pid_w)
-            os.close(go_r)
-            os.close(err_w)
+    a, (pid_r, pid_w, go_r, go_w, err_r, err_w) = fork_with_start_pipes()
     if a == 0:  # A
         try:
-            os.close(pid_r)
-            os.close(go_w)
-            os.close(err_r)
             sc.unshare(_ns_flags(spec))
             b = os.fork()
             if b == 0:
