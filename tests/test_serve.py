@@ -7,84 +7,25 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import stat
-import subprocess
-import sys
 import time
 
 import pytest
 
-from .conftest import REPO, cairn_cli, imported_store, remove_all_containers
+from .conftest import cairn_cli, remove_all_containers
+from .serve_fixtures import DOCKER, _raw, _start, _stop, docker_runner, serving
 
-DOCKER = "/usr/bin/docker"
 pytestmark = pytest.mark.skipif(not os.path.exists(DOCKER), reason="the docker CLI (docker.io) is not installed")
-
-
-def _start(root, sock, *extra):
-    proc = subprocess.Popen([sys.executable, "-m", "builder.cli", "--root", str(root), "serve",
-                             "--host", f"unix://{sock}", *extra], cwd=REPO, stderr=subprocess.PIPE)
-    for _ in range(300):  # (the socket appears once the server listens; not a timing assertion)
-        if sock.exists() or proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    if not sock.exists():
-        _stop(proc)
-        raise AssertionError(f"cairn serve did not start: {proc.stderr.read().decode()}")
-    return proc
-
-
-def _stop(proc) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    try:
-        return proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        return proc.wait()
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, busybox_tar):
-    gen = imported_store(tmp_path_factory, busybox_tar, "serve")
-    root = next(gen)
-    sock = tmp_path_factory.mktemp("sock") / "cairn.sock"
-    proc = _start(root, sock)
-    try:
-        yield root, sock
-    finally:
-        _stop(proc)
-        next(gen, None)
+    yield from serving(tmp_path_factory, busybox_tar, "serve")
 
 
 @pytest.fixture
 def docker(served, tmp_path):
-    _root, sock = served
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DOCKER_HOST": f"unix://{sock}",
-           "DOCKER_CONFIG": str(tmp_path / "docker-config"), "HOME": str(tmp_path)}
-
-    def run(*args):
-        res = subprocess.run([DOCKER, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
-        return res.returncode, res.stdout, res.stderr
-    return run
-
-
-def _raw(sock, data: bytes) -> tuple[int, dict, bytes]:
-    """One request on a fresh connection: (status, headers, body)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(str(sock))
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    out = b""
-    while chunk := s.recv(65536):
-        out += chunk
-    s.close()
-    head, _, body = out.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:])
-    return int(lines[0].split()[1]), headers, body
+    return docker_runner(served[1], tmp_path)
 
 
 def test_docker_version_and_info_through_the_socket(docker):

@@ -24,7 +24,7 @@ from ..image.reference import Reference
 from ..store import images
 from ..store.blob_locations import record_locations, record_remote_layer, remote_layer
 from ..store.store import Store
-from .client import Cancelled, shared
+from .client import Cancelled, RegistryClient, shared
 from .errors import RegistryError
 from .options import RegistryOptions
 
@@ -77,11 +77,13 @@ def choose_manifest(index: oci.Index, want: dict[str, str]) -> oci.Descriptor:
 
 
 def pull(store: Store, ref: Reference, options: RegistryOptions | None = None, platform: str | None = None,
-         log=lambda line: None, lazy: bool = False) -> PullResult:
+         log=lambda line: None, lazy: bool = False, credentials=None) -> PullResult:
     """Pull `ref` into the store. With lazy=True (a build's FROM) only the manifest and config
-    come now; the layers are recorded as held by the registry and fetched when first read."""
+    come now; the layers are recorded as held by the registry and fetched when first read.
+    `credentials` (cairn serve: the client's own) replace the ones saved on this host."""
     want = parse_platform(platform)
-    with shared(ref.domain, options) as client:
+    with (shared(ref.domain, options) if credentials is None
+          else RegistryClient(ref.domain, options, credentials)) as client:
         top = client.get_manifest(ref.path, str(ref.digest) if ref.digest else ref.tag or "latest", ref.digest)
         manifest_doc = top
         if top.media_type in oci.INDEX_TYPES:

@@ -222,13 +222,14 @@ class BlobSender:
 
 
 def push(store: Store, image: images.ImageRecord, ref: Reference, options: RegistryOptions | None = None,
-         compression: str = "zstd", log=lambda line: None) -> PushResult:
+         compression: str = "zstd", log=lambda line: None, credentials=None) -> PushResult:
+    """`credentials` (cairn serve: the client's own) replace the ones saved on this host."""
     if ref.digest is not None:
         raise UsageError(f"cannot push to a digest reference ({ref.familiar}); give a tag")
     if compression not in COMPRESSIONS:
         raise UsageError(f"unknown compression {compression!r} (use {', '.join(COMPRESSIONS)})")
     manifest, config = images.load_documents(store, image)
-    with RegistryClient(ref.domain, options, push_to=ref.path) as client, store.adding():
+    with RegistryClient(ref.domain, options, credentials, push_to=ref.path) as client, store.adding():
         sender = BlobSender(store, client, ref, compression, options, log)
         layers = sender.send_all([manifest.config], [(l.diff_id, l.descriptor) for l in image.layers])
         if layers != list(manifest.layers):

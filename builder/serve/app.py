@@ -7,10 +7,11 @@ from .router import Router
 
 
 def make_router() -> Router:
-    from . import containers, images
+    from . import containers, image_transfer, images
 
     router = Router()
     system.add_routes(router)
     images.add_routes(router)
+    image_transfer.add_routes(router)
     containers.add_routes(router)
     return router

@@ -59,6 +59,66 @@ class Request:
     def flag(self, name: str) -> bool:
         return self.query.get(name, "").lower() in ("1", "true", "yes")
 
+    def stream(self, limit: int) -> BodyStream:
+        """The body as a file to read (tar contexts, image archives): at most limit bytes;
+        the connection is kept only when it is read to its end."""
+        if self._body is not None:
+            raise ApiError(500, "the request body was already read")
+        self._body = b""
+        self.keep_alive = False
+        return BodyStream(self._rfile, self.headers, limit)
+
+
+class BodyStream:
+    """A request body read as it arrives (Content-Length or chunked), refused past `limit`."""
+
+    def __init__(self, rfile, headers: dict[str, str], limit: int):
+        self._rfile, self.limit, self.seen = rfile, limit, 0
+        self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        length = headers.get("content-length")
+        if not self._chunked and length is not None and not length.isdigit():
+            raise ApiError(400, "malformed Content-Length")
+        self._left = 0 if self._chunked else int(length or 0)  # bytes left in this chunk / the body
+        if self._left > limit:
+            raise ApiError(413, f"request body is larger than {limit} bytes")
+        self._done = not self._chunked and self._left == 0
+        self._chunk_read = False
+
+    def _next_chunk(self) -> None:
+        size_line = _line(self._rfile, "chunk size line", 400)
+        try:
+            size = int(size_line.split(b";")[0].strip(), 16)
+        except ValueError:
+            raise ApiError(400, "malformed chunk size") from None
+        if size == 0:
+            while _line(self._rfile, "trailer line", 400) not in (b"\r\n", b"\n", b""):
+                pass
+            self._done = True
+        self._left = size
+
+    def read(self, n: int = -1) -> bytes:
+        n = 1 << 20 if n is None or n < 0 else n
+        while not self._done and self._left == 0:
+            if self._chunk_read:  # the CRLF that ends the chunk before
+                self._rfile.readline(3)
+            self._next_chunk()
+            self._chunk_read = True
+        if self._done or n == 0:
+            return b""
+        data = self._rfile.read(min(n, self._left))
+        if not data:
+            raise Closed()
+        self._left -= len(data)
+        self.seen += len(data)
+        if self.seen > self.limit:
+            raise ApiError(413, f"request body is larger than {self.limit} bytes")
+        if not self._chunked and self._left == 0:
+            self._done = True
+        return data
+
+    def readable(self) -> bool:
+        return True
+
 
 def _line(rfile, what: str, status: int) -> bytes:
     line = rfile.readline(MAX_LINE + 1)
@@ -159,6 +219,8 @@ def error_response(err: ApiError) -> Response:
 
 
 def write_response(wfile, response: Response, head_only: bool, keep_alive: bool) -> None:
+    if response.body is not None and not isinstance(response.body, (bytes, bytearray)):
+        return _write_streamed(wfile, response, head_only)
     body = response.body or b""
     lines = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Unknown')}",
              f"Content-Type: {response.content_type}", f"Content-Length: {len(body)}",
@@ -170,3 +232,27 @@ def write_response(wfile, response: Response, head_only: bool, keep_alive: bool)
     if not head_only and response.status not in (204, 304):
         wfile.write(body)
     wfile.flush()
+
+
+def _write_streamed(wfile, response: Response, head_only: bool) -> None:
+    """A body given as an iterator of byte strings (progress, logs): each one a chunk, sent as
+    it comes. The iterator is closed however it ends (a client gone: its cleanup runs)."""
+    chunks = response.body
+    lines = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Unknown')}",
+             f"Content-Type: {response.content_type}", "Transfer-Encoding: chunked",
+             "Server: cairn", "Api-Version: 1.41", "Docker-Experimental: false", "Ostype: linux"]
+    lines += [f"{k}: {v}" for k, v in response.headers.items()]
+    try:
+        wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        wfile.flush()
+        if not head_only:
+            for chunk in chunks:
+                if chunk:
+                    wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    wfile.flush()
+        wfile.write(b"0\r\n\r\n")
+        wfile.flush()
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()

@@ -59,23 +59,30 @@ def list_images(ctx, request) -> Response:
         for image in images.list_images(store):
             if not _accepts(image, filters, store):
                 continue
-            out.append(shapes.image_summary(store, image))
+            summary = shapes.image_summary(store, image)
+            if filters.get("reference") and image.tags:  # only the names that matched, as dockerd lists them
+                summary["RepoTags"] = [n for n in summary["RepoTags"] if _named(n, filters["reference"])]
+                repos = {n.rsplit(":", 1)[0] for n in summary["RepoTags"]}
+                summary["RepoDigests"] = [d for d in summary["RepoDigests"] if d.split("@", 1)[0] in repos]
+            out.append(summary)
     out.sort(key=lambda doc: doc["Created"], reverse=True)
     return json_response(out)
 
 
-def _accepts(image, filters, store) -> bool:
+def _named(name: str, patterns: list[str]) -> bool:
+    """docker's reference filter: a pattern matches the name, or the name without its tag."""
     from fnmatch import fnmatchcase
 
+    return any(fnmatchcase(n, p) for p in patterns for n in (name, name.rsplit(":", 1)[0]))
+
+
+def _accepts(image, filters, store) -> bool:
     if "dangling" in filters:
         want = filters["dangling"][-1].lower() in ("true", "1")
         if want != (not image.tags):
             return False
-    if filters.get("reference"):
-        names = shapes.repo_tags(image)
-        bare = [n.rsplit(":", 1)[0] for n in names]
-        if not any(fnmatchcase(n, p) for p in filters["reference"] for n in names + bare):
-            return False
+    if filters.get("reference") and not any(_named(n, filters["reference"]) for n in shapes.repo_tags(image)):
+        return False
     if filters.get("label"):
         labels = shapes.image_summary(store, image)["Labels"]
         for want in filters["label"]:

@@ -103,6 +103,7 @@ def _connection(conn: socket.socket, router, ctx: Context, slots, log) -> None:
             except ApiError as err:  # the request cannot be read to its end: answer, then close
                 http.write_response(wfile, http.error_response(err), False, False)
                 return
+            request.connection = conn  # (a streaming handler watches it for a client that left)
             response = _dispatch(router, ctx, request, log)
             if request.keep_alive:
                 http.drain(request)

@@ -1,0 +1,94 @@
+"""docker's JSON message stream (pull, push, load, build): one JSON object a line, sent as it
+is made; a failure after the headers went out is an in-stream `{"errorDetail": ..., "error":
+...}`. A job runs in a worker thread and emits messages; the connection is watched, and a
+client that leaves cancels the job (its own cleanup runs) without touching the server."""
+
+from __future__ import annotations
+
+import json
+import queue
+import select
+import socket
+import sys
+import threading
+import traceback
+
+from ..errors import CairnError
+from .errors import ApiError
+
+POLL = 0.25  # seconds between looks at a silent job's client
+_END = object()
+
+
+def message(**doc) -> bytes:
+    return json.dumps(doc).encode() + b"\r\n"
+
+
+def error_message(text: str, code: int | None = None) -> bytes:
+    detail = {"message": text} if code is None else {"code": code, "message": text}
+    return message(errorDetail=detail, error=text)
+
+
+def client_gone(conn) -> bool:
+    """The client closed (or reset) its connection: it is readable and has nothing to read."""
+    if conn is None:
+        return False
+    try:
+        ready, _, _ = select.select([conn], [], [], 0)
+        if not ready:
+            return False
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+class Job:
+    """job(emit) in a thread; emit(bytes) sends a line. A CairnError (or ApiError) it raises
+    ends the stream with docker's error message; anything else with an internal error."""
+
+    def __init__(self, work, cancel=None, name: str = "cairn-serve-job"):
+        self.queue: queue.Queue = queue.Queue(maxsize=1024)
+        self.work, self.cancel = work, cancel
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def emit(self, data: bytes) -> None:
+        self.queue.put(data)
+
+    def _run(self) -> None:
+        try:
+            self.work(self.emit)
+        except (CairnError, ApiError) as err:
+            self.queue.put(error_message(getattr(err, "message", None) or str(err), getattr(err, "exit_code", None)))
+        except Exception as err:  # noqa: BLE001 - the client gets a message, the server lives on
+            traceback.print_exc(file=sys.stderr)
+            self.queue.put(error_message(f"internal error: {type(err).__name__}"))
+        finally:
+            self.queue.put(_END)
+
+    def lines(self, conn):
+        """The job's lines as they come; a client gone cancels the job and ends the stream."""
+        self.thread.start()
+        finished = False
+        try:
+            while True:
+                try:
+                    item = self.queue.get(timeout=POLL)
+                except queue.Empty:
+                    if client_gone(conn):
+                        return
+                    continue
+                if item is _END:
+                    finished = True
+                    return
+                yield item
+        finally:
+            if not finished and self.cancel is not None:
+                self.cancel()
+            if not finished:  # a job that emits more never blocks on a full queue nobody reads
+                threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        while self.queue.get() is not _END:
+            pass
