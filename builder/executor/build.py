@@ -17,6 +17,7 @@ from ..args import GlobalScope, StageScope, unused_build_args
 from ..cache import records as cache_records
 from ..cache.explain import explain_details, not_looked_up
 from ..cache.keys import chain_id, portable_position, step_key
+from ..cache.memo import StepMemo
 from ..cache.redact import redact
 from ..cache.sources import StatCache
 from ..context.build_context import BuildContext
@@ -141,7 +142,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                     sandbox.network_mode(state.scope.expand(cmd.network))
                     sandbox.insecure(state.scope.expand(cmd.security))
                     cmd = replace(cmd, mounts=expand_mounts(cmd.mounts, state.scope.expand))
-                keyed = cache_key(store, state, cmd, ctx, states, bp, stat_cache, remote)
+                keyed = cache_key(store, state, cmd, ctx, states, bp, stat_cache, remote, memo, position)
                 if keyed is not None:
                     key = keyed[0]
                     hit = cache_records.lookup(store, key) if use_cache else None
@@ -161,6 +162,9 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                 if not cached:
                     if isinstance(cmd, t.Run):
                         reap_orphans()
+                    if keyed is not None and keyed[1] is None:  # a memo's key: its inputs from the files
+                        keyed = cache_key(store, state, cmd, ctx, states, bp, stat_cache, remote)
+                        key = keyed[0]
                     if keyed is not None:  # (only a miss records and explains its inputs)
                         inputs = redact(keyed[1], options.build_args)  # recorded without arg values
                         if state.base:  # (beside the key, not in it: what a base change is named by)
@@ -226,6 +230,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
 
         remote = RemoteCaches(store, list(options.cache_from), options.registry, progress.warn)
     stat_cache = StatCache(store)
+    memo = StepMemo(store)
     context_id = f"{os.path.realpath(context_dir)}:{options.dockerfile_name}"
     image_stages = stages_of_image(bp)
     keyonly_hits: dict = {}  # key -> the key-only record a step hit (exported again as such)
@@ -243,6 +248,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             steps.clear()
             keyonly_hits.clear()
     stat_cache.flush()
+    memo.flush()
     if remote is not None:
         remote.close()
     final = states[bp.target]

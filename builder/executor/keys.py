@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import posixpath
 
+from ..cache.fingerprint import context_fingerprint
 from ..cache.keys import step_key
+from ..cache.memo import StepMemo
 from ..cache.sources import StatCache, hash_context_sources
 from ..cache.stage_sources import from_layers, stage_content
 from ..context.build_context import BuildContext
@@ -35,9 +37,12 @@ FIELD_LABELS = {
 
 
 def cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext, states, plan,
-               stat_cache: StatCache, remote=None) -> tuple[str, dict] | None:
+               stat_cache: StatCache, remote=None, memo: StepMemo | None = None,
+               position: str = "") -> tuple[str, dict | None] | None:
     """The key of a RUN/COPY/ADD step (or a WORKDIR that makes its directory) on the current
-    filesystem, or None (not cached)."""
+    filesystem, or None (not cached). With a memo, a COPY/ADD from a context whose inputs are
+    unchanged (told by stat) gets its key from the memo, with None for its inputs: compute
+    them (without the memo) if the key misses."""
     scope, cfg = state.scope, state.config
     if isinstance(cmd, t.Workdir):
         # Keyed whether or not it makes a layer (that depends only on the parent filesystem),
@@ -120,8 +125,17 @@ def cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext
         else:
             selected = [rel for src in sources for rel in source.select(src)]
             source = source.rooted([source.resolve_links(named) for named in selected])
+        fingerprint = None
+        if memo is not None:
+            fingerprint = context_fingerprint(state.fs_key, state.epoch, definition, source, selected, not cmd.chmod)
+            known = memo.key(position, fingerprint) if fingerprint is not None else None
+            if known is not None:
+                return known, None
         definition["sources"] = hash_context_sources(source, selected, stat_cache, with_mode=not cmd.chmod)
-        return keyed_definition(state, definition)
+        key, inputs = keyed_definition(state, definition)
+        if fingerprint is not None:
+            memo.remember(position, fingerprint, key)
+        return key, inputs
     return None
 
 

@@ -74,5 +74,7 @@ def put(store: Store, key: str, parent: str, inputs: str, diff_id: str, size: in
 
 
 def delete(store: Store, keys: list[str]) -> None:
+    """Delete the records of `keys`, and the step memo's rows that name them (store/memo_table.py)."""
     with store.transaction() as c:
         c.executemany("DELETE FROM cache_records WHERE key=?", [(k,) for k in keys])
+        c.executemany("DELETE FROM step_memo WHERE key=?", [(k,) for k in keys])

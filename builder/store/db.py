@@ -82,6 +82,12 @@ CREATE TABLE IF NOT EXISTS stat_cache (
     mode INTEGER NOT NULL,
     hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS step_memo (  -- a step's input fingerprint -> its key (store/memo_table.py)
+    position TEXT PRIMARY KEY,          -- context:Dockerfile:stage:index (one row each)
+    fingerprint TEXT NOT NULL,          -- sha256 of the step's inputs, told by stat
+    key TEXT NOT NULL                   -- the cache key those inputs made
+);
+CREATE INDEX IF NOT EXISTS step_memo_key ON step_memo(key);
 """
 
 
