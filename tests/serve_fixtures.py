@@ -57,10 +57,10 @@ def docker_runner(sock, home, **extra_env):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DOCKER_HOST": f"unix://{sock}",
            "DOCKER_CONFIG": str(home / "docker-config"), "HOME": str(home), **extra_env}
 
-    def run(*args, stdin: bytes | None = None, cwd=None):
+    def run(*args, stdin: bytes | None = None, cwd=None, binary: bool = False):
         res = subprocess.run([DOCKER, *args], env=env, capture_output=True, timeout=120, check=False,
                              input=stdin, cwd=cwd)
-        return res.returncode, res.stdout.decode(), res.stderr.decode()
+        return res.returncode, res.stdout if binary else res.stdout.decode(), res.stderr.decode()
     return run
 
 

@@ -6,10 +6,12 @@ side (a context that escapes, a body over its bound, a client that leaves mid-bu
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
 from . import registry_server
+from .conftest import cairn_cli
 from .registry_server import Registry
 from .serve_fixtures import DOCKER, docker_runner, serving
 
@@ -57,3 +59,35 @@ def test_docker_push_then_pull_through_the_socket(docker, registry):
     assert code == 1 and "nosuch" in err and "Traceback" not in err, err
     code, out, err = docker("push", f"{registry.host}/me/none:1")
     assert code == 1 and "does not exist locally" in err, err
+
+
+def test_docker_save_load_and_image_prune(served, docker, tmp_path):
+    code, out, err = docker("tag", "busybox:local", "keep/me:1")
+    assert code == 0, err
+    image_id = docker("images", "-q", "--no-trunc", "keep/me:1")[1].strip()
+    # docker save -o, and docker save | docker load after the name is gone
+    code, _out, err = docker("save", "-o", str(tmp_path / "img.tar"), "keep/me:1")
+    assert code == 0, err
+    names = subprocess.run(["tar", "-tf", str(tmp_path / "img.tar")], capture_output=True, text=True, check=True).stdout.split()
+    assert "manifest.json" in names and f"blobs/sha256/{image_id.removeprefix('sha256:')}" in names
+    code, saved, err = docker("save", "keep/me:1", binary=True)
+    assert code == 0, err
+    assert saved == (tmp_path / "img.tar").read_bytes()
+    assert docker("rmi", "keep/me:1")[0] == 0
+    code, out, err = docker("load", stdin=saved)
+    assert code == 0 and out.strip() == "Loaded image: keep/me:1", err
+    assert docker("images", "-q", "--no-trunc", "keep/me:1")[1].strip() == image_id
+    code, out, err = docker("load", "-i", str(tmp_path / "img.tar"))
+    assert code == 0 and "Loaded image: keep/me:1" in out, err
+    for args, message in ((("save", "nosuch:1"), "No such image: nosuch:1"),
+                          (("load",), "not a readable tar archive")):
+        code, _out, err = docker(*args, stdin=b"garbage" * 100)
+        assert code == 1 and message in err, (args, err)
+    # image prune -f: only the image without a name goes
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\nLABEL dangling=yes\n")
+    res = cairn_cli("build", "-q", str(tmp_path), root=served[0])
+    assert res.returncode == 0, res.stderr
+    code, out, err = docker("image", "prune", "-f")
+    assert code == 0 and "deleted: sha256:" in out and "Total reclaimed space" in out, err
+    code, out, err = docker("images", "--format", "{{.Repository}}:{{.Tag}}")
+    assert "keep/me:1" in out.split() and "<none>:<none>" not in out

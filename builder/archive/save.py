@@ -99,7 +99,8 @@ def _add_layer_blob(store: Store, out: _TarOut, layer: Layer) -> None:
 
 def save(store: Store, refs: list[str], dest: str, fmt: str = "docker", *, names: list[str] = (),
          layout_dir: bool = False) -> None:
-    """Write the images to dest (a file; `-` for stdout; a directory when layout_dir). With
+    """Write the images to dest (a file; `-` for stdout; a directory when layout_dir; a
+    writable object: cairn serve's response). With
     `names` (one image in refs), the image is listed once under each name instead of its ref,
     as BuildKit's `-o type=oci,name=a,b` lists it."""
     if fmt not in ("docker", "oci"):
@@ -176,6 +177,8 @@ def save(store: Store, refs: list[str], dest: str, fmt: str = "docker", *, names
 
             with LayoutDirOut(dest) as out:
                 fill(None, out)
+        elif hasattr(dest, "write"):
+            fill(dest)
         elif dest == "-":
             import sys
 

@@ -7,11 +7,12 @@ from .router import Router
 
 
 def make_router() -> Router:
-    from . import containers, image_transfer, images
+    from . import containers, image_archive, image_transfer, images
 
     router = Router()
     system.add_routes(router)
     images.add_routes(router)
     image_transfer.add_routes(router)
+    image_archive.add_routes(router)
     containers.add_routes(router)
     return router

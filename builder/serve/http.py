@@ -29,7 +29,8 @@ class Request:
         self.method = method
         parts = urlsplit(target)
         self.path = unquote(parts.path)
-        self.query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        self.query_lists = parse_qs(parts.query, keep_blank_values=True)  # (names=a&names=b)
+        self.query = {k: v[-1] for k, v in self.query_lists.items()}
         self.headers = headers
         self._rfile = rfile
         self._body: bytes | None = None

@@ -17,7 +17,7 @@ from ..errors import CairnError
 from .errors import ApiError
 
 POLL = 0.25  # seconds between looks at a silent job's client
-_END = object()
+_END, _ABORT = object(), object()
 
 
 def message(**doc) -> bytes:
@@ -44,28 +44,42 @@ def client_gone(conn) -> bool:
         return True
 
 
+class ClientGone(Exception):
+    """Raised in a job that emits after its client left: the job stops there."""
+
+
 class Job:
     """job(emit) in a thread; emit(bytes) sends a line. A CairnError (or ApiError) it raises
-    ends the stream with docker's error message; anything else with an internal error."""
+    ends the stream with docker's error message; anything else with an internal error. With
+    error=None (a tar stream, where a JSON line would be garbage) a failure cuts the stream
+    short instead: no final chunk, the connection closed, and the client sees a broken body."""
 
-    def __init__(self, work, cancel=None, name: str = "cairn-serve-job"):
-        self.queue: queue.Queue = queue.Queue(maxsize=1024)
-        self.work, self.cancel = work, cancel
+    def __init__(self, work, cancel=None, name: str = "cairn-serve-job", error=error_message):
+        self.queue: queue.Queue = queue.Queue(maxsize=64)
+        self.work, self.cancel, self.error = work, cancel, error
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.gone = False
 
     def emit(self, data: bytes) -> None:
+        if self.gone:
+            raise ClientGone()
         self.queue.put(data)
 
     def _run(self) -> None:
         try:
             self.work(self.emit)
+        except ClientGone:
+            pass
         except (CairnError, ApiError) as err:
-            self.queue.put(error_message(getattr(err, "message", None) or str(err), getattr(err, "exit_code", None)))
+            self._fail(getattr(err, "message", None) or str(err), getattr(err, "exit_code", None))
         except Exception as err:  # noqa: BLE001 - the client gets a message, the server lives on
             traceback.print_exc(file=sys.stderr)
-            self.queue.put(error_message(f"internal error: {type(err).__name__}"))
+            self._fail(f"internal error: {type(err).__name__}", None)
         finally:
             self.queue.put(_END)
+
+    def _fail(self, text: str, code: int | None) -> None:
+        self.queue.put(_ABORT if self.error is None else self.error(text, code))
 
     def lines(self, conn):
         """The job's lines as they come; a client gone cancels the job and ends the stream."""
@@ -82,13 +96,17 @@ class Job:
                 if item is _END:
                     finished = True
                     return
+                if item is _ABORT:
+                    raise ConnectionAbortedError("the job failed: the stream is cut short")
                 yield item
         finally:
+            if not finished:
+                self.gone = True
             if not finished and self.cancel is not None:
                 self.cancel()
             if not finished:  # a job that emits more never blocks on a full queue nobody reads
                 threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self) -> None:
-        while self.queue.get() is not _END:
+        while self.queue.get() is not _END:  # (after _ABORT, _END follows)
             pass
