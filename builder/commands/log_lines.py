@@ -4,38 +4,10 @@ containers/logindex.py), as docker prints them (`2026-11-30T11:44:05.123456789Z 
 from __future__ import annotations
 
 import sys
-import time
 from collections import deque
-from datetime import UTC, datetime
 
-
-def stamp(ns: int) -> bytes:
-    """docker's RFC3339NanoFixed in UTC."""
-    whole, nanos = divmod(ns, 1_000_000_000)
-    text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{nanos:09d}Z ".encode()
-
-
-class _Times:
-    """The time of each line, walking the index alongside the log."""
-
-    def __init__(self, log, start: int, running):
-        from ..containers.logindex import read_index
-
-        self.entries = read_index(log, start)
-        self.current = next(self.entries, None)
-        self.last: int | None = None
-        self.running = running
-
-    def at(self, offset: int) -> int:
-        while self.current is not None and self.current[1] <= offset:
-            self.last = self.current[2]
-            self.current = next(self.entries, None)
-        if self.current is not None and self.current[0] <= offset:
-            return self.current[2]
-        if self.last is None or self.running():  # not indexed yet: being written now
-            return time.time_ns()
-        return self.last
+from ..containers.logtimes import LineTimes as _Times
+from ..containers.logtimes import stamp
 
 
 def write_timed(c, f, offset: int, tail: int, since: float | None, timestamps: bool, follow: bool,

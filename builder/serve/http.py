@@ -14,7 +14,7 @@ MAX_HEADERS = 100
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY = 1024 * 1024   # JSON bodies (container create, ...)
 
-REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
+REASONS = {101: "UPGRADED", 200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
            404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 411: "Length Required",
            413: "Payload Too Large", 414: "URI Too Long", 431: "Request Header Fields Too Large",
            500: "Internal Server Error", 501: "Not Implemented", 505: "HTTP Version Not Supported"}
@@ -203,12 +203,17 @@ def drain(request: Request) -> None:
 
 
 class Response:
+    """hijack: docker's attach and exec start take the connection over once the headers are
+    out (101 UPGRADED, or 200 to a client that did not ask to upgrade): the server calls
+    hijack(rfile, wfile, sock), then closes the connection."""
+
     def __init__(self, status: int = 200, body: bytes | None = b"", content_type: str = "application/json",
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, hijack=None):
         self.status = status
         self.body = body
         self.content_type = content_type
         self.headers = headers or {}
+        self.hijack = hijack
 
 
 def json_response(doc, status: int = 200) -> Response:
@@ -220,6 +225,8 @@ def error_response(err: ApiError) -> Response:
 
 
 def write_response(wfile, response: Response, head_only: bool, keep_alive: bool) -> None:
+    if response.hijack is not None:
+        return _write_hijack_head(wfile, response)
     if response.body is not None and not isinstance(response.body, (bytes, bytearray)):
         return _write_streamed(wfile, response, head_only)
     body = response.body or b""
@@ -257,3 +264,11 @@ def _write_streamed(wfile, response: Response, head_only: bool) -> None:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+
+
+def _write_hijack_head(wfile, response: Response) -> None:
+    lines = [f"HTTP/1.1 {response.status} {REASONS.get(response.status, 'Unknown')}",
+             f"Content-Type: {response.content_type}", "Server: cairn", "Api-Version: 1.41"]
+    lines += [f"{k}: {v}" for k, v in response.headers.items()]
+    wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    wfile.flush()

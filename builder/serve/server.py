@@ -108,6 +108,10 @@ def _connection(conn: socket.socket, router, ctx: Context, slots, log) -> None:
             if request.keep_alive:
                 http.drain(request)
             http.write_response(wfile, response, request.method == "HEAD", request.keep_alive)
+            if response.hijack is not None:  # (attach, exec: the connection is the handler's now)
+                conn.settimeout(None)  # an attached session is as quiet as its container
+                response.hijack(rfile, wfile, conn)
+                return
             if not request.keep_alive:
                 return
     except (http.Closed, OSError, ValueError):

@@ -1,0 +1,105 @@
+"""POST /containers/{id}/attach: the hijacked connection of `docker run` and `docker attach`.
+
+After `101 UPGRADED` the connection carries the container's output as it is written to its
+log (docker's multiplexed frames without a TTY, the raw bytes with one) until the container
+exits, and the client's bytes go to the container's stdin fifo (OpenStdin) until the client
+closes its side. The docker CLI attaches before it starts the container: the stream then
+begins with the start. stdout and stderr share the log, so both come as stdout frames."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from .errors import bad_request
+from .http import Response
+
+CHUNK = 32768
+
+
+def frame(data: bytes, stream: int = 1) -> bytes:
+    """docker's multiplexed frame: [stream, 0, 0, 0, size (big-endian 32 bits)] then the bytes."""
+    return bytes([stream, 0, 0, 0]) + len(data).to_bytes(4, "big") + data
+
+
+def serve_info(st: dict) -> dict:
+    info = st.get("serve")
+    return info if isinstance(info, dict) else {"tty": bool((st.get("request") or {}).get("tty"))}
+
+
+def _pump_stdin(rfile, fd: int) -> None:
+    """The client's bytes to the container's stdin, until the client closes its side."""
+    try:
+        while data := rfile.read1(CHUNK):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(fd)
+
+
+def follow(c, offset: int, base_finished, out, tty: bool) -> None:
+    """Copy the log from offset to out(bytes) until the container's next exit (or its
+    monitor's end, or its removal)."""
+    from ..containers.dirs import process_alive
+
+    try:
+        f = open(c.path / "log", "rb")  # noqa: SIM115 - closed by the with below
+    except FileNotFoundError:
+        return
+    with f:
+        f.seek(offset)
+        while True:
+            data = f.read(CHUNK)
+            if data:
+                out(data if tty else frame(data))
+                continue
+            st = c.state()
+            done = (not st or (st.get("status") == "exited" and st.get("finished") != base_finished)
+                    or not process_alive(st.get("owner")))
+            if done:
+                while data := f.read(CHUNK):
+                    out(data if tty else frame(data))
+                return
+            time.sleep(0.02)
+
+
+def attach(ctx, request, key: str) -> Response:
+    from .containers import find
+
+    with ctx.store() as store:
+        c = find(store, key)
+    st = c.state()
+    if not (c.path / "log").exists():
+        raise bad_request(f"container {c.id[:12]} ran in the foreground of `cairn run`: there is nothing to attach to")
+    tty = bool(serve_info(st).get("tty"))
+    want_stdin = request.flag("stdin") and (c.path / "stdin").exists()
+    want_out = request.flag("stdout") or request.flag("stderr")
+    offset = 0 if request.flag("logs") else os.path.getsize(c.path / "log")
+    base = st.get("finished")
+    stdin_fd = os.open(c.path / "stdin", os.O_RDWR) if want_stdin else None  # (never blocks, unlike O_WRONLY)
+
+    def session(rfile, wfile, sock) -> None:
+        if stdin_fd is not None:
+            threading.Thread(target=_pump_stdin, args=(rfile, stdin_fd), daemon=True).start()
+
+        def out(data: bytes) -> None:
+            if want_out:
+                wfile.write(data)
+                wfile.flush()
+        if request.flag("stream"):
+            follow(c, offset, base, out, tty)
+        try:
+            import socket
+
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    media = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
+    if "upgrade" in request.headers.get("connection", "").lower():
+        return Response(101, None, media, {"Connection": "Upgrade", "Upgrade": "tcp"}, hijack=session)
+    return Response(200, None, media, hijack=session)
