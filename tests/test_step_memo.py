@@ -1,5 +1,6 @@
 """The step memo (issue 17): a COPY whose context is unchanged is keyed from stat alone,
-and no edit a user makes to a project may hit where it missed before.
+and no edit a user makes to a project may hit where it missed before; and the bookkeeping
+of a cached rebuild (its hits marked used in one transaction) still orders `cache ls`.
 
 Each row is an edit a user makes between two builds of one project, and whether the COPY
 step then hits, as it did before the memo. Every build also computes the COPY's key from
@@ -79,6 +80,7 @@ def project(tmp_path_factory, busybox_tar):
     (other / "marker").write_text("another base\n")
     assert cairn_cli("build", "-t", "other:local", str(other), root=root).returncode == 0
     assert cairn_cli("tag", "busybox:local", "base:local", root=root).returncode == 0
+    (root / "other-context").symlink_to(other)
     ctx = tmp_path_factory.mktemp("memoctx")
     (ctx / "Dockerfile").write_text(DOCKERFILE)
     (ctx / ".dockerignore").write_text(".dockerignore\nignored*\n")
@@ -138,3 +140,18 @@ def test_a_file_changed_just_now_is_not_vouched_for_by_stat(tmp_path):
     (tmp_path / "f").write_text("x")
     ctx = BuildContext.open(str(tmp_path))
     assert fingerprint.context_fingerprint("parent", None, {"COPY": True}, ctx, [""], True) is None
+
+
+def test_a_cached_rebuild_marks_its_records_used(project):
+    """`cache ls` lists records most recently used first (what `cache prune` keeps): a
+    rebuild whose steps all hit moves its records to the top."""
+    root, ctx = project
+    other = (root / "other-context").resolve()
+
+    def first_listed() -> str:
+        res = cairn("cache", "ls", root=root)
+        return res.stdout.splitlines()[1].split()[-1]
+
+    for built, listed in ((other, "/marker"), (ctx, "/app/1"), (other, "/marker")):
+        assert cairn("build", "--progress", "quiet", str(built), root=root).returncode == 0
+        assert first_listed() == listed

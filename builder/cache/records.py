@@ -39,7 +39,9 @@ class Hit(Record):
 EMPTY_HIT = Hit(None)
 
 
-def lookup(store: Store, key: str) -> "Hit | Missing | None":
+def lookup(store: Store, key: str, touched: list[str] | None = None) -> "Hit | Missing | None":
+    """The record of `key` as a hit, a missing layer or None; a hit's record is marked used
+    now, or its key added to `touched` (marked in one transaction later: touch_all)."""
     row = cache_table.get(store, key)
     if row is None or row.diff_id is None:
         return None
@@ -59,8 +61,18 @@ def lookup(store: Store, key: str) -> "Hit | Missing | None":
             if remote is None:
                 return Missing(row.diff_id, "is corrupt" if corrupt else "is gone")
             hit = Hit(Layer(diff_id, remote), created=row.created)
-    cache_table.touch(store, key)
+    if touched is None:
+        cache_table.touch(store, key)
+    else:
+        touched.append(key)
     return hit
+
+
+def touch_all(store: Store, keys: list[str]) -> None:
+    """Mark the records of `keys` used now (what lookup left in `touched`)."""
+    if keys:
+        cache_table.touch_many(store, keys)
+        keys.clear()
 
 
 def _blob_status(store: Store, diff_id: Digest) -> str:

@@ -145,7 +145,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                 keyed = cache_key(store, state, cmd, ctx, states, bp, stat_cache, remote, memo, position)
                 if keyed is not None:
                     key = keyed[0]
-                    hit = cache_records.lookup(store, key) if use_cache else None
+                    hit = cache_records.lookup(store, key, touched) if use_cache else None
                     if use_cache and remote and not isinstance(hit, cache_records.Hit):
                         remote_hit = remote.lookup(key, keyonly=keyonly_ok)
                         if remote_hit is not None and remote_hit.record.keyonly:
@@ -231,6 +231,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         remote = RemoteCaches(store, list(options.cache_from), options.registry, progress.warn)
     stat_cache = StatCache(store)
     memo = StepMemo(store)
+    touched: list[str] = []  # the keys of the hits, marked used in one transaction at the end
     context_id = f"{os.path.realpath(context_dir)}:{options.dockerfile_name}"
     image_stages = stages_of_image(bp)
     keyonly_hits: dict = {}  # key -> the key-only record a step hit (exported again as such)
@@ -249,6 +250,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             keyonly_hits.clear()
     stat_cache.flush()
     memo.flush()
+    cache_records.touch_all(store, touched)
     if remote is not None:
         remote.close()
     final = states[bp.target]

@@ -10,7 +10,6 @@ from ..cache.fingerprint import context_fingerprint
 from ..cache.keys import step_key
 from ..cache.memo import StepMemo
 from ..cache.sources import StatCache, hash_context_sources
-from ..cache.stage_sources import from_layers, stage_content
 from ..context.build_context import BuildContext
 from ..context.source_paths import parents_select
 from ..instructions import types as t
@@ -62,6 +61,8 @@ def cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext
                 if source_state is None:
                     entry["from"] = [layer.diff_id.hex for layer in reversed(layers)]
                 else:
+                    from ..cache.stage_sources import stage_content  # (a stage's merged view: only when read)
+
                     entry["from_content"] = stage_content(store, source_state, label, [m.source or "/"], True,
                                                           stat_cache)
             elif m.from_:
@@ -110,6 +111,8 @@ def cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext
                 definition["from"] = [layer.diff_id.hex for layer in reversed(layers)]
                 definition["sources"] = sources
                 return keyed_definition(state, definition)
+            from ..cache.stage_sources import from_layers, stage_content
+
             definition["paths"] = sources
             definition["sources"] = stage_content(store, source_state, label, sources, not cmd.chmod, stat_cache,
                                                   remote, cmd.parents, definition["excludes"])

@@ -56,8 +56,14 @@ def latest_inputs_at(store: Store, position: str, other_than: str) -> dict | Non
 
 
 def touch(store: Store, key: str) -> None:
+    touch_many(store, [key])
+
+
+def touch_many(store: Store, keys: list[str]) -> None:
+    """Set the last use of these records to now, in one transaction."""
+    now = time.time()
     with store.transaction() as c:
-        c.execute("UPDATE cache_records SET last_used=? WHERE key=?", (time.time(), key))
+        c.executemany("UPDATE cache_records SET last_used=? WHERE key=?", [(now, k) for k in keys])
 
 
 def put(store: Store, key: str, parent: str, inputs: str, diff_id: str, size: int, created: float,
