@@ -7,7 +7,7 @@ testWarningsBeforeError)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import grammar
 from runtime.record import Record, record
@@ -34,11 +34,11 @@ class CheckInput(Record):
     platform: dict | None = None  # the target platform (None: the host's)
 
 
-@dataclass
 class CheckReport:
-    config: CheckConfig
-    findings: list[Finding]
-    error: grammar.DockerfileError | None = None  # the instruction the walk stopped at
+    def __init__(self, config: CheckConfig, findings: list[Finding], error: grammar.DockerfileError | None = None):
+        self.config = config
+        self.findings = findings
+        self.error = error  # the instruction the walk stopped at
 
     def violation(self) -> grammar.DockerfileError | None:
         """With error=true, the build's error for the findings (at the first one)."""
@@ -48,14 +48,12 @@ class CheckReport:
         return grammar.DockerfileError(f"lint violation found for rules: {names}", self.findings[0].line)
 
 
-@dataclass
 class _Stage:
-    node: grammar.Instruction
-    index: int
-    name: str  # as written
-    base: str
-    platform: str
-    commands: list = field(default_factory=list)
+    def __init__(self, node: grammar.Instruction, index: int, name: str, base: str, platform: str):
+        self.node, self.index = node, index
+        self.name = name  # as written
+        self.base, self.platform = base, platform
+        self.commands: list = []
 
 
 def _from_parts(node: grammar.Instruction) -> tuple[str, str, str]:

@@ -17,13 +17,13 @@ progress name, the Dockerfile lines around the instruction (`>>>` on its own lin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runtime.record import Record, record
 
 OUTPUT_LINES = 10  # of the step's output shown (BuildKit's printer shows its last lines too)
 
 
-@dataclass(frozen=True)
-class StepFailure:
+@record
+class StepFailure(Record):
     title: str  # the step's progress name: `[builder 2/3] RUN make`
     start_line: int
     end_line: int

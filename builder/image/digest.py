@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 _DIGEST = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)\Z")
 _HEX_LEN = {"sha256": 64, "sha512": 128}
@@ -14,10 +15,23 @@ class DigestError(ValueError):
     pass
 
 
-@dataclass(frozen=True, order=True)
-class Digest:
+@record
+class Digest(Record):
     algorithm: str
     hex: str
+
+    # ordered as (algorithm, hex), as a dataclass with order=True is
+    def __lt__(self, other):
+        return (self.algorithm, self.hex) < (other.algorithm, other.hex) if type(other) is Digest else NotImplemented
+
+    def __le__(self, other):
+        return (self.algorithm, self.hex) <= (other.algorithm, other.hex) if type(other) is Digest else NotImplemented
+
+    def __gt__(self, other):
+        return (self.algorithm, self.hex) > (other.algorithm, other.hex) if type(other) is Digest else NotImplemented
+
+    def __ge__(self, other):
+        return (self.algorithm, self.hex) >= (other.algorithm, other.hex) if type(other) is Digest else NotImplemented
 
     @classmethod
     def parse(cls, text: str) -> "Digest":

@@ -6,7 +6,8 @@ record as --metadata-file writes it). The only SQL on this table; what a row mea
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from .store import Store
 
@@ -24,8 +25,8 @@ CREATE TABLE IF NOT EXISTS build_history (
 )"""
 
 
-@dataclass(frozen=True)
-class Build:
+@record
+class Build(Record):
     id: int
     started: float
     dockerfile: str
