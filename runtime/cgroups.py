@@ -16,7 +16,6 @@ import errno
 import os
 import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import device_bpf
@@ -91,12 +90,15 @@ def check_parent(parent: str) -> str:
     return "/".join(parts)
 
 
-@dataclass
 class Cgroup:
-    name: str
-    version: int
-    paths: dict[str, Path]  # controller -> directory (v2: {"unified": dir})
-    parent: str | None = None  # as given (--cgroup-parent); None: the shared "cairn" directory
+    # (a plain class: a dataclass costs every container start ~1 ms to define)
+    def __init__(self, name: str, version: int, paths: dict[str, Path], parent: str | None = None):
+        self.name, self.version = name, version
+        self.paths = paths  # controller -> directory (v2: {"unified": dir})
+        self.parent = parent  # as given (--cgroup-parent); None: the shared "cairn" directory
+
+    def __repr__(self) -> str:
+        return f"Cgroup({self.name!r}, {self.version}, {self.paths!r}, {self.parent!r})"
 
     @staticmethod
     def _locations(name: str, parent: str | None = None) -> tuple[int, dict[str, Path]]:

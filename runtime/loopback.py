@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import fcntl
-import socket
+import os
 import struct
+
+from . import syscalls as sc
 
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
@@ -12,7 +14,10 @@ _IFF_UP = 0x1
 
 
 def loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    fd = sc.inet_dgram_socket()
+    try:
         req = struct.pack("16sh14x", b"lo", 0)
-        flags = struct.unpack("16sh14x", fcntl.ioctl(s.fileno(), _SIOCGIFFLAGS, req))[1]
-        fcntl.ioctl(s.fileno(), _SIOCSIFFLAGS, struct.pack("16sh14x", b"lo", flags | _IFF_UP))
+        flags = struct.unpack("16sh14x", fcntl.ioctl(fd, _SIOCGIFFLAGS, req))[1]
+        fcntl.ioctl(fd, _SIOCSIFFLAGS, struct.pack("16sh14x", b"lo", flags | _IFF_UP))
+    finally:
+        os.close(fd)

@@ -13,14 +13,15 @@ import ipaddress
 import selectors
 import socket
 import threading
-from dataclasses import dataclass
+
+from .record import Record, record
 
 _BUF = 65536
 _UDP_IDLE = 30.0
 
 
-@dataclass(frozen=True)
-class PortMapping:
+@record
+class PortMapping(Record):
     host_port: int
     container_port: int
     protocol: str = "tcp"

@@ -18,7 +18,6 @@ import errno
 import gc
 import os
 import signal
-import socket
 import struct
 import sys
 import threading
@@ -133,7 +132,7 @@ def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[
             os.close(fd)
         rootfs.setup(spec)
         if spec.hostname and "uts" in spec.namespaces:
-            socket.sethostname(spec.hostname)
+            sc.sethostname(spec.hostname)
         os.setsid()
         if setup_stdio is not None:
             setup_stdio()

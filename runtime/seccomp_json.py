@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+
+from .record import Record, record
 
 ACTIONS = {"SCMP_ACT_KILL": 0x00000000, "SCMP_ACT_KILL_THREAD": 0x00000000, "SCMP_ACT_KILL_PROCESS": 0x80000000,
            "SCMP_ACT_TRAP": 0x00030000, "SCMP_ACT_ERRNO": 0x00050000, "SCMP_ACT_TRACE": 0x7FF00000,
@@ -32,15 +33,15 @@ class Unsupported(ProfileError):
     """A valid profile asks for what cairn cannot give (SCMP_ACT_NOTIFY)."""
 
 
-@dataclass(frozen=True)
-class Rule:
+@record
+class Rule(Record):
     names: tuple[str, ...]
     action: int  # libseccomp's action, errno folded in
     args: tuple[tuple[int, int, int, int], ...]  # (index, op, value, valueTwo)
 
 
-@dataclass(frozen=True)
-class Profile:
+@record
+class Profile(Record):
     default_action: int
     architectures: tuple[str, ...]  # libseccomp's names: x86, x32, arm, ...
     rules: tuple[Rule, ...]

@@ -1,5 +1,5 @@
 """The Linux calls Python 3.11's os module lacks, through ctypes: unshare, setns, mount,
-umount2, pivot_root, prctl and capset. Each raises OSError with errno, like os does."""
+umount2, pivot_root, prctl, capset, sethostname and socket. Each raises OSError with errno, like os does."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
 
+_AF_INET, _SOCK_DGRAM, _SOCK_CLOEXEC = 2, 2, 0o2000000
+
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
@@ -81,6 +83,17 @@ def umount2(target: str, flags: int = 0) -> None:
 def pivot_root(new_root: str, put_old: str) -> None:
     _check(_libc.syscall(ctypes.c_long(_SYS_PIVOT_ROOT), os.fsencode(new_root), os.fsencode(put_old)),
            "pivot_root")
+
+
+def sethostname(name: str) -> None:
+    raw = name.encode()
+    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
+
+
+def inet_dgram_socket() -> int:
+    """An AF_INET datagram socket's fd (close-on-exec), for interface ioctls: without
+    importing the socket module, whose enums cost every container start ~3 ms."""
+    return _check(_libc.socket(ctypes.c_int(_AF_INET), ctypes.c_int(_SOCK_DGRAM | _SOCK_CLOEXEC), ctypes.c_int(0)), "socket")
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 
 from . import syscalls as sc
+from .record import Record, record
 
 SUBUID = "/etc/subuid"
 SUBGID = "/etc/subgid"
@@ -30,8 +30,8 @@ class UsernsError(OSError):
     """The user namespace could not be made; the message says why and what to install."""
 
 
-@dataclass(frozen=True)
-class IdMap:
+@record
+class IdMap(Record):
     """One line of uid_map/gid_map: ids inside..inside+count-1 are outside.. on the host."""
 
     inside: int
@@ -39,8 +39,8 @@ class IdMap:
     count: int
 
 
-@dataclass(frozen=True)
-class Mapping:
+@record
+class Mapping(Record):
     host_uid: int
     host_gid: int
     user: str

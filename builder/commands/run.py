@@ -75,12 +75,14 @@ def run_cmd(ctx, remove, detach, name, env, volumes, network, ports, interactive
         raise UsageError(f"invalid --cpus {cpus}: must be more than 0")
     if pids_limit is not None and pids_limit <= 0:
         raise UsageError(f"invalid --pids-limit {pids_limit}: must be more than 0")
-    from runtime.portproxy import PortMapping
+    mappings = ()
+    if ports:
+        from runtime.portproxy import PortMapping
 
-    try:
-        mappings = tuple(PortMapping.parse(p) for p in ports)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+        try:
+            mappings = tuple(PortMapping.parse(p) for p in ports)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     req = RunRequest(
         image=image, command=tuple(command), entrypoint=entrypoint, env=tuple(env), ports=mappings,
         interactive=interactive, tty=tty, init=init,

@@ -4,13 +4,15 @@ container that could not start, with docker's exit code."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from runtime.record import Record, record
 
 from ..errors import CairnError, UsageError
 
 
-@dataclass(frozen=True)
-class Volume:
+@record
+class Volume(Record):
     source: str
     destination: str
     readonly: bool = False
@@ -39,8 +41,8 @@ class Volume:
         return cls(os.path.abspath(src), os.path.normpath(dst), mode == "ro")
 
 
-@dataclass(frozen=True)
-class RunRequest:
+@record
+class RunRequest(Record):
     image: str
     command: tuple[str, ...] = ()
     entrypoint: str | None = None

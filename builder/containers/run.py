@@ -12,9 +12,8 @@ import os
 import re
 import signal
 import time
-from dataclasses import dataclass
 
-from runtime import process, rootless_cgroup, slirp, userns
+from runtime import process, rootless_cgroup, userns
 from runtime.devices import ALLOWED
 from runtime.spec import Resources, Spec
 
@@ -105,6 +104,8 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     address = None
     rootless = userns.active() is not None
     if req.network == "bridge" and rootless:  # slirp4netns: the same address in every container
+        from runtime import slirp
+
         hosts += f"{slirp.GUEST_ADDRESS}\t{hostname}\n"
     elif req.network == "bridge":
         from .ipam import allocate
@@ -115,6 +116,8 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     hosts += metadata.extra_hosts_lines(req.extra_hosts)
     host_resolv = host_resolv_conf()
     if rootless and req.network == "bridge":  # slirp4netns's forwarder to the host's name servers
+        from runtime import slirp
+
         host_resolv = slirp.resolv_conf(host_resolv)
     resolv = metadata.resolv_conf(host_resolv, req.dns, req.dns_search, req.dns_options)
     file_mounts = write_etc_files(cdir.path, {"/etc/hosts": hosts, "/etc/hostname": hostname + "\n",
@@ -152,14 +155,15 @@ def _write_cidfile(path: str, cid: str) -> None:
         f.write(cid)
 
 
-@dataclass
 class Prepared:
-    spec: Spec
-    cdir: ContainerDir
-    config: dict
-    address: object = None  # ipaddress.IPv4Address on the bridge
-    ports: tuple = ()  # runtime.portproxy.PortMapping: -p and -P's
-    device_rules: tuple = ALLOWED  # the device cgroup's allow-list
+    """A container made and not started: its Spec, directory and image config."""
+
+    def __init__(self, spec: Spec, cdir: ContainerDir, config: dict, address=None, ports: tuple = (),
+                 device_rules: tuple = ALLOWED):
+        self.spec, self.cdir, self.config = spec, cdir, config
+        self.address = address  # ipaddress.IPv4Address on the bridge
+        self.ports = ports  # runtime.portproxy.PortMapping: -p and -P's
+        self.device_rules = device_rules  # the device cgroup's allow-list
 
 
 def _stdin_null() -> None:
@@ -196,6 +200,8 @@ class _Network:
         if self.req.network != "bridge":
             return
         if userns.active() is not None:
+            from runtime import slirp
+
             self.slirp = slirp.Slirp(pid, api=bool(self.req.ports))
             for m in self.req.ports:
                 self.slirp.forward(m.protocol, m.host_ip, m.host_port, m.container_port)

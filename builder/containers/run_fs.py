@@ -11,8 +11,8 @@ the same target replaces an earlier one, and the user's mounts replace the image
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
 
+from runtime.record import Record, record
 from runtime.spec import Mount
 
 from ..store.store import Store
@@ -20,8 +20,8 @@ from . import volumes
 from .run_mounts import MountRequest
 
 
-@dataclass(frozen=True)
-class FsMounts:
+@record
+class FsMounts(Record):
     mounts: tuple[Mount, ...]
     volumes: tuple[str, ...]  # every volume the container uses (kept in its state: "in use")
     anonymous: tuple[str, ...]  # the ones made for it, removed with it by run --rm

@@ -14,7 +14,8 @@ import csv
 import os
 import posixpath
 import re
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from ..errors import Refused, UsageError
 
@@ -27,8 +28,8 @@ _TMPFS_FLAGS = ("ro", "rw", "noexec", "exec", "nosuid", "suid", "nodev", "noatim
                 "nodiratime", "sync", "dirsync")
 
 
-@dataclass(frozen=True)
-class MountRequest:
+@record
+class MountRequest(Record):
     kind: str  # bind | tmpfs | volume
     target: str  # absolute path in the container
     source: str = ""  # bind: host path; volume: name ("" = anonymous); tmpfs: unused

@@ -22,12 +22,13 @@ import os
 import posixpath
 import re
 import stat
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from runtime import insecure as runtime_insecure
 from runtime import seccomp_json
 from runtime.devices import ALLOWED, NODES
 from runtime.spec import CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, Device, Spec
+from runtime.record import Record, record
 
 from ..bounded import loads_json, read_regular_file
 from ..errors import Refused, UsageError
@@ -35,8 +36,8 @@ from ..errors import Refused, UsageError
 MAX_PROFILE = 1 << 20
 
 
-@dataclass(frozen=True)
-class DeviceRequest:
+@record
+class DeviceRequest(Record):
     path: str  # in the container, below /dev ("net/tun")
     kind: str  # c | b
     major: int
@@ -44,8 +45,8 @@ class DeviceRequest:
     access: str  # some of r, w, m
 
 
-@dataclass(frozen=True)
-class SecurityOptions:
+@record
+class SecurityOptions(Record):
     no_new_privileges: bool | None = None  # None: cairn's default (on)
     seccomp: bool = True  # docker's default profile; False: unconfined
     unmask_system_paths: bool = False  # systempaths=unconfined

@@ -4,13 +4,14 @@ supplementary groups come from /etc/group membership; HOME from passwd."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+
+from runtime.record import Record, record
 
 from ..errors import CairnError
 
 
-@dataclass(frozen=True)
-class User:
+@record
+class User(Record):
     uid: int
     gid: int
     groups: tuple[int, ...]

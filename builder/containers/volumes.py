@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from runtime.record import Record, record
 
 from ..errors import CairnError, UsageError
 from ..store.store import Store, remove_tree
@@ -26,8 +27,8 @@ class VolumeError(CairnError):
     pass
 
 
-@dataclass(frozen=True)
-class VolumeInfo:
+@record
+class VolumeInfo(Record):
     name: str
     path: Path  # <store>/volumes/<name>
     created: float

@@ -71,8 +71,6 @@ def ensure_local(store: Store, layers, registry_options=None) -> None:
 def ensure_snapshots(store: Store, layers, registry_options=None) -> None:
     """Unpack every layer (objects with .diff_id and .descriptor) that has no snapshot yet;
     all of them are leased first, so no prune removes them while this process uses them."""
-    from ..store.materialize import unpack_blob
-
     store.lease_snapshots(layer.diff_id for layer in layers)
     for layer in layers:
         if store.has_snapshot(layer.diff_id):
@@ -88,5 +86,7 @@ def ensure_snapshots(store: Store, layers, registry_options=None) -> None:
                 desc = remote_layer(store, layer.diff_id) or desc
             ensure_blob_local(store, desc, registry_options, layer.diff_id)
             digest, media_type = desc.digest, desc.media_type
+        from ..store.materialize import unpack_blob  # (only here: a run of unpacked layers loads no tar code)
+
         with store.adding():
             unpack_blob(store, digest, media_type, layer.diff_id)
