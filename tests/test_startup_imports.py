@@ -20,6 +20,14 @@ ALLOWED = {"runtime", "runtime.tree", "runtime.record", "builder.registry", "bui
 # beside those, what a cached build has no use for: http, mail headers, TLS, a tar reader
 CACHED_BUILD_FORBIDDEN = HEAVY + ("http.client", "email", "ssl", "tarfile", "zstandard", "lark")
 LISTING_FORBIDDEN = CACHED_BUILD_FORBIDDEN + ("grammar", "builder.instructions", "builder.executor")
+# `cairn run` of an image whose layers are unpacked: the runtime, and none of the build, the
+# other commands, the tar and compression code, the registry client, slirp4netns (rootless
+# only), the port proxy (-p only) or the socket module
+RUN_FORBIDDEN = ("grammar", "lark", "builder.instructions", "builder.executor.build", "builder.commands.build",
+                 "builder.commands.bench", "builder.commands.images", "builder.commands.registry",
+                 "builder.layers", "builder.store.materialize", "builder.registry.client", "builder.registry.pull",
+                 "httpx", "http.client", "ssl", "email", "tarfile", "zstandard", "runtime.slirp",
+                 "runtime.portproxy", "socket", "subprocess")
 
 DOCKERFILE = """\
 FROM busybox:local
@@ -74,3 +82,10 @@ def test_a_fully_cached_build_loads_no_runtime_layers_or_registry(built):
 def test_listing_and_help_load_neither_the_builder_nor_the_runtime(built, args):
     root, _ = built
     assert _loaded(_imported(root, *args), LISTING_FORBIDDEN) == []
+
+
+def test_run_loads_the_runtime_and_nothing_of_build_tar_or_registry(built):
+    root, _ = built
+    modules = _imported(root, "run", "--rm", "--network", "none", "app", "true")
+    assert "runtime.process" in modules  # (the probe sees the run's own imports)
+    assert [m for m in sorted(modules) if any(m == f or m.startswith(f + ".") for f in RUN_FORBIDDEN)] == []
