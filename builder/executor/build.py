@@ -109,6 +109,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         state.sandbox = sandbox
         state.epoch = epoch
         state.run_resources = options.run_resources
+        state.stat_cache = stat_cache
         filtered = [f for f in options.no_cache_filter if f.lower() in (label, str(ps.index))]
         use_cache = not options.no_cache and not filtered
         # the step of this build whose miss changed the filesystem first (a stage built FROM
@@ -179,6 +180,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                     if explanation is not None and cmd.keyword in ("RUN", "COPY", "ADD"):
                         announce(f"cache miss: {explanation}", details.cause)
                     announce()
+                    state.position = position if use_cache else ""  # (--no-cache: nothing linked)
                     layer = execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp,
                                      None if use_cache else fresh_caches)  # --no-cache: cache mounts start empty
                     made = time.time()

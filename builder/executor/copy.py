@@ -62,35 +62,42 @@ def ensure_parents(layer: str, dest_dir: str, lowers: list[str], chown: tuple[in
         os.close(t.makedirs(_in_image(lowers, dest_dir), _parents_meta(lowers, chown)))
 
 
-def _copy(source, rel: str, dir_fd: int, name: str, chown, chmod) -> None:
+def _copy(source, rel: str, dir_fd: int, name: str, chown, chmod, reuse=None, at: str = "") -> None:
     """Copy one entry (recursively) from a COPY source (context or merged image view) to
-    `name` in the layer directory dir_fd."""
+    `name` in the layer directory dir_fd; `at` is its layer-relative path when `reuse` (an
+    incremental COPY, copy_reuse.Reuse) may link unchanged files from an earlier snapshot."""
     st = source.lstat(rel)
     if st is None:
         return
     mode = stat.S_IMODE(st.st_mode)
+    if chmod is not None and not stat.S_ISLNK(st.st_mode):
+        mode = chmod.apply(st.st_mode, stat.S_ISDIR(st.st_mode))
+    owner = chown or ((st.st_uid, st.st_gid) if source.keeps_owners else (0, 0))
     if stat.S_ISDIR(st.st_mode):
         fd, _ = tree.child_dir(dir_fd, name)
         try:
             for child_name in source.listdir(rel):
                 child = f"{rel}/{child_name}" if rel else child_name
                 if not source.ignored(child):
-                    _copy(source, child, fd, child_name, chown, chmod)
+                    _copy(source, child, fd, child_name, chown, chmod, reuse, f"{at}/{child_name}" if at else child_name)
         finally:
             os.close(fd)
     elif stat.S_ISLNK(st.st_mode):
         tree.symlink(dir_fd, name, source.readlink(rel))
     elif stat.S_ISREG(st.st_mode):
+        if reuse is not None and reuse.link(source, rel, st, dir_fd, name, at, mode, owner):
+            return  # the earlier snapshot's file, which has this metadata already
         src = source.open_file(rel)
         try:
             tree.copy_file(src, dir_fd, name)
+            if reuse is not None:
+                reuse.copied_file(source, rel, st, src, dir_fd, name, at)
         finally:
             os.close(src)
     else:
         return  # devices, fifos and sockets are not copied
-    if chmod is not None and not stat.S_ISLNK(st.st_mode):
-        mode = chmod.apply(st.st_mode, stat.S_ISDIR(st.st_mode))
-    owner = chown or ((st.st_uid, st.st_gid) if source.keeps_owners else (0, 0))
+    if reuse is not None and not stat.S_ISREG(st.st_mode):
+        reuse.replaced(at)
     tree.set_meta(dir_fd, name, owner=owner, mode=None if stat.S_ISLNK(st.st_mode) else mode,
                   mtime_ns=st.st_mtime_ns)
 
@@ -107,10 +114,11 @@ def _write_content(dir_fd: int, name: str, data: bytes, chown, chmod) -> None:
 
 def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple[str, bytes]],
                     dest: str, workdir: str, lowers: list[str], chown: tuple[int, int] | None,
-                    chmod, parents: bool = False) -> None:
+                    chmod, parents: bool = False, reuse=None) -> None:
     """Write a COPY's result into the empty directory `layer`; `source` is the build context
     or, for COPY --from, a MergedView of a stage or image. Every write goes through
-    runtime.tree: nothing a source's links say can make it write outside the layer."""
+    runtime.tree: nothing a source's links say can make it write outside the layer.
+    `reuse`: see copy_reuse (for a COPY from the context without heredocs)."""
     if not dest.startswith("/"):
         dest = posixpath.join(workdir or "/", dest)
     # "dir/", "." and "dir/." name a directory, as does the root
@@ -139,8 +147,10 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
             into_dir = True  # a directory's contents go into dest
     dest_dir = dest if into_dir else posixpath.dirname(dest)
     on_create = _parents_meta(lowers, chown)
+    dest_in_image = _in_image(lowers, dest_dir)
+    at_dir = posixpath.normpath(dest_in_image).strip("/")
     with Tree(layer) as t:
-        dest_fd = t.makedirs(_in_image(lowers, dest_dir), on_create)
+        dest_fd = t.makedirs(dest_in_image, on_create)
         try:
             for named in selected:
                 rel = source.resolve_links(named)  # a symlinked source copies what it points at
@@ -148,14 +158,18 @@ def copy_into_layer(layer: str, source, sources: list[str], contents: list[tuple
                     for name in source.listdir(rel):
                         child = f"{rel}/{name}" if rel else name
                         if not source.ignored(child):
-                            _copy(source, child, dest_fd, name, chown, chmod)
+                            _copy(source, child, dest_fd, name, chown, chmod, reuse, _join(at_dir, name))
                 else:
                     name = posixpath.basename(named) if into_dir else posixpath.basename(dest)
-                    _copy(source, rel, dest_fd, name, chown, chmod)
+                    _copy(source, rel, dest_fd, name, chown, chmod, reuse, _join(at_dir, name))
             _write_contents(t, dest_fd, contents, dest if not into_dir else None,
-                            _in_image(lowers, dest_dir), on_create, chown, chmod)
+                            dest_in_image, on_create, chown, chmod)
         finally:
             os.close(dest_fd)
+
+
+def _join(directory: str, name: str) -> str:
+    return f"{directory}/{name}" if directory else name
 
 
 def _write_contents(t: Tree, dest_fd: int, contents, file_dest: str | None, dest_dir: str, on_create,

@@ -33,6 +33,8 @@ class StageState:
     sandbox: object = None  # executor.sandbox.Sandbox: the build's settings of every RUN step
     git_commits: dict = field(default_factory=dict)  # GitRef -> the commit an ADD's key resolved it to
     base: str = ""  # the ID (config digest) of the stage's base image (kept beside keys, for explanations)
+    stat_cache: object = None  # the build's cache.sources.StatCache (an incremental COPY reads its hashes)
+    position: str = ""  # the step being run, as cache records name it (an incremental COPY's earlier snapshot)
 
     @property
     def config(self) -> dict:

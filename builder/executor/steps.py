@@ -73,13 +73,20 @@ def copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=No
         sources = copied
     contents = [(c.path, (scope.expand_heredoc(c.data) if c.expand else c.data).encode()) for c in cmd.contents]
 
+    parents = isinstance(cmd, t.Copy) and cmd.parents
+    reuse = None
+    if isinstance(source, BuildContext) and sources and not (contents or archives or repos or urls or parents):
+        from .copy_reuse import for_step
+
+        reuse = for_step(store, state)
+
     def fill(layer_dir: str) -> None:
         workdir = state.config.get("WorkingDir") or "/"
         dest = scope.expand(cmd.dest)
         if sources or contents:
             copy_into_layer(layer_dir, source, sources, contents, dest, workdir, state.lowerdirs(),
                             chown(state, scope.expand(cmd.chown)), parse_chmod(scope.expand(cmd.chmod)),
-                            parents=isinstance(cmd, t.Copy) and cmd.parents)
+                            parents=parents, reuse=reuse)
         for rel in archives:
             unpack_archive_into(layer_dir, ctx.open_file(rel), dest, workdir, state.lowerdirs(),
                                 chown(state, scope.expand(cmd.chown)))
@@ -95,7 +102,14 @@ def copy_step(store: Store, state: StageState, cmd, ctx: BuildContext, states=No
                           scope.expand(cmd.checksum), chown(state, scope.expand(cmd.chown)),
                           parse_chmod(scope.expand(cmd.chmod)), unpack=cmd.unpack is True, user_agent=user_agent)
 
-    return make_layer(store, "copy-", fill, state.epoch)
+    if reuse is None:
+        return make_layer(store, "copy-", fill, state.epoch)
+    try:
+        layer = make_layer(store, "copy-", fill, state.epoch)
+    finally:
+        reuse.close()
+    reuse.record(store, str(layer.diff_id))
+    return layer
 
 
 def add_user_agent(value: str, only_urls: bool) -> str | None:

@@ -55,6 +55,14 @@ def latest_inputs_at(store: Store, position: str, other_than: str) -> dict | Non
     return json.loads(row[0]) if row else None
 
 
+def layers_at(store: Store, position: str, other_than: str, limit: int = 3) -> list[str]:
+    """The diff_ids of the most recently used records at `position` (key not `other_than`) that made a layer."""
+    rows = store.conn.execute(
+        "SELECT diff_id FROM cache_records WHERE position=? AND key!=? AND diff_id IS NOT NULL AND diff_id!=? "
+        "ORDER BY last_used DESC LIMIT ?", (position, other_than, EMPTY, limit))
+    return [r[0] for r in rows]
+
+
 def touch(store: Store, key: str) -> None:
     touch_many(store, [key])
 

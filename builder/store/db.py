@@ -135,6 +135,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         from .history_table import SCHEMA as HISTORY  # (a store from before build history gets the table)
 
         conn.execute(HISTORY)
+        from .snapshot_files import SCHEMA as SNAPSHOT_FILES
+
+        conn.execute(SNAPSHOT_FILES)
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
