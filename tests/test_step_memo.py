@@ -139,7 +139,8 @@ def test_a_file_changed_just_now_is_not_vouched_for_by_stat(tmp_path):
 
     (tmp_path / "f").write_text("x")
     ctx = BuildContext.open(str(tmp_path))
-    assert fingerprint.context_fingerprint("parent", None, {"COPY": True}, ctx, [""], True) is None
+    walk = fingerprint.walk_context(ctx, [""])
+    assert fingerprint.context_fingerprint(walk, "parent", None, {"COPY": True}, True) is None
 
 
 def test_a_cached_rebuild_marks_its_records_used(project):
@@ -155,3 +156,31 @@ def test_a_cached_rebuild_marks_its_records_used(project):
     for built, listed in ((other, "/marker"), (ctx, "/app/1"), (other, "/marker")):
         assert cairn("build", "--progress", "quiet", str(built), root=root).returncode == 0
         assert first_listed() == listed
+
+
+def test_a_walked_context_hashes_as_the_context_itself(tmp_path, store):
+    """On a memo miss the key is hashed from what the fingerprint's walk saw (the context is
+    not walked twice): the same sources list, to the byte, as hashing the context itself,
+    on a tree with what projects hold (links dangling or into directories, a fifo, empty and
+    nested directories, modes, ignored files with exceptions, overlapping sources)."""
+    from builder.cache.sources import StatCache, hash_context_sources, hash_walked
+    from builder.context.build_context import BuildContext
+
+    ctx_dir = tmp_path / "ctx"
+    for rel, text in (("a.txt", "a"), ("src/m.py", "m"), ("src/sub/deep.py", "d"), ("src/sub/x.log", "log"),
+                      ("src/sub/keep.log", "kept"), ("bin/tool", "#!/bin/sh\n"), ("Dockerfile", "FROM x\n")):
+        (ctx_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ctx_dir / rel).write_text(text)
+    (ctx_dir / "bin" / "tool").chmod(0o750)
+    (ctx_dir / "empty").mkdir()
+    (ctx_dir / "src" / "link-dir").symlink_to("sub")
+    (ctx_dir / "dangling").symlink_to("nowhere/at/all")
+    (ctx_dir / "via").symlink_to("src")
+    os.mkfifo(ctx_dir / "src" / "pipe")
+    (ctx_dir / ".dockerignore").write_text("**/*.log\n!src/sub/keep.log\n")
+    ctx = BuildContext.open(str(ctx_dir))
+    for selected in ([""], ["src", "a.txt"], ["src", "src/sub"], ["via/sub", "empty", "bin/tool"]):
+        for with_mode in (True, False):
+            walk = fingerprint.walk_context(ctx, selected)
+            walked = hash_walked(walk, StatCache(store), with_mode)
+            assert walked == hash_context_sources(ctx, selected, StatCache(store), with_mode), (selected, with_mode)

@@ -23,6 +23,7 @@ from ..store.store import Store
 
 _CHUNK = 1 << 20
 _NAME = operator.attrgetter("name")
+_FIRST = operator.itemgetter(0)
 _WHOLE = 8 << 20  # files up to this size are read in one call
 
 
@@ -45,15 +46,19 @@ class StatCache:
         self.known.update({row[0]: row for row in stat_table.rows_under(self.store, prefix)})
 
     def file_hash(self, path: str, st: os.stat_result) -> str:
+        return self.hash_of(path, (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode))
+
+    def hash_of(self, path: str, seen: tuple) -> str:
+        """The content hash of the file at path, whose stat fields were seen[1:6] (size,
+        mtime_ns, ctime_ns, inode, mode: a row's order, compared as one slice)."""
         row = self.known.get(path)
         if row is None and not self.loaded:
             row = stat_table.row_of(self.store, path)
-        if (row is not None and row[1] == st.st_size and row[2] == st.st_mtime_ns and row[3] == st.st_ctime_ns
-                and row[4] == st.st_ino and row[5] == st.st_mode):
+        if row is not None and row[1:6] == seen[1:6]:
             return row[6]
-        digest, complete = _read_hash(path, st.st_size)
+        digest, complete = _read_hash(path, seen[1])
         if complete:  # (a file that changed while it was read is hashed as read, not remembered)
-            row = (path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode, digest)
+            row = (path, *seen[1:6], digest)
             self.pending.append(row)
             self.known[path] = row
         return digest
@@ -101,6 +106,37 @@ def hash_context_sources(ctx, selected: list[str], cache: StatCache, with_mode: 
         path = os.path.join(root, rel) if rel else root
         out.append([named, _entry(path, rel, os.lstat(path), cache, with_mode, ignore)])
     return out
+
+
+def hash_walked(walk, cache: StatCache, with_mode: bool) -> list:
+    """hash_context_sources' list, from the stat fields a fingerprint.ContextWalk saw (the
+    context is not walked again): files whose fields match the stat cache are not read."""
+    cache.preload(walk.root)
+    return [[named, _walked_entry(walk.root, walk.entries, walk.entries[start], dirs, cache, with_mode)]
+            for named, (start, dirs) in zip(walk.selected, walk.bounds)]
+
+
+def _walked_entry(root: str, entries: list, e: tuple, dirs: dict, cache: StatCache, with_mode: bool):
+    """_entry's shape for one walked entry (path, size, mtime_ns, ctime_ns, inode, mode[, target])."""
+    rel, mode = e[0], e[5]
+    if stat.S_ISDIR(mode):
+        out = []
+        hash_of, is_reg, imode = cache.hash_of, stat.S_ISREG, stat.S_IMODE
+        prefix = os.path.join(root, rel) + "/" if rel else os.path.join(root, "")
+        cut = len(rel) + 1 if rel else 0
+        i, j = dirs[rel]
+        for c in sorted(entries[i:j], key=_FIRST):  # (one directory's paths: sorted as its names)
+            name = c[0][cut:]
+            if is_reg(c[5]):  # (most entries: no call of their own)
+                out.append([name, ["f", imode(c[5]) if with_mode else None, hash_of(prefix + name, c)]])
+            else:
+                out.append([name, _walked_entry(root, entries, c, dirs, cache, with_mode)])
+        return ["d", stat.S_IMODE(mode) if with_mode else None, out]
+    if stat.S_ISLNK(mode):
+        return ["l", e[6]]
+    if stat.S_ISREG(mode):
+        return ["f", stat.S_IMODE(mode) if with_mode else None, cache.hash_of(os.path.join(root, rel) if rel else root, e)]
+    return ["o", stat.S_IFMT(mode)]
 
 
 def _entry(path: str, rel: str, st: os.stat_result, cache: StatCache, with_mode: bool, ignore):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import posixpath
 
-from ..cache.fingerprint import context_fingerprint
+from ..cache.fingerprint import context_fingerprint, walk_context
 from ..cache.keys import step_key
 from ..cache.memo import StepMemo
-from ..cache.sources import StatCache, hash_context_sources
+from ..cache.sources import StatCache, hash_context_sources, hash_walked
 from ..context.build_context import BuildContext
 from ..context.source_paths import parents_select
 from ..instructions import types as t
@@ -129,12 +129,15 @@ def cache_key(store: Store, state: StageState, cmd: t.Command, ctx: BuildContext
             selected = [rel for src in sources for rel in source.select(src)]
             source = source.rooted([source.resolve_links(named) for named in selected])
         fingerprint = None
-        if memo is not None:
-            fingerprint = context_fingerprint(state.fs_key, state.epoch, definition, source, selected, not cmd.chmod)
+        walk = walk_context(source, selected) if memo is not None else None
+        if walk is not None:
+            fingerprint = context_fingerprint(walk, state.fs_key, state.epoch, definition, not cmd.chmod)
             known = memo.key(position, fingerprint) if fingerprint is not None else None
             if known is not None:
                 return known, None
-        definition["sources"] = hash_context_sources(source, selected, stat_cache, with_mode=not cmd.chmod)
+            definition["sources"] = hash_walked(walk, stat_cache, with_mode=not cmd.chmod)  # (not walked twice)
+        else:
+            definition["sources"] = hash_context_sources(source, selected, stat_cache, with_mode=not cmd.chmod)
         key, inputs = keyed_definition(state, definition)
         if fingerprint is not None:
             memo.remember(position, fingerprint, key)
