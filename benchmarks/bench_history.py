@@ -67,6 +67,16 @@ def generate(repo: Path, commits: int, seed: int) -> None:
         git(repo, "commit", "-q", "--allow-empty", "-m", f"{kind} change {n}")
 
 
+def busybox_store(base: Path) -> Path:
+    """A store under `base` with busybox:local imported (from Debian's busybox-static)."""
+    root = base / "store"
+    subprocess.run([str(REPO / "examples" / "busybox-rootfs.sh"), str(base / "busybox.tar")], check=True,
+                   capture_output=True)
+    subprocess.run([*CAIRN, "--root", str(root), "import", str(base / "busybox.tar"), "busybox:local"],
+                   check=True, capture_output=True, cwd=REPO)
+    return root
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--commits", type=int, default=30)
@@ -75,11 +85,7 @@ def main() -> None:
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="cairn-bench-history-", dir=args.dir))
     try:
-        root = base / "store"
-        subprocess.run([str(REPO / "examples" / "busybox-rootfs.sh"), str(base / "busybox.tar")], check=True,
-                       capture_output=True)
-        subprocess.run([*CAIRN, "--root", str(root), "import", str(base / "busybox.tar"), "busybox:local"],
-                       check=True, capture_output=True, cwd=REPO)
+        root = busybox_store(base)
         generate(base / "project", args.commits, args.seed)
         t0 = time.perf_counter()
         res = subprocess.run([*CAIRN, "--root", str(root), "bench", "history", "--repo", str(base / "project"),

@@ -77,8 +77,8 @@ def build_with_buildkit(commit: Commit, context: Path, dockerfile: Path, options
     seconds = time.monotonic() - t0
     output = res.stderr.decode(errors="replace") + res.stdout.decode(errors="replace")
     if res.returncode != 0:
-        last = [line for line in output.splitlines() if line.strip()][-3:]
-        return failed_build(commit, "docker build failed: " + " | ".join(last), seconds, "buildkit")
+        last = [line for line in output.splitlines() if line.strip()][-15:]  # (its Dockerfile:LINE listing too)
+        return failed_build(commit, "docker build failed:\n" + "\n".join(last), seconds, "buildkit")
     steps = parse_plain(output)
     hits = sum(1 for _, c, _ in steps if c)
     misses = tuple(Miss(i, "", "unknown (BuildKit does not say)", "unknown", (), p) for i, c, p in steps if not c)

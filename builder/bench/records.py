@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .dockerfile_facts import Facts
 from .git import Commit
 
 
@@ -16,10 +17,12 @@ class Miss:
     cause: str
     changed_files: tuple[str, ...] = ()
     position: str = ""  # Dockerfile:stage:index: the same step across commits, whatever its text
+    line: int = 0  # its first line in that commit's Dockerfile (0: unknown, BuildKit's)
 
     def to_json(self) -> dict:
         return {"instruction": self.instruction, "stage": self.stage, "explanation": self.explanation,
-                "cause": self.cause, "changed_files": list(self.changed_files), "position": self.position}
+                "cause": self.cause, "changed_files": list(self.changed_files), "position": self.position,
+                "line": self.line}
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class BuildRecord:
     error: str | None = None
     builder: str = "cairn"
     steps: tuple[tuple[str, bool, str], ...] = field(default=(), compare=False)  # (instruction, cached, position)
+    facts: Facts = field(default=Facts(), compare=False)  # of the Dockerfile this commit built
 
     @property
     def hit_rate(self) -> float:

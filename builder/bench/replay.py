@@ -10,10 +10,11 @@ goes on.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import CairnError, located
+from .dockerfile_facts import read as read_facts
 from .git import Commit
 from .records import BuildRecord, Miss, failed_build
 
@@ -52,16 +53,17 @@ def build_with_cairn(store, tree: Path, commit: Commit, options: ReplayOptions, 
                        Progress("quiet"), str(dockerfile))
     except grammar.DockerfileError as err:
         return failed_build(commit, located(dockerfile.name, err.start_line, err.message), time.monotonic() - t0)
-    except (CairnError, OSError) as err:
+    except (CairnError, OSError) as err:  # (a failed RUN's message: Dockerfile:LINE, its code and last output)
         return failed_build(commit, str(err), time.monotonic() - t0)
     seconds = time.monotonic() - t0
     meta = result.metadata()
     counted = [s for s in result.steps if s.kind in COUNTED]
     misses = tuple(Miss(s.instruction, s.stage, s.explanation or "", s.miss_cause or "new",
-                        tuple(s.changed_files), s.position) for s in counted if not s.cached)
+                        tuple(s.changed_files), s.position, s.line) for s in counted if not s.cached)
     return BuildRecord(commit.sha, commit.subject, commit.time, meta["hits"], meta["misses"], seconds,
                        meta["rebuilt_bytes"], misses, None, "cairn",
-                       tuple((s.instruction, s.cached, s.position) for s in counted))
+                       tuple((s.instruction, s.cached, s.position) for s in counted),
+                       read_facts(dockerfile, context, options.build_args))
 
 
 def _missing(commit: Commit, context: Path, dockerfile: Path, options: ReplayOptions,
@@ -89,6 +91,8 @@ def replay(repo: Path, commits: list[Commit], options: ReplayOptions, builder: s
                 context, dockerfile = _paths(tree, options)
                 record = _missing(commit, context, dockerfile, options, "buildkit") or \
                     build_with_buildkit(commit, context, dockerfile, options, docker_env)
+                if record.error is None:
+                    record = replace(record, facts=read_facts(dockerfile, context, options.build_args))
             else:
                 record = build_with_cairn(store, tree, commit, options, base_store)
             records.append(record)

@@ -53,6 +53,7 @@ _PER_BUILD_NAME = re.compile(r"(?:^|_)(?:DATE|TIME|TIMESTAMP|COMMIT|SHA|REF|REVI
                              r"BUILD_?NUM|RUN_?ID|PIPELINE_?ID)(?:_|$)", re.IGNORECASE)
 _PER_BUILD_VALUE = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64}|\d{4}-\d{2}-\d{2}(?:[T ].*)?)$")
 _EPOCH = "SOURCE_DATE_EPOCH"
+_REMOTE = re.compile(r"^(?:https?://|git@|[a-z]+://)")
 _TOP_LEVEL_LIMIT = 10000  # context entries read (an untrusted context may hold millions)
 
 
@@ -233,16 +234,25 @@ def _epoch_per_build(plan: t.DockerfilePlan, given: CacheInput) -> bool:
     return any(d.name == _EPOCH for a in args for d in a.args)
 
 
-def _needed(plan: t.DockerfilePlan) -> set[str]:
-    """The top-level context names a COPY, ADD or bind mount names itself (never to be ignored)."""
-    out: set[str] = set()
+def context_sources(plan: t.DockerfilePlan) -> list[tuple[int, str]]:
+    """(line, path) of each context path a COPY, ADD or bind mount names itself (paths
+    relative to the context, wildcards and variables as written): what must never be
+    ignored. The whole context (`.`, `*`), URLs and sources from stages or images are left out."""
+    out = []
     for stage in plan.stages:
         for cmd in stage.commands:
             if _from_context(cmd):
-                out.update(_rel(s).split("/")[0] for s in cmd.sources if not _whole_context(s))
+                out += [(cmd.start_line, _rel(s)) for s in cmd.sources
+                        if not _whole_context(s) and not _REMOTE.match(s)]
             if isinstance(cmd, t.Run):
-                out.update(_rel(m.source).split("/")[0] for m in cmd.mounts if m.type == "bind" and not m.from_)
+                out += [(cmd.start_line, _rel(m.source)) for m in cmd.mounts
+                        if m.type == "bind" and not m.from_ and not _whole_context(m.source or ".")]
     return out
+
+
+def _needed(plan: t.DockerfilePlan) -> set[str]:
+    """The top-level context names a COPY, ADD or bind mount names itself (never to be ignored)."""
+    return {path.split("/")[0] for _, path in context_sources(plan)}
 
 
 def cache_findings(plan: t.DockerfilePlan, given: CacheInput) -> list[Finding]:

@@ -85,7 +85,10 @@ def _progress(total: int):
 @click.pass_context
 def history_cmd(ctx, repo, last, rev_range, context, build_args, target, cold, json_out, csv_out, report_out,
                 dockerfile, builder):
-    """Build each commit (oldest first) and report cache hits, misses and their causes."""
+    """Build each commit (oldest first) and report cache hits, misses and their causes.
+
+    The steps are ranked by root cause (the first step that missed in a build), each with its
+    Dockerfile line and a fix. Exit status 1 when any build failed (its reason printed whole)."""
     from ..args import parse_build_args
     from ..bench import report
     from ..bench.git import commits
@@ -109,6 +112,8 @@ def history_cmd(ctx, repo, last, rev_range, context, build_args, target, cold, j
                          open_store(ctx) if cold else None)
     _write(records, json_out, csv_out, report_out, f"cairn bench history: {top.name} ({builder})")
     click.echo(report.terminal_summary(records))
+    if any(r.error is not None for r in records):
+        ctx.exit(1)
 
 
 @bench_group.command("compare")
@@ -121,7 +126,8 @@ def compare_cmd(ctx, repo, last, rev_range, context, build_args, target, cold, j
     """Replay the same history with two Dockerfiles (each from an empty store) side by side.
 
     A Dockerfile that exists here is used for every commit; otherwise it is a path inside
-    the repository."""
+    the repository. --report writes one page with A and B side by side. Exit status 1 when
+    any build failed."""
     import json
     from pathlib import Path
 
@@ -156,8 +162,15 @@ def compare_cmd(ctx, repo, last, rev_range, context, build_args, target, cold, j
     if csv_out:
         report.write_csv(a + b, csv_out)
     if report_out:
-        report.write_html(a, report_out, f"cairn bench compare: A = {dockerfile_a}")
-        report.write_html(b, report_out.removesuffix(".html") + "-b.html", f"cairn bench compare: B = {dockerfile_b}")
+        from ..bench import html_report
+
+        html_report.write(report_out, html_report.compare_page(a, b, dockerfile_a, dockerfile_b,
+                                                               f"cairn bench compare: {top.name}"))
+    failed = [(name, line) for name, records in (("A", a), ("B", b)) for line in report.failures(records)]
+    for name, line in failed:
+        click.echo(f"{name} {line}" if line.startswith("FAILED") else line)
+    if failed:
+        ctx.exit(1)
 
 
 def _write(records, json_out, csv_out, report_out, title) -> None:
@@ -168,4 +181,6 @@ def _write(records, json_out, csv_out, report_out, title) -> None:
     if csv_out:
         report.write_csv(records, csv_out)
     if report_out:
-        report.write_html(records, report_out, title)
+        from ..bench import html_report
+
+        html_report.write(report_out, html_report.history_page(records, title))
