@@ -245,3 +245,33 @@ class Chart(HTMLParser):
         """Every bar has a height and, as text, the value it stands for."""
         return bool(self.bars) and all(h >= 2 for _, _, h in self.bars) and \
             [(s, v) for s, v, _ in self.bars] == self.labels
+
+
+NEEDED_CASES = """\
+# Dockerfile line                               | entry suggested  | needed by
+COPY docs/ /usr/share/doc/                      | docs/            | docs
+COPY docs/api.md /usr/share/doc/                | docs/            | docs/api.md
+COPY docs /d                                    | docs/api.md      | docs
+COPY *.md /d/                                   | README.md        | *.md
+COPY *.md /d/                                   | docs/            | -
+COPY doc* /d/                                   | docs/            | doc*
+COPY ./examples/../docs/ /d/                    | docs/            | docs
+COPY $DOCS /d/                                  | tests/           | $DOCS
+COPY . /app                                     | docs/            | -
+COPY * /app/                                    | docs/            | -
+COPY --from=base /app/docs/ /d/                 | docs/            | -
+ADD https://example.com/docs/a.md /d/           | docs/            | -
+RUN --mount=type=bind,source=tests,target=/t ls | tests/           | tests
+RUN --mount=type=bind,target=/ctx ls            | tests/           | -
+RUN --mount=type=bind,from=base,source=tests,target=/t ls | tests/ | -
+"""
+
+
+def test_a_path_the_dockerfile_names_is_never_suggested_for_dockerignore(tmp_path):
+    from builder.bench.dockerfile_facts import read
+
+    for row in NEEDED_CASES.splitlines()[1:]:
+        line, entry, needed = (cell.strip() for cell in row.split(" | "))
+        (tmp_path / "Dockerfile").write_text(f"FROM busybox:local AS base\n{line}\n")
+        found = read(tmp_path / "Dockerfile", tmp_path).needed_by(entry)
+        assert (found[1] if found else "-") == needed, row
