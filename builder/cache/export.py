@@ -12,6 +12,8 @@
   some of our records are missing, merge and write again (bounded).
 - local: an OCI layout directory (blobs hard-linked or copied from the store), merged the
   same way under an flock, index.json replaced atomically.
+- cache-mounts=true: the build's cache mounts go too, each as one more layer
+  (mount_pack.py, mount_records.py), merged by id with those already there.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import shutil
 import time
 from pathlib import Path
 
+from runtime.tree import Tree, remove
+
 from ..atomic_file import write_atomically
 from ..errors import CairnError
 from ..image import oci
@@ -33,6 +37,7 @@ from ..store import cache_table
 from ..store.cache_table import EMPTY
 from ..store.store import Store
 from .manifest import CacheFormatError, CacheRecord, decode, encode, is_cache_manifest, merge
+from .mount_records import decode_mounts, merge_mounts
 from .specs import CacheSpec
 
 MERGE_ATTEMPTS = 6
@@ -79,9 +84,25 @@ def keyonly_inputs(inputs: dict) -> dict:
 
 
 def export(store: Store, spec: CacheSpec, steps: list, image_stages: set[str], registry_options=None,
-           log=lambda line: None, keyonly_hits: dict | None = None) -> int:
+           log=lambda line: None, keyonly_hits: dict | None = None, used_mounts=None, warn=None) -> int:
     """Export; returns how many records were written (ours, before merging). `keyonly_hits`:
-    the records (CacheRecord by key) of the steps that hit a key-only record of a source."""
+    the records (CacheRecord by key) of the steps that hit a key-only record of a source;
+    `used_mounts` (mount_pack.UsedMounts): the cache mounts to export with cache-mounts=true."""
+    if not (spec.cache_mounts and used_mounts is not None and used_mounts.by_id):
+        return _export(store, spec, steps, image_stages, registry_options, log, keyonly_hits, [])
+    from .mount_pack import pack
+
+    scratch = store.new_tmp_dir("cache-mounts-export-")
+    try:
+        mounts = pack(store, used_mounts, spec.mounts_limit, spec.compression, scratch, warn or log)
+        return _export(store, spec, steps, image_stages, registry_options, log, keyonly_hits, mounts)
+    finally:
+        with Tree(scratch.parent) as t:
+            remove(t.fd, scratch.name)
+
+
+def _export(store: Store, spec: CacheSpec, steps: list, image_stages: set[str], registry_options, log,
+            keyonly_hits: dict | None, mounts: list) -> int:
     keyonly_hits = keyonly_hits or {}
     rows = [r for r in local_rows(store, chosen_steps(steps, spec.mode, image_stages)) if r["key"] not in keyonly_hits]
     if spec.mode == "min":
@@ -92,31 +113,38 @@ def export(store: Store, spec: CacheSpec, steps: list, image_stages: set[str], r
               "created": h.created, "position": h.position, "keyonly": True} for h in keyonly_hits.values()]
     diff_ids = sorted({r["diff_id"] for r in rows if r["diff_id"] != EMPTY and not r.get("keyonly")})
     if spec.type == "registry":
-        _to_registry(store, spec, rows, diff_ids, registry_options, log)
+        _to_registry(store, spec, rows, diff_ids, registry_options, log, mounts)
     elif spec.type == "local":
-        _to_local(store, spec, rows, diff_ids, registry_options)
+        _to_local(store, spec, rows, diff_ids, registry_options, mounts)
     return len(rows)
 
 
 # -- registry ----------------------------------------------------------------------------
 
-def _read_registry(client, ref) -> list[CacheRecord]:
+def _read_registry(client, ref) -> tuple[list[CacheRecord], list]:
+    """The records and the cache mounts at the ref (none when it holds no readable cache)."""
     from ..registry.errors import NotFoundError
 
     try:
         fetched = client.get_manifest(ref.path, ref.tag or "latest")
     except NotFoundError:
-        return []
+        return [], []
     try:
         manifest = oci.Manifest.parse(fetched.raw, fetched.media_type)
         if not is_cache_manifest(manifest):
             raise CacheExportError(f"{ref.familiar} holds something other than a cairn cache; not overwriting it")
-        return decode(client.read_blob(ref.path, manifest.config))
+        config = client.read_blob(ref.path, manifest.config)
+        return decode(config), decode_mounts(config)
     except (CacheFormatError, oci.ImageFormatError):
-        return []  # unreadable: replaced by ours (the import side warned about it)
+        return [], []  # unreadable: replaced by ours (the import side warned about it)
 
 
-def _to_registry(store: Store, spec: CacheSpec, rows, diff_ids, registry_options, log) -> None:
+def _exported(log, ref_name: str, ours: list, mounts: list) -> None:
+    log(f"exported {len(ours)} cache records" + (f" and {len(mounts)} cache mounts" if mounts else "")
+        + f" to {ref_name}")
+
+
+def _to_registry(store: Store, spec: CacheSpec, rows, diff_ids, registry_options, log, mounts) -> None:
     from ..registry.client import RegistryClient
     from ..registry.push import BlobSender
     from ..store.blob_locations import record_locations
@@ -129,16 +157,21 @@ def _to_registry(store: Store, spec: CacheSpec, rows, diff_ids, registry_options
         sent = sender.send_all([], layers)
         blobs = {d: desc for d, desc in zip(diff_ids, sent)}
         ours = records_with_layers(rows, blobs)
+        for packed in mounts:
+            client.upload_blob(ref.path, packed.record.layer.digest, packed.record.layer.size,
+                               lambda path=packed.path: open(path, "rb"))
+        our_mounts = [p.record for p in mounts]
         for attempt in range(MERGE_ATTEMPTS):
-            existing = _read_registry(client, ref)
-            config, manifest = encode(merge(existing, ours), spec.oci_mediatypes)
+            existing, existing_mounts = _read_registry(client, ref)
+            config, manifest = encode(merge(existing, ours), spec.oci_mediatypes,
+                                      merge_mounts(existing_mounts, our_mounts))
             client.upload_blob(ref.path, manifest.config.digest, len(config), lambda: io.BytesIO(config))
             client.put_manifest(ref.path, ref.tag or "latest", manifest.raw, manifest.media_type)
             time.sleep(random.uniform(0.05, 0.25))  # let a concurrent export land, then check ours survived
-            present = {r.key for r in _read_registry(client, ref)}
+            present = {r.key for r in _read_registry(client, ref)[0]}
             if all(r.key in present for r in ours):
                 record_locations(store, ref.repository, [d.digest for d in sent])
-                log(f"exported {len(ours)} cache records to {ref.familiar}")
+                _exported(log, ref.familiar, ours, mounts)
                 return
         raise CacheExportError(f"{ref.familiar}: concurrent exports kept replacing ours ({MERGE_ATTEMPTS} tries)")
 
@@ -181,8 +214,8 @@ def _write_bytes(layout: Path, data: bytes) -> Digest:
     return digest
 
 
-def _to_local(store: Store, spec: CacheSpec, rows, diff_ids, registry_options) -> None:
-    from .remote import _load_local
+def _to_local(store: Store, spec: CacheSpec, rows, diff_ids, registry_options, mounts) -> None:
+    from .remote import load_local_config
 
     layout = Path(spec.path)
     (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
@@ -192,15 +225,19 @@ def _to_local(store: Store, spec: CacheSpec, rows, diff_ids, registry_options) -
         desc = _blob_for_export(store, Digest.parse(d), sizes[d], spec.compression, registry_options)
         _place(store.blobs.path(desc.digest), layout / "blobs" / "sha256" / desc.digest.hex)
         blobs[d] = desc
+    for packed in mounts:
+        _place(packed.path, layout / "blobs" / "sha256" / packed.record.layer.digest.hex)
     ours = records_with_layers(rows, blobs)
     lock_fd = os.open(layout / ".cairn-cache.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         try:
-            existing = _load_local(layout, spec.tag)
+            existing_config = load_local_config(layout, spec.tag)
+            existing, existing_mounts = decode(existing_config), decode_mounts(existing_config)
         except (CairnError, CacheFormatError, OSError):
-            existing = []
-        config, manifest = encode(merge(existing, ours), spec.oci_mediatypes)
+            existing, existing_mounts = [], []
+        config, manifest = encode(merge(existing, ours), spec.oci_mediatypes,
+                                  merge_mounts(existing_mounts, [p.record for p in mounts]))
         _write_bytes(layout, config)
         _write_bytes(layout, manifest.raw)
         (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')

@@ -78,15 +78,19 @@ class CacheRecord:
             raise CacheFormatError(f"bad cache record: {err}") from None
 
 
-def encode(records: list[CacheRecord], oci_mediatypes: bool = True) -> tuple[bytes, oci.Manifest]:
-    """(config bytes, manifest) for a set of records; layers are the records' unique blobs.
+def encode(records: list[CacheRecord], oci_mediatypes: bool = True, mounts=()) -> tuple[bytes, oci.Manifest]:
+    """(config bytes, manifest) for a set of records; layers are the records' unique blobs,
+    and those of `mounts` (mount_records.MountRecord: cache mounts, listed under `cache_mounts`).
     Without OCI media types: a Docker schema 2 manifest (no artifactType), whose gzip and
     uncompressed layers carry Docker's types (zstd has none there, so keeps the OCI one)."""
     records = sorted(records, key=lambda r: (-r.created, r.key))[:MAX_RECORDS]
-    config = oci.canonical_json({"mediaType": CONFIG_TYPE, "version": FORMAT_VERSION,
-                                 "records": [r.to_json() for r in sorted(records, key=lambda r: r.key)]})
+    doc = {"mediaType": CONFIG_TYPE, "version": FORMAT_VERSION,
+           "records": [r.to_json() for r in sorted(records, key=lambda r: r.key)]}
+    if mounts:
+        doc["cache_mounts"] = [m.to_json() for m in sorted(mounts, key=lambda m: m.id)]
+    config = oci.canonical_json(doc)
     layers: dict[Digest, oci.Descriptor] = {}
-    for r in records:
+    for r in [*records, *mounts]:
         if r.layer is not None:
             media_type = r.layer.media_type if oci_mediatypes else _DOCKER_LAYERS.get(r.layer.media_type,
                                                                                        r.layer.media_type)

@@ -27,6 +27,7 @@ from ..store.layer_check import LayerMismatch
 from ..store.store import Store
 from . import records as local_records
 from .manifest import CacheFormatError, CacheRecord, decode, decode_inline, is_cache_manifest
+from .mount_records import decode_mounts
 from .specs import CacheSpec
 
 
@@ -38,10 +39,11 @@ class RemoteHit:
 
 
 class _Source:
-    def __init__(self, spec: CacheSpec, records: list[CacheRecord]):
+    def __init__(self, spec: CacheSpec, records: list[CacheRecord], mounts: list):
         self.spec = spec
         self.name = spec.describe()
         self.by_key = {r.key: r for r in records}
+        self.mounts = {m.id: m for m in mounts} if spec.cache_mounts else {}  # mount_records.MountRecord
         self.checked: dict[Digest, bool] = {}
 
 
@@ -53,11 +55,11 @@ class RemoteCaches:
         self.sources: list[_Source] = []
         for spec in specs:
             try:
-                records = self._load(spec)
+                records, mounts = self._load(spec)
             except (CairnError, CacheFormatError, OSError) as err:
                 warn(f"cache source {spec.describe()} is not usable, building without it: {err}")
                 continue
-            self.sources.append(_Source(spec, records))
+            self.sources.append(_Source(spec, records, mounts))
 
     def __bool__(self) -> bool:
         return bool(self.sources)
@@ -72,9 +74,11 @@ class RemoteCaches:
         with shared(domain, self.registry_options) as client:
             return client
 
-    def _load(self, spec: CacheSpec) -> list[CacheRecord]:
+    def _load(self, spec: CacheSpec) -> tuple[list[CacheRecord], list]:
+        """The source's records and its cache mounts (mount_records.MountRecord)."""
         if spec.type == "local":
-            return _load_local(Path(spec.path), spec.tag)
+            config = load_local_config(Path(spec.path), spec.tag)
+            return decode(config), decode_mounts(config)
         from ..registry.errors import NotFoundError
 
         ref = spec.ref
@@ -89,12 +93,12 @@ class RemoteCaches:
             raise CacheFormatError(f"{fetched.media_type or 'an unknown type'} is not a cache manifest")
         config = client.read_blob(ref.path, manifest.config)
         if is_cache_manifest(manifest):
-            return decode(config)
+            return decode(config), decode_mounts(config)
         if manifest.config.media_type in oci.CONFIG_TYPES:  # an image with an inline cache
             records = decode_inline(manifest, oci.ImageConfig.parse(config))
             if not records:
                 raise CacheFormatError("an image without an inline cache (build it with --cache-to type=inline)")
-            return records
+            return records, []
         raise CacheFormatError(f"config type {manifest.config.media_type} is neither a cache nor an image")
 
     # -- lookups ------------------------------------------------------------------------
@@ -176,7 +180,8 @@ def _blob_path(layout: Path, digest: Digest) -> Path:
     return layout / "blobs" / digest.algorithm / digest.hex
 
 
-def _load_local(layout: Path, tag: str) -> list[CacheRecord]:
+def load_local_config(layout: Path, tag: str) -> bytes:
+    """The config of the cache named `tag` in an OCI layout directory, checked against its digest."""
     index_path = layout / "index.json"
     if not index_path.is_file():
         raise CairnError(f"{layout} holds no cache yet (no index.json)")
@@ -196,7 +201,7 @@ def _load_local(layout: Path, tag: str) -> list[CacheRecord]:
                 raise CacheFormatError(f"the cache config {manifest.config.digest} does not match its digest")
             if not is_cache_manifest(manifest):
                 raise CacheFormatError(f"{tag} in {layout} is not a cairn cache")
-            return decode(config)
+            return config
     raise CairnError(f"{layout} has no cache named {tag!r}")
 
 

@@ -7,7 +7,12 @@ one OCI image manifest whose config is the cache (what `image-manifest=true` ask
 BuildKit's default since v0.21): the index form BuildKit wrote before that holds blobs that
 are not manifests, which only BuildKit reads and some registries refuse. So
 `oci-mediatypes=false` writes that manifest with Docker's media types, and
-`image-manifest=false` is accepted and changes nothing."""
+`image-manifest=false` is accepted and changes nothing.
+
+`cache-mounts=true` (registry and local) also exports the build's RUN --mount=type=cache
+directories as layers of the cache (cache/mount_pack.py); `--cache-from` restores them on a
+runner that lacks them unless it says `cache-mounts=false`. `cache-mounts-limit=SIZE`
+(default 1g) bounds each mount's tar: a larger one is not exported, and not restored."""
 
 from __future__ import annotations
 
@@ -15,8 +20,10 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 from ..image.reference import Reference, ReferenceError, parse_reference
+from ..units import ram_in_bytes
 
 _TYPES = ("registry", "local", "inline")
+MOUNTS_LIMIT = 1 << 30  # bytes of tar per cache mount, exported or restored (cache-mounts-limit)
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,8 @@ class CacheSpec:
     tag: str = "latest"             # local: the name of the cache in the layout's index
     ignore_error: bool = True       # export: a failure is a warning (false: the build fails)
     oci_mediatypes: bool = True     # export: OCI media types (false: Docker's schema 2 ones)
+    cache_mounts: bool = False      # export: the cache mounts too (import: restore them; default true)
+    mounts_limit: int = MOUNTS_LIMIT
 
     def describe(self) -> str:
         if self.type == "registry":
@@ -88,6 +97,16 @@ def parse_spec(text: str, export: bool) -> CacheSpec:
         raise UsageError(f"invalid {flag} {text!r}: image-manifest=true needs oci-mediatypes=true")
     _boolean(fields.pop("image-manifest", "true"), "image-manifest", flag, text)
     spec["oci_mediatypes"] = oci_types
+    spec["cache_mounts"] = _boolean(fields.pop("cache-mounts", "false" if export else "true"), "cache-mounts",
+                                    flag, text)
+    if spec["cache_mounts"] and kind == "inline":
+        raise UsageError(f"invalid {flag} {text!r}: an inline cache rides in the image's config and cannot carry "
+                         "cache mounts (use type=registry or type=local)")
+    if "cache-mounts-limit" in fields:
+        try:
+            spec["mounts_limit"] = ram_in_bytes(fields.pop("cache-mounts-limit"))
+        except ValueError:
+            raise UsageError(f"invalid {flag} {text!r}: cache-mounts-limit must be a size like 500m or 2g") from None
     if fields:
         raise UsageError(f"invalid {flag} {text!r}: unknown field {sorted(fields)[0]!r}")
     return CacheSpec(**spec)

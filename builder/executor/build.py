@@ -42,7 +42,7 @@ from .options import BuildError, BuildOptions
 from .orphans import Once, reap_orphan_cgroups
 from .progress import Progress
 from .result import BuildResult, StepRecord
-from .run_mounts import FreshCaches, expand_mounts
+from .run_mounts import FreshCaches, UsedMounts, expand_mounts
 from .runcmd import RunFailed, run_command
 from .sandbox import DEFAULT_HOSTNAME, HOSTNAME_ARG, Sandbox, check_hostname
 from .stage_platforms import refuse_foreign_runs, stage_platforms
@@ -84,6 +84,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     states: dict[int, StageState] = {}
     steps: list[StepRecord] = []
     fresh_caches = FreshCaches()
+    used_mounts = UsedMounts()  # (what --cache-to ...,cache-mounts=true exports)
     counter = itertools.count(1)
     sandbox = Sandbox(options.network, check_hostname(build_args[HOSTNAME_ARG]) if HOSTNAME_ARG in build_args
                       else DEFAULT_HOSTNAME, options.add_hosts, options.allow)
@@ -110,6 +111,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         state.epoch = epoch
         state.run_resources = options.run_resources
         state.stat_cache = stat_cache
+        state.mount_restore = mount_restore
         filtered = [f for f in options.no_cache_filter if f.lower() in (label, str(ps.index))]
         use_cache = not options.no_cache and not filtered
         # the step of this build whose miss changed the filesystem first (a stage built FROM
@@ -143,6 +145,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                     sandbox.network_mode(state.scope.expand(cmd.network))
                     sandbox.insecure(state.scope.expand(cmd.security))
                     cmd = replace(cmd, mounts=expand_mounts(cmd.mounts, state.scope.expand))
+                    used_mounts.note(cmd.mounts)
                 keyed = cache_key(store, state, cmd, ctx, states, bp, stat_cache, remote, memo, position)
                 if keyed is not None:
                     key = keyed[0]
@@ -226,11 +229,13 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
 
     first_misses: dict[int, str | None] = {}
     planned = {ps.index: ps for ps in bp.stages}
-    remote = None
+    remote = mount_restore = None
     if options.cache_from:  # (the cache import and export machinery loads only when asked for)
+        from ..cache.mount_restore import MountRestore
         from ..cache.remote import RemoteCaches
 
         remote = RemoteCaches(store, list(options.cache_from), options.registry, progress.warn)
+        mount_restore = MountRestore(store, remote, progress.info, progress.warn)
     stat_cache = StatCache(store)
     memo = StepMemo(store)
     touched: list[str] = []  # the keys of the hits, marked used in one transaction at the end
@@ -272,7 +277,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     for unused in [a for a in unused_build_args(g) if a not in (epoch_arg.NAME, HOSTNAME_ARG)]:
         progress.warn(f"build arg {unused} was not consumed by any ARG")
     image = images.add_image(store, manifest, config, tags)
-    export_caches(store, options, steps, image_stages, progress, keyonly_hits)
+    export_caches(store, options, steps, image_stages, progress, keyonly_hits, used_mounts)
     result = BuildResult(image, tuple(steps), checks)
     from ..cache.history import record as record_history
 

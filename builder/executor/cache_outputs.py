@@ -33,15 +33,17 @@ def inline_cache(store: Store, steps: list[StepRecord], image_stages: set[str], 
 
 
 def export_caches(store: Store, options, steps: list[StepRecord], image_stages: set[str], progress,
-                  keyonly_hits: dict) -> None:
-    """Every --cache-to but inline (written into the image's config before it is stored)."""
+                  keyonly_hits: dict, used_mounts=None) -> None:
+    """Every --cache-to but inline (written into the image's config before it is stored);
+    `used_mounts` (run_mounts.UsedMounts): the cache mounts that cache-mounts=true exports."""
     for spec in options.cache_to:
         if spec.type == "inline":
             continue
         from ..cache.export import export as export_cache
 
         try:
-            export_cache(store, spec, steps, image_stages, options.registry, progress.info, keyonly_hits)
+            export_cache(store, spec, steps, image_stages, options.registry, progress.info, keyonly_hits,
+                         used_mounts, progress.warn)
         except CairnError as err:
             if not spec.ignore_error:
                 raise CairnError(f"cache export to {spec.describe()} failed: {err}") from None

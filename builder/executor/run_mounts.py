@@ -16,7 +16,6 @@ its context or a stage says can reach a host path or the store's own files.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import threading
@@ -30,6 +29,7 @@ from runtime.tree import Tree
 from ..context.merged_view import MergedView
 from ..errors import CairnError
 from ..instructions.mounts import parse_mount
+from ..store.cache_mounts import dir_name as cache_dir_name
 from ..store.cache_mounts import record_use
 
 if TYPE_CHECKING:
@@ -53,9 +53,17 @@ def _mount(*args) -> Mount:
     return Mount(*args)
 
 
-def cache_dir_name(mount_id: str) -> str:
-    """The directory of a cache mount: a hash of its id, so an id is never a path."""
-    return hashlib.sha256(mount_id.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+class UsedMounts:
+    """The cache mounts (id -> sharing) of the RUN steps a build keyed, hit or not (what
+    `--cache-to ...,cache-mounts=true` exports: cache/mount_pack.py)."""
+
+    def __init__(self):
+        self.by_id: dict[str, str] = {}
+
+    def note(self, mounts) -> None:
+        for m in mounts:
+            if m.type == "cache":
+                self.by_id.setdefault(m.id or m.target, m.sharing or "shared")
 
 
 class FreshCaches:
@@ -74,11 +82,13 @@ class FreshCaches:
             return True
 
 
-def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers, fresh=None, ssh=()) -> RunMounts:
+def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers, fresh=None, ssh=(),
+                   restore=None) -> RunMounts:
     """The runtime mounts for a RUN step's --mount flags. `from_layers(name)` gives the layer
     directories (top first) of a stage or image, or the BuildContext of a directory context;
     `context` is the BuildContext; `fresh` (a FreshCaches) when the step skips the cache;
-    `ssh` the build's SshSources."""
+    `ssh` the build's SshSources; `restore` (cache/mount_restore.MountRestore) brings cache
+    mounts from --cache-from into a runner that lacks them."""
     out = RunMounts()
     ssh_mounts = 0
     try:
@@ -87,7 +97,7 @@ def resolve_mounts(mounts, context, store, secrets: dict[str, str], from_layers,
                 _ssh(m, ssh, ssh_mounts, store, out)
                 ssh_mounts += 1
                 continue
-            _resolve_one(m, context, store, secrets, from_layers, out, fresh)
+            _resolve_one(m, context, store, secrets, from_layers, out, fresh, restore)
     except BaseException:
         remove_scratch(out)
         raise
@@ -106,14 +116,14 @@ def remove_scratch(out: RunMounts) -> None:
         out.scratch.clear()
 
 
-def _resolve_one(m, context, store, secrets, from_layers, out: RunMounts, fresh=None) -> None:
+def _resolve_one(m, context, store, secrets, from_layers, out: RunMounts, fresh=None, restore=None) -> None:
     if m.type == "secret":
         _secret(m, secrets, store, out)
     elif m.type == "tmpfs":
         opts = ("nosuid", "nodev") + ((f"size={m.size}",) if m.size else ())
         out.mounts.append(_mount(m.target, "tmpfs", "tmpfs", opts))
     elif m.type == "cache":
-        out.mounts.append(_cache_mount(m, store, fresh))
+        out.mounts.append(_cache_mount(m, store, fresh, restore))
     elif m.type == "bind" and m.from_:
         source = from_layers(m.from_)
         if isinstance(source, list):
@@ -177,11 +187,13 @@ def _ssh(m, sources, index: int, store, out: RunMounts) -> None:
     out.env.setdefault("SSH_AUTH_SOCK", target)
 
 
-def _cache_mount(m, store, fresh=None) -> Mount:
+def _cache_mount(m, store, fresh=None, restore=None) -> Mount:
     base = str(store.layout.cache_mounts)
     os.makedirs(base, mode=0o700, exist_ok=True)
     name = cache_dir_name(m.id or m.target)
     path = os.path.join(base, name)
+    if restore is not None and fresh is None:  # (a step that skips the cache starts it empty)
+        restore.before_mount(m.id or m.target, base, name)
     try:
         os.mkdir(path, 0o755)
         made = True

@@ -54,7 +54,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         os.chmod(files_dir / "script", 0o755)
         files.append((script.path, str(files_dir / "script")))
     try:
-        run_mounts = resolve_mounts(cmd.mounts, context, store, secrets or {}, from_roots, fresh_caches, ssh)
+        run_mounts = resolve_mounts(cmd.mounts, context, store, secrets or {}, from_roots, fresh_caches, ssh,
+                                    state.mount_restore)
     except BaseException:
         for d in (upper, work, root, files_dir):
             remove_tree(d)

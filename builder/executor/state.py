@@ -29,6 +29,7 @@ class StageState:
     bases: object = None  # BaseImages: what COPY --from / RUN --mount from an image resolve through
     epoch: int | None = None  # SOURCE_DATE_EPOCH: the time of new history entries and the layers' mtime limit
     run_resources: object = None  # RunResources of the build's flags (--ulimit, --shm-size...), for RUN
+    mount_restore: object = None  # cache/mount_restore.MountRestore: cache mounts from --cache-from
     contexts: object = None  # NamedContexts: what --build-context NAME stands for
     sandbox: object = None  # executor.sandbox.Sandbox: the build's settings of every RUN step
     git_commits: dict = field(default_factory=dict)  # GitRef -> the commit an ADD's key resolved it to

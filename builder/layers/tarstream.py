@@ -168,3 +168,32 @@ def write_tar(root: str, out, options: TarOptions | None = None) -> None:
 
     walk(root, "")
     emitter.end()
+
+
+def write_tar_at(dir_fd: int, out, options: TarOptions | None = None) -> None:
+    """Write the tree of the directory `dir_fd` to `out`, as write_tar does for a snapshot,
+    for a tree that a container may be changing (a cache mount): every directory is opened
+    from its parent's fd without following a link, and an entry is read through its
+    parent's fd by its last name, never followed; devices, FIFOs and sockets are left out."""
+    emitter = _TarEmitter(out, options or TarOptions())
+
+    def walk(fd: int, prefix: str) -> None:
+        for name in sorted(os.listdir(fd), key=os.fsencode):
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                continue
+            if stat.S_ISLNK(st.st_mode):  # (entry() reads the target by path: the link's own name here)
+                link = os.readlink(name, dir_fd=fd)
+                emitter.put(tarheader.header(prefix + name, typeflag=b"2", linkname=link, mode=0o777,
+                                             uid=st.st_uid, gid=st.st_gid, mtime=emitter.options.mtime(st.st_mtime)))
+                continue
+            emitter.entry(f"/proc/self/fd/{fd}/{name}", prefix + name, st)
+            if stat.S_ISDIR(st.st_mode):
+                child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                try:
+                    walk(child, prefix + name + "/")
+                finally:
+                    os.close(child)
+
+    walk(dir_fd, "")
+    emitter.end()

@@ -6,6 +6,7 @@ empty id. A container writes into the directory, never into the sidecar (which i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 
@@ -23,6 +24,11 @@ class CacheMount(Record):
     id: str  # the mount's id (or target) as the Dockerfile wrote it; "" when unknown
     size: int
     last_used: float
+
+
+def dir_name(mount_id: str) -> str:
+    """The directory of a cache mount: a hash of its id, so an id is never a path."""
+    return hashlib.sha256(mount_id.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def record_use(base: str, name: str, mount_id: str) -> None:
@@ -60,6 +66,17 @@ def _read_id(base: str, name: str) -> tuple[str, float | None]:
         return os.read(fd, _ID_LIMIT).decode("utf-8", "replace"), os.fstat(fd).st_mtime
     finally:
         os.close(fd)
+
+
+def last_used(base: str, name: str) -> float:
+    """When a step last mounted cache `name` (the directory's mtime without a sidecar)."""
+    used = _read_id(base, name)[1]
+    if used is None:
+        try:
+            used = os.lstat(os.path.join(base, name)).st_mtime
+        except OSError:
+            used = 0.0
+    return used
 
 
 def list_mounts(base: str) -> list[CacheMount]:
