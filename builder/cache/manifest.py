@@ -12,6 +12,9 @@ from, exported by mode=min as BuildKit exports its dependencies' keys: it tells 
 layers that stage would have, so that the image's `COPY --from` steps are found (and hit)
 without running the stage; the stage's bytes are not in the cache.
 
+With `cache-mounts=true` the config also lists the build's cache mounts, whose blobs are
+more layers of the manifest (mount_records.py).
+
 The same records may instead ride in an image's config (`type=inline`), under
 `io.cairn.cache.v1`, with each record's layer given by its position in the image.
 """

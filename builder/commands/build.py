@@ -46,7 +46,8 @@ from .refused_flags import refused_build_options
 @click.option("--cache-to", "cache_to", multiple=True,
               metavar="type=registry,ref=REF[,mode=min|max][,compression=zstd|gzip] | type=local,dest=DIR | type=inline",
               help="Export this build's cache records (repeatable); a failed export is a warning unless "
-                   "ignore-error=false.")
+                   "ignore-error=false. cache-mounts=true (registry, local) adds the RUN --mount=type=cache "
+                   "directories, each up to cache-mounts-limit=SIZE (default 1g).")
 @click.option("--platform", default="", metavar="OS/ARCH[/VARIANT]", envvar="DOCKER_DEFAULT_PLATFORM",
               help="The target platform (TARGETPLATFORM; default $DOCKER_DEFAULT_PLATFORM or the host's); "
                    "RUN steps need the host's own (no emulation).")
