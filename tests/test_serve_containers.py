@@ -44,8 +44,8 @@ def _free_port() -> int:
 
 
 def test_docker_run_attached_output_exit_code_stdin_and_tty(docker):
-    code, out, err = docker("run", "--rm", "busybox:local", "sh", "-c", "echo hi; echo oops >&2")
-    assert code == 0 and sorted(out.split() + err.split()) == ["hi", "oops"], err
+    code, out, err = docker("run", "--rm", "busybox:local", "sh", "-c", "echo hi; echo oops >&2; echo bye")
+    assert (code, out, err) == (0, "hi\nbye\n", "oops\n")
     code, out, err = docker("run", "--rm", "busybox:local", "sh", "-c", "exit 3")
     assert code == 3 and out == "", err
     code, out, err = docker("run", "--rm", "-i", "busybox:local", "sh", "-c", "tr a-z A-Z; echo end",
@@ -55,6 +55,26 @@ def test_docker_run_attached_output_exit_code_stdin_and_tty(docker):
                             "tty; echo $WHO $(pwd)")
     assert code == 0 and out.replace("\r", "").split("\n")[:2] == ["/dev/pts/0", "me /tmp"], (out, err)
     assert docker("ps", "-aq")[1] == ""  # --rm: all gone
+
+
+def test_docker_run_flags_reach_the_container(docker, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "f").write_text("from the host\n")
+    script = ("cat /data/f; touch /data/g 2>/dev/null || echo ro-bind; touch /x 2>/dev/null || echo ro-root; "
+              "touch /scratch/y && echo tmpfs; id -u; hostname; echo $$; grep CapEff /proc/self/status; "
+              "ls /sys/class/net")
+    code, out, err = docker("run", "--rm", "-v", f"{tmp_path / 'data'}:/data:ro", "--read-only", "--tmpfs", "/scratch",
+                            "-u", "1000", "-h", "box", "--init", "--network", "none", "--cap-drop", "ALL",
+                            "--cap-add", "CHOWN", "--entrypoint", "sh", "busybox:local", "-c", script)
+    assert code == 0, err
+    assert out.split("\n")[:9] == ["from the host", "ro-bind", "ro-root", "tmpfs", "1000", "box", "2",
+                                    "CapEff:\t0000000000000000", "lo"], out
+    assert docker("create", "--name", "limits", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "50",
+                  "--label", "a=b", "busybox:local", "true")[0] == 0
+    code, out, err = docker("inspect", "-f", "{{.State.Status}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} "
+                            "{{.HostConfig.PidsLimit}} {{.Config.Labels.a}}", "limits")
+    assert (code, out.split()) == (0, ["created", str(64 << 20), "500000000", "50", "b"]), err
+    assert docker("rm", "limits")[0] == 0
 
 
 def test_docker_run_detached_port_exec_top_stop_restart_kill_wait_rm(docker):
@@ -89,17 +109,29 @@ def test_docker_run_detached_port_exec_top_stop_restart_kill_wait_rm(docker):
 
 def test_docker_logs_follow_ends_with_the_container_and_prune(docker):
     code, out, err = docker("run", "-d", "--name", "counter", "busybox:local", "sh", "-c",
-                            "for i in 1 2 3; do echo line$i; sleep 0.2; done")
+                            "for i in 1 2 3; do echo line$i; sleep 0.2; done; echo warn >&2")
     assert code == 0, err
     code, out, err = docker("logs", "-f", "counter")  # (returns only once the container exits)
-    assert code == 0 and out.split() == ["line1", "line2", "line3"], err
-    code, out, err = docker("logs", "--timestamps", "--tail", "1", "counter")
-    assert code == 0 and out.split()[1:] == ["line3"] and out.startswith("20"), err
+    assert (code, out.split(), err) == (0, ["line1", "line2", "line3"], "warn\n")
+    code, out, err = docker("logs", "--timestamps", "--tail", "2", "counter")
+    assert code == 0 and out.split()[1:] == ["line3"] and out.startswith("20") and err.split()[1:] == ["warn"]
     assert docker("create", "--name", "never", "busybox:local", "true")[0] == 0
     assert sorted(docker("ps", "-a", "--filter", "status=created", "--format", "{{.Names}}")[1].split()) == ["never"]
     code, out, err = docker("container", "prune", "-f")
     assert code == 0 and "Deleted Containers:" in out, err
     assert docker("ps", "-aq")[1] == ""
+
+
+def test_log_streams_split_what_the_copier_marked(tmp_path):
+    from builder.serve.log_streams import Streams
+
+    (tmp_path / "log.stderr").write_text("5 8\n12 14\n")
+    streams = Streams(tmp_path)
+    assert streams.pieces(0, b"out1 ERRout2ERout3") == [(1, b"out1 "), (2, b"ERR"), (1, b"out2"), (2, b"ER"),
+                                                       (1, b"out3")]
+    assert streams.pieces(7, b"Rou") == [(2, b"R"), (1, b"ou")]
+    (tmp_path / "log.stderr").write_text("5 8\n12 14\n20 ")  # a record being written: not yet counted
+    assert streams.pieces(18, b"abcd") == [(1, b"abcd")]
 
 
 def _create(sock, body: dict, name: str = "") -> tuple[int, dict]:

@@ -4,7 +4,7 @@ After `101 UPGRADED` the connection carries the container's output as it is writ
 log (docker's multiplexed frames without a TTY, the raw bytes with one) until the container
 exits, and the client's bytes go to the container's stdin fifo (OpenStdin) until the client
 closes its side. The docker CLI attaches before it starts the container: the stream then
-begins with the start. stdout and stderr share the log, so both come as stdout frames."""
+begins with the start. Which bytes were stderr, log_streams.py tells."""
 
 from __future__ import annotations
 
@@ -41,10 +41,21 @@ def _pump_stdin(rfile, fd: int) -> None:
         os.close(fd)
 
 
-def follow(c, offset: int, base_finished, out, tty: bool) -> None:
-    """Copy the log from offset to out(bytes) until the container's next exit (or its
-    monitor's end, or its removal)."""
+def follow(c, offset: int, base_finished, out, tty: bool, wanted=(1, 2)) -> None:
+    """Send the log from offset, as out(bytes), until the container's next exit (or its
+    monitor's end, or its removal): raw with a TTY, else docker's frames of the wanted streams."""
     from ..containers.dirs import process_alive
+    from .log_streams import Streams
+
+    streams = Streams(c.path)
+
+    def send(at: int, data: bytes) -> None:
+        if tty:
+            out(data)
+            return
+        for stream, piece in streams.pieces(at, data):
+            if stream in wanted:
+                out(frame(piece, stream))
 
     try:
         f = open(c.path / "log", "rb")  # noqa: SIM115 - closed by the with below
@@ -55,14 +66,16 @@ def follow(c, offset: int, base_finished, out, tty: bool) -> None:
         while True:
             data = f.read(CHUNK)
             if data:
-                out(data if tty else frame(data))
+                send(offset, data)
+                offset += len(data)
                 continue
             st = c.state()
             done = (not st or (st.get("status") == "exited" and st.get("finished") != base_finished)
                     or not process_alive(st.get("owner")))
             if done:
                 while data := f.read(CHUNK):
-                    out(data if tty else frame(data))
+                    send(offset, data)
+                    offset += len(data)
                 return
             time.sleep(0.02)
 
@@ -77,7 +90,7 @@ def attach(ctx, request, key: str) -> Response:
         raise bad_request(f"container {c.id[:12]} ran in the foreground of `cairn run`: there is nothing to attach to")
     tty = bool(serve_info(st).get("tty"))
     want_stdin = request.flag("stdin") and (c.path / "stdin").exists()
-    want_out = request.flag("stdout") or request.flag("stderr")
+    wanted = tuple(n for flag, n in (("stdout", 1), ("stderr", 2)) if request.flag(flag))
     offset = 0 if request.flag("logs") else os.path.getsize(c.path / "log")
     base = st.get("finished")
     stdin_fd = os.open(c.path / "stdin", os.O_RDWR) if want_stdin else None  # (never blocks, unlike O_WRONLY)
@@ -87,11 +100,11 @@ def attach(ctx, request, key: str) -> Response:
             threading.Thread(target=_pump_stdin, args=(rfile, stdin_fd), daemon=True).start()
 
         def out(data: bytes) -> None:
-            if want_out:
+            if wanted:
                 wfile.write(data)
                 wfile.flush()
         if request.flag("stream"):
-            follow(c, offset, base, out, tty)
+            follow(c, offset, base, out, tty, wanted)
         try:
             import socket
 

@@ -24,7 +24,7 @@ def find(store, key: str):
 
 
 def logs(ctx, request, key: str) -> Response:
-    """The log (stdout and stderr together: both go out as stdout frames; raw with a TTY),
+    """The log (docker's frames of the streams asked for, as log_streams.py tells them; raw with a TTY),
     its last `tail` lines, lines written `since` a time, with `timestamps`, `follow`ed
     until the container exits."""
     from ..containers.lifecycle import log_file
@@ -42,10 +42,12 @@ def logs(ctx, request, key: str) -> Response:
     with ctx.store() as store:
         c, f = log_file(store, find(store, key).id)
     tty = bool(serve_info(c.state()).get("tty"))
-    chunks = log_chunks(c, f, -1 if tail == "all" else int(tail), since_ts or None, request.flag("timestamps"),
+    wanted = {n for flag, n in (("stdout", 1), ("stderr", 2)) if request.flag(flag)}
+    pieces = log_chunks(c, f, -1 if tail == "all" else int(tail), since_ts or None, request.flag("timestamps"),
                         request.flag("follow"), getattr(request, "connection", None))
     media = "application/vnd.docker.raw-stream" if tty else "application/vnd.docker.multiplexed-stream"
-    return Response(200, (chunk if tty or not chunk else frame(chunk) for chunk in chunks), media)
+    return Response(200, ((data if tty else frame(data, stream)) for stream, data in pieces
+                          if data and stream in wanted), media)
 
 
 def inspect(ctx, _request, key: str) -> Response:

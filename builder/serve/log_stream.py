@@ -1,7 +1,7 @@
-"""GET /containers/{id}/logs's bytes: the log from its last `tail` lines (or all), only the
-lines written since a time, each with its time (`timestamps`), and, with `follow`, what the
-container writes until it exits. A generator of chunks; an empty chunk is a tick while it
-waits; following stops when the client has gone."""
+"""GET /containers/{id}/logs's bytes as (stream, bytes) pieces: the log from its last `tail`
+lines (or all), only the lines written since a time, each with its time (`timestamps`), and,
+with `follow`, what the container writes until it exits (or the client has gone). A line
+written with timestamps goes on the stream of its first byte."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from collections import deque
 
 from .jsonstream import client_gone
+from .log_streams import Streams
 
 CHUNK = 65536
 POLL = 0.1
@@ -21,26 +22,26 @@ def log_chunks(c, f, tail: int, since: float | None, timestamps: bool, follow: b
     def running() -> bool:
         return still_running(c) and not (conn is not None and client_gone(conn))
 
+    streams = Streams(c.path)
     with f:
         if timestamps or since is not None:
-            yield from _timed(c, f, tail, since, timestamps, follow, running)
+            yield from _timed(c, f, tail, since, timestamps, follow, running, streams)
             return
-        f.seek(tail_offset(f, tail) if tail >= 0 else 0)
+        offset = f.seek(tail_offset(f, tail) if tail >= 0 else 0)
         while True:
             data = f.read(CHUNK)
-            if data:
-                yield data
-            elif not follow:
-                return
-            elif not running():
-                while data := f.read(CHUNK):
-                    yield data
-                return
-            else:
+            if not data and follow and running():
                 time.sleep(POLL)
+                continue
+            if not data:
+                data = f.read()  # (what came since the last look, once the container has ended)
+                yield from streams.pieces(offset, data)
+                return
+            yield from streams.pieces(offset, data)
+            offset += len(data)
 
 
-def _timed(c, f, tail: int, since: float | None, timestamps: bool, follow: bool, running):
+def _timed(c, f, tail: int, since: float | None, timestamps: bool, follow: bool, running, streams):
     from ..containers.logtimes import LineTimes, stamp
 
     times = LineTimes(c.path / "log", 0, running)
@@ -49,15 +50,21 @@ def _timed(c, f, tail: int, since: float | None, timestamps: bool, follow: bool,
     kept: deque = deque(maxlen=tail if tail >= 0 else None)
     offset, pending, past_end = 0, b"", False
 
+    def line_at(at: int, line: bytes):
+        when = times.at(at)
+        if since is None or when >= since * 1e9:
+            return streams.pieces(at, line[:1])[0][0], (stamp(when) if timestamps else b"") + line
+        return None
+
     def lines(data: bytes):
         nonlocal offset, pending
         pending += data
         *whole, pending = pending.split(b"\n")
         for line in whole:
-            when = times.at(offset)
+            got = line_at(offset, line + b"\n")
             offset += len(line) + 1
-            if since is None or when >= since * 1e9:
-                yield (stamp(when) if timestamps else b"") + line + b"\n"
+            if got is not None:
+                yield got
 
     while True:
         data = f.read(CHUNK)
@@ -67,19 +74,17 @@ def _timed(c, f, tail: int, since: float | None, timestamps: bool, follow: bool,
                 kept.extend(out)
                 if f.tell() >= end:
                     past_end = True
-                    yield b"".join(kept)
+                    yield from kept
                     kept.clear()
                 continue
-            yield b"".join(out)
+            yield from out
             continue
         if not past_end:
             past_end = True
-            yield b"".join(kept)
+            yield from kept
         if follow and running():
             time.sleep(POLL)
             continue
-        if pending:
-            when = times.at(offset)
-            if since is None or when >= since * 1e9:
-                yield (stamp(when) if timestamps else b"") + pending
+        if pending and (got := line_at(offset, pending)) is not None:
+            yield got
         return

@@ -65,7 +65,7 @@ def create(root: str, exits: str) -> None:
         _reply(f"err {404 if isinstance(err, ImageNotFound) else _status(err)} {err}")
         os._exit(1)
     cdir = prep.cdir
-    cdir.write_state(serve={"tty": req.tty, "stdin": req.interactive})
+    cdir.write_state(serve={"tty": req.tty, "stdin": req.interactive}, request=_plain(req))
     _redirect(cdir.path / "log")
     os.mkfifo(cdir.path / "control", 0o600)
     if req.interactive:
@@ -77,6 +77,13 @@ def create(root: str, exits: str) -> None:
 
     start_indexer(cdir.path / "log")  # for logs -t and --since
     _serve(store, prep, req, exits, fds, first=True)
+
+
+def _plain(req) -> dict:
+    """The request as inspect reads it before the first start (which records it again)."""
+    from dataclasses import asdict
+
+    return json.loads(json.dumps(asdict(replace(req, registry=None)), default=str))
 
 
 def _open_fifos(cdir, req, control: tuple[int, int] | None = None) -> tuple[int, int, int]:
@@ -155,10 +162,19 @@ def _run(store, prep, req, stdin: int) -> int:
         os.dup2(stdin, 0)
         os.close(stdin)
     cdir.write_state(monitor=os.getpid())
+    (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe()  # the container's stdout and stderr
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    os.close(out_w)
+    os.close(err_w)
+    copier = []
 
-    def started(_pid: int) -> None:
+    def started(_pid: int) -> None:  # (threads only once the container's process is forked)
         from builder.containers import health
 
+        from .log_streams import start_copier
+
+        copier.append(start_copier(out_r, err_r, cdir.path))
         health.start(cdir, cdir.state().get("healthcheck"), prep.config.get("Shell"))
 
     try:
@@ -169,6 +185,15 @@ def _run(store, prep, req, stdin: int) -> int:
         cdir.write_state(status="exited", exit_code=125, error=f"{type(err).__name__}: {err}")
         return 125
     finally:
+        log = os.open(cdir.path / "log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        os.dup2(log, 1)  # (the pipes' last write ends close: the copier reads them to their end)
+        os.dup2(log, 2)
+        os.close(log)
+        if copier:
+            copier[0].join()
+        else:
+            os.close(out_r)
+            os.close(err_r)
         cdir.write_state(monitor=None)
 
 
