@@ -60,8 +60,9 @@ def follow(c, offset: int, base_finished, out, tty: bool, wanted=(1, 2)) -> None
     try:
         f = open(c.path / "log", "rb")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
+        streams.close()
         return
-    with f:
+    with f, streams:
         f.seek(offset)
         while True:
             data = f.read(CHUNK)

@@ -22,8 +22,7 @@ def log_chunks(c, f, tail: int, since: float | None, timestamps: bool, follow: b
     def running() -> bool:
         return still_running(c) and not (conn is not None and client_gone(conn))
 
-    streams = Streams(c.path)
-    with f:
+    with f, Streams(c.path) as streams:
         if timestamps or since is not None:
             yield from _timed(c, f, tail, since, timestamps, follow, running, streams)
             return

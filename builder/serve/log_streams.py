@@ -12,6 +12,7 @@ import bisect
 import os
 import select
 import threading
+from typing import Self
 
 STDOUT, STDERR = 1, 2
 _CHUNK = 65536
@@ -51,24 +52,39 @@ def _copy(out_fd: int, err_fd: int, cdir_path) -> None:
         os.close(marks)
 
 
+def make_marks(cdir_path) -> None:
+    """The empty marks file, made with the container: a reader opens it before the start and
+    keeps it, so that an AutoRemove container's removal does not take its marks away."""
+    os.close(os.open(os.path.join(cdir_path, "log.stderr"), os.O_WRONLY | os.O_CREAT, 0o640))
+
+
 class Streams:
-    """The stderr ranges of a log, read again as the file grows."""
+    """The stderr ranges of a log, read again as the file grows (a log without marks, from
+    `cairn run -d`, is all stdout)."""
 
     def __init__(self, cdir_path):
-        self.path = os.path.join(cdir_path, "log.stderr")
+        try:
+            self._file = open(os.path.join(cdir_path, "log.stderr"), "rb")  # noqa: SIM115 - see close()
+        except FileNotFoundError:
+            self._file = None
         self.starts: list[int] = []
         self.ends: list[int] = []
-        self._read = 0
         self._partial = b""
 
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
     def _load(self) -> None:
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self._read)
-                data = f.read()
-        except FileNotFoundError:
+        if self._file is None:
             return
-        self._read += len(data)
+        data = self._file.read()
         *lines, self._partial = (self._partial + data).split(b"\n")
         for line in lines:
             start, _, end = line.partition(b" ")

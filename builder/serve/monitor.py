@@ -67,6 +67,9 @@ def create(root: str, exits: str) -> None:
     cdir = prep.cdir
     cdir.write_state(serve={"tty": req.tty, "stdin": req.interactive}, request=_plain(req))
     _redirect(cdir.path / "log")
+    from .log_streams import make_marks
+
+    make_marks(cdir.path)
     os.mkfifo(cdir.path / "control", 0o600)
     if req.interactive:
         os.mkfifo(cdir.path / "stdin", 0o600)
