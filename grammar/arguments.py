@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Callable
 
+from .ast import Value
 from .errors import DockerfileError
 from .gostr import GO_SPACE, is_space
 
@@ -27,10 +27,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _SPACES = re.compile("[%s]+" % GO_SPACE)
 
 
-@dataclass(frozen=True)
-class Arguments:
-    values: tuple[str, ...] = ()
-    json: bool = False
+class Arguments(Value):
+    __slots__ = ("values", "json")
+
+    def __init__(self, values: tuple[str, ...] = (), json: bool = False):
+        self._fill(values=values, json=json)
 
 
 class _NotJSON(Exception):

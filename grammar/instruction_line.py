@@ -12,19 +12,19 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass
 from functools import lru_cache
 
+from .ast import Value
 from .gostr import GO_SPACE
 
 GRAMMAR_PATH = os.path.join(os.path.dirname(__file__), "dockerfile.lark")
 
 
-@dataclass(frozen=True)
-class LineHead:
-    keyword: str
-    flags: tuple[str, ...]
-    rest: str
+class LineHead(Value):
+    __slots__ = ("keyword", "flags", "rest")
+
+    def __init__(self, keyword: str, flags: tuple[str, ...], rest: str):
+        self._fill(keyword=keyword, flags=flags, rest=rest)
 
 
 def _read_grammar() -> str:

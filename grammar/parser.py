@@ -11,7 +11,6 @@ the Lark grammar (grammar.instruction_line) and its arguments read per keyword
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from . import line_memo
 from .arguments import LINE_PARSERS, ignore
@@ -188,7 +187,7 @@ def _read_heredocs(logical: str, lines: list[str], i: int, start: int) -> tuple[
             if candidate == doc.name:
                 break
             body.append(raw)
-        found.append(replace(doc, content="".join(body)))
+        found.append(Heredoc(doc.name, "".join(body), doc.expand, doc.chomp, doc.fd))
     return tuple(found), i
 
 

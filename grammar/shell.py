@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
 from typing import Mapping
 
 from . import glob
+from .ast import Value
 from .errors import ShellWordError
 from .gostr import GO_SPACE, is_digit, is_letter, is_space
 
@@ -30,14 +30,14 @@ MAX_NESTING = 64
 _ASCII_NAME = re.compile("[A-Za-z_][A-Za-z0-9_]*")
 
 
-@dataclass(frozen=True)
-class Expansion:
+class Expansion(Value):
     """The result of processing one word."""
 
-    word: str
-    words: tuple[str, ...]
-    matched: frozenset[str] = field(default=frozenset())
-    unmatched: frozenset[str] = field(default=frozenset())
+    __slots__ = ("word", "words", "matched", "unmatched")
+
+    def __init__(self, word: str, words: tuple[str, ...], matched: frozenset[str] = frozenset(),
+                 unmatched: frozenset[str] = frozenset()):
+        self._fill(word=word, words=words, matched=matched, unmatched=unmatched)
 
 
 class _Words:
