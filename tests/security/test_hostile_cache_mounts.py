@@ -107,6 +107,20 @@ def test_hostile_cache_mounts_are_refused_or_contained(root, tmp_path, host):
     assert res.returncode == 0 and "cache mount 'devices': kept this runner's copy" in out, out[-3000:]
 
 
+def test_cache_mounts_false_on_cache_from_restores_none(root, tmp_path, host):
+    layout = tmp_path / "cache"
+    hostile_cache(layout, host)
+    assert cairn_cli("cache", "prune", "--filter", "type=cache-mount", root=root).returncode == 0
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN --mount=type=cache,id=devices,target=/m ls /m\n")
+    res = cairn_cli("build", "--progress", "plain", "--cache-from", f"type=local,src={layout},cache-mounts=false",
+                    str(ctx), root=root)
+    out = res.stdout.decode() + res.stderr.decode()
+    assert res.returncode == 0 and "cache mount" not in out, out[-3000:]
+    assert os.listdir(Path(root) / "cache-mounts" / dir_name("devices")) == []
+
+
 @pytest.mark.parametrize("field, value", [
     ("uid", -1), ("gid", 1 << 40), ("mode", 0o200000), ("mode", True), ("size", "big"), ("id", ""),
     ("id", "x" * 5000), ("sharing", "everyone"), ("diff_id", "md5:00"),
