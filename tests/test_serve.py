@@ -149,7 +149,7 @@ def test_socket_mode_group_and_sigterm(tmp_path, served):
     assert code == 0 and not sock.exists()
 
 
-@pytest.mark.parametrize("host, hint", [("tcp://127.0.0.1:2375", "only unix:///PATH"),
+@pytest.mark.parametrize("host, hint", [("tcp://0.0.0.0:2375", "without TLS"),
                                         ("unix://relative.sock", "must be absolute")])
 def test_serve_refuses_what_it_cannot_serve(tmp_path, host, hint):
     res = cairn_cli("serve", "--host", host, root=tmp_path)

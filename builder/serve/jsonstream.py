@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import queue
+import os
 import select
 import socket
 import sys
@@ -37,7 +38,8 @@ def client_gone(conn) -> bool:
         ready, _, _ = select.select([conn], [], [], 0)
         if not ready:
             return False
-        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        with socket.socket(fileno=os.dup(conn.fileno())) as raw:  # (the plain socket, also under TLS)
+            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
     except BlockingIOError:
         return False
     except (OSError, ValueError):

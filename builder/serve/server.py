@@ -1,6 +1,9 @@
-"""The socket and its threads: a unix socket of mode 0660 (owner root, group the one given),
-one thread a connection (at most MAX_CONNECTIONS at once), HTTP/1.1 keep-alive, and a clean
-stop on SIGTERM or SIGINT that removes the socket."""
+"""The socket and its threads: a unix socket of mode 0660 (owner root, group the one given) or
+a TCP socket (listen.py: TLS with client certificates, or loopback), one thread a connection
+(at most MAX_CONNECTIONS at once), HTTP/1.1 keep-alive, streamed and hijacked replies, the
+events of each successful request (event_source.py), and a clean stop on SIGTERM or SIGINT
+that removes the socket (containers are left running, as dockerd with live-restore leaves
+them: `cairn ps` and the next server see them)."""
 
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ import traceback
 from pathlib import Path
 
 from ..errors import CairnError
-from . import http
+from . import event_source, http
 from .errors import ApiError
+from .events import EventBus
 
 MAX_CONNECTIONS = 64
 IDLE_TIMEOUT = 120.0  # seconds a connection may stay silent while a request is read
@@ -26,10 +30,13 @@ class _Stop(Exception):
 
 
 class Context:
-    """What a handler may use: the store's root (each request opens the store it needs)."""
+    """What a handler may use: the store's root (each request opens the store it needs), the
+    event bus and the watcher of container deaths (None until serve() starts it)."""
 
     def __init__(self, root: str):
         self.root = root
+        self.events = EventBus()
+        self.watcher = None
 
     def store(self):
         from ..store.store import Store
@@ -63,9 +70,12 @@ def bind_unix(path: Path, gid: int) -> socket.socket:
     return sock
 
 
-def serve(sock: socket.socket, path: Path, router, ctx: Context, log=None) -> None:
-    """Accept until SIGTERM/SIGINT, then close and remove the socket."""
+def serve(sock: socket.socket, path: Path | None, router, ctx: Context, log=None, tls=None) -> None:
+    """Accept until SIGTERM/SIGINT, then close (and remove a unix socket). tls: an
+    ssl.SSLContext that each TCP connection is wrapped in (handshake in its own thread)."""
     slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+    ctx.watcher = event_source.Watcher(ctx)
+    ctx.watcher.start()
 
     def stop(_signo, _frame):
         raise _Stop()
@@ -79,22 +89,31 @@ def serve(sock: socket.socket, path: Path, router, ctx: Context, log=None) -> No
             except BaseException:
                 slots.release()
                 raise
-            threading.Thread(target=_connection, args=(conn, router, ctx, slots, log), daemon=True).start()
+            threading.Thread(target=_connection, args=(conn, router, ctx, slots, log, tls), daemon=True).start()
     except _Stop:
         pass
     finally:
         for signo, handler in old.items():
             signal.signal(signo, handler)
+        ctx.watcher.stop()
         sock.close()
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
+        if path is not None:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
 
 
-def _connection(conn: socket.socket, router, ctx: Context, slots, log) -> None:
+def _connection(conn: socket.socket, router, ctx: Context, slots, log, tls) -> None:
     try:
         conn.settimeout(IDLE_TIMEOUT)
+        if tls is not None:
+            try:
+                conn = tls.wrap_socket(conn, server_side=True)
+            except (OSError, ValueError) as err:  # no client certificate, a bad one, not TLS at all
+                if log is not None:
+                    log(f"TLS handshake refused: {err}")
+                return
         rfile = conn.makefile("rb")
         wfile = conn.makefile("wb")
         while True:
@@ -126,7 +145,14 @@ def _connection(conn: socket.socket, router, ctx: Context, slots, log) -> None:
 def _dispatch(router, ctx: Context, request: http.Request, log) -> http.Response:
     try:
         handler, params = router.find(request.method, request.path)
-        return handler(ctx, request, **params)
+        plan = event_source.before(ctx, request)
+        response = handler(ctx, request, **params)
+        if plan is not None and response.status < 300 and response.hijack is None:
+            if response.body is not None and not isinstance(response.body, (bytes, bytearray)):
+                response.body = event_source.watch_stream(ctx, plan, response.body)  # (a stream)
+            else:
+                event_source.after(ctx, plan, response.status, response.body or b"")
+        return response
     except ApiError as err:
         return http.error_response(err)
     except CairnError as err:

@@ -1,0 +1,213 @@
+"""`cairn serve` as a host: `docker events` (past with --since/--until, live, filtered, a
+container's death), TCP with TLS client certificates made here with openssl (the docker CLI's
+--tlsverify gets in; a client without a certificate, or with one from another CA, does not),
+plain TCP only on loopback and with a warning."""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from . import test_serve
+from .conftest import REPO, cairn_cli, remove_all_containers
+from .test_serve import DOCKER, _stop
+
+served = test_serve.served  # the module's server on a store with busybox:local (a fixture)
+
+pytestmark = pytest.mark.skipif(not os.path.exists(DOCKER), reason="the docker CLI (docker.io) is not installed")
+
+
+def _env(home, host: str) -> dict:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DOCKER_HOST": host,
+            "DOCKER_CONFIG": str(home / "docker-config"), "HOME": str(home)}
+
+
+@pytest.fixture
+def docker(served, tmp_path):
+    env = _env(tmp_path, f"unix://{served[1]}")
+
+    def run(*args):
+        res = subprocess.run([DOCKER, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+        return res.returncode, res.stdout, res.stderr
+    run.env = env
+    return run
+
+
+class _Lines:
+    """A live `docker events`: its output lines, read by a thread (the test waits for the lines
+    it expects, bounded; the process is killed at the end)."""
+
+    def __init__(self, env, *args):
+        self.proc = subprocess.Popen([DOCKER, "events", *args], env=env, stdout=subprocess.PIPE, text=True)
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.strip())
+        self.lines.put(None)
+
+    def expect(self, n: int) -> list[str]:
+        got = []
+        while len(got) < n:
+            line = self.lines.get(timeout=60)
+            if line is None:
+                break
+            got.append(line)
+        return got
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+FORMAT = "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"
+
+
+def test_docker_events_past_live_and_filtered(docker):
+    since = f"{time.time() - 1:.3f}"
+    # (--since: what happens before a listener's request is served reaches it too)
+    live = _Lines(docker.env, "--since", since, "--filter", "type=image", "--format", FORMAT)
+    untags = _Lines(docker.env, "--since", since, "--filter", "event=untag", "--format", FORMAT)
+    try:
+        for args in (("tag", "busybox:local", "me/ev:1"), ("tag", "busybox:local", "me/ev:2"), ("rmi", "me/ev:1"),
+                     ("rmi", "nosuch:1")):
+            docker(*args)
+        assert live.expect(3) == ["image tag me/ev:1", "image tag me/ev:2", "image untag me/ev:1"]
+        assert untags.expect(1) == ["image untag me/ev:1"]
+    finally:
+        live.close()
+        untags.close()
+    until = f"{time.time() + 0.01:.3f}"
+    code, out, err = docker("events", "--since", since, "--until", until, "--format", FORMAT)
+    assert code == 0, err
+    assert out.splitlines() == ["image tag me/ev:1", "image tag me/ev:2", "image untag me/ev:1"]
+    # the default format, and an event's image ID
+    code, out, err = docker("events", "--since", since, "--until", until, "--filter", "event=tag")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == 2 and " image tag sha256:" in lines[0] and "(name=me/ev:1)" in lines[0], err
+    # an until in the past ends at once; a bad filter is docker's 400
+    code, out, _err = docker("events", "--since", "1", "--until", "2")
+    assert code == 0 and out == ""
+    code, _out, err = docker("events", "--until", until, "--filter", "type=nosuch")
+    assert code != 0 and "invalid filter" in err
+    assert docker("rmi", "me/ev:2")[0] == 0
+
+
+def test_a_container_that_exits_is_a_die_event(served, docker):
+    root, _sock = served
+    live = _Lines(docker.env, "--since", f"{time.time() - 1:.3f}", "--filter", "type=container", "--filter",
+                  "event=die", "--format", "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}")
+    try:
+        res = cairn_cli("run", "-d", "--name", "dies", "busybox:local", "sh", "-c", "exit 3", root=root)
+        assert res.returncode == 0, res.stderr
+        assert live.expect(1) == ["die dies 3"]
+    finally:
+        live.close()
+        remove_all_containers(root)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate signed by it, and a
+    client certificate from another CA."""
+    d = tmp_path_factory.mktemp("certs")
+    ext = d / "server.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    (d / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for ca in ("ca", "other-ca"):
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{ca}-key.pem", "-out",
+                 f"{ca}.pem", "-days", "2", "-subj", f"/CN={ca}", cwd=d)
+    for name, ca, extfile in (("server", "ca", "server.ext"), ("client", "ca", "client.ext"),
+                              ("stranger", "other-ca", "client.ext")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}-key.pem", "-out", f"{name}.csr",
+                 "-subj", f"/CN={name}", cwd=d)
+        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}-key.pem",
+                 "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", extfile, cwd=d)
+    return d
+
+
+def _start_tcp(root, port, *extra):
+    proc = subprocess.Popen([sys.executable, "-m", "builder.cli", "--root", str(root), "serve",
+                             "--host", f"tcp://127.0.0.1:{port}", *extra], cwd=REPO, stderr=subprocess.PIPE)
+    lines = []
+    for line in proc.stderr:  # (the server says where it listens once it does)
+        lines.append(line.decode())
+        if "listening on" in lines[-1]:
+            return proc, "".join(lines)
+    _stop(proc)
+    raise AssertionError(f"cairn serve did not start: {''.join(lines)}")
+
+
+def test_tcp_with_tls_client_certificates(served, certs, tmp_path):
+    root, _sock = served
+    port = _free_port()
+    proc, _said = _start_tcp(root, port, "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
+                             "--tlscert", str(certs / "server.pem"), "--tlskey", str(certs / "server-key.pem"))
+    try:
+        env = _env(tmp_path, f"tcp://127.0.0.1:{port}")
+
+        def docker(*args):
+            return subprocess.run([DOCKER, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+        res = docker("--tlsverify", "--tlscacert", str(certs / "ca.pem"), "--tlscert", str(certs / "client.pem"),
+                     "--tlskey", str(certs / "client-key.pem"), "images", "--format", "{{.Repository}}:{{.Tag}}")
+        assert res.returncode == 0 and res.stdout.split() == ["busybox:local"], res.stderr
+        # a certificate from another CA is refused, and so is plain HTTP on the TLS port
+        res = docker("--tlsverify", "--tlscacert", str(certs / "ca.pem"), "--tlscert", str(certs / "stranger.pem"),
+                     "--tlskey", str(certs / "stranger-key.pem"), "images")
+        assert res.returncode != 0 and "busybox" not in res.stdout
+        assert docker("images").returncode != 0
+        # a TLS client without any certificate gets no answer
+        client = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        answer = b""
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw, \
+                    client.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(b"GET /images/json HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = tls.recv(100)  # (TLS 1.3: the refusal comes after the handshake)
+        except (ssl.SSLError, OSError):
+            answer = b"refused"
+        assert answer in (b"", b"refused")
+    finally:
+        _stop(proc)
+
+
+def test_tcp_without_tls_only_on_loopback_with_a_warning(served, tmp_path, certs):
+    root, _sock = served
+    port = _free_port()
+    proc, said = _start_tcp(root, port)
+    try:
+        assert "WARNING" in said and "without TLS" in said
+        res = subprocess.run([DOCKER, "version", "--format", "{{.Server.APIVersion}}"], text=True, capture_output=True,
+                             env=_env(tmp_path, f"tcp://127.0.0.1:{port}"), timeout=60, check=False)
+        assert res.returncode == 0 and res.stdout.strip() == "1.41", res.stderr
+    finally:
+        _stop(proc)
+    for args, hint in ((("--host", "tcp://0.0.0.0:2375"), "without TLS"),
+                       (("--host", "tcp://127.0.0.1:2375", "--tlsverify", "--tlscacert", str(certs / "ca.pem")),
+                        "--tlsverify needs --tlscert, --tlskey"),
+                       (("--host", "tcp://127.0.0.1:2375", "--tlscert", str(certs / "server.pem")), "add --tlsverify"),
+                       (("--host", "tcp://127.0.0.1:2375", "--tlsverify", "--tlscacert", str(certs / "ca.pem"),
+                         "--tlscert", str(certs / "nosuch.pem"), "--tlskey", str(certs / "server-key.pem")),
+                        "cannot use the TLS files"),
+                       (("--host", "tcp://127.0.0.1"), "tcp://HOST:PORT")):
+        res = cairn_cli("serve", *args, root=root)
+        assert res.returncode == 2 and hint in res.stderr.decode(), (args, res.stderr)
