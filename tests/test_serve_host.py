@@ -16,13 +16,15 @@ import time
 
 import pytest
 
-from . import test_serve
 from .conftest import REPO, cairn_cli, remove_all_containers
-from .test_serve import DOCKER, _stop
-
-served = test_serve.served  # the module's server on a store with busybox:local (a fixture)
+from .serve_fixtures import DOCKER, _stop, docker_runner, serving
 
 pytestmark = pytest.mark.skipif(not os.path.exists(DOCKER), reason="the docker CLI (docker.io) is not installed")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, busybox_tar):
+    yield from serving(tmp_path_factory, busybox_tar, "serve-host")
 
 
 def _env(home, host: str) -> dict:
@@ -32,12 +34,8 @@ def _env(home, host: str) -> dict:
 
 @pytest.fixture
 def docker(served, tmp_path):
-    env = _env(tmp_path, f"unix://{served[1]}")
-
-    def run(*args):
-        res = subprocess.run([DOCKER, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
-        return res.returncode, res.stdout, res.stderr
-    run.env = env
+    run = docker_runner(served[1], tmp_path)
+    run.env = _env(tmp_path, f"unix://{served[1]}")
     return run
 
 

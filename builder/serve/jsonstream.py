@@ -6,8 +6,8 @@ client that leaves cancels the job (its own cleanup runs) without touching the s
 from __future__ import annotations
 
 import json
-import queue
 import os
+import queue
 import select
 import socket
 import sys
