@@ -205,6 +205,10 @@ def test_history_with_buildkit_counts_its_cached_steps(root, repo, tmp_path, doc
     builds = json.loads((tmp_path / "bk.json").read_text())["builds"]
     assert [(b["hits"], b["misses"]) for b in builds] == [(0, 4), (4, 0), (2, 2), (0, 4), (4, 0), (0, 0), (4, 0)]
     assert builds[5]["error"] and all(b["builder"] == "buildkit" for b in builds)
+    # BuildKit gives no causes: each build's first miss is its root, named by its Dockerfile line
+    ranking = json.loads((tmp_path / "bk.json").read_text())["ranking"]
+    assert [(o["line"], o["instruction"], o["caused"]) for o in ranking] == [(3, "COPY deps.txt .", 4),
+                                                                               (5, "COPY src/ ./src/", 2)]
 
 
 def test_parse_buildkit_plain_progress():

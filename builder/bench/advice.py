@@ -131,16 +131,13 @@ def _suggest(o_line: int, instruction: str, causes: Counter, files: Counter, fac
 def rank(records: list[BuildRecord], limit: int = 10) -> list[Offender]:
     """The root causes, most frequent first (then the most misses caused, then the line)."""
     ok = [r for r in records if r.error is None]
-    seen: Counter = Counter()
-    latest: dict[str, str] = {}
-    for r in ok:
-        for instruction, _, position in r.steps:
-            seen[position] += 1
-            latest[position] = instruction
+    seen: Counter = Counter(position for r in ok for _, _, position in r.steps)
     facts = next((r.facts for r in reversed(ok)), Facts())
     groups: dict[str, list] = {}
     lines: dict[str, int] = {}
     for r in ok:
+        if r is ok[0] and r.builder == "buildkit":
+            continue  # BuildKit's first build: every step new (it does not say so)
         for root, charged in roots(r):
             key = root.position or root.instruction
             groups.setdefault(key, []).append((root, len(charged)))
@@ -153,8 +150,8 @@ def rank(records: list[BuildRecord], limit: int = 10) -> list[Offender]:
             continue  # a step first built in this replay: the misses after it are its own
         causes = Counter(m.cause for m, _ in counted)
         files = Counter(f for m, _ in counted for f in m.changed_files)
-        instruction = latest.get(position, counted[-1][0].instruction)
-        line = lines.get(position, 0)
+        instruction = counted[-1][0].instruction  # (its text when it last missed: BuildKit's positions move)
+        line = lines.get(position, 0) or facts.line_of(instruction)
         filename = _filename(position)
         out.append(Offender(instruction, counted[-1][0].stage, line, filename, len(counted),
                             max(seen[position], len(counted)), sum(n for _, n in counted),

@@ -5,6 +5,7 @@ knows the dependency manifests).
 
     read(dockerfile, context, build_args) -> Facts     (empty Facts for a Dockerfile that does not parse)
     Facts.needed_by(entry) -> (line, path) | None      the source that would break if `entry` were ignored
+    Facts.line_of(text) -> line                        a step's line from its text (BuildKit names no line)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _VARIABLE = re.compile(r"\$")
 class Facts:
     needs: tuple[tuple[int, str], ...] = ()   # (line, context path as written: wildcards, variables)
     splits: tuple[tuple[int, str], ...] = ()  # (COPY line, the lines to write: manifests first)
+    lines: tuple[tuple[str, int], ...] = ()   # (RUN/COPY/ADD text, whitespace folded; its line)
 
     def needed_by(self, entry: str) -> tuple[int, str] | None:
         """The first source that reads `entry` (a context path, `docs/` or `README.md`) or
@@ -38,6 +40,11 @@ class Facts:
             if all(_VARIABLE.search(n) or fnmatchcase(e, n) for n, e in zip(names, parts)):
                 return line, path
         return None
+
+    def line_of(self, instruction: str) -> int:
+        """The line of a step known only by its text (BuildKit's replays), else 0."""
+        folded = _fold(instruction)
+        return next((line for text, line in self.lines if text == folded), 0)
 
     def split_at(self, line: int) -> str:
         return next((text for at, text in self.splits if at == line), "")
@@ -59,4 +66,10 @@ def read(dockerfile: Path, context: Path, build_args: tuple = ()) -> Facts:
     findings = cache_rules.cache_findings(plan, cache_rules.CacheInput(
         str(context), ignore_matcher(str(context), str(dockerfile)), dict(build_args)))
     splits = tuple((f.line, f.fix) for f in findings if f.rule.name in _SPLIT_RULES)
-    return Facts(needs, splits)
+    lines = tuple((_fold(cmd.original), cmd.start_line) for stage in plan.stages for cmd in stage.commands
+                  if cmd.keyword.upper() in ("RUN", "COPY", "ADD"))
+    return Facts(needs, splits, lines)
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.replace("\\\n", " ").split())

@@ -36,29 +36,31 @@ def bars(series: list[tuple[str, list[float | None]]], labels: list[str], top: f
     groups = max(1, len(labels))
     bar = 14 if n > 1 else 18
     group_w = n * bar + 14
-    pad, height = 44, 200
+    pad, ceiling, height = 44, 56, 250  # the axis runs from `ceiling` (top) to `height` (0); values above bars
+    span = height - ceiling
     width = max(360, pad + groups * group_w + 20)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 60 + 16 * n}" role="img">',
-             f'<line x1="{pad}" y1="20" x2="{pad}" y2="{height}" stroke="#888"/>',
+             f'<line x1="{pad}" y1="{ceiling}" x2="{pad}" y2="{height}" stroke="#888"/>',
              f'<line x1="{pad}" y1="{height}" x2="{width - 5}" y2="{height}" stroke="#888"/>',
-             f'<text x="{pad - 4}" y="24" font-size="10" text-anchor="end">{top:g}{_e(unit)}</text>',
+             f'<text x="{pad - 4}" y="{ceiling + 4}" font-size="10" text-anchor="end">{top:g}{_e(unit)}</text>',
              f'<text x="{pad - 4}" y="{height}" font-size="10" text-anchor="end">0{_e(unit)}</text>']
     for s, (name, values) in enumerate(series):
         color = colors[s % len(colors)]
         for i, v in enumerate(values):
             x = pad + 6 + i * group_w + s * bar
             if v is None:
-                h, fill, shown = height - 20, "#c0392b", "failed"
+                h, fill, shown = span, "#c0392b", "failed"
             else:
-                h = 0 if top <= 0 else (height - 20) * min(v, top) / top
+                h = 0 if top <= 0 else span * min(v, top) / top
                 fill, shown = color, f"{v:g}{unit}"
             h = max(h, 2.0)  # a 0 is a visible line on the axis, labelled with its value
             label = labels[i] if i < len(labels) else ""
+            cx, ty = x + (bar - 2) / 2 + 3, height - h - 3
             parts.append(f'<rect x="{x:.1f}" y="{height - h:.1f}" width="{bar - 2}" height="{h:.1f}" fill="{fill}" '
                          f'data-series="{_e(name)}" data-value="{_e(shown)}"><title>{_e(name)} {_e(label)}: '
                          f'{_e(shown)}</title></rect>')
-            parts.append(f'<text class="value" x="{x + (bar - 2) / 2:.1f}" y="{height - h - 3:.1f}" font-size="8" '
-                         f'text-anchor="middle" data-series="{_e(name)}">{_e(shown)}</text>')
+            parts.append(f'<text class="value" x="{cx:.1f}" y="{ty:.1f}" font-size="9" transform="rotate(-90 '
+                         f'{cx:.1f} {ty:.1f})" data-series="{_e(name)}">{_e(shown)}</text>')
     for i, label in enumerate(labels):
         x = pad + 6 + i * group_w + n * bar / 2
         parts.append(f'<text x="{x:.1f}" y="{height + 14}" font-size="9" text-anchor="end" '
