@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
 
 from ..instructions import types as t
 from . import rules as r
@@ -19,13 +18,13 @@ _NOT_SECRET = re.compile(r"(?:_|^)(?:public)(?:_|$)", re.IGNORECASE)
 _LAST_WINS = ("ENTRYPOINT", "CMD", "HEALTHCHECK")
 
 
-@dataclass
 class StageFacts:
     """What a stage has defined; a stage built FROM another starts with a copy of its facts."""
 
-    names: dict[str, None] = field(default_factory=dict)  # ENV keys and ARG names, in definition order
-    absolute_workdir: bool = False
-    shell_set: bool = False
+    def __init__(self, names: dict[str, None] | None = None, absolute_workdir: bool = False, shell_set: bool = False):
+        self.names = {} if names is None else names  # ENV keys and ARG names, in definition order
+        self.absolute_workdir = absolute_workdir
+        self.shell_set = shell_set
 
     def copy(self) -> StageFacts:
         return StageFacts(dict(self.names), self.absolute_workdir, self.shell_set)

@@ -11,9 +11,10 @@ import errno
 import fnmatch
 import os
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from runtime.record import Record, record
 from runtime.tree import Tree
 
 from ..errors import CairnError
@@ -24,8 +25,8 @@ class ContextError(CairnError):
     pass
 
 
-@dataclass
-class BuildContext:
+@record
+class BuildContext(Record):
     root: Path
     patterns: list[Pattern] = field(default_factory=list)
     excludes: list[Pattern] = field(default_factory=list)

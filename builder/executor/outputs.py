@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from dataclasses import dataclass, field
 
 from runtime import tree
 from runtime.record import Record, record
@@ -149,11 +148,12 @@ def _write_tar(view: MergedView, dest: str) -> None:
         raise CairnError(f"-o type=tar,dest={dest}: cannot write {err.filename or dest}: {err.strerror}") from None
 
 
-@dataclass
 class _Left:
     """What the export left out, for the warnings."""
-    devices: list[str] = field(default_factory=list)
-    setid: list[str] = field(default_factory=list)
+
+    def __init__(self):
+        self.devices: list[str] = []
+        self.setid: list[str] = []
 
 
 def _export(view: MergedView, rel: str, dir_fd: int, name: str, left: _Left) -> None:

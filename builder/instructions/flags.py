@@ -7,7 +7,7 @@ string (`--from=x`, once), or strings (`--mount=...`, repeatable). Unknown flags
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runtime.record import Record, record
 
 from .errors import InstructionError
 from .suggest import with_hint
@@ -15,8 +15,8 @@ from .suggest import with_hint
 BOOL, STRING, STRINGS = "bool", "string", "strings"
 
 
-@dataclass(frozen=True)
-class FlagValues:
+@record
+class FlagValues(Record):
     values: dict
 
     def bool(self, name: str) -> bool:

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
 
 class Lease:
     def __init__(self, directory: Path):
-        self.id = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self.id = f"{os.getpid()}-{os.urandom(6).hex()}"
         self.path = directory / self.id
         tmp = directory / f".new-{self.id}"
         self._fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
@@ -45,10 +43,10 @@ class Lease:
         _remove_if_stale(self.path)
 
 
-@dataclass
 class LiveLeases:
-    ids: set[str] = field(default_factory=set)
-    snapshots: set[str] = field(default_factory=set)
+    def __init__(self, ids: set[str] | None = None, snapshots: set[str] | None = None):
+        self.ids = set() if ids is None else ids
+        self.snapshots = set() if snapshots is None else snapshots
 
     def owns_tmp(self, entry: str) -> bool:
         return entry.split(".", 1)[0] in self.ids
