@@ -13,6 +13,17 @@ _REFUSED = {"VolumesFrom": "--volumes-from", "Links": "--link", "Devices": "--de
             "DeviceRequests": "--gpus", "IpcMode": "--ipc", "PidMode": "--pid", "UTSMode": "--uts",
             "UsernsMode": "--userns", "CgroupParent": "--cgroup-parent", "VolumeDriver": "--volume-driver",
             "Runtime": "--runtime", "Isolation": "--isolation"}
+# fields cairn does not apply whose silence would grant more than the client asked (a looser
+# limit, a wider view): refused when set (0 and -1 are docker's "not set")
+_LIMITS = {"CpuShares": "--cpu-shares", "CpusetCpus": "--cpuset-cpus", "CpusetMems": "--cpuset-mems",
+           "BlkioWeight": "--blkio-weight", "BlkioWeightDevice": "--blkio-weight-device",
+           "BlkioDeviceReadBps": "--device-read-bps", "BlkioDeviceWriteBps": "--device-write-bps",
+           "BlkioDeviceReadIOps": "--device-read-iops", "BlkioDeviceWriteIOps": "--device-write-iops",
+           "MemorySwap": "--memory-swap", "MemoryReservation": "--memory-reservation",
+           "KernelMemory": "--kernel-memory", "OomScoreAdj": "--oom-score-adj", "ShmSize": "--shm-size",
+           "Sysctls": "--sysctl", "MaskedPaths": "MaskedPaths", "ReadonlyPaths": "ReadonlyPaths",
+           "DeviceCgroupRules": "--device-cgroup-rule", "GroupAdd": "--group-add", "Mounts": "--mount (use -v)",
+           "CpuRealtimePeriod": "--cpu-rt-period", "CpuRealtimeRuntime": "--cpu-rt-runtime"}
 
 
 def _strings(value, what: str) -> tuple[str, ...]:
@@ -68,6 +79,53 @@ def _binds(binds) -> tuple:
     return tuple(vols)
 
 
+def _security(value):
+    """SecurityOpt as `cairn run --security-opt` reads it, except that a seccomp profile comes as
+    its JSON (docker's client reads the file and sends the text): a path would name a file of the
+    server's host, which no request may read."""
+    from dataclasses import replace
+
+    from ..bounded import loads_json
+    from ..containers.run_privileges import MAX_PROFILE, parse_security_opts, seccomp_profile
+    from runtime.spec import DEFAULT_CAPABILITIES
+
+    texts, profile = [], None
+    for text in _strings(value, "SecurityOpt"):
+        key, _, given = text.partition("=")
+        if key != "seccomp" or given in ("unconfined", "", "default", "builtin"):
+            texts.append(text)
+        elif not given.lstrip().startswith("{") or len(given) > MAX_PROFILE:
+            raise UsageError("SecurityOpt seccomp=: send the profile's JSON (as docker's client does), "
+                             "never a path: the server reads no file a request names")
+        else:
+            profile = loads_json(given, "the seccomp profile", UsageError)
+            seccomp_profile(profile, DEFAULT_CAPABILITIES)
+    security = parse_security_opts(tuple(texts))
+    return replace(security, seccomp=True, seccomp_profile=profile) if profile is not None else security
+
+
+def _ulimits(value) -> tuple:
+    from ..executor.run_resources import parse_ulimit
+
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(u, dict) for u in value):
+        raise UsageError("Ulimits must be a list of {Name, Soft, Hard}")
+    return tuple(parse_ulimit(f"{u.get('Name')}={u.get('Soft')}:{u.get('Hard')}") for u in value)
+
+
+def _cpus(host: dict) -> float | None:
+    """NanoCpus, or docker's --cpu-quota/--cpu-period (the same limit: quota/period CPUs)."""
+    nano = _int(host.get("NanoCpus"), "NanoCpus")
+    quota, period = _int(host.get("CpuQuota"), "CpuQuota"), _int(host.get("CpuPeriod"), "CpuPeriod")
+    if quota:
+        cpus = quota / (period or 100_000)
+        return min(cpus, nano / 1e9) if nano else cpus
+    if period and not nano:
+        raise UsageError("CpuPeriod without CpuQuota: cairn sets a limit only from both (or NanoCpus)")
+    return nano / 1e9 if nano else None
+
+
 def _entrypoint(value) -> tuple[str | None, tuple[str, ...]]:
     """docker's Entrypoint list as cairn's one entrypoint word plus leading arguments."""
     if value is None:
@@ -87,12 +145,16 @@ def run_request(body: dict, name: str = "") -> RunRequest:
     for key, flag in _REFUSED.items():
         if host.get(key):
             raise UsageError(f"HostConfig.{key} ({flag}) is not supported by cairn serve")
+    for key, flag in _LIMITS.items():
+        if host.get(key) not in (None, 0, -1, "", [], {}):
+            raise UsageError(f"HostConfig.{key} ({flag}) is not supported by cairn serve: "
+                             "a container without it would have more than was asked")
     policy = (host.get("RestartPolicy") or {}).get("Name") or "no"
     if policy != "no":
         raise UsageError(f"--restart {policy}: cairn serve does not restart containers by itself")
     if not isinstance(body.get("Image"), str) or not body["Image"]:
         raise UsageError("no image given (Config.Image)")
-    network = NETWORKS.get(host.get("NetworkMode") or "")
+    network = "none" if body.get("NetworkDisabled") else NETWORKS.get(host.get("NetworkMode") or "")
     if network is None:
         raise UsageError(f"network {host.get('NetworkMode')!r}: cairn has bridge, host and none")
     entrypoint, leading = _entrypoint(body.get("Entrypoint"))
@@ -102,17 +164,17 @@ def run_request(body: dict, name: str = "") -> RunRequest:
     labels = body.get("Labels") or {}
     if not isinstance(labels, dict):
         raise UsageError("Labels must be an object")
-    nano = _int(host.get("NanoCpus"), "NanoCpus")
     return RunRequest(
         image=body["Image"], command=command, entrypoint=entrypoint, env=_strings(body.get("Env"), "Env"),
         volumes=_binds(host.get("Binds")), workdir=str(body.get("WorkingDir") or ""), user=str(body.get("User") or ""),
         network=network, ports=_ports(host.get("PortBindings")) if network == "bridge" else (),
         interactive=bool(body.get("OpenStdin")), tty=bool(body.get("Tty")), init=bool(host.get("Init")),
         hostname=str(body.get("Hostname") or ""), memory=_int(host.get("Memory"), "Memory"),
-        cpus=nano / 1e9 if nano else None, pids_limit=_int(host.get("PidsLimit"), "PidsLimit"),
+        cpus=_cpus(host), pids_limit=_int(host.get("PidsLimit"), "PidsLimit"),
         remove=bool(host.get("AutoRemove")), name=name, labels=tuple((str(k), str(v)) for k, v in labels.items()),
         publish_all=bool(host.get("PublishAllPorts")), stop_signal=str(body.get("StopSignal") or ""),
         stop_timeout=body.get("StopTimeout") if isinstance(body.get("StopTimeout"), int) else None,
         read_only=bool(host.get("ReadonlyRootfs")), mounts=_tmpfs(host.get("Tmpfs")),
         cap_add=_strings(host.get("CapAdd"), "CapAdd"), cap_drop=_strings(host.get("CapDrop"), "CapDrop"),
-        privileged=bool(host.get("Privileged")))
+        privileged=bool(host.get("Privileged")), security=_security(host.get("SecurityOpt")),
+        rlimits=_ulimits(host.get("Ulimits")))
