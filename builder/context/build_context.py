@@ -123,8 +123,8 @@ class BuildContext(Record):
         return os.readlink(self.path(rel))
 
     def lstat(self, rel: str) -> os.stat_result | None:
-        try:
-            return os.lstat(self.path(rel))
+        try:  # (a str path: a Path made per entry costs more than the lstat on a large context)
+            return os.lstat(os.path.join(self.root, rel) if rel else self.root)
         except FileNotFoundError:
             return None
 

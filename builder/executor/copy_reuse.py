@@ -90,7 +90,7 @@ class Reuse:
         known = self.base_files.get(at)
         if known is None:
             return False
-        digest = self._hash(os.path.join(str(source.root), rel), st)
+        digest = self._hash(os.path.join(source.root, rel), st)
         if digest is None or digest != known[0]:
             return False
         parent, _, base_name = at.rpartition("/")
@@ -118,7 +118,7 @@ class Reuse:
                     at: str) -> None:
         """Note the file just copied from `rel` to `at`: its hash, if the source stayed as `st` showed it."""
         self.copied += 1
-        digest = self._hash(os.path.join(str(source.root), rel), st)
+        digest = self._hash(os.path.join(source.root, rel), st)
         after = os.fstat(src_fd)
         if digest is None or (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino) != \
                 (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino):
