@@ -20,6 +20,14 @@ from .inproc import cairn
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="COPY --chown needs root")
 
+
+@pytest.fixture(autouse=True)
+def _files_written_a_moment_ago_are_remembered(monkeypatch):
+    """(the stat cache vouches only for files older than fingerprint.RACY_NS: as a real project's are)"""
+    from builder.cache import fingerprint
+
+    monkeypatch.setattr(fingerprint, "RACY_NS", 0)
+
 DOCKERFILE = """FROM scratch
 COPY . /app/
 COPY --chmod={chmod} src/ /s/

@@ -8,6 +8,9 @@ still hits.
 Files are hashed behind a stat cache in the store's database, keyed by path and holding
 (size, mtime_ns, ctime_ns, inode, mode): an unchanged context is stat-ed, never read, and
 any change to those fields (a same-size rewrite changes ctime) means the file is read again.
+A file whose ctime is within fingerprint.RACY_NS of the build's start is hashed but not
+remembered: on a filesystem with coarse times (whole seconds: ext4 with small inodes, FAT,
+network shares) a rewrite in the same tick would keep every stat field (git's "racy clean").
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from __future__ import annotations
 import operator
 import os
 import stat
+import time
 
 import xxhash
 
 from ..store import stat_table
+from . import fingerprint
 from ..store.store import Store
 
 _CHUNK = 1 << 20
@@ -33,6 +38,7 @@ class StatCache:
         self.pending: list[tuple] = []
         self.known: dict[str, tuple] = {}
         self.loaded: set[str] = set()
+        self.started = time.time_ns()
 
     def preload(self, root: str) -> None:
         """Read the entries under a context root in one query (a context is stat-ed, not queried per file)."""
@@ -57,7 +63,9 @@ class StatCache:
         if row is not None and row[1:6] == seen[1:6]:
             return row[6]
         digest, complete = _read_hash(path, seen[1])
-        if complete:  # (a file that changed while it was read is hashed as read, not remembered)
+        # (a file that changed while it was read is hashed as read, not remembered; nor one
+        # changed so recently that a rewrite could leave its stat fields as they are)
+        if complete and seen[3] < self.started - fingerprint.RACY_NS:
             row = (path, *seen[1:6], digest)
             self.pending.append(row)
             self.known[path] = row
