@@ -77,6 +77,19 @@ def test_docker_run_flags_reach_the_container(docker, tmp_path):
     assert docker("rm", "limits")[0] == 0
 
 
+def test_a_bare_env_name_never_reads_the_servers_environment(docker):
+    """docker's client resolves `-e NAME` from its own environment and sends NAME alone when it
+    has none: the server must not fill it from its own (its secrets, its settings)."""
+    assert os.environ.get("CAIRN_BRIDGE")  # (conftest sets it, so the server has it)
+    script = "echo ${CAIRN_BRIDGE:-unset}"
+    code, out, err = docker("run", "--rm", "-e", "CAIRN_BRIDGE", "busybox:local", "sh", "-c", script)
+    assert (code, out) == (0, "unset\n"), err
+    assert docker("run", "-d", "--name", "envx", "busybox:local", "sleep", "30")[0] == 0
+    code, out, err = docker("exec", "-e", "CAIRN_BRIDGE", "envx", "sh", "-c", script)
+    assert (code, out) == (0, "unset\n"), err
+    assert docker("rm", "-f", "envx")[0] == 0
+
+
 def test_docker_run_detached_port_exec_top_stop_restart_kill_wait_rm(docker):
     port = _free_port()
     code, out, err = docker("run", "-d", "--name", "web", "--label", "tier=front", "-p", f"127.0.0.1:{port}:80",
@@ -149,6 +162,7 @@ REFUSED = [  # (create body, status, the message holds)
     ({"Image": "busybox:local", "HostConfig": {"RestartPolicy": {"Name": "always"}}}, 400, "--restart always"),
     ({"Image": "busybox:local", "HostConfig": {"NetworkMode": "container:x"}}, 400, "bridge, host and none"),
     ({"Image": "busybox:local", "Cmd": "not a list"}, 400, "Cmd must be a list"),
+    ({"Image": "busybox:local", "Hostname": "a\n10.0.0.1 bank.example"}, 400, "invalid hostname"),
     ({"Image": "nosuch:1"}, 404, "No such image: nosuch:1"),
 ]
 

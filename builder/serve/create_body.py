@@ -4,6 +4,8 @@ refused (400, with the reason), never ignored in silence."""
 
 from __future__ import annotations
 
+import re
+
 from ..containers.request import RunRequest, Volume
 from ..errors import UsageError
 
@@ -32,6 +34,24 @@ def _strings(value, what: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise UsageError(f"{what} must be a list of strings")
     return tuple(value)
+
+
+def client_env(value) -> tuple[str, ...]:
+    """Env as a client sends it: KEY=VALUE items. A bare KEY is one the client could not fill
+    from its own environment: it is dropped, never filled from the server's (cairn run's -e
+    KEY would read our environment, which is the server's here)."""
+    return tuple(item for item in _strings(value, "Env") if "=" in item)
+
+
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,62})\Z")
+
+
+def _hostname(value) -> str:
+    if not value:
+        return ""
+    if not isinstance(value, str) or not _HOSTNAME.match(value):
+        raise UsageError(f"invalid hostname {str(value)[:80]!r}: letters, digits, '.' and '-', at most 63")
+    return value
 
 
 def _int(value, what: str) -> int | None:
@@ -165,11 +185,11 @@ def run_request(body: dict, name: str = "") -> RunRequest:
     if not isinstance(labels, dict):
         raise UsageError("Labels must be an object")
     return RunRequest(
-        image=body["Image"], command=command, entrypoint=entrypoint, env=_strings(body.get("Env"), "Env"),
+        image=body["Image"], command=command, entrypoint=entrypoint, env=client_env(body.get("Env")),
         volumes=_binds(host.get("Binds")), workdir=str(body.get("WorkingDir") or ""), user=str(body.get("User") or ""),
         network=network, ports=_ports(host.get("PortBindings")) if network == "bridge" else (),
         interactive=bool(body.get("OpenStdin")), tty=bool(body.get("Tty")), init=bool(host.get("Init")),
-        hostname=str(body.get("Hostname") or ""), memory=_int(host.get("Memory"), "Memory"),
+        hostname=_hostname(body.get("Hostname")), memory=_int(host.get("Memory"), "Memory"),
         cpus=_cpus(host), pids_limit=_int(host.get("PidsLimit"), "PidsLimit"),
         remove=bool(host.get("AutoRemove")), name=name, labels=tuple((str(k), str(v)) for k, v in labels.items()),
         publish_all=bool(host.get("PublishAllPorts")), stop_signal=str(body.get("StopSignal") or ""),

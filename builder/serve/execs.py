@@ -12,6 +12,7 @@ import sys
 import threading
 
 from .attach import CHUNK, frame
+from .create_body import client_env
 from .errors import ApiError, bad_request, conflict, not_found
 from .http import Response, json_response
 
@@ -39,7 +40,7 @@ def create(ctx, request, key: str) -> Response:
         c = find(store, key)
     if not c.running():
         raise conflict(f"Container {c.id} is not running")
-    record = {"ID": os.urandom(32).hex(), "ContainerID": c.id, "Cmd": cmd, "Env": _strings(body.get("Env"), "Env"),
+    record = {"ID": os.urandom(32).hex(), "ContainerID": c.id, "Cmd": cmd, "Env": list(client_env(body.get("Env"))),
               "User": str(body.get("User") or ""), "WorkingDir": str(body.get("WorkingDir") or ""),
               "Tty": bool(body.get("Tty")), "AttachStdin": bool(body.get("AttachStdin")),
               "Privileged": bool(body.get("Privileged")), "Running": False, "ExitCode": None, "Pid": 0}
