@@ -45,6 +45,19 @@ def _leave(code: int) -> None:
 
 def _main(args: list[str]) -> int:
     debug = "--debug" in args
+    if "CAIRN_HOST" in os.environ or any(a == "--host" or a.startswith("--host=") for a in args):
+        from .serve.cli_client import (  # (only then: a start stays lean)
+            ClientError,
+            maybe_forward,
+        )
+
+        try:
+            code, args = maybe_forward(args)
+        except ClientError as err:
+            click.echo(f"error: {err}", err=True)
+            return err.code
+        if code is not None:
+            return code
     try:
         _enter_rootless(args)
         result = cli.main(args=args, prog_name="cairn", standalone_mode=False)
@@ -78,7 +91,7 @@ def _main(args: list[str]) -> int:
         return 1
     except BrokenPipeError:
         return 1
-    except Exception as err:  # noqa: BLE001 - the last line of defence for users
+    except Exception as err:
         if debug:
             raise
         if _is_database_error(err):  # a query on a store whose database broke after it opened

@@ -209,3 +209,42 @@ def test_tcp_without_tls_only_on_loopback_with_a_warning(served, tmp_path, certs
                        (("--host", "tcp://127.0.0.1"), "tcp://HOST:PORT")):
         res = cairn_cli("serve", *args, root=root)
         assert res.returncode == 2 and hint in res.stderr.decode(), (args, res.stderr)
+
+
+def test_cairn_commands_through_the_daemon_as_without_it(served, tmp_path):
+    """CAIRN_HOST: build (the context read where it is), run (output, stdin, exit code), ps and
+    images give what the same command gives without the daemon."""
+    root, sock = served
+    ctx = tmp_path / "app"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nCOPY a.txt /a.txt\nCMD [\"cat\", \"/a.txt\"]\n")
+    (ctx / "a.txt").write_text("hello\n")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "Dockerfile").write_text("FROM busybox:local\nNOSUCH x\n")
+    assert cairn_cli("build", "-t", "app:1", str(ctx), root=root).returncode == 0
+    daemon = {"CAIRN_HOST": f"unix://{sock}"}
+    cases = [("build", "--progress", "plain", "-t", "app:1", str(ctx)),
+             ("build", "-t", "bad:1", str(tmp_path / "bad")),
+             ("run", "--rm", "app:1"),
+             ("run", "--rm", "busybox:local", "sh", "-c", "echo out; echo err >&2; exit 3"),
+             ("run", "--rm", "-i", "busybox:local", "sh", "-c", "tr a-z A-Z"),
+             ("images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"),
+             ("ps", "-a", "--format", "{{.Image}} {{.Status}}")]
+    try:
+        for args in cases:
+            here = cairn_cli(*args, root=root, stdin=b"piped\n")
+            there = cairn_cli(*args, root=tmp_path / "unused", stdin=b"piped\n", env=daemon)
+            assert (there.returncode, there.stdout) == (here.returncode, here.stdout), (args, there.stderr)
+            assert there.stderr.replace(b"DONE 0.0s", b"") == here.stderr.replace(b"DONE 0.0s", b""), args
+        assert cairn_cli(*cases[3], root=root, env=daemon).returncode == 3
+        assert b"NOSUCH" in cairn_cli(*cases[1], root=root, env=daemon).stderr
+    finally:
+        remove_all_containers(root)
+    # what the daemon does not run, or cannot reach, is said with exit 2
+    for args, env, hint in ((("--host", f"unix://{sock}", "cache", "prune"), {}, "only build, run, ps, images"),
+                            (("ps",), {"CAIRN_HOST": "tcp://127.0.0.1:1"}, "unix socket"),
+                            (("--root", str(root), "ps"), daemon, "give one or the other")):
+        res = cairn_cli(*args, root=root, env=env)
+        assert res.returncode == 2 and hint in res.stderr.decode(), (args, res.stderr)
+    res = cairn_cli("ps", root=root, env={"CAIRN_HOST": f"unix://{tmp_path}/nosuch.sock"})
+    assert res.returncode == 1 and b"cannot reach the cairn daemon" in res.stderr

@@ -13,6 +13,8 @@ from .lazy_commands import LazyCommands
 @click.option("--root", default=default_root, show_default="$CAIRN_ROOT, /var/lib/cairn as root",
               help="Store directory.")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks.")
+@click.option("--host", default=None, expose_value=False, metavar="unix:///PATH",
+              help="Run build, run, ps and images through `cairn serve` there ($CAIRN_HOST).")
 @click.option("-v", "--version", is_flag=True, expose_value=False, is_eager=True,
               callback=lambda ctx, param, value: _print_version(ctx, param, value),
               help="Print version information and quit.")

@@ -41,6 +41,7 @@ def serve_cmd(ctx, host: str, group: str | None, tlsverify: bool, tlscacert: str
 
     warn = lambda text: click.echo(f"cairn serve: {text}", err=True)
     root = ctx.find_root().obj["root"]
+    zygote = _start_zygote(root)  # (before any socket or thread: its workers inherit neither)
     tls = path = None
     if host.startswith("tcp://"):
         try:
@@ -61,4 +62,15 @@ def serve_cmd(ctx, host: str, group: str | None, tlsverify: bool, tlscacert: str
         raise Failure(f"cairn serve: --host {host!r}: expected unix:///PATH or tcp://HOST:PORT", 2)
     click.echo(f"cairn serve: listening on {where}{' (TLS, client certificates required)' if tls else ''} "
                f"(API 1.41, store {root})", err=True)
-    serve(sock, path, make_router(), Context(root), log=warn, tls=tls)
+    context = Context(root)
+    context.zygote = zygote
+    serve(sock, path, make_router(), context, log=warn, tls=tls)
+
+
+def _start_zygote(root: str):
+    """The process that runs cairn commands for CAIRN_HOST clients (serve/cli_zygote.py)."""
+    from ..serve.cli_route import Zygote
+    from ..serve.cli_zygote import start
+
+    chan, pid = start(root)
+    return Zygote(chan, pid)

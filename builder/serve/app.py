@@ -7,7 +7,7 @@ from .router import Router
 
 
 def make_router() -> Router:
-    from . import containers, events, image_archive, image_transfer, images
+    from . import cli_route, containers, events, image_archive, image_transfer, images
 
     router = Router()
     system.add_routes(router)
@@ -16,4 +16,5 @@ def make_router() -> Router:
     image_archive.add_routes(router)
     containers.add_routes(router)
     events.add_routes(router)
+    cli_route.add_routes(router)
     return router

@@ -31,12 +31,13 @@ class _Stop(Exception):
 
 class Context:
     """What a handler may use: the store's root (each request opens the store it needs), the
-    event bus and the watcher of container deaths (None until serve() starts it)."""
+    event bus, the watcher of container deaths (None until serve() starts it) and the zygote."""
 
     def __init__(self, root: str):
         self.root = root
         self.events = EventBus()
         self.watcher = None
+        self.zygote = None  # (cli_route.Zygote: runs cairn commands for CAIRN_HOST clients)
 
     def store(self):
         from ..store.store import Store

@@ -1,0 +1,122 @@
+"""POST /cairn/cli: the cairn CLI's own route (not docker's), for `cairn build|run|ps|images` with
+CAIRN_HOST set. Only over the unix socket: after `101 UPGRADED` the client passes its stdin,
+stdout and stderr (SCM_RIGHTS), the zygote (cli_zygote.py) runs the command on them in the
+client's working directory (a build reads its context directory where it is: no tar), and the
+server answers `exit CODE` on the connection. A client that leaves (Ctrl-C) interrupts the
+command as Ctrl-C would."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import threading
+
+from .cli_zygote import COMMANDS
+from .errors import bad_request
+from .http import Response
+from .jsonstream import client_gone
+
+CANCEL_GRACE = 10.0  # seconds between the interrupt and the kill of a command whose client left
+
+
+class Zygote:
+    """The server's side of the zygote: requests by id, replies routed by a reader thread."""
+
+    def __init__(self, chan: socket.socket, pid: int):
+        self.chan, self.pid = chan, pid
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._waiting: dict[int, list] = {}
+        threading.Thread(target=self._read, name="cairn-serve-zygote", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = self.chan.recv(65536)
+            except OSError:
+                data = b""
+            if not data:  # the zygote died: every waiting request fails
+                with self._lock:
+                    for slot in self._waiting.values():
+                        slot[1] = 1
+                        slot[0].set()
+                return
+            msg = json.loads(data)
+            with self._lock:
+                slot = self._waiting.get(msg["id"])
+            if slot is not None:
+                slot[1] = msg["exit"]
+                slot[0].set()
+
+    def run(self, argv: list[str], cwd: str, env: dict, fds: list[int], gone) -> int:
+        """Run the command; gone() is asked now and then whether the client left."""
+        rid = next(self._ids)
+        slot = [threading.Event(), None]
+        with self._lock:
+            self._waiting[rid] = slot
+            socket.send_fds(self.chan, [json.dumps({"id": rid, "argv": argv, "cwd": cwd, "env": env}).encode()], fds)
+        try:
+            cancelled = 0.0
+            while not slot[0].wait(0.5):
+                if gone():
+                    if not cancelled:
+                        self._send({"cancel": rid})
+                    cancelled += 0.5
+                    if cancelled >= CANCEL_GRACE:
+                        self._send({"cancel": rid, "hard": True})
+            return slot[1]
+        finally:
+            with self._lock:
+                self._waiting.pop(rid, None)
+
+    def _send(self, msg: dict) -> None:
+        with self._lock:
+            self.chan.send(json.dumps(msg).encode())
+
+
+def _check(ctx, request) -> dict:
+    if getattr(ctx, "zygote", None) is None:
+        raise bad_request("this server does not run cairn commands")
+    conn = getattr(request, "connection", None)
+    if conn is None or conn.family != socket.AF_UNIX:
+        raise bad_request("cairn commands run through the daemon only over its unix socket (on the same "
+                          "machine): set CAIRN_HOST=unix:///PATH")
+    doc = request.json()
+    argv, cwd = doc.get("argv"), doc.get("cwd")
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        raise bad_request("argv: a list of strings is expected")
+    if argv[0] not in COMMANDS:
+        raise bad_request(f"cairn {argv[0]!r} does not run through the daemon (only {', '.join(COMMANDS)})")
+    if not isinstance(cwd, str) or not os.path.isabs(cwd) or not os.path.isdir(cwd):
+        raise bad_request("cwd: the client's working directory (absolute) is expected")
+    env = doc.get("env") or {}
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise bad_request("env: an object of strings is expected")
+    return {"argv": argv, "cwd": cwd, "env": env}
+
+
+def run_cli(ctx, request) -> Response:
+    job = _check(ctx, request)
+
+    def hijack(_rfile, wfile, conn):
+        _data, fds, _flags, _addr = socket.recv_fds(conn, 16, 3)
+        try:
+            if len(fds) != 3:
+                wfile.write(b"error: stdin, stdout and stderr were expected\n")
+                wfile.flush()
+                return
+            code = ctx.zygote.run(job["argv"], job["cwd"], job["env"], fds, lambda: client_gone(conn))
+        finally:
+            for fd in fds:
+                os.close(fd)
+        wfile.write(f"exit {code}\n".encode())
+        wfile.flush()
+
+    return Response(101, b"", "application/vnd.cairn.cli", {"Connection": "Upgrade", "Upgrade": "cairn-cli"},
+                    hijack=hijack)
+
+
+def add_routes(router) -> None:
+    router.add("POST", "/cairn/cli", run_cli)

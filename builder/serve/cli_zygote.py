@@ -1,0 +1,149 @@
+"""The process that runs `cairn build|run|ps|images` for clients of the daemon (CAIRN_HOST):
+forked from `cairn serve` before its first thread, it imports what those commands use once and
+then forks one worker a request, from this single thread (a fork from the threaded server
+could inherit a lock held by another thread). A worker gets the client's own stdin, stdout and
+stderr (passed over the unix socket), its working directory and a few display variables, runs
+the command as `cairn` would and exits with its code; the zygote reports the code back.
+
+The protocol on the socketpair (SOCK_SEQPACKET, one JSON message a packet):
+  server -> zygote  {"id": N, "argv": [...], "cwd": "/abs"} with 3 fds | {"cancel": N}
+  zygote -> server  {"id": N, "exit": CODE}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+COMMANDS = ("build", "run", "ps", "images")
+ENV_PASSED = ("TERM", "COLUMNS", "LINES", "NO_COLOR", "SOURCE_DATE_EPOCH", "BUILDKIT_PROGRESS")
+_PRELOAD = ("builder.commands.build", "builder.commands.run", "builder.commands.containers",
+            "builder.commands.images", "builder.executor.build", "builder.containers.run",
+            "builder.store.store", "builder.cache.sources", "builder.context.build_context")
+
+
+def start(root: str) -> tuple[socket.socket, int]:
+    """Fork the zygote; (the server's end of the socketpair, the zygote's pid)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:  # the zygote
+        code = 1
+        try:
+            ours.close()
+            _zygote(theirs, root)
+            code = 0
+        finally:
+            os._exit(code)
+    theirs.close()
+    return ours, pid
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in _PRELOAD:
+        with contextlib.suppress(Exception):  # (a module that moved costs speed, not function)
+            importlib.import_module(name)
+
+
+def _zygote(chan: socket.socket, root: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (the server's terminal is not ours; SIGTERM ends us)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _preload()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    workers: dict[int, int] = {}  # pid -> request id
+    by_id: dict[int, int] = {}
+    while True:
+        ready, _, _ = select.select([chan, wake_r], [], [])
+        if wake_r in ready:
+            os.read(wake_r, 512)
+        if chan in ready:
+            try:
+                data, fds, _flags, _addr = socket.recv_fds(chan, 65536, 3)
+            except OSError:
+                return
+            if not data:
+                return  # the server is gone: so are we
+            msg = json.loads(data)
+            if "cancel" in msg:
+                pid = by_id.get(msg["cancel"])
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL if msg.get("hard") else signal.SIGINT)
+            else:
+                pid = _fork_worker(chan, wake_r, wake_w, root, msg, fds)
+                workers[pid], by_id[msg["id"]] = msg["id"], pid
+            for fd in fds:
+                os.close(fd)
+        while workers:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            rid = workers.pop(pid, None)
+            if rid is not None:
+                by_id.pop(rid, None)
+                code = os.waitstatus_to_exitcode(status)
+                chan.send(json.dumps({"id": rid, "exit": code if code >= 0 else 128 - code}).encode())
+
+
+def _fork_worker(chan, wake_r, wake_w, root: str, msg: dict, fds: list[int]) -> int:
+    pid = os.fork()
+    if pid != 0:
+        return pid
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        for s in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        chan.close()
+        os.close(wake_r)
+        os.close(wake_w)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        code = run_command(root, msg)
+    except BaseException:  # noqa: BLE001 - a worker never returns into the zygote's loop
+        code = 1
+    finally:
+        os._exit(code)
+    return 0  # (never reached)
+
+
+def run_command(root: str, msg: dict) -> int:
+    """In the worker: the command on this process's fds 0-2, as `cairn --root ROOT ARGV`."""
+    import io
+
+    os.chdir(msg["cwd"])
+    os.environ.pop("CAIRN_HOST", None)  # (the command runs here, never sent on again)
+    for key in ENV_PASSED:
+        os.environ.pop(key, None)
+    os.environ.update({k: v for k, v in msg.get("env", {}).items() if k in ENV_PASSED})
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        raw = io.FileIO(fd, "w", closefd=False)
+        setattr(sys, name, io.TextIOWrapper(io.BufferedWriter(raw), line_buffering=raw.isatty(),
+                                            write_through=fd == 2))
+    import importlib
+
+    # the program's own entry, as `python -m builder.cli` runs it (by name: the entry point sits
+    # above every package, and the worker is that program, forked warm instead of exec'ed)
+    entry = importlib.import_module("builder.cli")
+    code = entry._main(["--root", root, *msg["argv"]])
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    return code
