@@ -169,7 +169,10 @@ def run_request(body: dict, name: str = "") -> RunRequest:
         if host.get(key) not in (None, 0, -1, "", [], {}):
             raise UsageError(f"HostConfig.{key} ({flag}) is not supported by cairn serve: "
                              "a container without it would have more than was asked")
-    policy = (host.get("RestartPolicy") or {}).get("Name") or "no"
+    restart = host.get("RestartPolicy") or {}
+    if not isinstance(restart, dict):
+        raise UsageError("HostConfig.RestartPolicy must be an object ({\"Name\": ...})")
+    policy = restart.get("Name") or "no"
     if policy != "no":
         raise UsageError(f"--restart {policy}: cairn serve does not restart containers by itself")
     if not isinstance(body.get("Image"), str) or not body["Image"]:

@@ -5,9 +5,12 @@ docker's JSON error and the connection is closed."""
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .errors import ApiError
+
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 MAX_LINE = 8192          # the request line, and each header line
 MAX_HEADERS = 100
@@ -53,6 +56,8 @@ class Request:
             doc = json.loads(data)
         except (ValueError, UnicodeDecodeError) as err:
             raise ApiError(400, f"invalid JSON body: {err}") from None
+        except RecursionError:
+            raise ApiError(400, "invalid JSON body: nested too deeply") from None
         if not isinstance(doc, dict):
             raise ApiError(400, "invalid JSON body: not an object")
         return doc
@@ -86,11 +91,7 @@ class BodyStream:
         self._chunk_read = False
 
     def _next_chunk(self) -> None:
-        size_line = _line(self._rfile, "chunk size line", 400)
-        try:
-            size = int(size_line.split(b";")[0].strip(), 16)
-        except ValueError:
-            raise ApiError(400, "malformed chunk size") from None
+        size = _chunk_size(self._rfile)
         if size == 0:
             while _line(self._rfile, "trailer line", 400) not in (b"\r\n", b"\n", b""):
                 pass
@@ -128,6 +129,15 @@ def _line(rfile, what: str, status: int) -> bytes:
     return line
 
 
+def _chunk_size(rfile) -> int:
+    """The next chunk's size: hex digits only (int() would take "-1", and a read of -1 bytes
+    reads all the client sends)."""
+    token = _line(rfile, "chunk size line", 400).split(b";")[0].strip()
+    if not _HEX.fullmatch(token):
+        raise ApiError(400, "malformed chunk size")
+    return int(token, 16)
+
+
 def read_request(rfile) -> Request:
     """The next request on the connection; Closed at a clean end between requests."""
     line = _line(rfile, "request line", 414)
@@ -157,7 +167,10 @@ def read_request(rfile) -> Request:
         name, colon, value = line.decode("latin-1").partition(":")
         if not colon or not name or name != name.strip():
             raise ApiError(400, "malformed header line")
-        headers[name.lower()] = value.strip()
+        name, value = name.lower(), value.strip()
+        if name == "content-length" and headers.get(name, value) != value:
+            raise ApiError(400, "two Content-Length headers that disagree")
+        headers[name] = value
     if version == "HTTP/1.0":
         headers.setdefault("connection", "close")
     return Request(method, target, headers, rfile)
@@ -167,11 +180,7 @@ def _read_body(rfile, headers: dict[str, str], limit: int) -> bytes:
     if "chunked" in headers.get("transfer-encoding", "").lower():
         out = bytearray()
         while True:
-            size_line = _line(rfile, "chunk size line", 400)
-            try:
-                size = int(size_line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise ApiError(400, "malformed chunk size") from None
+            size = _chunk_size(rfile)
             if size == 0:
                 while _line(rfile, "trailer line", 400) not in (b"\r\n", b"\n", b""):
                     pass
