@@ -1,4 +1,4 @@
-"""Incremental COPY (issue 17): a COPY that misses because some context files changed links the
+"""Incremental COPY (issue 17): a COPY (or ADD from the context) that misses because some context files changed links the
 unchanged files from the step's earlier snapshot. A user edits a project at random (adds,
 removes, rewrites, chmods, renames, touches files; swaps files and links; adds and deletes
 directories) and rebuilds: every layer must be byte for byte the layer a from-scratch COPY
@@ -33,6 +33,7 @@ COPY . /app/
 COPY --chmod={chmod} src/ /s/
 COPY a/ b/ /m/
 COPY --chown={chown} *.txt /t/
+ADD b/ /add/
 """
 T0 = 1_600_000_000  # file times are drawn around it (an epoch build clamps some of them)
 LATER = 1_700_000_000
