@@ -229,3 +229,21 @@ def test_the_tar_of_a_snapshot_with_shared_inodes_is_that_of_a_copy(tmp_path):
     os.link(two / "a", two / "c")  # within the tree: a hard link, as the layer means it
     data = tar(two)
     assert data != tar(copy) and b"c" + b"\0" * 99 in data
+
+
+def test_prune_counts_a_shared_file_once_and_only_when_freed(store):
+    """Reclaimed bytes: a file two snapshots share is freed with the last of them."""
+    from builder.store import cache_table
+    from builder.store.maintenance import prune
+
+    kept, dropped = store.snapshots_dir / ("a" * 64), store.snapshots_dir / ("b" * 64)
+    kept.mkdir()
+    dropped.mkdir()
+    (kept / "shared").write_bytes(b"x" * 1000)
+    os.link(kept / "shared", dropped / "shared")
+    (dropped / "own").write_bytes(b"y" * 10)
+    os.link(dropped / "own", dropped / "own-too")  # (a hard link within one snapshot: freed with it)
+    cache_table.put(store, "k", "", "{}", "sha256:" + "a" * 64, 1000, 0.0, "p")
+    assert prune(store).bytes == 10
+    cache_table.delete(store, ["k"])
+    assert prune(store).bytes == 1000

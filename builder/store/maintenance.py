@@ -139,13 +139,20 @@ class PruneResult:
 
 
 def _tree_size(path) -> int:
+    """The bytes removing the tree frees: a file counts once its last link is in it (snapshots
+    share the files an incremental COPY linked; a removed one frees only what no other holds)."""
     total = 0
+    seen: dict[tuple[int, int], int] = {}
     for dirpath, _dirs, files in os.walk(path):
         for name in files:
             try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
+                st = os.lstat(os.path.join(dirpath, name))
             except OSError:
-                pass
+                continue
+            key = (st.st_dev, st.st_ino)
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] == st.st_nlink:
+                total += st.st_size
     return total
 
 
