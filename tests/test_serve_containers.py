@@ -54,6 +54,11 @@ def test_docker_run_attached_output_exit_code_stdin_and_tty(docker):
     code, out, err = docker("run", "--rm", "-t", "-e", "WHO=me", "-w", "/tmp", "busybox:local", "sh", "-c",
                             "tty; echo $WHO $(pwd)")
     assert code == 0 and out.replace("\r", "").split("\n")[:2] == ["/dev/pts/0", "me /tmp"], (out, err)
+    for rm in (("--rm",), ()):  # a command that is not there: docker's 127 and its reason
+        code, _out, err = docker("run", *rm, "busybox:local", "nosuchcmd")
+        assert code == 127 and "executable file not found" in err, (rm, err)
+    assert docker("ps", "-a", "--format", "{{.Status}}")[1].split() == ["Exited", "(127)"]
+    assert docker("container", "prune", "-f")[0] == 0
     assert docker("ps", "-aq")[1] == ""  # --rm: all gone
 
 

@@ -23,6 +23,7 @@ from .jsonstream import client_gone
 POLL = 0.02  # seconds between looks at a container's state while a request waits on it
 _EXITS: list[str] = []
 _EXITS_LOCK = threading.Lock()
+_CREATING: set[str] = set()  # the names being created now
 
 
 def exits_dir() -> str:
@@ -34,6 +35,16 @@ def exits_dir() -> str:
         return _EXITS[0]
 
 
+def removed_exit(cid: str) -> dict:
+    """What the monitor of an AutoRemove container left: {"code": N, "error": why it did not
+    start, or None}; {} when nothing is known."""
+    try:
+        doc = json.loads(Path(exits_dir(), cid).read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
 def _package_root() -> str:
     return str(Path(__file__).resolve().parents[2])
 
@@ -42,6 +53,18 @@ def create(ctx, request) -> Response:
     body = request.json()
     name = request.query.get("name", "")
     name = name.removeprefix("/")
+    with _EXITS_LOCK:  # two creates of one name at once: the second is refused, as the name is taken
+        if name and name in _CREATING:
+            raise conflict(f'Conflict. The container name "/{name}" is already in use')
+        _CREATING.add(name)
+    try:
+        return _create(ctx, body, name)
+    finally:
+        with _EXITS_LOCK:
+            _CREATING.discard(name)
+
+
+def _create(ctx, body: dict, name: str) -> Response:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_package_root(), os.environ.get("PYTHONPATH"))
                                                        if p)}
     proc = subprocess.Popen([sys.executable, "-m", "builder.serve.monitor", "create", str(ctx.root), exits_dir()],
@@ -93,8 +116,11 @@ def start_container(c) -> None:
         raise ApiError(500, f"container {c.id[:12]}: its monitor is gone (cairn serve was stopped with it?)")
     while True:
         st = c.state()
-        if not st:
-            return  # an AutoRemove container that ran and is gone
+        if not st:  # an AutoRemove container that ran (or failed to) and is gone
+            error = removed_exit(c.id).get("error")
+            if error:
+                raise bad_request(error)
+            return
         if st.get("started") != before[0]:
             return
         if st.get("finished") != before[1]:
@@ -140,16 +166,13 @@ def wait(ctx, request, key: str) -> Response:
     base = c.state().get("finished")
 
     def body():
-        code, error = 0, ""
+        code = 0
         while True:
             st = c.state()
             if not st:
-                try:
-                    code = int(Path(exits_dir(), c.id).read_text())
-                except (OSError, ValueError):
-                    pass
+                code = removed_exit(c.id).get("code", code)
                 break
-            code, error = st.get("exit_code", 0), st.get("error") or ""
+            code = st.get("exit_code", 0)
             status = st.get("status")
             live = status == "running" and _alive(st.get("pid"))
             if condition == "not-running" and not live:
@@ -160,7 +183,8 @@ def wait(ctx, request, key: str) -> Response:
             if client_gone(getattr(request, "connection", None)):
                 return
             time.sleep(POLL)
-        yield json.dumps({"StatusCode": code, "Error": {"Message": error} if error else None}).encode() + b"\n"
+        # (a start's failure is the start's answer, as dockerd's: the wait tells the code only)
+        yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
     return Response(200, body())
 
 

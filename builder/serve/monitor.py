@@ -14,8 +14,8 @@ commands on the container's control fifo:
 
 After each run it exec's itself again with the prepared container in a memfd, so that a
 later start (docker start, restart) forks from a process with one thread again. With
-AutoRemove it writes the exit code to EXITS/<id> (for wait?condition=removed) and removes
-the container. It also ends when the container's directory is gone (cairn rm).
+AutoRemove it writes the exit code (and why it could not start) to EXITS/<id>, for wait and
+start, and removes the container. It also ends when the container's directory is gone (cairn rm).
 """
 
 from __future__ import annotations
@@ -136,11 +136,11 @@ def _serve(store, prep, req, exits: str, fds: tuple[int, int, int], first: bool)
         bridge = bridge_config()
         prep.address = allocate(bridge.name, bridge.subnet, cdir.id, str(store.root))
         cdir.write_state(address=str(prep.address))
-    code = _run(store, prep, req, fds[2])
+    code, error = _run(store, prep, req, fds[2])
     if req.remove:
         try:
             with open(os.path.join(exits, cdir.id), "w") as f:
-                f.write(str(code))
+                json.dump({"code": code, "error": error}, f)
         except OSError:
             pass  # (the server has gone: nobody waits for it)
         from builder.containers.volumes import remove_anonymous
@@ -156,7 +156,8 @@ def _serve(store, prep, req, exits: str, fds: tuple[int, int, int], first: bool)
     _again(store.root, exits, prep, req, _open_fifos(cdir, req, fds[:2]))
 
 
-def _run(store, prep, req, stdin: int) -> int:
+def _run(store, prep, req, stdin: int) -> tuple[int, str | None]:
+    """Run the container once: its exit code, and why it could not start (or None)."""
     from builder.containers.run import ContainerError, run_prepared
 
     cdir = prep.cdir
@@ -181,12 +182,13 @@ def _run(store, prep, req, stdin: int) -> int:
         health.start(cdir, cdir.state().get("healthcheck"), prep.config.get("Shell"))
 
     try:
-        return run_prepared(store, prep, replace(req, remove=False), on_started=started)
+        return run_prepared(store, prep, replace(req, remove=False), on_started=started), None
     except ContainerError as err:
-        return err.exit_code
+        return err.exit_code, str(err)
     except BaseException as err:  # noqa: BLE001 - recorded for inspect and start's answer
-        cdir.write_state(status="exited", exit_code=125, error=f"{type(err).__name__}: {err}")
-        return 125
+        error = f"{type(err).__name__}: {err}"
+        cdir.write_state(status="exited", exit_code=125, error=error)
+        return 125, error
     finally:
         log = os.open(cdir.path / "log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         os.dup2(log, 1)  # (the pipes' last write ends close: the copier reads them to their end)
