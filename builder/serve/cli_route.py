@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 
-from .cli_zygote import COMMANDS
+from .cli_zygote import COMMANDS, MAX_MESSAGE
 from .errors import bad_request
 from .http import Response
 from .jsonstream import client_gone
@@ -94,7 +94,11 @@ def _check(ctx, request) -> dict:
     env = doc.get("env") or {}
     if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         raise bad_request("env: an object of strings is expected")
-    return {"argv": argv, "cwd": cwd, "env": env}
+    job = {"argv": argv, "cwd": cwd, "env": env}
+    if len(json.dumps({"id": 1 << 62, **job}).encode()) > MAX_MESSAGE:
+        raise bad_request(f"the command line is too long to run through the daemon (over {MAX_MESSAGE} bytes): "
+                          "run it without CAIRN_HOST")
+    return job
 
 
 def run_cli(ctx, request) -> Response:

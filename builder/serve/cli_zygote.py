@@ -21,6 +21,7 @@ import socket
 import sys
 
 COMMANDS = ("build", "run", "ps", "images")
+MAX_MESSAGE = 1 << 16  # one request's JSON (argv, cwd, env): the server refuses a longer one
 ENV_PASSED = ("TERM", "COLUMNS", "LINES", "NO_COLOR", "SOURCE_DATE_EPOCH", "BUILDKIT_PROGRESS")
 _PRELOAD = ("builder.commands.build", "builder.commands.run", "builder.commands.containers",
             "builder.commands.images", "builder.executor.build", "builder.containers.run",
@@ -67,12 +68,15 @@ def _zygote(chan: socket.socket, root: str) -> None:
             os.read(wake_r, 512)
         if chan in ready:
             try:
-                data, fds, _flags, _addr = socket.recv_fds(chan, 65536, 3)
+                data, fds, _flags, _addr = socket.recv_fds(chan, MAX_MESSAGE, 3)
             except OSError:
                 return
             if not data:
                 return  # the server is gone: so are we
-            msg = json.loads(data)
+            try:
+                msg = json.loads(data)
+            except ValueError:  # (our server bounds what it sends; a bad message is dropped, never fatal)
+                msg = {"cancel": None}
             if "cancel" in msg:
                 pid = by_id.get(msg["cancel"])
                 if pid is not None:
