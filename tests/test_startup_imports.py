@@ -18,8 +18,12 @@ HEAVY = ("runtime", "builder.layers", "builder.registry", "httpx")
 # settled before the build knows it will pull nothing
 ALLOWED = {"runtime", "runtime.tree", "runtime.record", "builder.registry", "builder.registry.options"}
 # beside those, what a cached build has no use for: http, mail headers, TLS, a tar reader
-CACHED_BUILD_FORBIDDEN = HEAVY + ("http.client", "email", "ssl", "tarfile", "zstandard", "lark")
-LISTING_FORBIDDEN = CACHED_BUILD_FORBIDDEN + ("grammar", "builder.instructions", "builder.executor")
+USELESS = ("http.client", "email", "ssl", "tarfile", "zstandard", "lark")
+# nor shutil (it loads zlib, bz2 and lzma), secrets or random, processes (git for ADD),
+# thread pools, logging, pickle or sockets (click's help does load shutil)
+CACHED_BUILD_FORBIDDEN = HEAVY + USELESS + ("shutil", "secrets", "random", "subprocess", "tempfile", "concurrent",
+                                            "logging", "pickle", "socket")
+LISTING_FORBIDDEN = HEAVY + USELESS + ("grammar", "builder.instructions", "builder.executor")
 # `cairn run` of an image whose layers are unpacked: the runtime, and none of the build, the
 # other commands, the tar and compression code, the registry client, slirp4netns (rootless
 # only), the port proxy (-p only) or the socket module

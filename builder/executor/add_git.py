@@ -8,9 +8,10 @@ from __future__ import annotations
 from ..context.build_context import BuildContext, ContextError
 from ..errors import CairnError
 from ..store.store import Store, remove_tree
-from .copy import copy_into_layer
 from .git_ref import GitRef, for_add, scheme_of
-from .git_source import Git, checkout, public_url, resolve
+
+# (git_source runs git through subprocess, copy writes layers: both load only for a source
+# that is a git repository, not for every ADD of a local file)
 
 
 def git_sources(store: Store, memo: dict, sources: list[str], keep_git_dir: bool,
@@ -28,6 +29,8 @@ def git_sources(store: Store, memo: dict, sources: list[str], keep_git_dir: bool
                                  "(a git repository is fetched over https, http, git or ssh)")
             continue
         if ref not in memo:
+            from .git_source import Git, resolve
+
             workdir = store.new_tmp_dir("git-")
             try:
                 memo[ref] = resolve(Git(workdir), ref)
@@ -48,6 +51,9 @@ def copy_git_source(store: Store, layer_dir: str, ref: GitRef, commit: str, dest
                     lowers: list[str], chown, chmod) -> None:
     """Fetch and check out commit in a private directory of the store, and copy its tree (or
     subdir) into dest, a directory, through the context copy code."""
+    from .copy import copy_into_layer
+    from .git_source import checkout
+
     tmp = store.new_tmp_dir("git-")
     try:
         ctx = BuildContext(checkout(tmp, ref, commit))
@@ -68,6 +74,8 @@ def subdir_of(ctx: BuildContext, ref: GitRef, commit: str) -> str:
         if not ctx.is_dir(real):
             raise ContextError("not a directory")
     except ContextError:
+        from .git_source import public_url
+
         raise CairnError(f"{public_url(ref.remote)}: subdir {ref.subdir!r} is not a directory "
                          f"of commit {commit}") from None
     return real

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import threading
 import time
 from contextlib import contextmanager
@@ -245,4 +244,6 @@ def remove_tree(path: Path) -> None:
         except FileNotFoundError:
             pass
         return
+    import shutil  # (it loads zlib, bz2 and lzma: only when a tree is removed)
+
     shutil.rmtree(path, onerror=onerror)
