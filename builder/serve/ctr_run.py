@@ -45,8 +45,13 @@ def removed_exit(cid: str) -> dict:
     return doc if isinstance(doc, dict) else {}
 
 
-def _package_root() -> str:
-    return str(Path(__file__).resolve().parents[2])
+def child_env() -> dict[str, str]:
+    """The environment of what the server spawns (monitors, cairn exec): this cairn's own
+    packages first, and no CAIRN_HOST (they act on the store here, never through a server)."""
+    env = {k: v for k, v in os.environ.items() if k != "CAIRN_HOST"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]),
+                                                    os.environ.get("PYTHONPATH")) if p)
+    return env
 
 
 def create(ctx, request) -> Response:
@@ -65,10 +70,8 @@ def create(ctx, request) -> Response:
 
 
 def _create(ctx, body: dict, name: str) -> Response:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_package_root(), os.environ.get("PYTHONPATH"))
-                                                       if p)}
     proc = subprocess.Popen([sys.executable, "-m", "builder.serve.monitor", "create", str(ctx.root), exits_dir()],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env(),
                             close_fds=True)
     try:
         out, _ = proc.communicate(json.dumps({"body": body, "name": name}).encode(), timeout=900)

@@ -80,11 +80,10 @@ def _argv(ctx, record: dict, detach: bool) -> list[str]:
 
 
 def _spawn(ctx, record: dict, detach: bool, stdin) -> subprocess.Popen:
-    from .ctr_run import _package_root
+    from .ctr_run import child_env
 
-    env = {**os.environ, "PYTHONPATH": _package_root()}
     return subprocess.Popen(_argv(ctx, record, detach), stdin=stdin, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT if record["Tty"] else subprocess.PIPE, env=env, close_fds=True)
+                            stderr=subprocess.STDOUT if record["Tty"] else subprocess.PIPE, env=child_env(), close_fds=True)
 
 
 def start(ctx, request, exec_id: str) -> Response:
