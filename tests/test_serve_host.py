@@ -16,7 +16,9 @@ import time
 
 import pytest
 
+from . import registry_server
 from .conftest import REPO, cairn_cli, remove_all_containers
+from .registry_server import Registry
 from .serve_fixtures import DOCKER, _stop, docker_runner, serving
 
 pytestmark = pytest.mark.skipif(not os.path.exists(DOCKER), reason="the docker CLI (docker.io) is not installed")
@@ -248,3 +250,35 @@ def test_cairn_commands_through_the_daemon_as_without_it(served, tmp_path):
         assert res.returncode == 2 and hint in res.stderr.decode(), (args, res.stderr)
     res = cairn_cli("ps", root=root, env={"CAIRN_HOST": f"unix://{tmp_path}/nosuch.sock"})
     assert res.returncode == 1 and b"cannot reach the cairn daemon" in res.stderr
+
+
+def test_docker_py_drives_the_socket(served, tmp_path):
+    """docker-py (PyPI `docker` 7.x), as a script of a user's would use it."""
+    docker_py = pytest.importorskip("docker")
+    if not registry_server.available():
+        pytest.skip("docker-registry is not installed")
+    root, sock = served
+    client = docker_py.DockerClient(base_url=f"unix://{sock}", timeout=120)
+    try:
+        assert client.version()["ApiVersion"] == "1.41"
+        image = client.images.get("busybox:local")
+        assert "busybox:local" in [tag for i in client.images.list() for tag in i.tags]
+        registry = Registry(tmp_path / "registry", "plain")
+        try:
+            repo = f"{registry.host}/py/bb"
+            assert image.tag(repo, "1")
+            pushed = client.images.push(repo, tag="1")
+            assert '"error"' not in pushed and "digest: sha256:" in pushed, pushed
+            client.images.remove(f"{repo}:1")
+            assert client.images.pull(repo, tag="1").id == image.id
+        finally:
+            registry.close()
+        assert client.containers.run("busybox:local", ["sh", "-c", "echo hi from py"], remove=True) == b"hi from py\n"
+        with pytest.raises(docker_py.errors.ContainerError) as failed:
+            client.containers.run("busybox:local", ["sh", "-c", "exit 3"], remove=True)
+        assert failed.value.exit_status == 3
+        with pytest.raises(docker_py.errors.ImageNotFound):
+            client.images.get("nosuch:1")
+    finally:
+        client.close()
+        remove_all_containers(root)

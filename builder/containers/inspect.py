@@ -109,6 +109,7 @@ def container_doc(store: Store, c: ContainerDir) -> dict:
             "NetworkMode": network,
             "PortBindings": bindings,
             "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "LogConfig": {"Type": "json-file", "Config": {}},  # (docker-py reads it to know logs are kept)
             "AutoRemove": bool(st.get("remove")),
             "CapAdd": req.get("cap_add") or None,
             "CapDrop": req.get("cap_drop") or None,
