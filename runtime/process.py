@@ -2,10 +2,18 @@
 
     parent (cairn)          sets itself as child subreaper, forks A
       A                     unshares the namespaces (pid included), forks B, reports B's pid, exits
-        B (PID 1 inside)    waits for "go"; builds its root; closes every fd above 2; drops
-                            privileges and loads the seccomp filter; enters its cwd; execs
-    parent                  puts B in its cgroup, lets the caller wire B's network, says "go",
-                            then reads B's error pipe: EOF means exec happened
+        B (PID 1 inside)    waits for "go"; builds its root; waits for "exec"; enters its cgroup
+                            namespace; closes every fd above 2; drops privileges and loads the
+                            seccomp filter; enters its cwd; execs
+    parent                  says "go"; while B builds its root, puts B in its cgroup and lets the
+                            caller wire B's network; says "exec", then reads B's error pipe: EOF
+                            means exec happened
+
+The two run side by side: B's mounts and the parent's cgroup writes (on cgroup v1 the first
+attach waits out an RCU grace period, 10-15 ms here) and netlink calls overlap, and nothing
+of the container's command runs before B is in its cgroup and its network is wired. B runs
+only cairn's own code until "exec"; it enters its cgroup namespace after it was moved, so
+the namespace's root is the container's cgroup.
 
 B's setup errors come back through a close-on-exec pipe, so a failed setup is an error
 in the parent with a message, never a silent exit. Exit codes follow docker: the
@@ -118,12 +126,9 @@ def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[
     try:
         if os.read(go_fd, 1) != b"g":
             os._exit(1)  # the parent went away before saying go
-        os.close(go_fd)
         # A has exited by now (the parent waited for it before "go"), so our parent is
         # the subreaper that started us: die with it. (getppid() is 0 across pid namespaces.)
         sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if "cgroup" in spec.namespaces:
-            sc.unshare(sc.CLONE_NEWCGROUP)
         if spec.network in ("none", "bridge"):
             loopback_up()
         elif spec.network != "host":  # a path: join that namespace
@@ -133,6 +138,11 @@ def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[
         rootfs.setup(spec)
         if spec.hostname and "uts" in spec.namespaces:
             sc.sethostname(spec.hostname)
+        if os.read(go_fd, 1) != b"x":
+            os._exit(1)  # the parent could not place us in our cgroup or network: it reaps us
+        os.close(go_fd)
+        if "cgroup" in spec.namespaces:  # (after the parent moved us: its root is our own cgroup)
+            sc.unshare(sc.CLONE_NEWCGROUP)
         os.setsid()
         if setup_stdio is not None:
             setup_stdio()
@@ -207,8 +217,9 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
           setup_stdio: Callable[[], None] | None = None) -> int:
     """Create the container and let it exec; returns the host pid of its PID 1.
 
-    `before_go(pid)` runs in the parent while the container waits: add it to a cgroup,
-    move a veth into its network namespace. Raises RuntimeError_ if setup or exec fails
+    `before_go(pid)` runs in the parent while the container builds its root, and the
+    container's command runs only after it returned: add it to a cgroup, move a veth into
+    its network namespace. Raises RuntimeError_ if setup or exec fails
     (the process has then been reaped).
     """
     if spec.process.init:
@@ -246,14 +257,21 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
             raise RuntimeError_(errno.ECHILD, _read_error(err_r) or "cannot create the container")
         pid = int(data)
         try:
+            os.write(go_w, b"g")  # B builds its root meanwhile
             if before_go is not None:
                 before_go(pid)
-            os.write(go_w, b"g")
+            os.write(go_w, b"x")
         except BaseException:
+            os.close(go_w)
+            go_w = -1
             _kill_and_reap(pid)
+            message = _read_error(err_r)  # B's own failure (then ours is only its echo: no such process...)
+            if message is not None:
+                raise ContainerStartError(125, message) from None
             raise
         finally:
-            os.close(go_w)
+            if go_w != -1:
+                os.close(go_w)
         message = _read_error(err_r)
         if message is not None:
             _, status = os.waitpid(pid, 0)

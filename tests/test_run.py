@@ -163,6 +163,22 @@ def test_bad_flags_are_clear_errors(root, args, message):
     assert res.returncode == 125 and message in res.stderr and b"Traceback" not in res.stderr  # docker run's
 
 
+def test_a_container_whose_setup_fails_leaves_nothing_behind(root):
+    """Its root is built while cairn puts it in its cgroup and wires its veth: a setup that
+    fails meanwhile is reported as itself (not as a cgroup write's "no such process"), and no
+    cgroup, link or mount of it is left."""
+    from .conftest import TEST_BRIDGE
+    from .host_state import snapshot
+
+    before = snapshot()
+    res = run(root, "--mount", "type=bind,src=/etc/hostname,dst=/bin", "busybox:local", "true")  # (bridge)
+    assert res.returncode == 125 and b"container setup failed" in res.stderr and b"Traceback" not in res.stderr
+    left = snapshot().new_since(before)
+    left["links"] = [name for name in left["links"] if name != TEST_BRIDGE]  # (made by the first bridged run)
+    left["nat_rules"] = [rule for rule in left["nat_rules"] if TEST_BRIDGE not in rule]
+    assert left == {"mounts": [], "cgroups": [], "netns": [], "links": [], "nat_rules": []}
+
+
 def test_unknown_image(root):
     res = run(root, "nosuch:image", "true")
     assert res.returncode == 125 and b"no such image: nosuch:image" in res.stderr

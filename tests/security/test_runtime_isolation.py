@@ -69,6 +69,16 @@ def test_build_workdir_through_a_leaked_fd_stays_inside(root, host_dir, tmp_path
     assert sorted(os.listdir(d)) == ["host-sentinel"]
 
 
+def test_the_containers_cgroup_namespace_is_rooted_at_its_own_cgroup(root):
+    """The container enters its cgroup namespace only after cairn moved it into its cgroup
+    (which now happens while it builds its root): no line of /proc/self/cgroup may show
+    where on the host that cgroup is."""
+    res = cairn(root, "run", "--rm", "--network", "none", "busybox:local", "cat", "/proc/self/cgroup")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.decode().splitlines()
+    assert lines and [line for line in lines if not line.endswith(":/")] == []
+
+
 def test_no_fd_above_2_reaches_the_container(root, host_dir):
     _d, fd = host_dir
     res = cairn(root, "run", "--rm", "--network", "none", "busybox:local", "ls", "/proc/self/fd",
