@@ -18,7 +18,7 @@ DOCKER = "/usr/bin/docker"
 
 def _start(root, sock, *extra):
     proc = subprocess.Popen([sys.executable, "-m", "builder.cli", "--root", str(root), "serve",
-                             "--host", f"unix://{sock}", *extra], cwd=REPO, stderr=subprocess.PIPE)
+                             "--host", f"unix://{sock}", *extra], cwd=REPO, stderr=subprocess.PIPE if os.environ.get("CAIRN_TEST_SERVE_LOG") is None else None)
     for _ in range(300):  # (the socket appears once the server listens; not a timing assertion)
         if sock.exists() or proc.poll() is not None:
             break

@@ -5,15 +5,19 @@ side (a context that escapes, a body over its bound, a client that leaves mid-bu
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import subprocess
+import time
 
 import pytest
 
 from . import registry_server
 from .conftest import cairn_cli
 from .registry_server import Registry
-from .serve_fixtures import DOCKER, docker_runner, serving
+from .serve_fixtures import DOCKER, _raw, docker_runner, serving
+from .tarmaker import make_tar
 
 pytestmark = [pytest.mark.skipif(not os.path.exists(DOCKER), reason="the docker CLI (docker.io) is not installed"),
               pytest.mark.skipif(not registry_server.available(), reason="docker-registry is not installed")]
@@ -91,3 +95,130 @@ def test_docker_save_load_and_image_prune(served, docker, tmp_path):
     assert code == 0 and "deleted: sha256:" in out and "Total reclaimed space" in out, err
     code, out, err = docker("images", "--format", "{{.Repository}}:{{.Tag}}")
     assert "keep/me:1" in out.split() and "<none>:<none>" not in out
+
+
+DOCKERFILE_ALT = """\
+FROM busybox:local AS base
+ARG X=0
+RUN echo "hello $X" && echo made > /made
+COPY a.txt /a.txt
+FROM base AS t
+LABEL stage=t
+RUN cat /a.txt
+FROM base
+RUN echo never-built
+"""
+
+
+def test_docker_build_classic_builder(docker, tmp_path):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile.alt").write_text(DOCKERFILE_ALT)
+    (ctx / "a.txt").write_text("from-the-context\n")
+    args = ("build", "-t", "me/built:1", "-t", "me/built:2", "--build-arg", "X=1", "--target", "t",
+            "-f", "Dockerfile.alt", "--label", "by=serve", ".")
+    code, out, err = docker(*args, cwd=ctx)
+    assert code == 0, err + out
+    assert "Step 1/7 : FROM busybox:local" in out and "Step 7/7 : RUN cat /a.txt" in out
+    assert "hello 1" in out and "from-the-context" in out and "never-built" not in out
+    built = out.split("Successfully built ")[1].split()[0]
+    assert "Successfully tagged me/built:1" in out and "Successfully tagged me/built:2" in out
+    code, labels, err = docker("inspect", "-f", "{{json .Config.Labels}}", "me/built:1")
+    assert json.loads(labels) == {"stage": "t", "by": "serve"}, err
+    assert docker("images", "-q", "me/built:2")[1].strip() == built
+    # the second build: every step from the cache
+    code, out, err = docker(*args, cwd=ctx)
+    assert code == 0, err
+    assert out.count(" ---> Using cache") == 3 and "hello 1" not in out
+    assert out.split("Successfully built ")[1].split()[0] == built
+    # a failing RUN: docker's message and the command's exit code; its output was streamed
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo boom && exit 3\n")
+    code, out, err = docker("build", ".", cwd=ctx)
+    assert code == 3 and "boom" in out, err
+    assert "The command '/bin/sh -c echo boom && exit 3' returned a non-zero code: 3" in err
+    # docker build - with a Dockerfile on stdin; -q prints only the ID
+    code, out, err = docker("build", "-q", "-", stdin=b"FROM busybox:local\nRUN echo quiet > /q\n")
+    assert code == 0 and out.strip().startswith("sha256:") and len(out.split()) == 1, err
+    code, out, err = docker("build", "-", stdin=b"FROM busybox:local\nNOPE x\n")
+    assert code == 1 and "Dockerfile:2" in err and "NOPE" in err.upper(), err
+
+
+def _build_request(tar: bytes, query: str = "") -> bytes:
+    return (f"POST /v1.41/build?{query} HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-tar\r\n"
+            f"Content-Length: {len(tar)}\r\n\r\n").encode() + tar
+
+
+def _processes_with(marker: str) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(f"{pid}: {cmdline}")
+    return found
+
+
+def test_a_client_that_leaves_mid_build_cancels_it(served):
+    root, sock = served
+    marker = "sleep 7301"
+    tar = make_tar([("Dockerfile", "file", f"FROM busybox:local\nRUN echo go-$((6+1)); {marker}\n")])
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(60)
+    s.connect(str(sock))
+    s.sendall(_build_request(tar, "t=never:1"))
+    seen = b""
+    while b"go-7" not in seen:  # the RUN step is running
+        chunk = s.recv(4096)
+        assert chunk, seen
+        seen += chunk
+    for _ in range(200):  # (the shell starts sleep after its echo; not a timing assertion)
+        if _processes_with(marker):
+            break
+        time.sleep(0.05)
+    assert _processes_with(marker)
+    s.close()
+
+    def leftovers():
+        with open("/proc/self/mountinfo") as f:
+            mounts = [line for line in f if str(root) in line]
+        return (_processes_with(marker) + _processes_with("build --progress json") + mounts
+                + [p.name for p in (root / "tmp").iterdir() if "serve-build-" in p.name or "run-" in p.name])
+    for _ in range(600):  # (the build stops once the server sees the client gone; not a timing assertion)
+        if not leftovers():
+            break
+        time.sleep(0.05)
+    assert leftovers() == []
+    got, _headers, body = _raw(sock, b"GET /images/never:1/json HTTP/1.1\r\n\r\n")
+    assert got == 404, body  # the cancelled build tagged nothing, and the server still answers
+
+
+BUILD_REQUESTS = [  # (query, body, status, the message's start)
+    ("networkmode=host", None, 400, "cairn serve: networkmode 'host' is not served"),
+    ("buildargs=notjson", None, 400, "invalid buildargs: not JSON"),
+    ("t=Bad%20Name", None, 400, "invalid reference"),
+    ("remote=https://example.com/x.git", None, 501, "cairn serve: a remote build context"),
+    ("version=2", None, 400, "cairn serve: only the classic builder"),
+    ("", b"FROM busybox:local\n" * 40, 400, "the build context is not a tar archive"),
+    ("dockerfile=../../../../etc/passwd", None, 400, "the build context has no ../../../../etc/passwd"),
+    ("dockerfile=/etc/passwd", None, 400, "the build context has no /etc/passwd"),
+    ("", make_tar([("../escape", "file", "x"), ("Dockerfile", "file", "FROM scratch\n")]), 400, "the build context"),
+    ("", make_tar([("link", "symlink", "/etc"), ("link/escape", "file", "x")]), 400, "the build context"),
+]
+
+
+def test_raw_build_and_load_requests_are_refused_safely(served):
+    _root, sock = served
+    plain = make_tar([("Dockerfile", "file", "FROM busybox:local\n")])
+    for query, body, status, text in BUILD_REQUESTS:
+        got, _headers, raw = _raw(sock, _build_request(plain if body is None else body, query))
+        assert got == status, (query, raw)
+        assert json.loads(raw)["message"].startswith(text), (query, raw)
+    assert not os.path.exists("/escape") and not os.path.exists("/etc/escape")
+    # a body larger than the bound is refused before it is read
+    got, _headers, raw = _raw(sock, b"POST /images/load HTTP/1.1\r\nContent-Length: 99999999999999\r\n\r\n")
+    assert got == 413 and json.loads(raw)["message"].startswith("request body is larger than")
+    got, _headers, raw = _raw(sock, b"POST /images/create?fromImage=x&tag=1 HTTP/1.1\r\nX-Registry-Auth: !!\r\n\r\n")
+    assert got == 400 and b"X-Registry-Auth" in raw

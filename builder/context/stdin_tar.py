@@ -65,6 +65,21 @@ def from_stdin(stdin, tmp_dir: Callable[[str], str], dockerfile: str | None,
     return root, _dockerfile(root, here, dockerfile)
 
 
+def from_request(body, here: str, dockerfile: str | None) -> tuple[str, str]:
+    """cairn serve's POST /build: (context directory, Dockerfile path) from the request body,
+    a tar (maybe compressed) unpacked into here/context as `build -` unpacks stdin. The
+    Dockerfile is the one inside the tar, never a host file."""
+    head = body.read(_HEAD)
+    if not _is_archive(head):
+        raise TarContextError("the build context is not a tar archive")
+    root = os.path.join(here, "context")
+    os.mkdir(root, 0o700)
+    _unpack(_Prefixed(head, body), root)
+    out = os.path.join(here, "dockerfile")
+    os.mkdir(out, 0o700)
+    return root, _dockerfile(root, out, dockerfile, "the build context", host=False)
+
+
 def _private(tmp_dir, prefix: str, on_close) -> str:
     path = tmp_dir(prefix)
     on_close(lambda: shutil.rmtree(path, ignore_errors=True))
@@ -107,15 +122,16 @@ def _unpack(stream, root: str) -> None:
         raise TarContextError(f"the build context from stdin: cannot decompress: {err}") from None
 
 
-def _dockerfile(root: str, here: str, named: str | None, what: str = "the build context from stdin") -> str:
+def _dockerfile(root: str, here: str, named: str | None, what: str = "the build context from stdin",
+                host: bool = True) -> str:
     """The Dockerfile to build: one inside the tar (copied out of it, read through the tree),
-    else the host file -f names."""
+    else (host) the host file -f names."""
     wanted = named or "Dockerfile"
     with Tree(root) as t:
         if not named and t.lstat("Dockerfile") is None and t.lstat("dockerfile") is not None:
             wanted = "dockerfile"
         if t.lstat(wanted) is None:
-            if named and os.path.lexists(named):
+            if named and host and os.path.lexists(named):
                 return named  # a Dockerfile outside the context
             raise UsageError(f"{what} has no {wanted}")
         out = os.path.join(here, os.path.basename(wanted.rstrip("/")) or "Dockerfile")
