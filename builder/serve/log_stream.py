@@ -12,6 +12,7 @@ from .jsonstream import client_gone
 from .log_streams import Streams
 
 CHUNK = 65536
+LONGEST = 16384  # a line without its end is sent in pieces of this size (as docker's log drivers split one)
 POLL = 0.1
 
 
@@ -59,9 +60,13 @@ def _timed(c, f, tail: int, since: float | None, timestamps: bool, follow: bool,
         nonlocal offset, pending
         pending += data
         *whole, pending = pending.split(b"\n")
-        for line in whole:
-            got = line_at(offset, line + b"\n")
-            offset += len(line) + 1
+        pieces = [line + b"\n" for line in whole]
+        while len(pending) >= LONGEST:  # a line not ended yet: its first pieces go now
+            pieces.append(pending[:LONGEST])
+            pending = pending[LONGEST:]
+        for line in pieces:
+            got = line_at(offset, line)
+            offset += len(line)
             if got is not None:
                 yield got
 
@@ -69,7 +74,7 @@ def _timed(c, f, tail: int, since: float | None, timestamps: bool, follow: bool,
         data = f.read(CHUNK)
         if data:
             out = list(lines(data))
-            if not past_end:
+            if not past_end and tail >= 0:  # (all of it: sent as it is read, never held)
                 kept.extend(out)
                 if f.tell() >= end:
                     past_end = True
