@@ -87,6 +87,7 @@ class BuildRun:
         env["PYTHONPATH"] = _package_root()
         env["DOCKER_CONFIG"] = os.path.join(self.here, "no-docker-config")
         env.pop("CAIRN_ROOT", None)
+        env.pop("CAIRN_HOST", None)  # (the build runs here, on this store: never sent to a server)
         return env
 
     def _cancel(self) -> None:
