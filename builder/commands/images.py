@@ -134,7 +134,8 @@ def store_group():
 @click.option("-v", "--verbose", is_flag=True, help="Also list unreferenced files.")
 @click.pass_context
 def store_check_cmd(ctx, verbose):
-    """Verify every blob against its digest and every reference the store records."""
+    """Verify every blob against its digest, every snapshot a COPY made against its
+    diff_id, and every reference the store records."""
     from ..store.maintenance import check
 
     report = check(open_store(ctx))
