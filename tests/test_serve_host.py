@@ -19,7 +19,7 @@ import pytest
 from . import registry_server
 from .conftest import REPO, cairn_cli, remove_all_containers
 from .registry_server import Registry
-from .serve_fixtures import DOCKER, _stop, docker_runner, serving
+from .serve_fixtures import DOCKER, _start, _stop, docker_runner, serving
 
 pytestmark = pytest.mark.skipif(not os.path.exists(DOCKER), reason="the docker CLI (docker.io) is not installed")
 
@@ -281,4 +281,94 @@ def test_docker_py_drives_the_socket(served, tmp_path):
             client.images.get("nosuch:1")
     finally:
         client.close()
+        remove_all_containers(root)
+
+
+def test_concurrent_requests_and_clients_that_leave(served, docker, tmp_path):
+    """Ten `docker run -d` and two builds at once; a build whose client is killed is interrupted
+    (its RUN process ends); a killed `docker run -i` leaves the server serving."""
+    root, sock = served
+    daemon = dict(os.environ, CAIRN_HOST=f"unix://{sock}", CAIRN_ROOT=str(tmp_path / "unused"))
+    cairn = [sys.executable, "-m", "builder.cli"]
+    contexts = []
+    for n in range(2):
+        ctx = tmp_path / f"c{n}"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM busybox:local\nCOPY f /f{n}\nLABEL n={n}\n")
+        (ctx / "f").write_text(f"{n}\n")
+        contexts.append(ctx)
+    try:
+        runs = [subprocess.Popen([DOCKER, "run", "-d", "--name", f"c{n}", "busybox:local", "sleep", "60"],
+                                 env=docker.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for n in range(10)]
+        builds = [subprocess.Popen([*cairn, "build", "-q", "-t", f"conc:{n}", str(ctx)], cwd=REPO, env=daemon,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for n, ctx in enumerate(contexts)]
+        for proc in runs + builds:
+            _out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+        _code, out, _err = docker("ps", "--format", "{{.Names}}")
+        assert sorted(out.split()) == sorted(f"c{n}" for n in range(10))
+        assert sorted(docker("images", "--format", "{{.Tag}}", "conc")[1].split()) == ["0", "1"]
+        # a build whose client is killed mid-RUN: the RUN's process is interrupted
+        slow = tmp_path / "slow"
+        slow.mkdir()
+        marker = f"cairn-serve-host-{os.getpid()}"
+        (slow / "Dockerfile").write_text(f"FROM busybox:local\nRUN echo started; exec sleep 300 # {marker}\n")
+        client = subprocess.Popen([*cairn, "build", "--progress", "plain", str(slow)], cwd=REPO, env=daemon,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for line in client.stderr:  # (the RUN has started once its output shows)
+            if b"started" in line:
+                break
+        client.kill()
+        client.wait()
+        for _ in range(300):  # (the interrupt reaches the RUN; not a timing assertion)
+            if not _processes_with(marker):
+                break
+            time.sleep(0.1)
+        assert not _processes_with(marker)
+        # a docker run -i whose client is killed mid-attach
+        attached = subprocess.Popen([DOCKER, "run", "-i", "--name", "att", "busybox:local", "cat"], env=docker.env,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        attached.stdin.write(b"one\n")
+        attached.stdin.flush()
+        assert attached.stdout.readline() == b"one\n"
+        attached.kill()
+        attached.wait()
+        assert docker("version", "--format", "{{.Server.APIVersion}}")[1].strip() == "1.41"
+    finally:
+        remove_all_containers(root)
+
+
+def _processes_with(marker: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_sigterm_leaves_running_containers_as_docker_does(served, tmp_path):
+    root, _sock = served
+    sock = tmp_path / "term.sock"
+    proc = _start(root, sock)
+    run = docker_runner(sock, tmp_path)
+    try:
+        code, _out, err = run("run", "-d", "--name", "stays", "busybox:local", "sleep", "60")
+        assert code == 0, err
+    finally:
+        assert _stop(proc) == 0
+    try:
+        assert not sock.exists()
+        res = cairn_cli("ps", "--format", "{{.Names}} {{.Status}}", root=root)
+        assert res.stdout.decode().split()[:2] == ["stays", "Up"], res.stderr
+        proc = _start(root, sock)  # a new server finds it, and can remove it
+        try:
+            assert run("ps", "--format", "{{.Names}}")[1].split() == ["stays"]
+            assert run("rm", "-f", "stays")[0] == 0
+        finally:
+            _stop(proc)
+    finally:
         remove_all_containers(root)
