@@ -273,7 +273,13 @@ def test_docker_py_drives_the_socket(served, tmp_path):
             assert client.images.pull(repo, tag="1").id == image.id
         finally:
             registry.close()
-        assert client.containers.run("busybox:local", ["sh", "-c", "echo hi from py"], remove=True) == b"hi from py\n"
+        app = tmp_path / "app"
+        app.mkdir()
+        (app / "Dockerfile").write_text("FROM busybox:local\nCOPY greeting /greeting\nCMD [\"cat\", \"/greeting\"]\n")
+        (app / "greeting").write_text("hi from py\n")
+        built, logs = client.images.build(path=str(app), tag="py/app:1")
+        assert "py/app:1" in built.tags and any("Successfully built" in e.get("stream", "") for e in logs)
+        assert client.containers.run("py/app:1", remove=True) == b"hi from py\n"
         with pytest.raises(docker_py.errors.ContainerError) as failed:
             client.containers.run("busybox:local", ["sh", "-c", "exit 3"], remove=True)
         assert failed.value.exit_status == 3
