@@ -16,9 +16,12 @@ from .conftest import REPO, imported_store
 DOCKER = "/usr/bin/docker"
 
 
-def _start(root, sock, *extra):
+def _start(root, sock, *extra, env=None):
+    """env: variables the server gets on top of the test's own (HOME, DOCKER_CONFIG, ...)."""
+    log = subprocess.PIPE if os.environ.get("CAIRN_TEST_SERVE_LOG") is None else None
     proc = subprocess.Popen([sys.executable, "-m", "builder.cli", "--root", str(root), "serve",
-                             "--host", f"unix://{sock}", *extra], cwd=REPO, stderr=subprocess.PIPE if os.environ.get("CAIRN_TEST_SERVE_LOG") is None else None)
+                             "--host", f"unix://{sock}", *extra], cwd=REPO, stderr=log,
+                            env={**os.environ, **(env or {})})
     for _ in range(300):  # (the socket appears once the server listens; not a timing assertion)
         if sock.exists() or proc.poll() is not None:
             break

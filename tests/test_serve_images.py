@@ -15,8 +15,8 @@ import pytest
 
 from . import registry_server
 from .conftest import cairn_cli
-from .registry_server import Registry
-from .serve_fixtures import DOCKER, _raw, docker_runner, serving
+from .registry_server import PASSWORD, USER, Registry
+from .serve_fixtures import DOCKER, _raw, _start, _stop, docker_runner, serving
 from .tarmaker import make_tar
 
 pytestmark = [pytest.mark.skipif(not os.path.exists(DOCKER), reason="the docker CLI (docker.io) is not installed"),
@@ -222,3 +222,32 @@ def test_raw_build_and_load_requests_are_refused_safely(served):
     assert got == 413 and json.loads(raw)["message"].startswith("request body is larger than")
     got, _headers, raw = _raw(sock, b"POST /images/create?fromImage=x&tag=1 HTTP/1.1\r\nX-Registry-Auth: !!\r\n\r\n")
     assert got == 400 and b"X-Registry-Auth" in raw
+
+
+def test_push_uses_the_clients_credentials_never_the_servers(served, tmp_path):
+    """The server's host has a saved login for the registry (as root after `cairn login`); a
+    client that sends none is refused by the registry, one that sends its own pushes."""
+    import base64
+
+    root, _sock = served
+    with Registry(tmp_path / "reg", "htpasswd") as reg:
+        home = tmp_path / "server-home"
+        env = reg.env(home)
+        res = cairn_cli("login", "-u", USER, "--password-stdin", reg.host, root=root, env=env,
+                        stdin=PASSWORD.encode())
+        assert res.returncode == 0, res.stderr
+        sock = tmp_path / "auth.sock"
+        proc = _start(root, sock, env=env)
+        try:
+            docker = docker_runner(sock, tmp_path / "client")
+            name = f"{reg.host}/me/secret:1"
+            assert docker("tag", "busybox:local", name)[0] == 0
+            code, _out, err = docker("push", name)
+            assert code == 1 and ("401" in err or "unauthorized" in err.lower()), err
+            auth = base64.urlsafe_b64encode(json.dumps({"username": USER, "password": PASSWORD}).encode())
+            got, _headers, body = _raw(sock, f"POST /images/{reg.host}/me/secret/push?tag=1 HTTP/1.1\r\n"
+                                             f"X-Registry-Auth: {auth.decode()}\r\n\r\n".encode())
+            assert got == 200 and b'"aux": {"Tag": "1", "Digest": "sha256:' in body, body
+            assert b"errorDetail" not in body
+        finally:
+            _stop(proc)

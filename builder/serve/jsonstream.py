@@ -31,12 +31,21 @@ def error_message(text: str, code: int | None = None) -> bytes:
 
 
 def client_gone(conn) -> bool:
-    """The client closed (or reset) its connection: it is readable and has nothing to read."""
+    """The client closed (or reset) its connection. On a unix socket the peer's close hangs it
+    up (POLLHUP) while a client that only shut its writing side (it sent its request, it still
+    reads) does not: that one is not gone. On TCP a close and a half-close look the same (the
+    end of what it sends): docker's clients never half-close, so that end means gone."""
     if conn is None:
         return False
     try:
-        ready, _, _ = select.select([conn], [], [], 0)
-        if not ready:
+        poller = select.poll()
+        poller.register(conn, select.POLLIN | select.POLLHUP | select.POLLERR)
+        events = 0
+        for _fd, ev in poller.poll(0):
+            events |= ev
+        if events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+            return True
+        if conn.family == socket.AF_UNIX or not events & select.POLLIN:
             return False
         with socket.socket(fileno=os.dup(conn.fileno())) as raw:  # (the plain socket, also under TLS)
             return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
