@@ -155,5 +155,6 @@ def start(cdir: ContainerDir, healthcheck: dict | None, shell: list[str] | None)
     if not healthcheck:
         return None
     monitor = HealthMonitor(cdir, healthcheck, shell)
+    cdir.write_state(health={"status": "starting", "failing_streak": 0, "log": []})  # before the start is reported
     monitor.start()
     return monitor

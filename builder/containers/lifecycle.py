@@ -54,11 +54,12 @@ def run_detached(store: Store, req: RunRequest) -> str:
             prep.cdir.write_state(monitor=os.getpid())
 
             def started(container_pid: int) -> None:
-                os.write(write_fd, f"ok {container_pid}".encode())
-                os.close(write_fd)
                 from . import health
 
+                # (first: the CLI returns at "ok", and docker's inspect says "starting" from then on)
                 health.start(prep.cdir, prep.cdir.state().get("healthcheck"), prep.config.get("Shell"))
+                os.write(write_fd, f"ok {container_pid}".encode())
+                os.close(write_fd)
 
             run_prepared(own, prep, req, on_started=started)
             code = 0
