@@ -5,6 +5,7 @@ kill, restart and top are in ctr_run.py, attach in attach.py, exec in execs.py."
 from __future__ import annotations
 
 import json
+import time
 
 from ..errors import CairnError
 from .errors import bad_request, conflict, not_found
@@ -212,17 +213,36 @@ def _ports(doc: dict) -> list[dict]:
     return out
 
 
+def human_duration(seconds: float) -> str:
+    """A duration as docker's ps says it ("Up 5 seconds", "Exited (0) About a minute ago")."""
+    s = int(seconds)
+    minutes, hours = s // 60, int(seconds / 3600 + 0.5)
+    if s < 1:
+        return "Less than a second"
+    if s < 60:
+        return "1 second" if s == 1 else f"{s} seconds"
+    if minutes < 60:
+        return "About a minute" if minutes == 1 else f"{minutes} minutes"
+    if hours < 48:
+        return "About an hour" if hours == 1 else f"{hours} hours"
+    for limit, days, unit in ((14, 1, "days"), (60, 7, "weeks"), (730, 30, "months")):
+        if hours < 24 * limit:
+            return f"{hours // 24 // days} {unit}"
+    return f"{s // 3600 // 24 // 365} years"
+
+
 def _summary(doc: dict) -> dict:
     """GET /containers/json's entry from an inspect document."""
     state = doc["State"]
     config = doc.get("Config") or {}
     command = [doc.get("Path") or "", *(doc.get("Args") or [])]
     if state["Running"]:
-        status = "Up"
+        status = f"Up {human_duration(time.time() - unix_time(state.get('StartedAt')))}"
     elif state["Status"] == "created":
         status = "Created"
     else:
-        status = f"Exited ({state['ExitCode']})"
+        ago = human_duration(time.time() - unix_time(state.get("FinishedAt")))
+        status = f"Exited ({state['ExitCode']}) {ago} ago"
     return {"Id": doc["Id"], "Names": [doc["Name"]], "Image": config.get("Image") or doc.get("Image", ""),
             "ImageID": doc.get("Image", ""), "Command": " ".join(w for w in command if w),
             "Created": unix_time(doc.get("Created")), "Ports": _ports(doc), "Labels": config.get("Labels") or {}, "State": state["Status"],
