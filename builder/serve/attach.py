@@ -71,8 +71,9 @@ def follow(c, offset: int, base_finished, out, tty: bool, wanted=(1, 2)) -> None
                 offset += len(data)
                 continue
             st = c.state()
-            done = (not st or (st.get("status") == "exited" and st.get("finished") != base_finished)
-                    or not process_alive(st.get("owner")))
+            done = (not st or not process_alive(st.get("owner"))
+                    or (st.get("status") == "exited" and st.get("finished") != base_finished
+                        and not process_alive(st.get("monitor"))))  # (its copier has written all)
             if done:
                 while data := f.read(CHUNK):
                     send(offset, data)

@@ -17,11 +17,13 @@ POLL = 0.1
 
 
 def log_chunks(c, f, tail: int, since: float | None, timestamps: bool, follow: bool, conn=None):
+    from ..containers.dirs import process_alive
     from ..containers.lifecycle import still_running
     from ..containers.logfile import tail_offset
 
-    def running() -> bool:
-        return still_running(c) and not (conn is not None and client_gone(conn))
+    def running() -> bool:  # (an API container's monitor lives on until its copier has written all)
+        live = still_running(c) or process_alive(c.state().get("monitor"))
+        return live and not (conn is not None and client_gone(conn))
 
     with f, Streams(c.path) as streams:
         if timestamps or since is not None:
