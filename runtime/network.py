@@ -15,17 +15,15 @@ from __future__ import annotations
 import errno
 import ipaddress
 import os
-import shutil
-import subprocess
 import threading
-from dataclasses import dataclass
 
 from . import syscalls as sc
 from .netlink import Netlink, index_of
+from .record import Record, record
 
 
-@dataclass(frozen=True)
-class Bridge:
+@record
+class Bridge(Record):
     name: str = "cairn0"
     subnet: str = "10.88.0.0/16"
 
@@ -38,8 +36,8 @@ class Bridge:
         return next(self.network.hosts())
 
 
-@dataclass(frozen=True)
-class Attachment:
+@record
+class Attachment(Record):
     host_ifname: str
     address: ipaddress.IPv4Address
     bridge: Bridge
@@ -49,7 +47,12 @@ class NetworkError(OSError):
     pass
 
 
-def _iptables(*args: str) -> subprocess.CompletedProcess | None:
+def _iptables(*args: str):
+    """iptables' result (a CompletedProcess), None where it is not installed. (Its modules
+    load only here: a container start on a bridge that is up runs no iptables.)"""
+    import shutil
+    import subprocess
+
     exe = shutil.which("iptables")
     if exe is None:
         return None

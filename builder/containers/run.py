@@ -185,10 +185,11 @@ class _Network:
         if self.req.network != "bridge" or userns.active() is not None:  # rootless: slirp4netns, in attach
             return
         from runtime.network import ensure_bridge
-        from runtime.portproxy import Proxy
 
         ensure_bridge(bridge_config())
         for mapping in self.prep.ports:
+            from runtime.portproxy import Proxy
+
             self.proxies.append(Proxy(mapping, str(self.prep.address)))
         if self.proxies:  # the host ports bound, for ps and port (-P's were picked by the kernel)
             self.prep.cdir.write_state(ports=[
