@@ -28,6 +28,7 @@ from .runcmd import RunFailed, heredoc_script, run_command
 from .sandbox import Sandbox
 from .state import StageState
 
+LOG_PIECE = 1 << 16  # the longest piece of output logged at once (was a whole line, however long)
 CGROUP_PREFIX = "build-"  # build-<pid of the cairn process>-<random>
 def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
              secrets: dict[str, str] | None = None, from_roots=None, fresh_caches=None, ssh=()) -> Layer:
@@ -80,8 +81,8 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         os.close(null)
 
     def pump() -> None:
-        with os.fdopen(read_fd, "rb", buffering=0) as f:
-            for line in iter(f.readline, b""):
+        with os.fdopen(read_fd, "rb") as f:  # (a line without its end comes in LOG_PIECE pieces)
+            for line in iter(lambda: f.readline(LOG_PIECE), b""):
                 text = line.decode("utf-8", "replace").rstrip("\n")
                 tail.append(text)
                 log(text)
