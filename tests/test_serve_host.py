@@ -38,6 +38,7 @@ def _env(home, host: str) -> dict:
 def docker(served, tmp_path):
     run = docker_runner(served[1], tmp_path)
     run.env = _env(tmp_path, f"unix://{served[1]}")
+    run.sock = served[1]
     return run
 
 
@@ -72,7 +73,7 @@ class _Lines:
 FORMAT = "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"
 
 
-def test_docker_events_past_live_and_filtered(docker):
+def test_docker_events_past_live_and_filtered(docker, tmp_path):
     since = f"{time.time() - 1:.3f}"
     # (--since: what happens before a listener's request is served reaches it too)
     live = _Lines(docker.env, "--since", since, "--filter", "type=image", "--format", FORMAT)
@@ -100,6 +101,16 @@ def test_docker_events_past_live_and_filtered(docker):
     code, _out, err = docker("events", "--until", until, "--filter", "type=nosuch")
     assert code != 0 and "invalid filter" in err
     assert docker("rmi", "me/ev:2")[0] == 0
+    # a classic build's tag, a save: image events too
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nLABEL ev=1\n")
+    since = f"{time.time():.3f}"
+    code, _out, err = docker_runner(docker.sock, tmp_path, DOCKER_BUILDKIT="0")("build", "-q", "-t", "me/evb:1", str(ctx))
+    assert code == 0, err
+    assert docker("save", "-o", str(tmp_path / "bb.tar"), "busybox:local")[0] == 0
+    code, out, err = docker("events", "--since", since, "--until", f"{time.time() + 0.01:.3f}", "--format", FORMAT)
+    assert [line for line in out.splitlines() if "build" not in line] == ["image tag me/evb:1", "image save busybox:local"]
 
 
 def test_a_container_that_exits_is_a_die_event(served, docker):
@@ -110,6 +121,16 @@ def test_a_container_that_exits_is_a_die_event(served, docker):
         res = cairn_cli("run", "-d", "--name", "dies", "busybox:local", "sh", "-c", "exit 3", root=root)
         assert res.returncode == 0, res.stderr
         assert live.expect(1) == ["die dies 3"]
+    finally:
+        live.close()
+        remove_all_containers(root)
+    # docker run --rm through the socket: create, start, die, destroy
+    since = f"{time.time() - 1:.3f}"
+    live = _Lines(docker.env, "--since", since, "--filter", "container=evr", "--format", "{{.Action}}")
+    try:
+        assert docker("run", "--rm", "--name", "evr", "busybox:local", "true")[0] == 0
+        got = live.expect(4)
+        assert [a for a in got if a not in ("attach", "resize")][:4] == ["create", "start", "die", "destroy"], got
     finally:
         live.close()
         remove_all_containers(root)

@@ -98,7 +98,8 @@ def before(ctx, request) -> dict | None:
     if path == "/images/load":
         return {"kind": "load"}
     if path == "/build":
-        return {"kind": "build"}
+        tags = getattr(request, "query_lists", {}).get("t") or ([q["t"]] if q.get("t") else [])
+        return {"kind": "build", "tags": tags}
     return None
 
 
@@ -153,22 +154,24 @@ def _after(ctx, plan: dict, status: int, body: bytes, lines: list[str] | None) -
                 elif what == "Deleted":
                     bus.publish("image", "delete", value, {"name": value})
     elif kind in ("load", "build"):
-        _from_stream(bus, kind, lines or [])
+        _from_stream(bus, plan, lines or [])
 
 
 _LOADED = re.compile(r"Loaded image(?: ID)?: (\S+)")
-_TAGGED = re.compile(r"Successfully tagged (\S+)")
-_BUILT = re.compile(r"Successfully built ([0-9a-f]+)")
+_AUX_ID = re.compile(r'"aux": ?\{"ID": ?"(sha256:[0-9a-f]{64})"')
 
 
-def _from_stream(bus, kind: str, lines: list[str]) -> None:
+def _from_stream(bus, plan: dict, lines: list[str]) -> None:
+    """load: each image the stream says it loaded; build: the image (aux ID), then its tags
+    (the t query: a quiet build's stream names none)."""
     for line in lines:
-        if kind == "load" and (m := _LOADED.search(line)):
+        if plan["kind"] == "load" and (m := _LOADED.search(line)):
             bus.publish("image", "load", m.group(1), {"name": m.group(1)})
-        elif kind == "build" and (m := _BUILT.search(line)):
+        elif plan["kind"] == "build" and (m := _AUX_ID.search(line)):
             bus.publish("image", "build", m.group(1), {})
-        elif kind == "build" and (m := _TAGGED.search(line)):
-            bus.publish("image", "tag", m.group(1), {"name": m.group(1)})
+            for tag in plan.get("tags", []):
+                name = tag if ":" in tag.rsplit("/", 1)[-1] else f"{tag}:latest"
+                bus.publish("image", "tag", m.group(1), {"name": name})
 
 
 def watch_stream(ctx, plan: dict, stream):
@@ -184,7 +187,7 @@ def watch_stream(ctx, plan: dict, stream):
                 if '"error"' in text or '"errorDetail"' in text:
                     failed = True
                 for line in text.splitlines():
-                    if len(kept) < 256 and ("Loaded image" in line or "Successfully" in line):
+                    if len(kept) < 256 and ("Loaded image" in line or '"aux"' in line):
                         kept.append(line[:1024].replace("\\n", "\n"))
             yield item
     finally:
