@@ -190,7 +190,7 @@ def test_tcp_with_tls_client_certificates(served, certs, tmp_path):
             return subprocess.run([DOCKER, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
         res = docker("--tlsverify", "--tlscacert", str(certs / "ca.pem"), "--tlscert", str(certs / "client.pem"),
                      "--tlskey", str(certs / "client-key.pem"), "images", "--format", "{{.Repository}}:{{.Tag}}")
-        assert res.returncode == 0 and res.stdout.split() == ["busybox:local"], res.stderr
+        assert res.returncode == 0 and "busybox:local" in res.stdout.split(), res.stderr
         # a certificate from another CA is refused, and so is plain HTTP on the TLS port
         res = docker("--tlsverify", "--tlscacert", str(certs / "ca.pem"), "--tlscert", str(certs / "stranger.pem"),
                      "--tlskey", str(certs / "stranger-key.pem"), "images")
