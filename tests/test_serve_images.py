@@ -161,14 +161,13 @@ def _processes_with(marker: str) -> list[str]:
     return found
 
 
-def test_a_client_that_leaves_mid_build_cancels_it(served):
-    root, sock = served
-    marker = "sleep 7301"
+def _start_sleeping_build(sock, marker: str, tag: str) -> socket.socket:
+    """A POST /build whose RUN sleeps; returns the connection once the RUN runs."""
     tar = make_tar([("Dockerfile", "file", f"FROM busybox:local\nRUN echo go-$((6+1)); {marker}\n")])
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(60)
     s.connect(str(sock))
-    s.sendall(_build_request(tar, "t=never:1"))
+    s.sendall(_build_request(tar, f"t={tag}"))
     seen = b""
     while b"go-7" not in seen:  # the RUN step is running
         chunk = s.recv(4096)
@@ -179,8 +178,10 @@ def test_a_client_that_leaves_mid_build_cancels_it(served):
             break
         time.sleep(0.05)
     assert _processes_with(marker)
-    s.close()
+    return s
 
+
+def _wait_for_no_leftovers(root, marker: str) -> None:
     def leftovers():
         with open("/proc/self/mountinfo") as f:
             mounts = [line for line in f if str(root) in line]
@@ -191,8 +192,24 @@ def test_a_client_that_leaves_mid_build_cancels_it(served):
             break
         time.sleep(0.05)
     assert leftovers() == []
+
+
+def test_a_client_that_leaves_mid_build_cancels_it(served, tmp_path):
+    root, sock = served
+    _start_sleeping_build(sock, "sleep 7301", "never:1").close()
+    _wait_for_no_leftovers(root, "sleep 7301")
     got, _headers, body = _raw(sock, b"GET /images/never:1/json HTTP/1.1\r\n\r\n")
     assert got == 404, body  # the cancelled build tagged nothing, and the server still answers
+    # a server stopped (SIGTERM) mid-build cancels the build too
+    own = tmp_path / "own.sock"
+    proc = _start(root, own)
+    try:
+        conn = _start_sleeping_build(own, "sleep 7302", "never:2")
+        assert _stop(proc) == 0
+        conn.close()
+    finally:
+        _stop(proc)
+    _wait_for_no_leftovers(root, "sleep 7302")
 
 
 BUILD_REQUESTS = [  # (query, body, status, the message's start)

@@ -4,11 +4,12 @@ threads), its events turned into docker's classic builder stream: `Step N/M : TE
 output, ` ---> Using cache`, `{"aux": {"ID": ...}}`, `Successfully built`/`tagged`, and a failed
 RUN as docker words it, with the command's exit code. A client that leaves cancels the build:
 the child gets SIGINT (its RUN step is killed and its mounts and cgroups removed), then SIGKILL
-if it lingers; cgroups a killed child left are reaped. The child sees none of the host's
+if it lingers; cgroups a killed child left are reaped. A server that stops cancels its builds. The child sees none of the host's
 registry logins (DOCKER_CONFIG is an empty directory): an API client cannot borrow them."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -65,6 +66,28 @@ def _failed_command(text: str) -> str:
     return f"/bin/sh -c {body}"
 
 
+_RUNNING: set = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def _cancel_all() -> None:
+    """The server stops (SIGTERM): its builds are cancelled as a client leaving cancels one,
+    and waited for, so that no RUN step or mount outlives it."""
+    with _RUNNING_LOCK:
+        runs = list(_RUNNING)
+    for run in runs:
+        run._cancel()
+    for run in runs:
+        if run.proc is not None:
+            try:
+                run.proc.wait(timeout=GRACE)
+            except subprocess.TimeoutExpired:
+                run._kill()
+
+
+atexit.register(_cancel_all)
+
+
 class BuildRun:
     def __init__(self, store, here: str, context: str, dockerfile: str, args: list[str], quiet: bool,
                  target: str | None = None):
@@ -115,6 +138,8 @@ class BuildRun:
             with self._lock:
                 if self.cancelled:
                     return
+                with _RUNNING_LOCK:
+                    _RUNNING.add(self)
                 self.proc = subprocess.Popen(self._argv(), cwd=self.here, env=self._env(), stdin=subprocess.DEVNULL,
                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             stdout = []
@@ -130,6 +155,8 @@ class BuildRun:
         finally:
             if self.proc is not None and self.proc.poll() is None:
                 self._finish()
+            with _RUNNING_LOCK:
+                _RUNNING.discard(self)
             remove_tree(Path(self.here))
             self.store.close()
 
