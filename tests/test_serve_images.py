@@ -254,7 +254,7 @@ def test_push_uses_the_clients_credentials_never_the_servers(served, tmp_path):
                         stdin=PASSWORD.encode())
         assert res.returncode == 0, res.stderr
         sock = tmp_path / "auth.sock"
-        proc = _start(root, sock, env=env)
+        proc = _start(root, sock, env={**env, "SERVER_ONLY": "server-secret"})
         try:
             docker = docker_runner(sock, tmp_path / "client")
             name = f"{reg.host}/me/secret:1"
@@ -266,5 +266,9 @@ def test_push_uses_the_clients_credentials_never_the_servers(served, tmp_path):
                                              f"X-Registry-Auth: {auth.decode()}\r\n\r\n".encode())
             assert got == 200 and b'"aux": {"Tag": "1", "Digest": "sha256:' in body, body
             assert b"errorDetail" not in body
+            # a build arg the client's environment lacked (sent as null) is never the server's
+            tar = make_tar([("Dockerfile", "file", "FROM busybox:local\nARG SERVER_ONLY\nRUN echo \"v=$SERVER_ONLY.\"\n")])
+            got, _headers, body = _raw(sock, _build_request(tar, "buildargs=%7B%22SERVER_ONLY%22%3Anull%7D"))
+            assert got == 200 and b"v=." in body and b"server-secret" not in body, body
         finally:
             _stop(proc)
