@@ -80,7 +80,7 @@ def test_timestamps_as_docker_prints_them():
 
 
 def test_a_line_takes_the_time_of_the_record_holding_its_first_byte(tmp_path):
-    from builder.commands.log_lines import _Times
+    from builder.containers.logtimes import LineTimes as _Times
 
     log = tmp_path / "log"
     log.write_bytes(b"a\nbb\nc\n")

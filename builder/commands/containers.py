@@ -133,7 +133,7 @@ def logs_cmd(ctx, follow, tail, timestamps, since, container):
         lines = -1  # docker reads anything but a number (`all`, say) as everything
     c, f = log_file(open_store(ctx), container)
     with f:
-        offset = tail_offset(f, lines) if lines >= 0 and since_ts is None else 0
+        offset = tail_offset(f, lines) if lines >= 0 else 0
         if not timestamps and since_ts is None:
             copy_from(f, offset, sys.stdout.buffer, lambda: still_running(c), follow)
             return
@@ -142,4 +142,4 @@ def logs_cmd(ctx, follow, tail, timestamps, since, container):
                              "before cairn kept the times of log lines; use `cairn logs --tail N`")
         from .log_lines import write_timed
 
-        write_timed(c, f, offset, lines, since_ts, timestamps, follow, lambda: still_running(c))
+        write_timed(c, f, offset, since_ts, timestamps, follow, lambda: still_running(c))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 _BLOCK = 64 * 1024
+MAX_LINE = 16 * 1024  # a longer line is given in pieces of this size, as docker's log drivers split one
 
 
 def tail_offset(f: BinaryIO, lines: int) -> int:
@@ -63,7 +64,8 @@ def copy_from(f: BinaryIO, offset: int, out: BinaryIO, running: Callable[[], boo
 def lines_from(f: BinaryIO, offset: int, running: Callable[[], bool], follow: bool,
                poll: float = 0.1):
     """(offset, line) of each line from `offset` (a last line without its newline too, once
-    nothing more can come), following the file as copy_from does."""
+    nothing more can come), following the file as copy_from does. A line longer than
+    MAX_LINE comes in pieces: memory stays bounded whatever the container wrote."""
     f.seek(offset)
     pending = b""
     while True:
@@ -74,6 +76,10 @@ def lines_from(f: BinaryIO, offset: int, running: Callable[[], bool], follow: bo
             for line in whole:
                 yield offset, line + b"\n"
                 offset += len(line) + 1
+            while len(pending) >= MAX_LINE:  # (a line without end never grows past a piece)
+                yield offset, pending[:MAX_LINE]
+                offset += MAX_LINE
+                pending = pending[MAX_LINE:]
             continue
         if follow and running():
             time.sleep(poll)
