@@ -18,7 +18,7 @@ from runtime.record import Record, record
 from runtime.tree import Tree
 
 from ..errors import CairnError
-from .dockerignore import Pattern, excluded, is_ignored, parse_dockerignore
+from .dockerignore import KEEP, WALK, Pattern, excluded, parse_dockerignore, verdict
 
 
 class ContextError(CairnError):
@@ -31,6 +31,7 @@ class BuildContext(Record):
     patterns: list[Pattern] = field(default_factory=list)
     excludes: list[Pattern] = field(default_factory=list)
     roots: tuple[str, ...] | None = None  # the COPY's sources, that --exclude patterns are relative to
+    walked: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)  # WALK dirs: ignored?
     keeps_owners = False  # COPY from the context writes 0:0 unless --chown, as BuildKit does
 
     @classmethod
@@ -51,9 +52,65 @@ class BuildContext(Record):
         return cls(path.resolve(), parse_dockerignore(ignore_text))
 
     def ignored(self, rel: str) -> bool:
-        if self.patterns and is_ignored(rel, self.patterns):
+        """The one answer every walker of the context (the copy, the cache key, the step
+        memo's fingerprint, bind mounts, checks) uses, so that they see the same files."""
+        if self.patterns and self._dockerignored(rel):
             return True
         return bool(self.excludes) and excluded(rel, self.excludes, self.roots)
+
+    def _dockerignored(self, rel: str) -> bool:
+        """.dockerignore's answer for rel. A directory it excludes but an exception may
+        match below (`dir` then `!dir/keep`) is there when something below it is kept, as
+        in BuildKit; the look below is remembered (a negative one for every directory it
+        met), so a context is read once more at most."""
+        what = verdict(rel, self.patterns)
+        if what != WALK:
+            return what != KEEP
+        known = self.walked.get(rel)
+        if known is None:
+            met: list[str] = []
+            known = not self._keeps_below(rel, met)
+            for d in met if known else (rel,):
+                self.walked[d] = known
+        return known
+
+    def _keeps_below(self, rel: str, met: list[str]) -> bool:
+        """Whether any entry below the directory rel is kept (False when rel is no
+        directory). Directories are opened component by component without following a
+        link, so a link swapped in names nothing outside the context."""
+        stack = [rel]
+        while stack:
+            cur = stack.pop()
+            met.append(cur)
+            fd = self._open_dir(cur)
+            if fd is None:
+                continue
+            try:
+                with os.scandir(fd) as entries:
+                    names = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in entries)
+            finally:
+                os.close(fd)
+            for name, is_dir in names:
+                child = f"{cur}/{name}"
+                what = verdict(child, self.patterns)
+                if what == KEEP:
+                    return True
+                if what == WALK and is_dir:
+                    stack.append(child)
+        return False
+
+    def _open_dir(self, rel: str) -> int | None:
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        for part in rel.split("/"):
+            try:
+                nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError:
+                nxt = None
+            os.close(fd)
+            if nxt is None:
+                return None
+            fd = nxt
+        return fd
 
     def excluding(self, patterns: list[str]) -> BuildContext:
         """The same context, with COPY --exclude patterns as well as .dockerignore's."""

@@ -1,6 +1,8 @@
 """`.dockerignore` patterns with Docker's rules: `*`, `?`, `[...]`, `**` for any number of
 directories, `!` exceptions, the last matching pattern wins, and a pattern that matches
-a directory matches everything below it."""
+a directory matches everything below it. An excluded directory that an exception may match
+something below is walked into, and kept only when something below it is kept (`verdict`), as
+BuildKit's context walker does."""
 
 from __future__ import annotations
 
@@ -151,6 +153,17 @@ class Matcher:
                 return False
         return self.accepts[state]
 
+    def alive_after(self, prefix: str) -> bool:
+        """Whether some path that starts with prefix could still match."""
+        if self.literal is not None:
+            return self.literal.startswith(prefix) or prefix.startswith(self.literal + "/")
+        states = self.sets[0]
+        for ch in prefix:
+            states = self.step(states, ch)
+            if not states:
+                return False
+        return True
+
     def _learn(self, state: int, ch: str) -> int | None:
         """The number of the set reached from `state` by ch, remembered; None when full."""
         nxt = frozenset(self.step(self.sets[state], ch))
@@ -206,6 +219,21 @@ def is_ignored(path: str, patterns: list[Pattern]) -> bool:
         if p.matcher.match(path):
             ignored = p.exclude
     return ignored
+
+
+SKIP, KEEP, WALK = "skip", "keep", "walk"
+
+
+def verdict(path: str, patterns: list[Pattern]) -> str:
+    """What a walker does with the entry at path: KEEP it, SKIP it and all below it, or
+    WALK into it (it is excluded, but an exception may match below it) and keep it only
+    when something below it is kept."""
+    if not is_ignored(path, patterns):
+        return KEEP
+    below = path + "/"
+    if any(not p.exclude and p.matcher.alive_after(below) for p in patterns):
+        return WALK
+    return SKIP
 
 
 def excluded(rel: str, patterns: list[Pattern], roots: tuple[str, ...] | None = None) -> bool:
