@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 
 from .conftest import cairn_cli
+from .test_copy_sources import (
+    tree,  # the paths under an exported directory, dirs with a '/'
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
 
@@ -76,15 +79,6 @@ def build(root, ctx: Path, dockerfile: str, ignore: str, out: Path | None = None
                     str(ctx), root=root)
     assert res.returncode == 0, res.stderr.decode(errors="replace")[-3000:]
     return res.stderr.decode(errors="replace")
-
-
-def tree(path: Path) -> list[str]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(path):
-        rel = os.path.relpath(dirpath, path)
-        out += [os.path.normpath(os.path.join(rel, n)) + "/" for n in dirnames]
-        out += [os.path.normpath(os.path.join(rel, n)) for n in filenames]
-    return sorted(out)
 
 
 def test_what_each_dockerignore_lets_into_the_image_is_what_buildkit_sends(root, tmp_path):
