@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import cairn_cli
-from .test_copy_sources import (
-    tree,  # the paths under an exported directory, dirs with a '/'
-)
+from .test_copy_sources import tree
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
 
