@@ -12,6 +12,9 @@ from pathlib import Path
 from ..errors import CairnError
 
 SCHEMA_VERSION = 1
+# PRAGMA user_version once every step of _migrate below has run: an open that finds it (and
+# the schema not newer) reads two values and writes nothing. Bump it with each new step.
+LAYOUT_VERSION = 1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -100,18 +103,50 @@ def unusable(path, err: Exception) -> StoreDatabaseError:
                               f"away: cairn then starts an empty one)")
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as err:
+        conn.close()
+        raise unusable(path, err) from None
+    return conn
+
+
+def connect_current(path: Path) -> sqlite3.Connection | None:
+    """A connection to a database every migration has run on (read, no write transaction, no
+    lock file), or None when connect() must run, holding the store's init lock."""
+    conn = _connect(path)
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == LAYOUT_VERSION:
+            _check_schema(conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone())
+            return conn
+    except sqlite3.DatabaseError as err:
+        conn.close()
+        raise unusable(path, err) from None
+    conn.close()
+    return None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Switch the database to WAL and run every migration it lacks (one write transaction)."""
+    conn = _connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
         _migrate(conn)
     except sqlite3.DatabaseError as err:
         conn.close()
         raise unusable(path, err) from None
     return conn
+
+
+def _check_schema(row) -> None:
+    if row is None:
+        raise sqlite3.DatabaseError("it has no schema version")
+    if not str(row[0]).isdigit() or int(row[0]) > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f"it was written by a newer cairn (schema {row[0]})")
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -141,8 +176,10 @@ def _migrate(conn: sqlite3.Connection) -> None:
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-        elif not str(row[0]).isdigit() or int(row[0]) > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(f"it was written by a newer cairn (schema {row[0]})")
+        else:
+            _check_schema(row)
+        if conn.execute("PRAGMA user_version").fetchone()[0] < LAYOUT_VERSION:  # (never lowered: a
+            conn.execute(f"PRAGMA user_version = {LAYOUT_VERSION}")  # newer cairn's stays its own)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

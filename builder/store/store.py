@@ -64,17 +64,19 @@ class Store:
         self._adding_lock = threading.Lock()
         self._adding_depth = 0
         self._lock_fd = os.open(self.layout.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        # Switching to WAL and creating tables need the database to themselves; two
-        # processes opening a new store at once would otherwise see "database is locked".
-        init_fd = os.open(self.layout.init_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(init_fd, fcntl.LOCK_EX)
-            # made 0600 before SQLite opens it: its -wal and -shm files take the same mode
-            os.close(os.open(self.layout.database, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
-            self.conn = db.connect(self.layout.database)
-            _tighten(self.root, PRIVATE_FILES, 0o600)
-        finally:
-            os.close(init_fd)
+        # made 0600 before SQLite opens it: its -wal and -shm files take the same mode
+        os.close(os.open(self.layout.database, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        self.conn = db.connect_current(self.layout.database)  # an up-to-date store: reads only
+        if self.conn is None:
+            # Switching to WAL and creating tables need the database to themselves; two
+            # processes opening a new store at once would otherwise see "database is locked".
+            init_fd = os.open(self.layout.init_lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(init_fd, fcntl.LOCK_EX)
+                self.conn = db.connect(self.layout.database)
+            finally:
+                os.close(init_fd)
+        _tighten(self.root, PRIVATE_FILES, 0o600)
 
     def close(self) -> None:
         self.conn.close()
