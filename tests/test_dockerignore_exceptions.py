@@ -109,3 +109,13 @@ def test_the_cache_follows_the_exception_and_only_it(root, tmp_path):
     assert "CACHED" not in build(root, ctx, dockerfile, ignore, out)
     assert (out / "dir/keep").read_text() == "changed and kept"
     assert not (out / "dir/other").exists()
+
+
+def test_a_file_that_comes_to_match_an_exception_is_copied_at_the_next_build(root, tmp_path):
+    ctx = project(tmp_path / "ctx")
+    dockerfile, ignore = "FROM scratch\nCOPY . /\n", "dir\n!dir/later"
+    build(root, ctx, dockerfile, ignore)
+    (ctx / "dir/later").write_text("new")
+    out = tmp_path / "out"
+    assert "CACHED" not in build(root, ctx, dockerfile, ignore, out)
+    assert tree(out / "dir") == ["later"]

@@ -88,7 +88,6 @@ class Matcher:
         self.sets: list[frozenset[int]] = [start]
         self.numbers = {start: 0}
         self.table: list[dict[str, int]] = [{}]
-        self.accepts = [self._accepting(start)]
 
     def _accepting(self, states) -> bool:
         return self.end in states or self.tail in states
@@ -141,6 +140,17 @@ class Matcher:
     def match(self, path: str) -> bool:
         if self.literal is not None:  # the common case (`node_modules`, `.git`): no states needed
             return path == self.literal or path.startswith(self.literal + "/")
+        states = self._after(path)
+        return bool(states) and self._accepting(states)
+
+    def alive_after(self, prefix: str) -> bool:
+        """Whether some path that starts with prefix could still match."""
+        if self.literal is not None:
+            return self.literal.startswith(prefix) or prefix.startswith(self.literal + "/")
+        return bool(self._after(prefix))
+
+    def _after(self, path: str) -> frozenset[int] | set[int]:
+        """The states path leads to (empty: no path that starts with it matches)."""
         state, table = 0, self.table
         for k, ch in enumerate(path):
             nxt = table[state].get(ch)
@@ -150,19 +160,8 @@ class Matcher:
                     return self._run(self.sets[state], path[k:])
             state = nxt
             if not self.sets[state]:
-                return False
-        return self.accepts[state]
-
-    def alive_after(self, prefix: str) -> bool:
-        """Whether some path that starts with prefix could still match."""
-        if self.literal is not None:
-            return self.literal.startswith(prefix) or prefix.startswith(self.literal + "/")
-        states = self.sets[0]
-        for ch in prefix:
-            states = self.step(states, ch)
-            if not states:
-                return False
-        return True
+                break
+        return self.sets[state]
 
     def _learn(self, state: int, ch: str) -> int | None:
         """The number of the set reached from `state` by ch, remembered; None when full."""
@@ -174,16 +173,15 @@ class Matcher:
             number = self.numbers[nxt] = len(self.sets)
             self.sets.append(nxt)
             self.table.append({})
-            self.accepts.append(self._accepting(nxt))
         self.table[state][ch] = number
         return number
 
-    def _run(self, states, rest: str) -> bool:
+    def _run(self, states, rest: str) -> set[int]:
         for ch in rest:
             states = self.step(states, ch)
             if not states:
-                return False
-        return self._accepting(states)
+                break
+        return states
 
 
 class DockerignoreError(CairnError):
