@@ -10,8 +10,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import select
 import socket
 import threading
+import time
 
 from .cli_zygote import COMMANDS, MAX_MESSAGE
 from .errors import bad_request
@@ -70,6 +72,37 @@ class Zygote:
         finally:
             with self._lock:
                 self._waiting.pop(rid, None)
+
+    def monitor(self, doc: dict, exits: str, timeout: float) -> bytes | None:
+        """Have the zygote start a container's monitor (serve/monitor.py) for the create request
+        doc: the monitor's answer (`ok ID` | `err STATUS MESSAGE`), b"" when it died first, None
+        when it did not answer in time."""
+        body = os.memfd_create("cairn-create", os.MFD_CLOEXEC)
+        reply_r, reply_w = os.pipe()
+        try:
+            data = json.dumps(doc).encode()
+            while data:
+                data = data[os.write(body, data):]
+            with self._lock:
+                socket.send_fds(self.chan, [json.dumps({"id": next(self._ids), "monitor": exits}).encode()],
+                                [reply_w, body])
+        finally:
+            os.close(reply_w)
+            os.close(body)
+        try:
+            out = b""
+            deadline = time.monotonic() + timeout
+            while len(out) < 65536:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([reply_r], [], [], left)[0]:
+                    return None
+                chunk = os.read(reply_r, 65536)
+                if not chunk:
+                    break
+                out += chunk
+            return out
+        finally:
+            os.close(reply_r)
 
     def _send(self, msg: dict) -> None:
         with self._lock:

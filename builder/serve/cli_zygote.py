@@ -4,9 +4,12 @@ then forks one worker a request, from this single thread (a fork from the thread
 could inherit a lock held by another thread). A worker gets the client's own stdin, stdout and
 stderr (passed over the unix socket), its working directory and a few display variables, runs
 the command as `cairn` would and exits with its code; the zygote reports the code back.
+It also starts the monitors of containers made through the API (serve/monitor.py): a worker
+that detaches and forks the monitor from this single thread, warm (no interpreter to start).
 
 The protocol on the socketpair (SOCK_SEQPACKET, one JSON message a packet):
   server -> zygote  {"id": N, "argv": [...], "cwd": "/abs"} with 3 fds | {"cancel": N}
+                    | {"id": N, "monitor": EXITS_DIR} with 2 fds (the reply pipe, the body's memfd)
   zygote -> server  {"id": N, "exit": CODE}
 """
 
@@ -25,7 +28,9 @@ MAX_MESSAGE = 1 << 16  # one request's JSON (argv, cwd, env): the server refuses
 ENV_PASSED = ("TERM", "COLUMNS", "LINES", "NO_COLOR", "SOURCE_DATE_EPOCH", "BUILDKIT_PROGRESS")
 _PRELOAD = ("builder.commands.build", "builder.commands.run", "builder.commands.containers",
             "builder.commands.images", "builder.executor.build", "builder.containers.run",
-            "builder.store.store", "builder.cache.sources", "builder.context.build_context")
+            "builder.store.store", "builder.cache.sources", "builder.context.build_context",
+            "builder.serve.monitor", "builder.serve.ctr_run", "builder.serve.create_body", "builder.serve.log_streams",
+            "builder.containers.logindex", "builder.containers.health", "builder.containers.ipam")
 
 
 def start(root: str) -> tuple[socket.socket, int]:
@@ -82,6 +87,9 @@ def _zygote(chan: socket.socket, root: str) -> None:
                 if pid is not None:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL if msg.get("hard") else signal.SIGINT)
+            elif "monitor" in msg:
+                pid = _fork_worker(chan, wake_r, wake_w, root, msg, fds, monitor=True)
+                workers[pid] = msg["id"]
             else:
                 pid = _fork_worker(chan, wake_r, wake_w, root, msg, fds)
                 workers[pid], by_id[msg["id"]] = msg["id"], pid
@@ -101,7 +109,7 @@ def _zygote(chan: socket.socket, root: str) -> None:
                 chan.send(json.dumps({"id": rid, "exit": code if code >= 0 else 128 - code}).encode())
 
 
-def _fork_worker(chan, wake_r, wake_w, root: str, msg: dict, fds: list[int]) -> int:
+def _fork_worker(chan, wake_r, wake_w, root: str, msg: dict, fds: list[int], monitor: bool = False) -> int:
     pid = os.fork()
     if pid != 0:
         return pid
@@ -114,6 +122,12 @@ def _fork_worker(chan, wake_r, wake_w, root: str, msg: dict, fds: list[int]) -> 
         chan.close()
         os.close(wake_r)
         os.close(wake_w)
+        if monitor:
+            from .monitor import create_forked
+
+            if len(fds) == 2:
+                create_forked(root, str(msg["monitor"]), fds[0], fds[1])
+            os._exit(1)
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         for fd in fds:

@@ -1,5 +1,6 @@
-"""Containers made through the API and their monitors (serve/monitor.py): create (spawning the
-monitor, never forking the threaded server), start and restart (a command on the container's
+"""Containers made through the API and their monitors (serve/monitor.py): create (the monitor
+forked by the server's zygote, or spawned as a fresh interpreter without one: never forked
+from the threaded server), start and restart (a command on the container's
 control fifo), wait (condition not-running, next-exit, removed), kill and top."""
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def create(ctx, request) -> Response:
 
 
 def _create(ctx, body: dict, name: str) -> Response:
+    zygote = getattr(ctx, "zygote", None)
+    if zygote is not None:  # forked warm from the zygote (no interpreter to start)
+        out = zygote.monitor({"body": body, "name": name}, exits_dir(), timeout=900)
+        if out is None:
+            raise ApiError(500, "the container's monitor did not answer")
+        return _answer(body, out)
     proc = subprocess.Popen([sys.executable, "-m", "builder.serve.monitor", "create", str(ctx.root), exits_dir()],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env(),
                             close_fds=True)
@@ -79,6 +86,10 @@ def _create(ctx, body: dict, name: str) -> Response:
         proc.kill()
         proc.wait()
         raise ApiError(500, "the container's monitor did not answer") from None
+    return _answer(body, out)
+
+
+def _answer(body: dict, out: bytes) -> Response:
     text = out.decode("utf-8", "replace")
     if text.startswith("ok "):
         return json_response({"Id": text[3:].strip(), "Warnings": []}, 201)

@@ -2,9 +2,11 @@
 
 The server is threaded, and forking a process that then runs Python (the runtime sets up
 namespaces in the child) from a threaded one can deadlock on a lock another thread held at
-the fork: containers stayed "created". So the server never forks a monitor: it spawns this
-module as a fresh interpreter (subprocess: fork and exec at once), which detaches (setsid,
-then forks while it still has a single thread), prepares the container with
+the fork: containers stayed "created". So the server never forks a monitor: its zygote
+(cli_zygote.py, forked before the server's first thread, imports warm) forks a worker that
+runs create_forked (or, without a zygote, the server spawns this module as a fresh
+interpreter); the worker detaches (setsid, then forks while it still has a single thread),
+prepares the container with
 containers.run.prepare, answers `ok ID` or `err STATUS MESSAGE` on its stdout, and waits for
 commands on the container's control fifo:
 
@@ -45,8 +47,35 @@ def _status(err: BaseException) -> int:
 
 
 def create(root: str, exits: str) -> None:
-    """From the server: read the request, detach, prepare, answer, then serve commands."""
-    doc = json.loads(sys.stdin.buffer.read(MAX_REQUEST) or b"{}")
+    """From the server (a fresh interpreter): read the request, then as _create."""
+    _create(json.loads(sys.stdin.buffer.read(MAX_REQUEST) or b"{}"), root, exits)
+
+
+def create_forked(root: str, exits: str, reply: int, body: int) -> None:
+    """In a worker of the zygote (single-threaded): the request from the memfd body, the answer
+    on the pipe reply; every other fd the zygote had is closed, the environment is a spawned
+    monitor's (child_env: exec'ing itself again finds this cairn)."""
+    with os.fdopen(os.dup(body), "rb") as f:
+        f.seek(0)
+        doc = json.loads(f.read(MAX_REQUEST) or b"{}")
+    null = os.open("/dev/null", os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(reply, 1)
+    os.dup2(null, 2)  # (as the spawned monitor's stderr=DEVNULL, until the log takes it)
+    from runtime.fds import close_fds_above_2
+
+    close_fds_above_2(null)  # the zygote's channel, its wakeup pipe, reply and body
+    os.close(null)
+    from .ctr_run import child_env
+
+    env = child_env()
+    os.environ.clear()
+    os.environ.update(env)
+    _create(doc, root, exits)
+
+
+def _create(doc: dict, root: str, exits: str) -> None:
+    """Detach, prepare, answer, then serve commands."""
     os.setsid()
     if os.fork():
         os._exit(0)  # the server reaps this one; the monitor is init's child
