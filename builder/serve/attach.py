@@ -8,9 +8,9 @@ begins with the start. Which bytes were stderr, log_streams.py tells."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-import time
 
 from .errors import bad_request
 from .http import Response
@@ -62,7 +62,10 @@ def follow(c, offset: int, base_finished, out, tty: bool, wanted=(1, 2)) -> None
     except FileNotFoundError:
         streams.close()
         return
-    with f, streams:
+    from .ctr_run import Pause
+
+    pause = Pause((c.state() or {}).get("owner"))
+    with f, streams, contextlib.closing(pause):
         f.seek(offset)
         while True:
             data = f.read(CHUNK)
@@ -79,7 +82,7 @@ def follow(c, offset: int, base_finished, out, tty: bool, wanted=(1, 2)) -> None
                     send(offset, data)
                     offset += len(data)
                 return
-            time.sleep(0.02)
+            pause()
 
 
 def attach(ctx, request, key: str) -> Response:

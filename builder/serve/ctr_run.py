@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -101,6 +102,34 @@ def _answer(body: dict, out: bytes) -> Response:
     raise ApiError(500, "the container's monitor exited before it answered")
 
 
+class Pause:
+    """The sleeps between looks at a container's state: short at first (`docker run --rm true`
+    is over in tens of milliseconds; a look every POLL cost it half a POLL at each step), then
+    POLL; cut short when the process pid (the container's monitor: with AutoRemove its end is the
+    container's) ends."""
+
+    def __init__(self, pid=None):
+        self.delay, self.fd = 0.002, None
+        if isinstance(pid, int) and pid > 0:
+            try:
+                self.fd = os.pidfd_open(pid)
+            except OSError:  # (gone already: the looks find it so)
+                pass
+
+    def __call__(self) -> None:
+        if self.fd is not None:
+            if select.select([self.fd], [], [], self.delay)[0]:
+                self.close()  # (ended: no more waiting on it)
+        else:
+            time.sleep(self.delay)
+        self.delay = min(self.delay * 2, POLL)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 def _alive(pid) -> bool:
     from ..containers.dirs import process_alive
 
@@ -128,6 +157,14 @@ def start_container(c) -> None:
                        f"start it again")
     if not send(c, b"s"):
         raise ApiError(500, f"container {c.id[:12]}: its monitor is gone (cairn serve was stopped with it?)")
+    pause = Pause(st.get("owner"))
+    try:
+        _started(c, before, pause)
+    finally:
+        pause.close()
+
+
+def _started(c, before: tuple, pause: Pause) -> None:
     while True:
         st = c.state()
         if not st:  # an AutoRemove container that ran (or failed to) and is gone
@@ -141,7 +178,7 @@ def start_container(c) -> None:
             raise bad_request(st.get("error") or "the container did not start")
         if not _alive(st.get("owner")):
             raise ApiError(500, "the container's monitor died while starting it")
-        time.sleep(POLL)
+        pause()
 
 
 def start(ctx, _request, key: str) -> Response:
@@ -177,29 +214,38 @@ def wait(ctx, request, key: str) -> Response:
         raise bad_request(f"invalid condition {condition!r}: not-running, next-exit or removed")
     with ctx.store() as store:
         c = find(store, key)
-    base = c.state().get("finished")
+    st = c.state()
+    base = st.get("finished")
 
     def body():
-        code = 0
-        while True:
-            st = c.state()
-            if not st:
-                code = removed_exit(c.id).get("code", code)
-                break
-            code = st.get("exit_code", 0)
-            status = st.get("status")
-            live = status == "running" and _alive(st.get("pid"))
-            if condition == "not-running" and not live:
-                break
-            if condition == "next-exit" and ((status == "exited" and st.get("finished") != base)
-                                             or (not live and not _alive(st.get("owner")))):
-                break  # (without a monitor nothing will start it again)
-            if client_gone(getattr(request, "connection", None)):
-                return
-            time.sleep(POLL)
-        # (a start's failure is the start's answer, as dockerd's: the wait tells the code only)
-        yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
+        pause = Pause(st.get("owner"))
+        try:
+            yield from _wait(c, request, condition, base, pause)
+        finally:
+            pause.close()
     return Response(200, body())
+
+
+def _wait(c, request, condition: str, base, pause: Pause):
+    code = 0
+    while True:
+        st = c.state()
+        if not st:
+            code = removed_exit(c.id).get("code", code)
+            break
+        code = st.get("exit_code", 0)
+        status = st.get("status")
+        live = status == "running" and _alive(st.get("pid"))
+        if condition == "not-running" and not live:
+            break
+        if condition == "next-exit" and ((status == "exited" and st.get("finished") != base)
+                                         or (not live and not _alive(st.get("owner")))):
+            break  # (without a monitor nothing will start it again)
+        if client_gone(getattr(request, "connection", None)):
+            return
+        pause()
+    # (a start's failure is the start's answer, as dockerd's: the wait tells the code only)
+    yield json.dumps({"StatusCode": code, "Error": None}).encode() + b"\n"
 
 
 def kill(ctx, request, key: str) -> Response:
