@@ -129,7 +129,8 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     from .run_fs import mounts_for
 
     fs = mounts_for(store, req, config)
-    cdir.write_state(volumes=list(fs.volumes), anonymous_volumes=list(fs.anonymous))
+    if fs.volumes or fs.anonymous:  # recorded at once, so that a failure below still finds them
+        cdir.write_state(volumes=list(fs.volumes), anonymous_volumes=list(fs.anonymous))
     spec = container_spec(
         args=args, env=env, cwd=workdir, user=user, terminal=req.tty, init=req.init, rlimits=req.rlimits,
         root=overlay_root(cdir.rootfs, lowers, cdir.upper, cdir.work, cdir.path / "empty", readonly=req.read_only),
@@ -141,7 +142,8 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
                      created=time.time(), status="created", owner=os.getpid(), address=str(address) if address else None,
                      stop_signal=req.stop_signal or config.get("StopSignal") or "SIGTERM", remove=req.remove,
                      stop_timeout=req.stop_timeout, labels=metadata.labels(config, req.labels),
-                     healthcheck=metadata.healthcheck(config, req.healthcheck))
+                     healthcheck=metadata.healthcheck(config, req.healthcheck),
+                     volumes=list(fs.volumes), anonymous_volumes=list(fs.anonymous))
     ports = req.ports + (metadata.exposed_ports(config, req.ports) if req.publish_all else ())
     return Prepared(spec, cdir, config, address, ports if req.network == "bridge" else (), device_rules)
 
@@ -180,6 +182,8 @@ class _Network:
         self.proxies: list = []
         self.host_ifname = None
         self.slirp = None
+        self.detaching = None  # the thread deleting the host's veth, and what it raised
+        self.detach_errors: list[BaseException] = []
 
     def setup_before_start(self) -> None:
         if self.req.network != "bridge" or userns.active() is not None:  # rootless: slirp4netns, in attach
@@ -220,13 +224,32 @@ class _Network:
         for proxy in self.proxies:
             proxy.close()
         if self.host_ifname is not None:
-            from runtime.network import detach
+            # deleting a veth waits in the kernel (~20 ms here, an RCU grace period): in a thread
+            # while the cgroup and the container's directory go; wait_detached() joins it
+            import threading
 
-            detach(self.host_ifname)
+            self.detaching = threading.Thread(target=self._detach, name="cairn-veth-delete")
+            self.detaching.start()
         if self.prep.address is not None:
             from .ipam import release
 
             release(self.prep.cdir.id)
+
+
+    def _detach(self) -> None:
+        from runtime.network import detach
+
+        try:
+            detach(self.host_ifname)
+        except BaseException as err:  # re-raised by wait_detached, in the caller's thread
+            self.detach_errors.append(err)
+
+    def wait_detached(self) -> None:
+        if self.detaching is not None:
+            self.detaching.join()
+            self.detaching = None
+            if self.detach_errors:
+                raise self.detach_errors.pop()
 
 
 def run(store: Store, req: RunRequest) -> int:
@@ -290,15 +313,18 @@ def run_prepared(store: Store, prep: Prepared, req: RunRequest, on_started=None)
         try:
             net.teardown()
         finally:
-            if cgroup is not None:
-                cgroup.destroy()
-            if req.remove:
-                anonymous = cdir.state().get("anonymous_volumes") or ()
-                remove_tree(cdir.path)
-                if anonymous:
-                    from .volumes import remove_anonymous
+            try:
+                if cgroup is not None:
+                    cgroup.destroy()
+                if req.remove:
+                    anonymous = cdir.state().get("anonymous_volumes") or ()
+                    remove_tree(cdir.path)
+                    if anonymous:
+                        from .volumes import remove_anonymous
 
-                    remove_anonymous(store, anonymous)
+                        remove_anonymous(store, anonymous)
+            finally:
+                net.wait_detached()
 
 
 class _SignalRelay:
