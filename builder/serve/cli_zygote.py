@@ -30,7 +30,11 @@ _PRELOAD = ("builder.commands.build", "builder.commands.run", "builder.commands.
             "builder.commands.images", "builder.executor.build", "builder.containers.run",
             "builder.store.store", "builder.cache.sources", "builder.context.build_context",
             "builder.serve.monitor", "builder.serve.ctr_run", "builder.serve.create_body", "builder.serve.log_streams",
-            "builder.containers.logindex", "builder.containers.health", "builder.containers.ipam")
+            "builder.containers.logindex", "builder.containers.health", "builder.containers.ipam",
+            # what a container's prepare and first run import (a monitor imports none of it)
+            "builder.containers.run_fs", "builder.containers.run_privileges", "builder.containers.volumes",
+            "builder.containers.record", "builder.registry.layer_sources", "runtime.network",
+            "runtime.portproxy", "runtime.seccomp_json")
 
 
 def start(root: str) -> tuple[socket.socket, int]:
