@@ -2,12 +2,14 @@
 created through the socket has a monitor that is forked warm by the server's zygote (not a
 fresh `python -m builder.serve.monitor`), in a session of its own, holding no fd of the server's
 but its log; it outlives the server, and a new server starts it (twice: the monitor exec's
-itself between runs) as docker's live-restore leaves containers to a restarted dockerd."""
+itself between runs) as docker's live-restore leaves containers to a restarted dockerd; and a
+server whose zygote was killed still makes containers."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,11 @@ def test_monitor_is_forked_warm_detached_and_outlives_a_server_restart(tmp_path_
             assert (code, out) == (0, "hello\n"), err
         code, out, err = docker("run", "--rm", "busybox:local", "echo", "after")
         assert (code, out) == (0, "after\n"), err
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        for pid in children:  # the zygote killed: a container is still made (a monitor spawned instead)
+            os.kill(int(pid), signal.SIGKILL)
+        code, out, err = docker("run", "--rm", "busybox:local", "echo", "without")
+        assert (code, out) == (0, "without\n"), err
         assert docker("rm", "mon")[0] == 0
     finally:
         _stop(proc)

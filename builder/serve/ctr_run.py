@@ -74,10 +74,14 @@ def create(ctx, request) -> Response:
 def _create(ctx, body: dict, name: str) -> Response:
     zygote = getattr(ctx, "zygote", None)
     if zygote is not None:  # forked warm from the zygote (no interpreter to start)
-        out = zygote.monitor({"body": body, "name": name}, exits_dir(), timeout=900)
+        try:
+            out = zygote.monitor({"body": body, "name": name}, exits_dir(), timeout=900)
+        except OSError:  # the zygote is gone (killed): the monitor is spawned as without one
+            out = b"gone"
         if out is None:
             raise ApiError(500, "the container's monitor did not answer")
-        return _answer(body, out)
+        if out != b"gone":
+            return _answer(body, out)
     proc = subprocess.Popen([sys.executable, "-m", "builder.serve.monitor", "create", str(ctx.root), exits_dir()],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=child_env(),
                             close_fds=True)
