@@ -93,3 +93,12 @@ def test_run_loads_the_runtime_and_nothing_of_build_tar_or_registry(built):
     modules = _imported(root, "run", "--rm", "--network", "none", "app", "true")
     assert "runtime.process" in modules  # (the probe sees the run's own imports)
     assert [m for m in sorted(modules) if any(m == f or m.startswith(f + ".") for f in RUN_FORBIDDEN)] == []
+
+
+def test_a_run_that_keeps_its_container_loads_no_shutil(built):
+    """shutil (with zlib, bz2 and lzma) was loaded by every `cairn run` for exec's busybox lookup;
+    only --rm's removal of the container's directory needs it."""
+    root, _ = built
+    modules = _imported(root, "run", "--network", "none", "app", "true")
+    assert "runtime.process" in modules
+    assert [m for m in sorted(modules) if m in ("shutil", "bz2", "lzma")] == []
