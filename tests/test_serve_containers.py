@@ -80,6 +80,15 @@ def test_docker_run_flags_reach_the_container(docker, tmp_path):
                             "{{.HostConfig.PidsLimit}} {{.Config.Labels.a}}", "limits")
     assert (code, out.split()) == (0, ["created", str(64 << 20), "500000000", "50", "b"]), err
     assert docker("rm", "limits")[0] == 0
+    # what create once dropped in silence: an anonymous volume, --dns*, --add-host
+    code, out, err = docker("run", "--rm", "-v", "/anon", "--dns", "9.9.9.9", "--dns-search", "corp.example",
+                            "--dns-option", "ndots:3", "--add-host", "db:10.1.2.3", "busybox:local", "sh", "-c",
+                            "touch /anon/x && grep -c anon /proc/mounts; cat /etc/resolv.conf; grep db /etc/hosts")
+    assert code == 0, err
+    assert out.split("\n")[0] == "1", out
+    for line in ("nameserver 9.9.9.9", "search corp.example", "options ndots:3"):
+        assert line in out, out
+    assert "10.1.2.3" in out and "db" in out, out
 
 
 def test_a_bare_env_name_never_reads_the_servers_environment(docker):
@@ -178,6 +187,10 @@ REFUSED = [  # (create body, status, the message holds)
     ({"Image": "busybox:local", "HostConfig": {"NetworkMode": "container:x"}}, 400, "bridge, host and none"),
     ({"Image": "busybox:local", "Cmd": "not a list"}, 400, "Cmd must be a list"),
     ({"Image": "busybox:local", "Hostname": "a\n10.0.0.1 bank.example"}, 400, "invalid hostname"),
+    ({"Image": "busybox:local", "HostConfig": {"DnsOptions": ["ndots:1\nnameserver 6.6.6.6"]}}, 400,
+     "invalid DnsOptions"),
+    ({"Image": "busybox:local", "HostConfig": {"ExtraHosts": ["bank.example\n10.0.0.1:1.2.3.4"]}}, 400, "add-host"),
+    ({"Image": "busybox:local", "HostConfig": {"Dns": ["not-an-ip"]}}, 400, "invalid --dns"),
     ({"Image": "nosuch:1"}, 404, "No such image: nosuch:1"),
 ]
 

@@ -8,13 +8,13 @@ them over as one `meta` dict; `request_fields` turns that into RunRequest fields
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import signal
 
 import click
 
+from ..containers.request import dns_search, dns_server
 from ..errors import UsageError
 from .option_group import option_group
 
@@ -80,8 +80,8 @@ def request_fields(meta: dict) -> dict:
         env_file_env=tuple(line for path in meta["env_files"]
                            for line in read_key_value_file(path, "--env-file", os.environ.get)),
         extra_hosts=tuple(_add_host(h) for h in meta["add_hosts"]),
-        dns=tuple(_dns_server(d) for d in meta["dns"]),
-        dns_search=tuple(_dns_search(d) for d in meta["dns_search"]),
+        dns=tuple(dns_server(d) for d in meta["dns"]),
+        dns_search=tuple(dns_search(d) for d in meta["dns_search"]),
         dns_options=tuple(meta["dns_options"]),
         rlimits=tuple((name, *v) for name, v in rlimits.items()),
         labels=tuple(labels.items()),
@@ -128,19 +128,6 @@ def _add_host(text: str) -> tuple[str, str]:
     from ..executor.sandbox import parse_add_host
 
     return parse_add_host(text, str(bridge_config().gateway))
-
-
-def _dns_server(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text.strip()))
-    except ValueError:
-        raise UsageError(f"invalid --dns {text!r}: an IP address, as 1.1.1.1") from None
-
-
-def _dns_search(text: str) -> str:
-    if text == "." or re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9_-]{0,62}\.?)*", text) and len(text) <= 255:
-        return text
-    raise UsageError(f"invalid --dns-search {text!r}: a domain name, or . for none")
 
 
 def _stop_signal(text: str) -> str:

@@ -4,6 +4,7 @@ container that could not start, with docker's exit code."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import field
 
 from runtime.record import Record, record
@@ -92,3 +93,20 @@ class ContainerError(CairnError):
     def __init__(self, code: int, message: str):
         super().__init__(message)
         self.exit_code = code
+
+
+def dns_server(text: str) -> str:
+    """--dns (HostConfig.Dns): an IP address."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise UsageError(f"invalid --dns {text!r}: an IP address, as 1.1.1.1") from None
+
+
+def dns_search(text: str) -> str:
+    """--dns-search (HostConfig.DnsSearch): a domain name, or `.`."""
+    if text == "." or re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9_-]{0,62}\.?)*", text) and len(text) <= 255:
+        return text
+    raise UsageError(f"invalid --dns-search {text!r}: a domain name, or . for none")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from ..containers.request import RunRequest, Volume
+from ..containers.request import RunRequest, Volume, dns_search, dns_server
 from ..errors import UsageError
 
 NETWORKS = {"": "bridge", "default": "bridge", "bridge": "bridge", "host": "host", "none": "none"}
@@ -99,6 +99,36 @@ def _binds(binds) -> tuple:
     return tuple(vols)
 
 
+def _anonymous_volumes(volumes, binds: tuple) -> tuple:
+    """Config.Volumes ({"/data": {}}: `docker run -v /data`): an anonymous volume at each path
+    no Bind covers, as `cairn run -v /data` makes."""
+    if volumes is None:
+        return ()
+    if not isinstance(volumes, dict):
+        raise UsageError("Volumes must be an object of path: {}")
+    covered = {v.destination for v in binds}
+    return tuple(Volume.parse(path) for path in volumes if str(path) not in covered)
+
+
+def _dns_options(value) -> tuple[str, ...]:
+    options = _strings(value, "DnsOptions")
+    for option in options:
+        if not option or any(c.isspace() or not c.isprintable() for c in option):
+            raise UsageError(f"invalid DnsOptions entry {option!r}: one resolv.conf option, as ndots:2")
+    return options
+
+
+def _extra_hosts(value) -> tuple[tuple[str, str], ...]:
+    hosts = _strings(value, "ExtraHosts")
+    if not hosts:
+        return ()
+    from ..containers.run import bridge_config
+    from ..executor.sandbox import parse_add_host
+
+    gateway = str(bridge_config().gateway)
+    return tuple(parse_add_host(text, gateway) for text in hosts)
+
+
 def _security(value):
     """SecurityOpt as `cairn run --security-opt` reads it, except that a seccomp profile comes as
     its JSON (docker's client reads the file and sends the text): a path would name a file of the
@@ -187,9 +217,10 @@ def run_request(body: dict, name: str = "") -> RunRequest:
     labels = body.get("Labels") or {}
     if not isinstance(labels, dict):
         raise UsageError("Labels must be an object")
+    binds = _binds(host.get("Binds"))
     return RunRequest(
         image=body["Image"], command=command, entrypoint=entrypoint, env=client_env(body.get("Env")),
-        volumes=_binds(host.get("Binds")), workdir=str(body.get("WorkingDir") or ""), user=str(body.get("User") or ""),
+        volumes=binds + _anonymous_volumes(body.get("Volumes"), binds), workdir=str(body.get("WorkingDir") or ""), user=str(body.get("User") or ""),
         network=network, ports=_ports(host.get("PortBindings")) if network == "bridge" else (),
         interactive=bool(body.get("OpenStdin")), tty=bool(body.get("Tty")), init=bool(host.get("Init")),
         hostname=_hostname(body.get("Hostname")), memory=_int(host.get("Memory"), "Memory"),
@@ -200,4 +231,7 @@ def run_request(body: dict, name: str = "") -> RunRequest:
         read_only=bool(host.get("ReadonlyRootfs")), mounts=_tmpfs(host.get("Tmpfs")),
         cap_add=_strings(host.get("CapAdd"), "CapAdd"), cap_drop=_strings(host.get("CapDrop"), "CapDrop"),
         privileged=bool(host.get("Privileged")), security=_security(host.get("SecurityOpt")),
-        rlimits=_ulimits(host.get("Ulimits")))
+        rlimits=_ulimits(host.get("Ulimits")),
+        dns=tuple(dns_server(d) for d in _strings(host.get("Dns"), "Dns")),
+        dns_search=tuple(dns_search(d) for d in _strings(host.get("DnsSearch"), "DnsSearch")),
+        dns_options=_dns_options(host.get("DnsOptions")), extra_hosts=_extra_hosts(host.get("ExtraHosts")))
