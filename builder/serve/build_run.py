@@ -77,12 +77,17 @@ def _cancel_all() -> None:
         runs = list(_RUNNING)
     for run in runs:
         run._cancel()
+    from ..store.store import remove_tree
+
     for run in runs:
         if run.proc is not None:
             try:
                 run.proc.wait(timeout=GRACE)
             except subprocess.TimeoutExpired:
                 run._kill()
+        # (the build's own thread removes its context too, but the process ends right after
+        # this function: it may never get there)
+        remove_tree(Path(run.here))
 
 
 atexit.register(_cancel_all)
