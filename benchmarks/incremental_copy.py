@@ -16,17 +16,16 @@ Prints medians (seconds) and, for cairn's sides, the COPY step's own time from t
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from _tree_bench import busybox_rootfs, tree_args, work_dir
 from _dockerd import load_base_image, start_dockerd, stop_dockerd
 from build import files
 from run_latency import BRIDGE, SUBNET, timed
@@ -60,20 +59,11 @@ class Side:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--files", type=int, default=20000)
-    ap.add_argument("--mb", type=int, default=500)
-    ap.add_argument("--before", default=None, help="another cairn checkout to measure beside this one")
-    ap.add_argument("--dir", default=None, help="where the workload goes (default: the temp dir)")
-    args = ap.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("run as root")
-    work = Path(tempfile.mkdtemp(prefix="cairn-bench-inccopy-", dir=args.dir))
+    args = tree_args(__doc__, 3, before=True)
+    work = work_dir("inccopy", args.dir)
     dockerd = None
     try:
-        rootfs = work / "busybox.tar"
-        subprocess.run([str(REPO / "examples" / "busybox-rootfs.sh"), str(rootfs)], check=True)
+        rootfs = busybox_rootfs(work)
         tree = work / "tree"
         files(tree / "src", args.files, args.mb * 1_000_000)
         ctxs = {}

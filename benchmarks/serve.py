@@ -14,17 +14,16 @@ this under the container lock, never beside a test run.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from _tree_bench import busybox_rootfs, tree_args, work_dir
 from _dockerd import load_base_image, start_dockerd, stop_dockerd
 from build import workloads
 from run_latency import BRIDGE, SUBNET, timed
@@ -47,19 +46,11 @@ def start_serve(cairn: Cairn, sock: Path) -> subprocess.Popen:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--files", type=int, default=20000)
-    ap.add_argument("--mb", type=int, default=500)
-    ap.add_argument("--dir", default=None, help="where the workload goes (default: the temp dir)")
-    args = ap.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("run as root")
-    work = Path(tempfile.mkdtemp(prefix="cairn-bench-serve-", dir=args.dir))
+    args = tree_args(__doc__, 5)
+    work = work_dir("serve", args.dir)
     dockerd = serve = None
     try:
-        rootfs = work / "busybox.tar"
-        subprocess.run([str(REPO / "examples" / "busybox-rootfs.sh"), str(rootfs)], check=True)
+        rootfs = busybox_rootfs(work)
         big = workloads(work / "w", args.files, args.mb)["big-tree"]
         (big / "Dockerfile").write_text("FROM busybox:local\nCOPY . /app\nRUN find /app -type f | wc -l > /count\n")
         cairn = Cairn("serve", REPO, work / "store")

@@ -20,16 +20,15 @@ socket under the temp dir), stopped at the end; run it under the container lock:
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from _tree_bench import busybox_rootfs, tree_args, work_dir
 from _dockerd import load_base_image, start_dockerd, stop_dockerd
 from build import workloads
 from cache import floor_stat
@@ -76,20 +75,11 @@ class Cairn:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--files", type=int, default=20000)
-    ap.add_argument("--mb", type=int, default=500)
-    ap.add_argument("--before", default=None, help="another cairn checkout to measure beside this one")
-    ap.add_argument("--dir", default=None, help="where the workloads go (default: the temp dir)")
-    args = ap.parse_args()
-    if os.geteuid() != 0:
-        raise SystemExit("run as root")
-    work = Path(tempfile.mkdtemp(prefix="cairn-bench-startup-", dir=args.dir))
+    args = tree_args(__doc__, 3, before=True)
+    work = work_dir("startup", args.dir)
     dockerd = None
     try:
-        rootfs = work / "busybox.tar"
-        subprocess.run([str(REPO / "examples" / "busybox-rootfs.sh"), str(rootfs)], check=True)
+        rootfs = busybox_rootfs(work)
         loads = workloads(work / "w", args.files, args.mb)
         deps, big = loads["deps-then-src"], loads["big-tree"]
         (big / "Dockerfile").write_text("FROM busybox:local\nCOPY . /app\nRUN find /app -type f | wc -l > /count\n")
