@@ -8,7 +8,13 @@ In one run, interleaved, medians of N (default 10):
 
 Goals (issue 4): bridge at most 0.5x docker's time; --network none at most 4x runc's.
 Everything is made in a temp dir and removed: the store, a bridge `cairnb0`
-(10.90.0.0/24), the runc bundle, dockerd's data root and its docker0 bridge.
+(10.90.0.0/24), the runc bundle, dockerd's data root and its docker0 bridge, the spare
+cgroups `run` keeps (runtime.cgroup_pool).
+
+cairn runs from this checkout, byte-compiled first as `pip install .` leaves an installed
+cairn: with PYTHONDONTWRITEBYTECODE set (as on the test machines) and a .pyc older than
+its source, every start would compile that module again (58 of 297 modules on main at
+session 25's start: tens of ms a start, not cairn's).
 
     python benchmarks/run_latency.py [--runs 10]   (as root)
 """
@@ -16,6 +22,7 @@ Everything is made in a temp dir and removed: the store, a bridge `cairnb0`
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -62,7 +69,10 @@ def main() -> None:
         raise SystemExit("run as root")
     cairn = shutil.which("cairn") or str(Path(sys.executable).with_name("cairn"))
     work = Path(tempfile.mkdtemp(prefix="cairn-bench-run-"))
-    env = dict(os.environ, CAIRN_ROOT=str(work / "store"), CAIRN_BRIDGE=BRIDGE, CAIRN_SUBNET=SUBNET)
+    env = dict(os.environ, CAIRN_ROOT=str(work / "store"), CAIRN_BRIDGE=BRIDGE, CAIRN_SUBNET=SUBNET,
+               PYTHONPATH=str(REPO))
+    for package in ("builder", "grammar", "runtime"):
+        compileall.compile_dir(str(REPO / package), quiet=1)
     dockerd = None
     try:
         rootfs_tar = work / "busybox.tar"
@@ -102,9 +112,11 @@ def main() -> None:
     finally:
         if dockerd is not None:
             stop_dockerd(dockerd, work / "docker")
+        from runtime.cgroups import Cgroup
         from runtime.network import Bridge, remove_bridge
 
         remove_bridge(Bridge(BRIDGE, SUBNET))
+        Cgroup.drain_pool()
         shutil.rmtree(work, ignore_errors=True)
 
 

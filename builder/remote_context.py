@@ -16,11 +16,12 @@ from __future__ import annotations
 import email.utils
 import http.client
 import os
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Callable
+
+from runtime.remove import remove_all
 
 from .bounded import size_text
 from .context.build_context import BuildContext
@@ -48,7 +49,7 @@ def from_url(url: str, tmp_dir: Callable[[str], str], dockerfile: str | None,
     (what SOURCE_DATE_EPOCH=context means, as in BuildKit) is the commit's, or the
     Last-Modified of the download, else the newest file time in its tar, else None."""
     here = tmp_dir("url-context-")
-    on_close(lambda: shutil.rmtree(here, ignore_errors=True))
+    on_close(lambda: remove_all(here))
     ref = parse(url)
     if ref is not None:
         workdir = Path(here)

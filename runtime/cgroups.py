@@ -18,7 +18,7 @@ import signal
 import time
 from pathlib import Path
 
-from . import device_bpf
+from . import cgroup_pool, device_bpf
 from .devices import ALLOWED, set_v1_rules
 from .spec import Resources
 
@@ -96,6 +96,7 @@ class Cgroup:
         self.name, self.version = name, version
         self.paths = paths  # controller -> directory (v2: {"unified": dir})
         self.parent = parent  # as given (--cgroup-parent); None: the shared "cairn" directory
+        self.pooled = False  # its v1 directories may come from runtime.cgroup_pool
 
     def __repr__(self) -> str:
         return f"Cgroup({self.name!r}, {self.version}, {self.paths!r}, {self.parent!r})"
@@ -132,31 +133,49 @@ class Cgroup:
         found: set[str] = set()
         for path in paths.values():
             try:
-                found.update(entry.name for entry in path.parent.iterdir() if entry.is_dir())
+                # (not the pool's spare directories: runtime.cgroup_pool)
+                found.update(e.name for e in path.parent.iterdir() if e.is_dir() and not e.name.startswith("."))
             except OSError:
                 pass
         return sorted(found)
 
     @classmethod
-    def create(cls, name: str, parent: str | None = None, devices=ALLOWED) -> "Cgroup":
-        """`devices`: the allow-list's rules, as runtime.devices.ALLOWED (docker's default)."""
+    def create(cls, name: str, parent: str | None = None, devices=ALLOWED, pooled: bool = False) -> "Cgroup":
+        """`devices`: the allow-list's rules, as runtime.devices.ALLOWED (docker's default).
+        `pooled`: take the v1 directories from runtime.cgroup_pool where it has an entry
+        (only with no parent and the default devices); the caller refills it (`refill_pool`)."""
         version, paths = cls._locations(name, parent)
         cgroup = cls(name, version, {}, parent)
+        cgroup.pooled = pooled and version == 1 and parent is None and devices == ALLOWED
         try:
+            taken = cgroup_pool.take(paths, devices) if cgroup.pooled else set()
             for ctrl, path in paths.items():
-                _mkdir(path)
+                if ctrl not in taken:
+                    _mkdir(path)
                 cgroup.paths[ctrl] = path
-            cgroup._restrict_devices(devices)
+            cgroup._restrict_devices(devices, v1_set="devices" in taken)
         except BaseException:
             cgroup.destroy()
             raise
         return cgroup
 
-    def _restrict_devices(self, rules) -> None:
+    def refill_pool(self) -> None:
+        """Make the pool's entries `create(pooled=True)` took (while the container runs)."""
+        if self.pooled:
+            cgroup_pool.refill(self.paths, ALLOWED)
+
+    @classmethod
+    def drain_pool(cls) -> int:
+        """Remove the pool's spare directories (see runtime.cgroup_pool.drain)."""
+        version, paths = cls._locations("-")
+        return cgroup_pool.drain(paths) if version == 1 else 0
+
+    def _restrict_devices(self, rules, v1_set: bool = False) -> None:
         """docker's device allow-list: the devices controller on v1, an eBPF program on v2
         (on a hybrid machine both; there the program is a second fence, so a kernel that
-        cannot load it is not an error)."""
-        if "devices" in self.paths:
+        cannot load it is not an error). `v1_set`: a pool entry's devices directory, made
+        with these rules."""
+        if "devices" in self.paths and not v1_set:
             set_v1_rules(self.paths["devices"], rules)
         if "unified" in self.paths:
             try:
@@ -210,6 +229,23 @@ class Cgroup:
     def add(self, pid: int) -> None:
         for ctrl in self.paths:
             (self.paths[ctrl] / "cgroup.procs").write_text(str(pid))
+
+    @staticmethod
+    def warm_attach() -> None:
+        """"Move" this process into the cgroup it is already in: a no-op for the kernel
+        (nothing migrates, no limit or charge changes) that waits out the RCU grace period
+        the first cgroup.procs write after a quiet spell waits (cgroup_threadgroup_rwsem's
+        switch to writer mode, 6-15 ms here). The switch stays for a grace period after the
+        last writer, so an attach soon after does not wait again. Errors are ignored (it
+        only saves time). A manager moving cairn in the microseconds between the read of
+        /proc/self/cgroup and the write would see it moved back to where it was."""
+        try:
+            own, mounts = _own_paths(), _mounts()
+            ctrl = next(c for c in ("pids", *V1_CONTROLLERS, "unified") if c in mounts and c in own)
+            with open(f"{mounts[ctrl]}{own[ctrl].rstrip('/')}/cgroup.procs", "w") as f:
+                f.write(str(os.getpid()))
+        except (OSError, StopIteration, ValueError):
+            pass
 
     def oom_killed(self) -> bool:
         if self.version == 2:

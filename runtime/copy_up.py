@@ -26,34 +26,59 @@ def _meta(dir_fd: int, name: str, st: os.stat_result) -> None:
 
 
 def _copy_entries(src_fd: int, dst_fd: int) -> None:
-    """Everything below src_fd into dst_fd; a directory's mode and mtime are set after its content."""
-    for name in sorted(os.listdir(src_fd)):
-        st = os.stat(name, dir_fd=src_fd, follow_symlinks=False)
-        if stat.S_ISDIR(st.st_mode):
-            child_src = os.open(name, _DIR, dir_fd=src_fd)
-            try:
-                child_dst, _ = tree.child_dir(dst_fd, name, 0o700)
+    """Everything below src_fd into dst_fd; a directory's mode and mtime are set after its content.
+    An explicit stack of the directories being copied (in the order a recursion would take): an
+    image directory some thousands of levels deep is no RecursionError."""
+    # (frames: source fd, destination fd, names left, (parent's destination fd, name, lstat)
+    # to set once the directory is copied; None for the top, whose fds are the caller's)
+    todo = [(src_fd, dst_fd, iter(sorted(os.listdir(src_fd))), None)]
+    try:
+        while todo:
+            src, dst, names, done = todo[-1]
+            name = next(names, None)
+            if name is None:
+                todo.pop()
+                if done is not None:
+                    os.close(src)
+                    os.close(dst)
+                    _meta(*done)
+                continue
+            st = os.stat(name, dir_fd=src, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                child_src = os.open(name, _DIR, dir_fd=src)
                 try:
-                    _copy_entries(child_src, child_dst)
-                finally:
+                    child_dst, _ = tree.child_dir(dst, name, 0o700)
+                except BaseException:
+                    os.close(child_src)
+                    raise
+                try:
+                    child_names = iter(sorted(os.listdir(child_src)))
+                except BaseException:
+                    os.close(child_src)
                     os.close(child_dst)
-            finally:
-                os.close(child_src)
-        elif stat.S_ISREG(st.st_mode):
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=src_fd)
-            try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    continue
-                tree.copy_file(fd, dst_fd, name)
-            finally:
-                os.close(fd)
-        elif stat.S_ISLNK(st.st_mode):
-            tree.symlink(dst_fd, name, os.readlink(name, dir_fd=src_fd))
-        elif stat.S_ISFIFO(st.st_mode):
-            tree.mknod(dst_fd, name, stat.S_IFIFO | 0o600)
-        else:
-            continue  # device nodes, sockets
-        _meta(dst_fd, name, st)
+                    raise
+                todo.append((child_src, child_dst, child_names, (dst, name, st)))
+                continue
+            if stat.S_ISREG(st.st_mode):
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=src)
+                try:
+                    if not stat.S_ISREG(os.fstat(fd).st_mode):
+                        continue
+                    tree.copy_file(fd, dst, name)
+                finally:
+                    os.close(fd)
+            elif stat.S_ISLNK(st.st_mode):
+                tree.symlink(dst, name, os.readlink(name, dir_fd=src))
+            elif stat.S_ISFIFO(st.st_mode):
+                tree.mknod(dst, name, stat.S_IFIFO | 0o600)
+            else:
+                continue  # device nodes, sockets
+            _meta(dst, name, st)
+    finally:
+        for src, dst, _, done in todo:
+            if done is not None:
+                os.close(src)
+                os.close(dst)
 
 
 def copy_up(root: str, destination: str, volume_dir: str) -> None:

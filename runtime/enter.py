@@ -8,7 +8,16 @@
         B            is in the container's pid namespace, with the container's root;
                      resolves the user and the working directory there (`prepare`), opens
                      its stdio, closes every other fd, sets rlimits, drops privileges and
-                     loads seccomp as the container's PID 1 did, then execs
+                     loads seccomp as the container's PID 1 did, then execs. Detached (no
+                     `reap`), B first forks C, which does all that, and exits: C's parent is
+                     then the container's PID 1, and the caller reaps B
+
+No process of the container may be left with a parent outside it that does not reap it:
+the container's PID 1, killed, stays in the kernel (zap_pid_ns_processes) until every
+process of its pid namespace is reaped. A detached exec's B, orphaned when A exits, went to
+the host's init; an init that reaps late (this machine's reaps every few seconds, a CI
+machine's after a minute) held every `rm -f` of the container for it (and its cgroup
+outlived the test suite). So the caller is always the subreaper of B.
 
 Nothing on the way reads a container path from the host: every path is resolved by B,
 inside the container's mount namespace, where `/` is the container's root.
@@ -188,12 +197,15 @@ def _find_command(name: str, env: tuple[str, ...]) -> str:
 
 
 def _b_main(proc: Process, go_fd: int, err_fd: int, helper_fd: int,
-            prepare: Callable[[Process], Process] | None, setup_stdio: Callable[[], None] | None) -> None:
-    """B: in every namespace of the container. Never returns."""
+            prepare: Callable[[Process], Process] | None, setup_stdio: Callable[[], None] | None,
+            detach: bool = False) -> None:
+    """B: in every namespace of the container (detached: C, its child). Never returns."""
     gc.disable()  # no finalizer may close an fd number reused after the fds are closed
     if os.read(go_fd, 1) != b"g":
         os._exit(1)  # the parent went away
     os.close(go_fd)
+    if detach and os.fork() != 0:
+        os._exit(0)  # B: C is now the child of the container's PID 1 (the caller reaps B)
     # A has exited (the parent waited for it before "go"): the death signal that dropping
     # privileges sets is now tied to our new parent, not to A
     try:
@@ -228,6 +240,13 @@ def _pairs(env: tuple[str, ...]):
         yield key, value
 
 
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
 def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] = (),
           prepare: Callable[[Process], Process] | None = None,
           setup_stdio: Callable[[], None] | None = None, reap: bool = True) -> int:
@@ -235,7 +254,8 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
     `start`), in the cgroup directories `cgroup_dirs`; returns its host pid once it has
     exec'd. `prepare(proc)` runs inside the container before privileges are dropped (resolve
     the user there). With `reap`, this process becomes its reaper (wait for it with
-    runtime.process.wait); without, it is left to init (a detached exec).
+    runtime.process.wait); without (a detached exec), it is the child of the container's
+    PID 1 and the pid returned is B's, reaped already.
     Raises NotRunning, or ContainerStartError with docker's exit code."""
     namespaces = open_namespaces(pid, start)
     helper = None
@@ -243,8 +263,7 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
         helper = sealed_helper()
         if proc.seccomp:
             seccomp.load()
-        if reap:
-            sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
+        sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)  # (B comes to us when A exits, never to the host's init)
         # (run's pipes and lock: no other start in this process inherits our pipes)
         a, (pid_r, pid_w, go_r, go_w, err_r, err_w) = fork_with_start_pipes()
         if a == 0:
@@ -259,7 +278,7 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
                 b = os.fork()
                 if b == 0:
                     os.close(pid_w)
-                    _b_main(proc, go_r, err_w, helper, prepare, setup_stdio)
+                    _b_main(proc, go_r, err_w, helper, prepare, setup_stdio, detach=not reap)
                 os.write(pid_w, str(b).encode())
                 os._exit(0)
             except BaseException as err:
@@ -276,6 +295,8 @@ def enter(pid: int, start: str, proc: Process, *, cgroup_dirs: tuple[str, ...] =
             os.close(go_w)
         message = _read_error(err_r)
         os.close(err_r)
+        if data and not reap:
+            _reap(int(data))  # (B, which exited once it forked C)
         if not data:
             raise ContainerStartError(126, message or "cannot enter the container")
         b = int(data)

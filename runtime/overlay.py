@@ -134,6 +134,9 @@ def mount_overlay(target: str, lowers: list[str] | tuple[str, ...], upper: str |
         return
     if _new_api(target, stack, upper, work):
         return
+    named = [*stack, *((upper, work) if upper is not None else ())]
+    if any(c in path for path in named for c in ",:\\\n"):  # (the options are split on them: never another dir)
+        raise OSError(errno.EINVAL, "an overlay directory's path holds ',', ':' or a backslash")
     data = f"lowerdir={':'.join(stack)}"
     if upper is not None:
         data += f",upperdir={upper},workdir={work}"

@@ -1,13 +1,23 @@
 """Starts a Spec as an isolated process tree and waits for it.
 
-    parent (cairn)          sets itself as child subreaper, forks A
+    parent (cairn)          sets itself as child subreaper; unshares CLONE_NEWPID (which moves
+                            only this thread's later children), forks B, setns()s back to its
+                            own pid namespace
+      B (PID 1 inside)      unshares the other namespaces, says "ready"; builds its root; waits
+                            for "exec"; enters its cgroup namespace; closes every fd above 2;
+                            drops privileges and loads the seccomp filter; enters its cwd; execs
+    parent                  reads "ready"; while B builds its root, puts B in its cgroup and lets
+                            the caller wire B's network; says "exec", then reads B's error pipe:
+                            EOF means exec happened
+
+Going back to its own pid namespace needs CAP_SYS_ADMIN over it, which root in the host's
+user namespace has; elsewhere (rootless: cairn's own user namespace; cairn inside another
+user namespace) an intermediate process A does it instead, as before session 26:
+
+    parent                  forks A
       A                     unshares the namespaces (pid included), forks B, reports B's pid, exits
-        B (PID 1 inside)    waits for "go"; builds its root; waits for "exec"; enters its cgroup
-                            namespace; closes every fd above 2; drops privileges and loads the
-                            seccomp filter; enters its cwd; execs
-    parent                  says "go"; while B builds its root, puts B in its cgroup and lets the
-                            caller wire B's network; says "exec", then reads B's error pipe: EOF
-                            means exec happened
+        B (PID 1 inside)    waits for "go" (A is gone: B's parent is now the subreaper), then
+                            as above
 
 The two run side by side: B's mounts and the parent's cgroup writes (on cgroup v1 the first
 attach waits out an RCU grace period, 10-15 ms here) and netlink calls overlap, and nothing
@@ -120,14 +130,16 @@ def _exec(spec: Spec, err_fd: int) -> None:
         _child_fail(err_fd, NOT_EXECUTABLE, f'exec: "{proc.args[0]}": {err.strerror}')
 
 
-def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[], None] | None) -> None:
+def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[], None] | None,
+                    wait_go: bool = True) -> None:
     """B: runs as PID 1 of the new pid namespace. Never returns."""
     gc.disable()  # no finalizer may close an fd number reused after close_fds_above_2
     try:
-        if os.read(go_fd, 1) != b"g":
+        if wait_go and os.read(go_fd, 1) != b"g":
             os._exit(1)  # the parent went away before saying go
-        # A has exited by now (the parent waited for it before "go"), so our parent is
-        # the subreaper that started us: die with it. (getppid() is 0 across pid namespaces.)
+        # A has exited by now (the parent waited for it before "go"), or there was no A: our
+        # parent is the one that started us: die with it. (getppid() is 0 across pid
+        # namespaces; a parent gone before this is seen at the "exec" read: EOF.)
         sc.prctl(sc.PR_SET_PDEATHSIG, signal.SIGKILL)
         if spec.network in ("none", "bridge"):
             loopback_up()
@@ -140,6 +152,7 @@ def _container_main(spec: Spec, go_fd: int, err_fd: int, setup_stdio: Callable[[
             sc.sethostname(spec.hostname)
         if os.read(go_fd, 1) != b"x":
             os._exit(1)  # the parent could not place us in our cgroup or network: it reaps us
+        seccomp.receive(go_fd, spec.process.capabilities)  # the program the parent made meanwhile
         os.close(go_fd)
         if "cgroup" in spec.namespaces:  # (after the parent moved us: its root is our own cgroup)
             sc.unshare(sc.CLONE_NEWCGROUP)
@@ -184,12 +197,25 @@ def _ns_flags(spec: Spec) -> int:
 
 
 _START_LOCK = threading.Lock()
+_INIT_USER_NS = 0xEFFFFFFD  # the inode number of the host's own user namespace (PROC_USER_INIT_INO)
 
 
-def fork_with_start_pipes() -> tuple[int, tuple[int, int, int, int, int, int]]:
+def _direct(flags: int) -> bool:
+    """Whether B can be forked straight into its new pid namespace: the parent must be able
+    to go back to its own pid namespace after the fork (root in the host's user namespace)."""
+    if not flags & sc.CLONE_NEWPID or os.geteuid() != 0:
+        return False
+    try:
+        return os.stat("/proc/self/ns/user").st_ino == _INIT_USER_NS
+    except OSError:
+        return False
+
+
+def fork_with_start_pipes(new_pid_ns: bool = False) -> tuple[int, tuple[int, int, int, int, int, int]]:
     """Fork with a container start's three pipes, (pid_r, pid_w, go_r, go_w, err_r, err_w):
-    the child's pid, the go signal and the setup error. Each side closes the ends it does not
-    use (the parent keeps pid_r, go_w, err_r; the child the others).
+    the child's pid (or its "ready"), the go signal and the setup error. Each side closes the
+    ends it does not use (the parent keeps pid_r, go_w, err_r; the child the others).
+    With `new_pid_ns`, the child is PID 1 of a new pid namespace (see _direct).
 
     Several threads may start containers at once (a build's parallel stages; an exec beside
     a run). Each child must not inherit another start's write ends: a reader waiting for EOF
@@ -201,7 +227,7 @@ def fork_with_start_pipes() -> tuple[int, tuple[int, int, int, int, int, int]]:
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         sys.stdout.flush()
         sys.stderr.flush()
-        a = os.fork()
+        a = _fork_into_pid_ns() if new_pid_ns else os.fork()
         if a != 0:
             os.close(pid_w)
             os.close(go_r)
@@ -211,6 +237,25 @@ def fork_with_start_pipes() -> tuple[int, tuple[int, int, int, int, int, int]]:
         os.close(go_w)
         os.close(err_r)
     return a, (pid_r, pid_w, go_r, go_w, err_r, err_w)
+
+
+def _fork_into_pid_ns() -> int:
+    """os.fork(), the child being PID 1 of a new pid namespace. unshare(CLONE_NEWPID) changes
+    only the namespace of this thread's later children; the parent setns()s back to its own
+    before anything else can fork from this thread (under _START_LOCK: no other start)."""
+    own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        sc.unshare(sc.CLONE_NEWPID)
+        try:
+            child = os.fork()
+        except BaseException:
+            sc.setns(own, sc.CLONE_NEWPID)
+            raise
+        if child != 0:
+            sc.setns(own, sc.CLONE_NEWPID)
+        return child
+    finally:
+        os.close(own)
 
 
 def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
@@ -224,18 +269,29 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
     """
     if spec.process.init:
         spec = with_init(spec)
-    if spec.process.seccomp:
+    if spec.process.seccomp and spec.process.seccomp_profile is not None:
         try:
-            # the library and the default program: here, never after fork (a profile of
-            # the user's own is built in the container's process, as given)
-            seccomp.load(spec.process.capabilities if spec.process.seccomp_profile is None else ())
+            # the library: here, never after fork (a profile of the user's own is built in
+            # the container's process, as given). The default program is made after the
+            # fork, while the container builds its root, and sent with "x" (seccomp.message)
+            seccomp.load()
         except OSError as err:
             raise ContainerStartError(125, str(err)) from None
     sc.prctl(sc.PR_SET_CHILD_SUBREAPER, 1)
-    a, (pid_r, pid_w, go_r, go_w, err_r, err_w) = fork_with_start_pipes()
+    flags = _ns_flags(spec)
+    direct = _direct(flags)
+    a, (pid_r, pid_w, go_r, go_w, err_r, err_w) = fork_with_start_pipes(new_pid_ns=direct)
+    if a == 0 and direct:  # B, PID 1 already
+        try:
+            sc.unshare(flags & ~sc.CLONE_NEWPID)
+            _write_all(pid_w, b"n")
+            os.close(pid_w)
+        except BaseException as err:
+            _child_fail(err_w, 125, f"cannot create namespaces: {err}")
+        _container_main(spec, go_r, err_w, setup_stdio, wait_go=False)
     if a == 0:  # A
         try:
-            sc.unshare(_ns_flags(spec))
+            sc.unshare(flags)
             b = os.fork()
             if b == 0:
                 os.close(pid_w)
@@ -248,19 +304,28 @@ def start(spec: Spec, *, before_go: Callable[[int], None] | None = None,
             finally:
                 os._exit(125)
     try:
-        _, status = os.waitpid(a, 0)
-        data = b""
-        while chunk := os.read(pid_r, 64):
-            data += chunk
-        os.close(pid_r)
-        if os.waitstatus_to_exitcode(status) != 0 or not data:
-            raise RuntimeError_(errno.ECHILD, _read_error(err_r) or "cannot create the container")
-        pid = int(data)
+        if direct:
+            pid = a
+            ready = os.read(pid_r, 1)  # B's namespaces exist (a veth may be moved into its own)
+            os.close(pid_r)
+            if ready != b"n":
+                _kill_and_reap(pid)
+                raise RuntimeError_(errno.ECHILD, _read_error(err_r) or "cannot create the container")
+        else:
+            _, status = os.waitpid(a, 0)
+            data = b""
+            while chunk := os.read(pid_r, 64):
+                data += chunk
+            os.close(pid_r)
+            if os.waitstatus_to_exitcode(status) != 0 or not data:
+                raise RuntimeError_(errno.ECHILD, _read_error(err_r) or "cannot create the container")
+            pid = int(data)
         try:
-            os.write(go_w, b"g")  # B builds its root meanwhile
+            if not direct:
+                os.write(go_w, b"g")  # B builds its root meanwhile
             if before_go is not None:
                 before_go(pid)
-            os.write(go_w, b"x")
+            _write_all(go_w, b"x" + seccomp.message(spec.process))
         except BaseException:
             os.close(go_w)
             go_w = -1

@@ -19,7 +19,7 @@ from . import devices, userns
 from .copy_up import copy_up
 from . import syscalls as sc
 from .overlay import mount_overlay
-from .securejoin import mountpoint, resolve_in_root
+from .securejoin import mountpoint, open_source, resolve_in_root
 from .spec import Mount, Spec
 
 _FLAGS = {"ro": sc.MS_RDONLY, "nosuid": sc.MS_NOSUID, "nodev": sc.MS_NODEV, "noexec": sc.MS_NOEXEC,
@@ -50,6 +50,14 @@ def _mount_one(root: str, m: Mount) -> None:
     """Mount m at its destination, made and checked inside the root first (never the root
     itself, never through a link out). Nothing runs in the container yet, so the path that
     was checked is the path mounted on."""
+    if m.pinned:
+        root_dir, rel, dev, ino = m.pinned
+        fd = open_source(root_dir, rel, dev, ino)
+        try:
+            _mount_one(root, _pinned_to(m, os.path.join(root_dir, rel) if rel else root_dir, f"/proc/self/fd/{fd}"))
+        finally:
+            os.close(fd)
+        return
     flags, data = _split(m.options)
     is_dir = os.path.isdir(m.source) if m.type == "bind" else True
     with mountpoint(root, m.destination, is_dir):
@@ -79,6 +87,17 @@ def _mount_one(root: str, m: Mount) -> None:
                 sc.mount(None, target, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY)
             return
         raise
+
+
+def _pinned_to(m: Mount, path: str, fd_path: str) -> Mount:
+    """m with its pinned source (a bind's source, or that overlay lower) named by fd_path."""
+    if m.type == "bind":
+        return Mount(m.destination, m.type, fd_path, m.options, m.copy_up)
+    def lowers(opt: str) -> str:
+        if not opt.startswith("lowerdir="):
+            return opt
+        return "lowerdir=" + ":".join(fd_path if p == path else p for p in opt[len("lowerdir="):].split(":"))
+    return Mount(m.destination, m.type, m.source, tuple(lowers(o) for o in m.options), m.copy_up)
 
 
 def _make_file_mountpoints(root: str, files: tuple[tuple[str, str], ...]) -> None:

@@ -75,11 +75,14 @@ class NoCgroup:
     def destroy(self, timeout: float = 10.0) -> None:
         pass
 
+    def refill_pool(self) -> None:
+        pass
 
-def create(name: str, parent: str | None = None, devices=ALLOWED):
+
+def create(name: str, parent: str | None = None, devices=ALLOWED, pooled: bool = False):
     """Cgroup.create as root; in rootless mode a cgroup in the delegated subtree, or NoCgroup."""
     if userns.active() is None:
-        return Cgroup.create(name, parent, devices)
+        return Cgroup.create(name, parent, devices, pooled)
     base = delegated()
     if base is None:
         if parent is not None:

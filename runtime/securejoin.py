@@ -78,3 +78,34 @@ def resolve_in_root(root: str, path: str) -> str:
     """The host path of container path `path` under root, links followed inside it."""
     with Tree(root) as t:
         return os.path.join(root, t.realpath(path).lstrip("/"))
+
+
+SOURCE_CHANGED = "the build context changed while it was read (an entry was replaced); run the build again"
+
+
+def open_source(root: str, rel: str, dev: int, ino: int) -> int:
+    """An O_PATH fd of the mount source `rel` under root (an untrusted tree: the build
+    context), its components opened one at a time with no link followed, which must be the
+    entry whose lstat gave (dev, ino). Opened in the process that mounts it, in its own mount
+    namespace (a bind of a path opened in another namespace is refused), and mounted as
+    /proc/self/fd/N: a directory on the way swapped for a link to the host after the builder
+    checked the source is never followed."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in [p for p in rel.split("/") if p]:
+            try:
+                nxt = os.open(part, _O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except OSError as err:
+                if err.errno in (errno.ENOTDIR, errno.ELOOP, errno.ENOENT):
+                    raise OSError(errno.ESTALE, SOURCE_CHANGED, rel) from None
+                raise
+            os.close(fd)
+            fd = nxt
+        st = os.fstat(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    if st.st_dev != dev or st.st_ino != ino or stat.S_ISLNK(st.st_mode):
+        os.close(fd)
+        raise OSError(errno.ESTALE, SOURCE_CHANGED, rel)
+    return fd

@@ -83,6 +83,9 @@ class Mount(Record):
     source: str = ""
     options: tuple[str, ...] = ()  # ro, rw, nosuid, nodev, noexec, mode=..., size=...
     copy_up: bool = False  # bind of an empty volume: first filled with what the root has there (runtime.copy_up)
+    # (root, rel, st_dev, st_ino): the source (a bind's, or one of an overlay's lowers) is root/rel in an
+    # untrusted tree, opened link by link when mounted and used only while it is still that entry
+    pinned: tuple = ()
 
 
 @record

@@ -22,9 +22,12 @@ os.environ["CAIRN_SUBNET"] = TEST_SUBNET
 
 
 def remove_test_bridge() -> None:
+    """The tests' bridge, and the cgroup pool's spare directories their runs made."""
+    from runtime.cgroups import Cgroup
     from runtime.network import Bridge, remove_bridge
 
     remove_bridge(Bridge(TEST_BRIDGE, TEST_SUBNET))
+    Cgroup.drain_pool()
 GOLDEN = REPO / "tests" / "golden"
 CONFORMANCE = Path(os.environ.get("CAIRN_CONFORMANCE", REPO.parent / "shared" / "conformance"))
 

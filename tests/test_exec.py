@@ -97,6 +97,20 @@ def test_exec_detached_and_tty(root):
     assert b"/dev/pts/" in out and b"got-hello" in out
 
 
+def test_a_detached_exec_is_the_child_of_the_containers_init(root):
+    """Its process's parent is the container's PID 1 (inside, PPID 1), never a process outside
+    the container: the host's init, which got it when cairn exec -d exited, reaped it late on
+    some machines, and until then the container's PID 1 could not finish dying (the kernel
+    waits for every process of its pid namespace to be reaped): rm -f waited for it and the
+    container's cgroup outlived the test suite."""
+    assert cairn_cli("exec", "-d", "box", "sleep", "4321", root=root).returncode == 0
+    for _ in range(100):  # (the sleep shows once env has exec'd it; not a timing assertion)
+        ps = cairn_cli("exec", "box", "ps", "-o", "ppid,args", root=root).stdout.decode()
+        if "sleep 4321" in ps:
+            break
+    assert [line.split()[0] for line in ps.splitlines() if line.endswith("sleep 4321")] == ["1"], ps
+
+
 def test_inspect_containers_as_docker(root):
     import json
 

@@ -25,16 +25,16 @@ def cache_dir(tmp_path, monkeypatch):
     return path
 
 
-def _unshare_errno_under(prog: bytes) -> int:
-    """In a fork: load prog, then try unshare(CLONE_NEWUTS), which the filter refuses
-    without CAP_SYS_ADMIN; the child's exit status is the errno it got (0: allowed)."""
+def errno_under(prog: bytes, call=lambda: sc.unshare(sc.CLONE_NEWUTS)) -> int:
+    """In a fork: load prog, make the call (by default unshare(CLONE_NEWUTS), which the filter
+    refuses without CAP_SYS_ADMIN); the child's exit status is the errno it got (0: allowed)."""
     pid = os.fork()
     if pid == 0:
         code = 99
         try:
             seccomp.install(prog)
             try:
-                sc.unshare(sc.CLONE_NEWUTS)
+                call()
                 code = 0
             except OSError as err:
                 code = err.errno
@@ -52,7 +52,7 @@ def test_the_kept_program_is_the_filter_and_is_built_once(cache_dir, monkeypatch
     seccomp._programs.clear()  # as a later process: it reads the kept program, never builds
     monkeypatch.setattr(seccomp, "_build", lambda caps: pytest.fail("built again"))
     assert seccomp.program(CAPS) == first
-    assert _unshare_errno_under(first) == errno.EPERM
+    assert errno_under(first) == errno.EPERM
 
 
 def test_a_program_others_could_have_written_is_not_loaded(cache_dir):

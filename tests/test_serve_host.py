@@ -265,7 +265,7 @@ def test_cairn_commands_through_the_daemon_as_without_it(served, tmp_path):
         remove_all_containers(root)
     # what the daemon does not run, or cannot reach, is said with exit 2
     for args, env, hint in ((("--host", f"unix://{sock}", "cache", "prune"), {}, "only build, run, ps, images"),
-                            (("ps",), {"CAIRN_HOST": "tcp://127.0.0.1:1"}, "unix socket"),
+                            (("ps",), {"CAIRN_HOST": "tcp://192.0.2.1:2376"}, "--tlsverify"),
                             (("--root", str(root), "ps"), daemon, "give one or the other")):
         res = cairn_cli(*args, root=root, env=env)
         assert res.returncode == 2 and hint in res.stderr.decode(), (args, res.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -119,7 +120,8 @@ def test_docker_build_classic_builder(docker, tmp_path):
             "-f", "Dockerfile.alt", "--label", "by=serve", ".")
     code, out, err = docker(*args, cwd=ctx)
     assert code == 0, err + out
-    assert "Step 1/7 : FROM busybox:local" in out and "Step 7/7 : RUN cat /a.txt" in out
+    assert "Step 1/8 : FROM busybox:local AS base" in out and "Step 7/8 : RUN cat /a.txt" in out
+    assert "Step 8/8 : LABEL by=serve" in out  # (docker adds the --label as a step)
     assert "hello 1" in out and "from-the-context" in out and "never-built" not in out
     built = out.split("Successfully built ")[1].split()[0]
     assert "Successfully tagged me/built:1" in out and "Successfully tagged me/built:2" in out
@@ -129,7 +131,7 @@ def test_docker_build_classic_builder(docker, tmp_path):
     # the second build: every step from the cache
     code, out, err = docker(*args, cwd=ctx)
     assert code == 0, err
-    assert out.count(" ---> Using cache") == 3 and "hello 1" not in out
+    assert out.count(" ---> Using cache") == 6 and "hello 1" not in out  # (ARG and LABELs too, as docker)
     assert out.split("Successfully built ")[1].split()[0] == built
     # a failing RUN: docker's message and the command's exit code; its output was streamed
     (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN echo boom && exit 3\n")
@@ -141,6 +143,70 @@ def test_docker_build_classic_builder(docker, tmp_path):
     assert code == 0 and out.strip().startswith("sha256:") and len(out.split()) == 1, err
     code, out, err = docker("build", "-", stdin=b"FROM busybox:local\nNOPE x\n")
     assert code == 1 and "Dockerfile:2" in err and "NOPE" in err.upper(), err
+
+
+THREE_STEPS = "FROM busybox:local\nRUN echo hello > /f && echo made-it\nCMD [\"cat\", \"/f\"]\n"
+# what dockerd 20.10 printed for the same Dockerfile (DOCKER_BUILDKIT=0 docker build), its IDs
+# named in the order they first appear
+FIRST_BUILD = """\
+Step 1/3 : FROM busybox:local
+ ---> <1>
+Step 2/3 : RUN echo hello > /f && echo made-it
+ ---> Running in <2>
+made-it
+Removing intermediate container <2>
+ ---> <3>
+Step 3/3 : CMD ["cat", "/f"]
+ ---> Running in <4>
+Removing intermediate container <4>
+ ---> <5>
+Successfully built <5>
+Successfully tagged me/three:1
+"""
+SECOND_BUILD = """\
+Step 1/3 : FROM busybox:local
+ ---> <1>
+Step 2/3 : RUN echo hello > /f && echo made-it
+ ---> Using cache
+ ---> <3>
+Step 3/3 : CMD ["cat", "/f"]
+ ---> Using cache
+ ---> <5>
+Successfully built <5>
+Successfully tagged me/three:1
+"""
+FAILED_BUILD = """\
+Step 1/2 : FROM busybox:local
+ ---> <1>
+Step 2/2 : RUN echo boom && exit 3
+ ---> Running in <6>
+boom
+"""
+
+
+def _named_ids(out: str, names: dict) -> str:
+    """The CLI's output with each 12-hex ID as <n>, n its place among the IDs first seen."""
+    out = out[out.find("Step 1/"):]  # (after the CLI's "Sending build context" line)
+    return re.sub(r"\b[0-9a-f]{12}\b", lambda m: f"<{names.setdefault(m.group(0), len(names) + 1)}>", out)
+
+
+def test_classic_build_prints_dockers_lines_in_dockers_order(docker, tmp_path):
+    (tmp_path / "Dockerfile").write_text(THREE_STEPS)
+    names: dict = {}
+    code, out, err = docker("build", "-t", "me/three:1", ".", cwd=tmp_path)
+    assert code == 0, err
+    assert _named_ids(out, names) == FIRST_BUILD
+    code, out, err = docker("build", "-t", "me/three:1", ".", cwd=tmp_path)
+    assert code == 0, err
+    assert _named_ids(out, names) == SECOND_BUILD
+    # the IDs are the base's and the built image's, as docker shows them
+    ids = {n: i for i, n in names.items()}
+    assert docker("images", "-q", "busybox:local")[1].strip() == ids[1]
+    assert docker("images", "-q", "me/three:1")[1].strip() == ids[5]
+    (tmp_path / "Dockerfile").write_text("FROM busybox:local\nRUN echo boom && exit 3\n")
+    code, out, err = docker("build", ".", cwd=tmp_path)
+    assert code == 3 and _named_ids(out, names) == FAILED_BUILD, err
+    assert err.strip().splitlines()[-1] == "The command '/bin/sh -c echo boom && exit 3' returned a non-zero code: 3", err
 
 
 def _build_request(tar: bytes, query: str = "") -> bytes:
@@ -241,9 +307,18 @@ def test_raw_build_and_load_requests_are_refused_safely(served):
     assert got == 400 and b"X-Registry-Auth" in raw
 
 
+LOGIN_REQUESTS = [  # (body, status, the message's start)
+    (b"[]", 400, "invalid JSON body: not an object"),
+    (b'{"username": 5, "serveraddress": "127.0.0.1:1"}', 400, "invalid auth configuration"),
+    (b'{"serveraddress": "no such host!"}', 400, "unable to parse server address"),
+    (b'{"serveraddress": "127.0.0.1:1"}', 500, "127.0.0.1:1: cannot connect"),
+]
+
+
 def test_push_uses_the_clients_credentials_never_the_servers(served, tmp_path):
     """The server's host has a saved login for the registry (as root after `cairn login`); a
-    client that sends none is refused by the registry, one that sends its own pushes."""
+    client that sends none is refused by the registry, one that sends its own pushes, and
+    `docker login` checks the client's own password."""
     import base64
 
     root, _sock = served
@@ -270,5 +345,22 @@ def test_push_uses_the_clients_credentials_never_the_servers(served, tmp_path):
             tar = make_tar([("Dockerfile", "file", "FROM busybox:local\nARG SERVER_ONLY\nRUN echo \"v=$SERVER_ONLY.\"\n")])
             got, _headers, body = _raw(sock, _build_request(tar, "buildargs=%7B%22SERVER_ONLY%22%3Anull%7D"))
             assert got == 200 and b"v=." in body and b"server-secret" not in body, body
+            # docker login: the client's password checked with the registry (the server's saved
+            # login does not make a wrong one pass), kept by the client only; then push with it
+            server_config = (home / ".docker" / "config.json").read_bytes()
+            code, out, err = docker("login", reg.host, "-u", USER, "--password-stdin", stdin=b"wrong\n")
+            assert code == 1 and f"login attempt to https://{reg.host}/v2/ failed with status: 401 Unauthorized" \
+                in err, err
+            code, out, err = docker("login", reg.host, "-u", USER, "--password-stdin", stdin=PASSWORD.encode() + b"\n")
+            assert code == 0 and "Login Succeeded" in out, err
+            code, out, err = docker("push", name)
+            assert code == 0 and "1: digest: sha256:" in out, err
+            assert (home / ".docker" / "config.json").read_bytes() == server_config
+            assert not [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()
+                        and PASSWORD.encode() in p.read_bytes()]
+            for body, status, text in LOGIN_REQUESTS:
+                got, _headers, raw = _raw(sock, f"POST /v1.41/auth HTTP/1.1\r\nContent-Length: {len(body)}\r\n\r\n"
+                                                .encode() + body)
+                assert got == status and json.loads(raw)["message"].startswith(text), (body, raw)
         finally:
             _stop(proc)

@@ -9,7 +9,6 @@ tar, never the wall clock. `-c` applies Dockerfile instructions to the config, a
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -31,14 +30,9 @@ CHANGE_KEYWORDS = ("CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "ST
 
 
 def _newest_mtime(root: Path) -> int:
-    newest = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            try:
-                newest = max(newest, int(os.lstat(os.path.join(dirpath, name)).st_mtime))
-            except OSError:
-                pass
-    return newest
+    from runtime.lstat_walk import lstat_walk  # (no recursion per level: a deep rootfs)
+
+    return max((int(st.st_mtime) for _, st in lstat_walk(root)), default=0)
 
 
 def iso_time(seconds: int) -> str:

@@ -25,7 +25,8 @@ import posixpath
 
 from ..context.merged_view import MergedView
 from ..context.source_paths import parents_select
-from .sources import StatCache, hash_view_sources
+from .sources import StatCache
+from .view_sources import hash_view_sources
 
 
 def stage_content(store, source_state, label: str, paths: list[str], with_mode: bool, stat_cache: StatCache,

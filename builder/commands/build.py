@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import click
 
@@ -83,6 +84,20 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
               context, build_contexts=(), call_spec=None, labels=(), network="default", add_hosts=(),
               check=False, quiet=False, iidfile=None, load=False):
     """Build an image from CONTEXT."""
+    from ..cache import build_memo
+
+    memo = raw = None
+    if build_memo.applies(ctx.params, context):  # a fully cached rebuild: answered without a parse
+        memo, raw = _open_memo(ctx, context, dockerfile)
+        if memo is not None and memo.record is not None:
+            from ..cache.build_replay import replay
+
+            for secret in secrets:  # (its file or variable may be gone: refused as the build refuses it)
+                _parse_secret(secret)
+            from ..executor.progress import Progress
+
+            image_id, metadata = replay(memo.store, memo.record, Progress("quiet" if quiet else progress))
+            return _finish(image_id, metadata, iidfile, metadata_file, True)
     import grammar
 
     from ..args import parse_build_args
@@ -106,7 +121,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     if network == "host" and "network.host" not in allow:
         raise UsageError("--network host needs --allow network.host")
     if add_hosts:
-        from ..containers.run import bridge_config
+        from ..containers.ipam import bridge_config
 
         gateway = str(bridge_config().gateway)
         add_hosts = tuple(parse_add_host(h, gateway) for h in add_hosts)
@@ -154,7 +169,7 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
     if not os.path.isdir(context):
         raise UsageError(f"build context {context!r} is not a directory")
     path = dockerfile or _default_dockerfile(context)
-    raw = read_file_arg(path, from_context=not dockerfile)
+    raw = read_file_arg(path, from_context=not dockerfile) if raw is None else raw
     name = "Dockerfile" if path == "-" else os.path.basename(path)
     wanted = [Output.parse(o).named(tags) for o in outputs]
     check_stdout(wanted)
@@ -173,8 +188,13 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
         from ..executor.progress import Progress
 
         shown = Progress(progress)
+        events = build_memo.capture(shown) if memo is not None else None
+        started = time.time()
         try:
-            result = build(store, context, raw, options, shown, None if path == "-" else path)
+            from ..cache.fingerprint import sharing
+
+            with sharing(memo.tree if memo is not None else None):  # (the steps take the memo's walk)
+                result = build(store, context, raw, options, shown, None if path == "-" else path)
         finally:
             shown.close()  # (a live view prints its last frame before any error message)
     except grammar.DockerfileError as err:
@@ -185,6 +205,11 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
         from ..executor.step_failure import render
 
         raise Failure(render(err.failure, name, grammar.parser.decode(raw), output=shown.view is None), 1) from err
+    if memo is not None:
+        from ..image.reference import parse_reference
+
+        build_memo.remember(memo, result, [str(parse_reference(t)) for t in tags], events, started,
+                            (name if path == "-" else path, os.path.realpath(context)))
     for output in wanted:
         write_output(store, result.image, output)
     metadata = result.metadata()
@@ -199,16 +224,36 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
         metadata["pushed"] = [{"name": str(dest), "digest": str(r.digest)} for dest, r in pushed]
         for dest, r in pushed:
             click.echo(f"pushed {dest.familiar}@{r.digest}", err=True)
+    _finish(str(result.image.id), metadata, iidfile, metadata_file, not push and not any(o.to_stdout for o in wanted))
+
+
+def _finish(image_id: str, metadata: dict, iidfile, metadata_file, echo: bool) -> None:
+    """A built (or memo-answered) image's outputs: --iidfile, --metadata-file, its ID on stdout."""
     if iidfile:
-        _write_iidfile(iidfile, str(result.image.id))
+        _write_iidfile(iidfile, image_id)
     if metadata_file:
         import json
 
         with open(metadata_file, "w") as f:
             json.dump(metadata, f, indent=2)
-    if not push and not any(o.to_stdout for o in wanted):
-        click.echo(str(result.image.id))
+    if echo:
+        click.echo(image_id)
     sys.stdout.flush()
+
+
+def _open_memo(ctx, context: str, dockerfile: str | None):
+    """(the whole-build memo of this build or None, the Dockerfile's bytes or None)."""
+    from ..cache.build_memo import open_memo
+    from ..errors import CairnError
+
+    path = dockerfile or _default_dockerfile(context)
+    try:
+        raw = read_file_arg(path, from_context=not dockerfile)
+    except CairnError:
+        if path == "-":
+            raise
+        return None, None  # (the build reads it again, and says what is wrong in its turn)
+    return open_memo(open_store(ctx), ctx, ctx.params, context, path, raw), raw
 
 
 def _answer(ctx, call, context, dockerfile, target, build_args, platform) -> None:

@@ -137,7 +137,7 @@ def parse_time(value) -> float | None:
         return None
 
 
-_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_GO_DURATION = r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)"  # (compiled by the first --since: re's cache)
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
@@ -145,8 +145,8 @@ def parse_since(text: str) -> float:
     """docker's --since/--until: a Go duration before now (`42m`, `1h30m`), a Unix time
     (`1700000000.5`), or an RFC 3339 time or date (`2013-01-02T13:23:37Z`, `2013-01-02`)."""
     value = text.strip()
-    if value and _GO_DURATION.sub("", value) == "":
-        return time.time() - sum(float(n) * _UNITS[u] for n, u in _GO_DURATION.findall(value))
+    if value and re.sub(_GO_DURATION, "", value) == "":
+        return time.time() - sum(float(n) * _UNITS[u] for n, u in re.findall(_GO_DURATION, value))
     try:
         return float(value)
     except ValueError:

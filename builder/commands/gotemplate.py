@@ -30,11 +30,15 @@ _TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<raw>`[^`]*`)|(?P<de
 
 @dataclass
 class _Cmd:
+    """One command of a pipeline: its operands (a docstring: dataclass would ask inspect for one)."""
+
     args: list  # operands: ("field", pos, [names]) ("var", pos, name, [names]) ("lit", value) ("fn", name) ("pipe", _Pipe)
 
 
 @dataclass
 class _Pipe:
+    """A pipeline: its commands and the variables it declares."""
+
     pos: int
     text: str
     cmds: list

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from . import cli
@@ -118,10 +120,15 @@ def load_cmd(ctx, path):
 @cli.command("prune")
 @click.pass_context
 def prune_cmd(ctx):
-    """Remove blobs and snapshots that no image or cache record uses."""
+    """Remove blobs and snapshots that no image or cache record uses, and the spare
+    cgroups `run` keeps ready."""
     from ..store.maintenance import prune
 
     res = prune(open_store(ctx))
+    if os.geteuid() == 0:
+        from runtime.cgroups import Cgroup
+
+        Cgroup.drain_pool()
     click.echo(f"Deleted {res.blobs} blobs and {res.snapshots} snapshots; reclaimed {human_size(res.bytes)}")
 
 

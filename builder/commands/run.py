@@ -7,7 +7,6 @@ from dataclasses import replace
 import click
 
 from ..errors import Refused, UsageError
-from ..units import ram_in_bytes
 from . import cli
 from .common import open_store
 from .registry_flags import echo_err, make_options, registry_options
@@ -20,6 +19,8 @@ from .run_meta import meta_options, request_fields
 def _memory(value: str | None) -> int | None:
     if value is None:
         return None
+    from ..units import ram_in_bytes  # (only --memory loads it)
+
     try:
         size = ram_in_bytes(value)
     except ValueError:

@@ -34,10 +34,13 @@ fs_options = option_group("fs", _OPTIONS, _KEYS)
 
 def fs_request_fields(raw: dict) -> dict:
     """The RunRequest fields for the parsed options (UsageError on a bad one)."""
-    from ..containers.run_mounts import parse_mount, parse_tmpfs
     from ..containers.run_privileges import capabilities, parse_device, parse_security_opts
 
-    mounts = tuple(parse_tmpfs(t) for t in raw["tmpfs"]) + tuple(parse_mount(m) for m in raw["mounts"])
+    mounts = ()
+    if raw["tmpfs"] or raw["mounts"]:  # (only then: a run without them loads no run_mounts)
+        from ..containers.run_mounts import parse_mount, parse_tmpfs
+
+        mounts = tuple(parse_tmpfs(t) for t in raw["tmpfs"]) + tuple(parse_mount(m) for m in raw["mounts"])
     cap_add, cap_drop = tuple(raw["cap_add"]), tuple(raw["cap_drop"])
     capabilities(cap_add, cap_drop)  # unknown names are refused before anything is made
     return {"read_only": raw["read_only"], "mounts": mounts, "cap_add": cap_add, "cap_drop": cap_drop,

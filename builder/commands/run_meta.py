@@ -60,10 +60,10 @@ meta_options = option_group("meta", OPTIONS, NAMES)  # the command gets them as 
 
 def request_fields(meta: dict) -> dict:
     """RunRequest fields from the flags; UsageError naming the flag and value it refuses."""
-    from ..executor.run_resources import parse_ulimit
-
     rlimits: dict[str, tuple[int, int]] = {}
     for text in meta["ulimits"]:
+        from ..executor.run_resources import parse_ulimit  # (only --ulimit loads the executor's parser)
+
         name, soft, hard = parse_ulimit(text)
         rlimits[f"RLIMIT_{name.upper()}"] = (soft, hard)  # the last one of a name wins
     labels: dict[str, str] = {}
@@ -124,7 +124,7 @@ def read_key_value_file(path: str, flag: str, lookup) -> list[str]:
 
 
 def _add_host(text: str) -> tuple[str, str]:
-    from ..containers.run import bridge_config
+    from ..containers.ipam import bridge_config
     from ..executor.sandbox import parse_add_host
 
     return parse_add_host(text, str(bridge_config().gateway))

@@ -41,7 +41,8 @@ def serve_cmd(ctx, host: str, group: str | None, tlsverify: bool, tlscacert: str
 
     warn = lambda text: click.echo(f"cairn serve: {text}", err=True)
     root = ctx.find_root().obj["root"]
-    zygote = _start_zygote(root)  # (before any socket or thread: its workers inherit neither)
+    # (before any socket or thread: its workers inherit neither; with --debug it says what it keeps)
+    zygote = _start_zygote(root, warn if ctx.find_root().obj.get("debug") else None)
     tls = path = None
     if host.startswith("tcp://"):
         try:
@@ -67,10 +68,10 @@ def serve_cmd(ctx, host: str, group: str | None, tlsverify: bool, tlscacert: str
     serve(sock, path, make_router(), context, log=warn, tls=tls)
 
 
-def _start_zygote(root: str):
+def _start_zygote(root: str, log=None):
     """The process that runs cairn commands for CAIRN_HOST clients (serve/cli_zygote.py)."""
     from ..serve.cli_route import Zygote
     from ..serve.cli_zygote import start
 
-    chan, pid = start(root)
+    chan, pid = start(root, log)
     return Zygote(chan, pid)

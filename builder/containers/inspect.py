@@ -67,7 +67,7 @@ def container_doc(store: Store, c: ContainerDir) -> dict:
     address = st.get("address") or ""
     gateway, prefix = "", 0
     if address:
-        from .run import bridge_config
+        from .ipam import bridge_config
 
         bridge = bridge_config()
         gateway, prefix = str(bridge.gateway), ipaddress.ip_network(bridge.subnet).prefixlen

@@ -13,17 +13,27 @@ tmpfs: a reboot, which ends every container, empties the tables too.
 from __future__ import annotations
 
 import fcntl
-import ipaddress
 import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # (the annotation only: ipaddress loads in allocate)
+    import ipaddress
 
 from runtime.enter import process_start  # noqa: F401 - also used by callers of ipam
 
 from ..errors import CairnError
 
 TABLES = Path("/run/cairn/ipam")
+
+
+def bridge_config():
+    """The machine's bridge for containers and RUN steps (CAIRN_BRIDGE, CAIRN_SUBNET)."""
+    from runtime.network import Bridge
+
+    return Bridge(os.environ.get("CAIRN_BRIDGE", "cairn0"), os.environ.get("CAIRN_SUBNET", "10.88.0.0/16"))
 
 
 def _alive(entry: dict) -> bool:
@@ -59,6 +69,8 @@ def _table(path: Path):
 
 def allocate(bridge: str, subnet: str, container_id: str, root: str = "") -> ipaddress.IPv4Address:
     """A free address in subnet on bridge for container_id, owned by this process."""
+    import ipaddress  # (here: a run with --network none loads none of it)
+
     net = ipaddress.ip_network(subnet)
     with _table(TABLES / f"{bridge}.json") as table:
         for addr, entry in list(table.items()):

@@ -97,11 +97,7 @@ def reap_stale(store: Store) -> list[str]:
         st = c.state()
         if st.get("status") == "exited" or c.pid_alive() or _monitor_alive(c) or _owner_alive(st):
             continue
-        from runtime.cgroups import Cgroup
-
-        cg = Cgroup.existing(c.id[:32])
-        if cg is not None:
-            cg.destroy()
+        _destroy_cgroup(c)
         if st.get("address"):
             from runtime.network import detach
 
@@ -115,6 +111,15 @@ def reap_stale(store: Store) -> list[str]:
             remove_tree(c.path)
         reaped.append(c.id)
     return reaped
+
+
+def _destroy_cgroup(c: ContainerDir) -> None:
+    """The container's cgroup (what is left in it is killed), when its monitor is not there to."""
+    from runtime.cgroups import Cgroup
+
+    cg = Cgroup.existing(c.id[:32])
+    if cg is not None:
+        cg.destroy()
 
 
 def _owner_alive(st: dict) -> bool:
@@ -195,6 +200,8 @@ def remove(store: Store, key: str, force: bool = False) -> str:
         deadline = time.monotonic() + 10
         while _monitor_alive(c) and time.monotonic() < deadline:
             time.sleep(0.02)
+        if _monitor_alive(c):  # held (its container's PID 1 stuck in the kernel's exit): the cgroup goes now
+            _destroy_cgroup(c)
     from .ipam import release
 
     release(c.id)

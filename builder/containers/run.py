@@ -25,12 +25,13 @@ from . import metadata
 from .dirs import ContainerDir
 from .envflags import apply_env_flags
 from .request import ContainerError, RunRequest, Volume  # noqa: F401  (imported from here too)
+from .run_network import Network
 from .spec import container_spec, host_resolv_conf, image_user, overlay_root, write_etc_files
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
                      signal.SIGUSR2)
 NETWORK_MODES = ("bridge", "none", "host")
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"  # (compiled by the first --name: re's cache)
 DOCKER_HOSTS = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
                 "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
 
@@ -61,13 +62,7 @@ def _env(config: dict, req: RunRequest, home: str) -> list[str]:
     return env
 
 
-def bridge_config():
-    from runtime.network import Bridge
-
-    return Bridge(os.environ.get("CAIRN_BRIDGE", "cairn0"), os.environ.get("CAIRN_SUBNET", "10.88.0.0/16"))
-
-
-def prepare(store: Store, req: RunRequest) -> "Prepared":
+def prepare(store: Store, req: RunRequest, cid: str | None = None) -> "Prepared":
     if req.network not in NETWORK_MODES:
         raise UsageError(f"invalid --network {req.network!r}: use one of {', '.join(NETWORK_MODES)}")
     if req.ports and req.network != "bridge":
@@ -75,7 +70,7 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     if req.name:
         from .dirs import name_taken
 
-        if not _NAME.match(req.name):
+        if not re.match(_NAME, req.name):
             raise UsageError(f"invalid --name {req.name!r}: use letters, digits, '_', '.' and '-'")
         if owner := name_taken(store, req.name):
             raise CairnError(f'Conflict. The container name "/{req.name}" is already in use by container '
@@ -88,7 +83,7 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
     ensure_snapshots(store, image.layers, req.registry)  # also leases them while the container runs
     lowers = [str(store.snapshot_path(layer.diff_id)) for layer in reversed(image.layers)]
     config = config_doc.config
-    cid = os.urandom(32).hex()
+    cid = cid or os.urandom(32).hex()
     hostname = req.hostname or cid[:12]
     req = RunRequest(**{**req.__dict__, "hostname": hostname})
     user = image_user(lowers, req.user or config.get("User") or "")
@@ -108,7 +103,7 @@ def prepare(store: Store, req: RunRequest) -> "Prepared":
 
         hosts += f"{slirp.GUEST_ADDRESS}\t{hostname}\n"
     elif req.network == "bridge":
-        from .ipam import allocate
+        from .ipam import allocate, bridge_config  # (here: --network none loads no ipam)
 
         bridge = bridge_config()
         address = allocate(bridge.name, bridge.subnet, cid, str(store.root))
@@ -174,108 +169,52 @@ def _stdin_null() -> None:
     os.close(fd)
 
 
-class _Network:
-    """The bridge attachment and published ports of one container, torn down together."""
-
-    def __init__(self, store: Store, prep: Prepared, req: RunRequest):
-        self.store, self.prep, self.req = store, prep, req
-        self.proxies: list = []
-        self.host_ifname = None
-        self.slirp = None
-        self.detaching = None  # the thread deleting the host's veth, and what it raised
-        self.detach_errors: list[BaseException] = []
-
-    def setup_before_start(self) -> None:
-        if self.req.network != "bridge" or userns.active() is not None:  # rootless: slirp4netns, in attach
-            return
-        from runtime.network import ensure_bridge
-
-        ensure_bridge(bridge_config())
-        for mapping in self.prep.ports:
-            from runtime.portproxy import Proxy
-
-            self.proxies.append(Proxy(mapping, str(self.prep.address)))
-        if self.proxies:  # the host ports bound, for ps and port (-P's were picked by the kernel)
-            self.prep.cdir.write_state(ports=[
-                {"host_ip": p.mapping.host_ip, "host_port": p.sock.getsockname()[1],
-                 "container_port": p.mapping.container_port, "protocol": p.mapping.protocol}
-                for p in self.proxies])
-
-    def attach(self, pid: int) -> None:
-        if self.req.network != "bridge":
-            return
-        if userns.active() is not None:
-            from runtime import slirp
-
-            self.slirp = slirp.Slirp(pid, api=bool(self.req.ports))
-            for m in self.req.ports:
-                self.slirp.forward(m.protocol, m.host_ip, m.host_port, m.container_port)
-            return
-        from runtime.network import attach
-
-        self.host_ifname = "cairn" + self.prep.cdir.id[:8]
-        attach(bridge_config(), pid, self.prep.address, self.host_ifname)
-        for proxy in self.proxies:
-            proxy.start()
-
-    def teardown(self) -> None:
-        if self.slirp is not None:
-            self.slirp.close()
-        for proxy in self.proxies:
-            proxy.close()
-        if self.host_ifname is not None:
-            # deleting a veth waits in the kernel (~20 ms here, an RCU grace period): in a thread
-            # while the cgroup and the container's directory go; wait_detached() joins it
-            import threading
-
-            self.detaching = threading.Thread(target=self._detach, name="cairn-veth-delete")
-            self.detaching.start()
-        if self.prep.address is not None:
-            from .ipam import release
-
-            release(self.prep.cdir.id)
-
-
-    def _detach(self) -> None:
-        from runtime.network import detach
-
-        try:
-            detach(self.host_ifname)
-        except BaseException as err:  # re-raised by wait_detached, in the caller's thread
-            self.detach_errors.append(err)
-
-    def wait_detached(self) -> None:
-        if self.detaching is not None:
-            self.detaching.join()
-            self.detaching = None
-            if self.detach_errors:
-                raise self.detach_errors.pop()
-
-
 def run(store: Store, req: RunRequest) -> int:
     """Run in the foreground; returns the container's exit code (docker's codes on failure)."""
-    return run_prepared(store, prepare(store, req), req)
+    early = None
+    if userns.active() is None and not req.privileged and not req.devices:
+        from .run_cgroup import EarlyCgroup
+
+        early = EarlyCgroup(os.urandom(32).hex())  # made while we prepare (see run_cgroup)
+    try:
+        prep = prepare(store, req, cid=early.cid if early else None)
+    except BaseException:
+        if early is not None:
+            early.discard()
+        raise
+    # a foreground --rm run's directory is removed right after its container exits: no
+    # "exited" record first (were cairn killed in between, reap_stale cleans up a container
+    # whose owner died while it "ran", and skips an exited one)
+    return run_prepared(store, prep, req, early=early, record_exit=not req.remove)
 
 
-def run_prepared(store: Store, prep: Prepared, req: RunRequest, on_started=None) -> int:
+def run_prepared(store: Store, prep: Prepared, req: RunRequest, on_started=None, early=None,
+                 record_exit: bool = True) -> int:
     """Start a prepared container, wait for it, tear everything down; its exit code.
 
     `on_started(pid)` is called once the command has been exec'd (detached runs report
-    back to the waiting CLI with it).
+    back to the waiting CLI with it). `early`: a run_cgroup.EarlyCgroup made for it.
+    `record_exit`: write the exited state (its code, OOM kill); not when nobody will read it.
     """
     spec, cdir = prep.spec, prep.cdir
-    cgroup = None
+    cgroup = refill = recording = None
     relay = _SignalRelay()
-    net = _Network(store, prep, req)
+    net = Network(store, prep, req)
     try:
+        if early is not None:
+            cgroup = early.take(prep.device_rules)
         relay.install()
         net.setup_before_start()
-        cgroup = rootless_cgroup.create(cdir.id[:32], devices=prep.device_rules)
+        if cgroup is None:
+            cgroup = rootless_cgroup.create(cdir.id[:32], devices=prep.device_rules, pooled=True)
         cgroup.apply(spec.resources)
 
         def before_go(pid: int) -> None:
-            cgroup.add(pid)
-            net.attach(pid)
+            wiring = net.attach_in_thread(pid)  # the veth made and moved while the cgroup writes wait
+            try:
+                cgroup.add(pid)
+            finally:
+                net.join_attach(wiring)
 
         terminal = None
         setup_stdio = None if req.interactive else _stdin_null
@@ -289,22 +228,35 @@ def run_prepared(store: Store, prep: Prepared, req: RunRequest, on_started=None)
         except process.ContainerStartError as err:
             cdir.write_state(status="exited", exit_code=err.code, error=err.message, finished=time.time())
             raise ContainerError(err.code, err.message) from None
+        from ..startup_gc import resume
+
+        resume()  # started: `run` waits, relays or monitors with the collector on (builder.startup_gc)
         if terminal is not None:
             terminal.start_relay()
         relay.target(pid)
         from .record import running_fields
 
-        cdir.write_state(status="running", pid=pid, started=time.time(),
-                         **running_fields(pid, spec, cgroup, req))
-        if on_started is not None:
+        running = dict(status="running", pid=pid, started=time.time(), **running_fields(pid, spec, cgroup, req))
+        if on_started is not None:  # (the detached run's caller may look at once: on disk first)
+            cdir.write_state(**running)
             on_started(pid)
+        else:  # written while the command runs (a short one has often exited by the end of it)
+            recording = _in_thread(cdir.write_state, running)
+        if early is None or cgroup is not early.taken:
+            refill = _refill_pool(cgroup)  # (a cgroup made early: that thread refills the pool)
         code = process.wait(pid)
+        if recording is not None:
+            recording.join()
+        net.teardown()  # now: the veth's deletion waits in the kernel while the rest goes
         if terminal is not None:
             terminal.finish()
-        oom = cgroup.oom_killed()
-        cdir.write_state(status="exited", exit_code=code, finished=time.time(), oom_killed=oom)
+        if record_exit:
+            oom = cgroup.oom_killed()
+            cdir.write_state(status="exited", exit_code=code, finished=time.time(), oom_killed=oom)
         return code
     except BaseException:
+        if recording is not None:
+            recording.thread.join()  # (its "running" must not land after the "exited" below)
         if cdir.state().get("status") != "exited":
             cdir.write_state(status="exited", exit_code=125, finished=time.time())
         raise
@@ -325,6 +277,44 @@ def run_prepared(store: Store, prep: Prepared, req: RunRequest, on_started=None)
                         remove_anonymous(store, anonymous)
             finally:
                 net.wait_detached()
+                if refill is not None:
+                    refill.join()
+                if early is not None:
+                    early.discard()
+
+
+class _in_thread:
+    """fn(**kwargs) in a thread; join() raises what it raised."""
+
+    def __init__(self, fn, kwargs: dict):
+        import threading
+
+        self.fn, self.kwargs, self.error = fn, kwargs, None
+        self.thread = threading.Thread(target=self._run, name="cairn-run-state")
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.fn(**self.kwargs)
+        except BaseException as err:  # noqa: BLE001  (re-raised by join, in the caller's thread)
+            self.error = err
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _refill_pool(cgroup):
+    """Make the cgroup pool's entry this start took, while the container runs (the wait
+    is in the kernel): the next start takes it (runtime.cgroup_pool)."""
+    if not getattr(cgroup, "pooled", False):
+        return None
+    import threading
+
+    thread = threading.Thread(target=cgroup.refill_pool, daemon=True)
+    thread.start()
+    return thread
 
 
 class _SignalRelay:

@@ -16,8 +16,6 @@ from runtime.record import Record, record
 from runtime.spec import Mount
 
 from ..store.store import Store
-from . import volumes
-from .run_mounts import MountRequest
 
 
 @record
@@ -27,8 +25,11 @@ class FsMounts(Record):
     anonymous: tuple[str, ...]  # the ones made for it, removed with it by run --rm
 
 
-def _requests(req, config: dict) -> list[MountRequest]:
-    """The user's mounts in order, after the image's VOLUMEs that none of them covers."""
+def _requests(req, config: dict) -> list:
+    """The user's mounts in order (run_mounts.MountRequest), after the image's VOLUMEs that
+    none of them covers."""
+    from .run_mounts import MountRequest  # (here: a run without mounts or VOLUMEs loads none of it)
+
     user: list[MountRequest] = []
     for v in req.volumes:
         if getattr(v, "named", None) is not None:
@@ -43,7 +44,9 @@ def _requests(req, config: dict) -> list[MountRequest]:
 
 
 def mounts_for(store: Store, req, config: dict) -> FsMounts:
-    chosen: dict[str, MountRequest] = {}
+    if not req.volumes and not req.mounts and not config.get("Volumes"):
+        return FsMounts((), (), ())  # (nothing beyond the root: run_mounts and volumes stay unloaded)
+    chosen: dict = {}  # target -> run_mounts.MountRequest
     for m in _requests(req, config):
         chosen.pop(m.target, None)
         chosen[m.target] = m  # the last one for a target wins, in the place it was given
@@ -57,6 +60,8 @@ def mounts_for(store: Store, req, config: dict) -> FsMounts:
         elif m.kind == "tmpfs":
             out.append(Mount(m.target, "tmpfs", "tmpfs", m.options))
         else:
+            from . import volumes
+
             info, made = volumes.create(store, m.source or None, dict(m.labels))
             if not m.source:
                 anonymous.append(info.name)

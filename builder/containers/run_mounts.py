@@ -10,7 +10,6 @@ nodev: devices come only with --device).
 
 from __future__ import annotations
 
-import csv
 import os
 import posixpath
 import re
@@ -104,6 +103,8 @@ def _bool(key: str, value: str | None, flag: str) -> bool:
 
 
 def _fields(text: str, flag: str) -> list[tuple[str, str | None]]:
+    import csv  # (here: only --mount is CSV)
+
     try:
         rows = list(csv.reader([text]))
     except csv.Error as err:

@@ -24,8 +24,6 @@ import re
 import stat
 from dataclasses import replace
 
-from runtime import insecure as runtime_insecure
-from runtime import seccomp_json
 from runtime.devices import ALLOWED, NODES
 from runtime.spec import CAPABILITY_NUMBERS, DEFAULT_CAPABILITIES, Device, Spec
 from runtime.record import Record, record
@@ -66,6 +64,8 @@ def _cap_name(name: str) -> str:
 
 def _available() -> tuple[str, ...]:
     """Every capability this kernel has that cairn holds (what "ALL" means here)."""
+    from runtime import insecure as runtime_insecure  # (here and for --privileged only)
+
     return runtime_insecure.held_capabilities() or tuple(CAPABILITY_NUMBERS)
 
 
@@ -136,6 +136,8 @@ def _read_profile(path: str, text: str) -> dict:
 
 def seccomp_profile(doc: dict, caps: tuple[str, ...], text: str = "seccomp"):
     """runtime.seccomp_json's rules of a docker profile for this capability set."""
+    from runtime import seccomp_json  # (only a profile of the user's loads it)
+
     try:
         return seccomp_json.parse(doc, caps)
     except seccomp_json.Unsupported as err:
@@ -182,6 +184,8 @@ def apply(spec: Spec, *, cap_add=(), cap_drop=(), privileged=False, devices=(), 
     rules = tuple(ALLOWED)
     security = security or SecurityOptions()
     if privileged:
+        from runtime import insecure as runtime_insecure
+
         spec = runtime_insecure.insecure(spec)
         rules = runtime_insecure.ALL_DEVICES
     else:

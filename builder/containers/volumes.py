@@ -106,14 +106,9 @@ def users(store: Store, name: str) -> list[str]:
 
 
 def _size(path: Path) -> int:
-    total = 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in filenames + dirnames:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
-            except OSError:
-                pass
-    return total
+    from runtime.lstat_walk import lstat_walk  # (no recursion per level: a deep tree in a volume)
+
+    return sum(st.st_blocks * 512 for _, st in lstat_walk(path))
 
 
 def remove(store: Store, name: str, force: bool = False) -> None:

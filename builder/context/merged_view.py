@@ -9,8 +9,6 @@ import posixpath
 import stat
 
 from ..errors import CairnError
-from . import source_paths
-from .dockerignore import excluded, parse_dockerignore
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
@@ -38,6 +36,8 @@ class MergedView:
 
     def excluding(self, patterns: list[str]) -> MergedView:
         """The same view, without what COPY --exclude patterns name."""
+        from .dockerignore import parse_dockerignore  # (here: `cairn run` reads /etc/passwd with no patterns)
+
         return MergedView(self.layers, self.label, self.excludes + tuple(parse_dockerignore("\n".join(patterns))))
 
     def rooted(self, roots) -> MergedView:
@@ -96,35 +96,47 @@ class MergedView:
 
     def listdir(self, rel: str) -> list[str]:
         names: dict[str, bool] = {}
+        for path in self.layer_dirs(rel):
+            for name in os.listdir(path):
+                if name not in names:
+                    names[name] = not _is_whiteout(os.lstat(os.path.join(path, name)))
+        return sorted(n for n, visible in names.items() if visible)
+
+    def layer_dirs(self, rel: str) -> list[str]:
+        """The directory rel in each layer (top first) that the merged view shows, as overlayfs
+        merges them: each component checked with lstat in that layer, so a link a lower layer
+        holds on the way (`a -> /` under an upper layer's a/sub) is never followed to the host;
+        a whiteout, file or link on the way, or an opaque directory, hides the layers below."""
         parts = [p for p in rel.split("/") if p]
+        dirs = []
         for layer in self.layers:
-            path, st = layer, None
-            for part in parts:  # each component a real directory: a link in a lower layer is never followed
+            path, hides = layer, False
+            for part in parts:
                 path = os.path.join(path, part)
                 try:
                     st = os.lstat(path)
                 except FileNotFoundError:
-                    st = None
+                    path = None
                     break
                 if not stat.S_ISDIR(st.st_mode):
-                    break
-            if parts and st is None:
-                continue
-            if parts and not stat.S_ISDIR(st.st_mode):
+                    return dirs
+                hides = hides or _opaque(path)
+            if path is not None:
+                dirs.append(path)
+            if hides or (not parts and _opaque(layer)):
                 break
-            for name in os.listdir(path):
-                if name not in names:
-                    names[name] = not _is_whiteout(os.lstat(os.path.join(path, name)))
-            if _opaque(path):
-                break
-        return sorted(n for n, visible in names.items() if visible)
+        return dirs
 
     def clean(self, src: str) -> str:
+        from . import source_paths  # (COPY's sources only: `cairn run` reads /etc/passwd by name)
+
         return source_paths.clean(src)
 
     def select(self, src: str) -> list[str]:
         """The paths a COPY source names: wildcards in any component expanded (none matching
         is fine: BuildKit copies nothing); a plain path must exist."""
+        from . import source_paths
+
         rel = self.clean(src)
         if source_paths.has_wildcard(rel):
             return source_paths.expand(self, rel)
@@ -144,7 +156,11 @@ class MergedView:
         return st is not None and stat.S_ISDIR(st.st_mode)
 
     def ignored(self, rel: str) -> bool:
-        return bool(self.excludes) and excluded(rel, self.excludes, self.roots)
+        if not self.excludes:
+            return False
+        from .dockerignore import excluded
+
+        return excluded(rel, self.excludes, self.roots)
 
     def resolve_links(self, rel: str) -> str:
         """Follow symlinks in every component of rel, as the image's own root would."""

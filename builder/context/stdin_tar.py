@@ -18,10 +18,10 @@ host file), and copied out of the context.
 from __future__ import annotations
 
 import os
-import shutil
 import tarfile
-from typing import Callable
+from collections.abc import Callable
 
+from runtime.remove import remove_all
 from runtime.tree import Tree, TreeError
 
 from ..errors import CairnError, UsageError
@@ -75,6 +75,7 @@ def from_request(body, here: str, dockerfile: str | None) -> tuple[str, str]:
     root = os.path.join(here, "context")
     os.mkdir(root, 0o700)
     _unpack(_Prefixed(head, body), root)
+    os.chmod(root, 0o755)  # (as docker's daemon: `COPY . /app` makes /app 0755; `here` is private, 0700)
     out = os.path.join(here, "dockerfile")
     os.mkdir(out, 0o700)
     return root, _dockerfile(root, out, dockerfile, "the build context", host=False)
@@ -82,7 +83,7 @@ def from_request(body, here: str, dockerfile: str | None) -> tuple[str, str]:
 
 def _private(tmp_dir, prefix: str, on_close) -> str:
     path = tmp_dir(prefix)
-    on_close(lambda: shutil.rmtree(path, ignore_errors=True))
+    on_close(lambda: remove_all(path))
     return path
 
 

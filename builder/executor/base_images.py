@@ -28,6 +28,8 @@ class BaseImages:
         self._pulled: dict[str, images.ImageRecord] = {}
         self._warned: set[str] = set()  # images of another platform used as they are
         self._lock = threading.Lock()
+        self.local: dict[str, str] = {}  # name -> manifest of each image taken from the store as it is
+        self.fetched = False  # an image was pulled or copied in (the whole-build memo keys only local ones)
 
     def resolve(self, text: str, platform: dict | None = None, explicit: bool = False) -> images.ImageRecord:
         """An image by name or ID, for `platform` (the host's by default); raises
@@ -41,6 +43,7 @@ class BaseImages:
         with self._lock:
             if key in self._pulled:
                 return self._pulled[key]
+            was, self.fetched = self.fetched, True  # (put back when the store's image is returned below)
             local = None
             if not self.always_pull:
                 try:
@@ -54,6 +57,8 @@ class BaseImages:
                             self._warned.add(key)
                             self.log(f"[warning] {text} in the store is for {platforms.text(have)}, "
                                      f"not {platforms.text(want)}: using it")
+                        self.local[text] = str(local.manifest)
+                        self.fetched = was
                         return local
                     try:
                         self._pulled[key] = self._pull(text, want)

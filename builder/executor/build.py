@@ -56,6 +56,13 @@ from .validate import check_stages
 MAX_CHANGED_FILES = 200  # per step, in --metadata-file
 
 
+def _base_id(ps: PlannedStage, state: StageState) -> str:
+    """The ID a stage starts from: its base image's, none for scratch, else the state's."""
+    if ps.base.stage is None and state.base:
+        return state.base
+    return "" if ps.base.scratch else state.step_id()
+
+
 def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptions, progress: Progress | None = None,
           dockerfile_path: str | None = None) -> "BuildResult":
     progress = progress or Progress("quiet")
@@ -99,11 +106,12 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         # (a stage a named context replaced runs nothing, its image's triggers included)
         commands = [] if ps.replaced else onbuild_triggers(state, ps) + list(ps.stage.commands)
         numbers = step_numbers(ps, commands)
-        progress.stage(header, shown, from_text(ps, g.expand), numbers.first())
-        state.bases = StageBases(bases, stage_plats[ps.index], bool(ps.platform or options.platform))
-        state.contexts = contexts
         state.fs_key = states[ps.base.stage].fs_key if ps.base.stage is not None else \
             chain_id([str(layer.diff_id) for layer in state.layers])
+        progress.stage(header, shown, from_text(ps, g.expand), numbers.first(),
+                       _base_id(ps, state) if progress.wants_ids else None)
+        state.bases = StageBases(bases, stage_plats[ps.index], bool(ps.platform or options.platform))
+        state.contexts = contexts
         state.scope = StageScope(g, state.env_dict())
         state.secrets = options.secrets
         state.ssh = options.ssh
@@ -125,11 +133,11 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             place = numbers.next(cmd)
             announced = []
 
-            def announce(reason=None, cause=None, step=step, place=place, cmd=cmd):
+            def announce(reason=None, cause=None, cached=None, step=step, place=place, cmd=cmd):
                 """The step's first progress line, with why it missed (once it is known)."""
                 if not announced:
                     announced.append(True)
-                    progress.step(step, shown, place, cmd.original, reason, cause)
+                    progress.step(step, shown, place, cmd.original, reason, cause, cached)
             cached = False
             key = None
             source = None
@@ -181,8 +189,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                             details = not_looked_up(options.no_cache, filtered[0] if filtered else None)
                         explanation = details.text
                     if explanation is not None and cmd.keyword in ("RUN", "COPY", "ADD"):
-                        announce(f"cache miss: {explanation}", details.cause)
-                    announce()
+                        announce(f"cache miss: {explanation}", details.cause, False)
+                    announce(cached=False)
                     state.position = position if use_cache else ""  # (--no-cache: nothing linked)
                     layer = execute(store, state, cmd, ctx, lambda line, n=step: progress.log(n, line), states, bp,
                                      None if use_cache else fresh_caches)  # --no-cache: cache mounts start empty
@@ -215,7 +223,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
             state.add_history(created_by(state, cmd), empty_layer=layer is None,
                               created=(made or time.time()) if layer is not None else None)
             seconds = time.monotonic() - t0
-            announce()
+            announce(cached=cached)
             steps.append(StepRecord(
                 cmd.original, label, cmd.keyword, cached, key, source, portable, cmd.start_line,
                 str(layer.diff_id) if layer is not None else None,
@@ -223,7 +231,8 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                 details.cause if details else None,
                 list(details.changed_files[:MAX_CHANGED_FILES]) if details else [],
                 round(seconds, 3), round(wall0, 3), round(wall0 + seconds, 3)))
-            progress.done(step, seconds, cached, source if source not in (None, "local") else None)
+            progress.done(step, seconds, cached, source if source not in (None, "local") else None,
+                          state.step_id() if progress.wants_ids else None)
         first_misses[ps.index] = first_miss
         return state
 
@@ -278,7 +287,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         progress.warn(f"build arg {unused} was not consumed by any ARG")
     image = images.add_image(store, manifest, config, tags)
     export_caches(store, options, steps, image_stages, progress, keyonly_hits, used_mounts)
-    result = BuildResult(image, tuple(steps), checks)
+    result = BuildResult(image, tuple(steps), checks, bases)
     from ..cache.history import record as record_history
 
     record_history(store, started, dockerfile_path or options.dockerfile_name, os.path.realpath(context_dir),

@@ -63,39 +63,60 @@ def ensure_parents(layer: str, dest_dir: str, lowers: list[str], chown: tuple[in
 
 
 def _copy(source, rel: str, dir_fd: int, name: str, chown, chmod, reuse=None, at: str = "") -> None:
-    """Copy one entry (recursively) from a COPY source (context or merged image view) to
-    `name` in the layer directory dir_fd; `at` is its layer-relative path when `reuse` (an
-    incremental COPY, copy_reuse.Reuse) may link unchanged files from an earlier snapshot."""
-    st = source.lstat(rel)
-    if st is None:
-        return
-    mode = stat.S_IMODE(st.st_mode)
-    if chmod is not None and not stat.S_ISLNK(st.st_mode):
-        mode = chmod.apply(st.st_mode, stat.S_ISDIR(st.st_mode))
-    owner = chown or ((st.st_uid, st.st_gid) if source.keeps_owners else (0, 0))
-    if stat.S_ISDIR(st.st_mode):
-        fd, _ = tree.child_dir(dir_fd, name)
-        try:
-            for child_name in source.listdir(rel):
-                child = f"{rel}/{child_name}" if rel else child_name
-                if not source.ignored(child):
-                    _copy(source, child, fd, child_name, chown, chmod, reuse, f"{at}/{child_name}" if at else child_name)
-        finally:
+    """Copy one entry (a directory with all below it) from a COPY source (context or merged
+    image view) to `name` in the layer directory dir_fd; `at` is its layer-relative path when
+    `reuse` (an incremental COPY, copy_reuse.Reuse) may link unchanged files from an earlier
+    snapshot. Iterative (an explicit stack, in the order a recursion would take): a source
+    nested a few thousand directories deep is no RecursionError. A directory's metadata is set
+    once all below it is written (its mtime would move otherwise)."""
+    opened: list[int] = []  # the directories being filled, innermost last
+    todo: list[tuple] = [(rel, dir_fd, name, at)]
+    try:
+        while todo:
+            item = todo.pop()
+            if item[0] is None:  # a directory whose entries are all written
+                _, parent_fd, name, at, st, owner, mode = item
+                os.close(opened.pop())
+                _finish(reuse, parent_fd, name, at, st, owner, mode)
+                continue
+            rel, parent_fd, name, at = item
+            st = source.lstat(rel)
+            if st is None:
+                continue
+            mode = stat.S_IMODE(st.st_mode)
+            if chmod is not None and not stat.S_ISLNK(st.st_mode):
+                mode = chmod.apply(st.st_mode, stat.S_ISDIR(st.st_mode))
+            owner = chown or ((st.st_uid, st.st_gid) if source.keeps_owners else (0, 0))
+            if stat.S_ISDIR(st.st_mode):
+                fd, _ = tree.child_dir(parent_fd, name)
+                opened.append(fd)
+                todo.append((None, parent_fd, name, at, st, owner, mode))
+                for child_name in reversed(source.listdir(rel)):
+                    child = f"{rel}/{child_name}" if rel else child_name
+                    if not source.ignored(child):
+                        todo.append((child, fd, child_name, f"{at}/{child_name}" if at else child_name))
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                tree.symlink(parent_fd, name, source.readlink(rel))
+            elif stat.S_ISREG(st.st_mode):
+                if reuse is not None and reuse.link(source, rel, st, parent_fd, name, at, mode, owner):
+                    continue  # the earlier snapshot's file, which has this metadata already
+                src = source.open_file(rel)
+                try:
+                    tree.copy_file(src, parent_fd, name)
+                    if reuse is not None:
+                        reuse.copied_file(source, rel, st, src, parent_fd, name, at)
+                finally:
+                    os.close(src)
+            else:
+                continue  # devices, fifos and sockets are not copied
+            _finish(reuse, parent_fd, name, at, st, owner, mode)
+    finally:
+        for fd in opened:
             os.close(fd)
-    elif stat.S_ISLNK(st.st_mode):
-        tree.symlink(dir_fd, name, source.readlink(rel))
-    elif stat.S_ISREG(st.st_mode):
-        if reuse is not None and reuse.link(source, rel, st, dir_fd, name, at, mode, owner):
-            return  # the earlier snapshot's file, which has this metadata already
-        src = source.open_file(rel)
-        try:
-            tree.copy_file(src, dir_fd, name)
-            if reuse is not None:
-                reuse.copied_file(source, rel, st, src, dir_fd, name, at)
-        finally:
-            os.close(src)
-    else:
-        return  # devices, fifos and sockets are not copied
+
+
+def _finish(reuse, dir_fd: int, name: str, at: str, st: os.stat_result, owner, mode: int) -> None:
     if reuse is not None and not stat.S_ISREG(st.st_mode):
         reuse.replaced(at)
     tree.set_meta(dir_fd, name, owner=owner, mode=None if stat.S_ISLNK(st.st_mode) else mode,

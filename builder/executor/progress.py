@@ -48,15 +48,24 @@ class Progress:
         inside = " ".join(part for part in (label, position) if part)
         return f"[{inside}] " if inside else ""
 
-    def stage(self, n: int, label: str, text: str, position: str | None = None) -> None:
-        self._emit(self._style(f"#{n} {self._name(label, position)}{text}", "1"),
-                   {"type": "stage", "step": n, "stage": label, "text": text,
-                    "name": f"{self._name(label, position)}{text}"})
+    @property
+    def wants_ids(self) -> bool:
+        """Whether events carry each step's image ID (json: what cairn serve's classic stream shows)."""
+        return self.mode == "json"
+
+    def stage(self, n: int, label: str, text: str, position: str | None = None, image: str | None = None) -> None:
+        event = {"type": "stage", "step": n, "stage": label, "text": text, "name": f"{self._name(label, position)}{text}"}
+        if image is not None:
+            event["image"] = image
+        self._emit(self._style(f"#{n} {self._name(label, position)}{text}", "1"), event)
 
     def step(self, n: int, label: str, position: str | None, text: str, reason: str | None = None,
-             cause: str | None = None) -> None:
-        """A step starts; `reason`: why it missed the cache (`cache miss: ...`), on its first line."""
+             cause: str | None = None, cached: bool | None = None) -> None:
+        """A step starts; `reason`: why it missed the cache (`cache miss: ...`), on its first line;
+        `cached`: whether it came from the cache (False: it runs now)."""
         event = {"type": "step", "step": n, "stage": label, "text": text, "name": f"{self._name(label, position)}{text}"}
+        if cached is not None:
+            event["cached"] = cached
         if reason:
             event.update(reason=reason, cause=cause)
         self._emit(self._style(f"#{n} {self._name(label, position)}{text}" + (f" ({reason})" if reason else ""), "1"),
@@ -65,11 +74,14 @@ class Progress:
     def log(self, n: int, line: str) -> None:
         self._emit(self._style(f"#{n} {line}", "2"), {"type": "log", "step": n, "text": line})
 
-    def done(self, n: int, seconds: float, cached: bool = False, source: str | None = None) -> None:
+    def done(self, n: int, seconds: float, cached: bool = False, source: str | None = None,
+             image: str | None = None) -> None:
         word = (f"CACHED (from {source})" if source else "CACHED") if cached else f"DONE {seconds:.1f}s"
         event = {"type": "done", "step": n, "seconds": round(seconds, 3), "cached": cached}
         if source:
             event["source"] = source
+        if image is not None:
+            event["image"] = image
         self._emit(self._style(f"#{n} {word}", "34"), event)
 
     def error(self, n: int, text: str) -> None:

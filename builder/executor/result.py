@@ -43,6 +43,7 @@ class BuildResult(Record):
     image: images.ImageRecord
     steps: tuple[StepRecord, ...]
     checks: tuple = ()  # checks.Finding: the build checks that failed (warnings)
+    bases: object = None  # base_images.BaseImages: what the build's images were resolved to
 
     def metadata(self) -> dict:
         """What --metadata-file writes; totals count RUN, COPY and ADD steps only."""

@@ -27,6 +27,7 @@ from runtime import tree
 from runtime.tree import Tree
 
 from ..context.merged_view import MergedView
+from ..context.walk_guard import ContextChanged
 from ..errors import CairnError
 from ..instructions.mounts import parse_mount
 from ..store.cache_mounts import dir_name as cache_dir_name
@@ -219,17 +220,40 @@ def _scratch(store, prefix: str, out: RunMounts) -> str:
     return path
 
 
-def _overlay(lowers: list[str], readonly: bool, store, out: RunMounts) -> tuple[str, ...]:
-    """Options for an overlay of `lowers` (top first); writable ones get a throwaway upper."""
+def _overlay(lowers: list[str], readonly: bool, store, out: RunMounts, like, source: str) -> tuple[str, ...]:
+    """Options for an overlay of `lowers` (top first); writable ones get a throwaway upper.
+    The mount's root shows the topmost directory's mode and owner: a scratch one put on top
+    gets those of `like` (the source's stat; None: root's 0755), so that a step run as another
+    user reads (and, rw, writes) what it could in the source. A lower whose path holds a
+    character the options are split on is refused (`source` names the mount in the error): a
+    directory `a:/etc` (or `x,upperdir=/etc,...`), in the context or in a stage's layer, would
+    otherwise add the host's /etc as a lower, or as a writable upper."""
+    for path in lowers:
+        if any(c in path for c in _OPTION_SEPARATORS):
+            raise CairnError(f"--mount source {source!r}: its path holds ',', ':' or a backslash, "
+                             "which an overlay mount's options cannot carry")
     if len(lowers) == 1:
         lowers = [_scratch(store, "mount-empty-", out)] + lowers  # overlayfs wants two lowers
+        _same_as(lowers[0], like)
     opts = [f"lowerdir={':'.join(lowers)}"]
     if not readonly:
         upper = _scratch(store, "mount-upper-", out)
         work = _scratch(store, "mount-work-", out)
-        os.chmod(upper, 0o755)
+        _same_as(upper, like)
         opts += [f"upperdir={upper}", f"workdir={work}"]
     return tuple(opts) + ("nodev",)
+
+
+_OPTION_SEPARATORS = (",", ":", "\\", "\n")
+
+
+def _same_as(scratch: str, like) -> None:
+    """A scratch directory (cairn's own, new) given the mode and owner of stat `like`."""
+    if like is None:
+        os.chmod(scratch, 0o755)
+        return
+    os.chown(scratch, like.st_uid, like.st_gid)
+    os.chmod(scratch, stat.S_IMODE(like.st_mode))
 
 
 def expand_mounts(mounts, expand) -> tuple:
@@ -249,15 +273,23 @@ def context_source(m, context) -> str:
 
 
 def _context_bind(m, context, store, out: RunMounts) -> None:
+    """The mount is pinned (runtime.securejoin.open_source): the container's process opens the
+    source inside the context, following no link, and mounts it only if it is the entry
+    stat-ed here; a directory on its path swapped for a link to the host meanwhile is refused."""
     rel = context_source(m, context)
     st = context.lstat(rel)
+    if st is None:
+        raise ContextChanged(rel)
     host = str(context.path(rel))
+    pin = (str(context.root), rel, st.st_dev, st.st_ino)
     if not stat.S_ISDIR(st.st_mode):
-        out.mounts.append(_mount(m.target, "bind", host, ("ro", "nosuid", "nodev")))
+        out.mounts.append(_mount(m.target, "bind", host, ("ro", "nosuid", "nodev"), False, pin))
         return
     hidden = _scratch(store, "mount-ignored-", out)
+    _same_as(hidden, st)
     _whiteout_ignored(context, rel, hidden)
-    out.mounts.append(_mount(m.target, "overlay", "overlay", _overlay([hidden, host], m.readonly, store, out)))
+    opts = _overlay([hidden, host], m.readonly, store, out, st, m.source or ".")
+    out.mounts.append(_mount(m.target, "overlay", "overlay", opts, False, pin))
 
 
 def _whiteout_ignored(context, rel: str, into: str) -> None:
@@ -292,27 +324,10 @@ def _stage_bind(m, layers: list[str], name: str, store, out: RunMounts) -> None:
     if not stat.S_ISDIR(st.st_mode):
         out.mounts.append(_mount(m.target, "bind", view.host_path(rel), ("ro", "nosuid", "nodev")))
         return
-    dirs = []
-    for layer in layers:
-        path = os.path.join(layer, rel) if rel else layer
-        try:
-            lst = os.lstat(path)
-        except FileNotFoundError:
-            continue
-        if not stat.S_ISDIR(lst.st_mode):
-            break  # a whiteout or a file hides this directory in the layers below
-        dirs.append(path)
-        if rel and _opaque(path):
-            break
+    dirs = view.layer_dirs(rel)
+    like = st if layers else None
     if not dirs:
         dirs = [_scratch(store, "mount-empty-", out)]
-    out.mounts.append(_mount(m.target, "overlay", "overlay", _overlay(dirs, m.readonly, store, out)))
-
-
-def _opaque(path: str) -> bool:
-    from runtime import userns  # (when a step runs, not when a cached build keys it)
-
-    try:
-        return os.getxattr(path, userns.opaque_xattr(), follow_symlinks=False) == b"y"
-    except OSError:
-        return False
+        _same_as(dirs[0], like)
+    opts = _overlay(dirs, m.readonly, store, out, like, m.source or "/")
+    out.mounts.append(_mount(m.target, "overlay", "overlay", opts))

@@ -35,9 +35,11 @@ def resolv_conf(host_text: str, mode: str) -> str:
     (rootless: slirp4netns's forwarder to the host's)."""
     if mode == "host":
         return host_text
-    from runtime import slirp, userns
+    from runtime import userns
 
     if mode == "bridge" and userns.active() is not None:
+        from runtime import slirp  # (rootless only: it loads socket and subprocess)
+
         return slirp.resolv_conf(host_text)
     lines, servers = [], 0
     for line in host_text.splitlines():
@@ -68,8 +70,7 @@ class StepNetwork:
             return
         from runtime.network import ensure_bridge
 
-        from ..containers.ipam import allocate
-        from ..containers.run import bridge_config
+        from ..containers.ipam import allocate, bridge_config  # (containers.run is cairn run's)
 
         self.bridge = bridge_config()
         ensure_bridge(self.bridge)

@@ -16,8 +16,8 @@ from runtime.cgroups import Cgroup
 from ..containers.spec import container_spec, host_resolv_conf, image_user, overlay_root, write_etc_files
 from ..image.layer import Layer
 from ..instructions import types as t
+from ..layers.hashing import tar_digest
 from ..layers.tarstream import TarOptions
-from ..store.materialize import tar_digest
 from ..store.store import Store, remove_tree
 from .epoch import clamp_tree
 from .mount_stubs import drop_unused_mountpoints
@@ -97,8 +97,24 @@ def run_step(store: Store, state: StageState, cmd: t.Run, context, log,
         network = StepNetwork(spec.network)
 
         def before_go(pid: int) -> None:
-            cgroup.add(pid)
-            network.attach(pid)
+            # the veth is made and moved while the cgroup writes wait (on cgroup v1 the first
+            # waits for an RCU grace period): both before the command runs, each error raised
+            failed: list[BaseException] = []
+
+            def wire() -> None:
+                try:
+                    network.attach(pid)
+                except BaseException as err:  # re-raised below, in the step's thread
+                    failed.append(err)
+
+            wiring = threading.Thread(target=wire, name="cairn-step-net")
+            wiring.start()
+            try:
+                cgroup.add(pid)
+            finally:
+                wiring.join()
+            if failed:
+                raise failed[0]
 
         reader.start()
         try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 from ..args import StageScope
@@ -18,6 +20,8 @@ class KeyOnlyLayers(Exception):
 
 @dataclass
 class StageState:
+    """What a stage has built so far (a docstring: dataclass would ask inspect for one)."""
+
     store: Store
     layers: list = field(default_factory=list)  # list[Layer], bottom first
     doc: dict = field(default_factory=dict)  # the image config document being built
@@ -61,6 +65,14 @@ class StageState:
         if empty_layer:
             entry["empty_layer"] = True
         self.doc.setdefault("history", []).append(entry)
+
+    def step_id(self) -> str:
+        """An ID of the stage as it is after a step, as docker's classic builder shows each step's
+        image: the same for the same filesystem key, config and history, so a rebuild from the
+        cache shows the same IDs (no image is stored under it)."""
+        doc = {"fs": self.fs_key, "config": self.config,
+               "history": [[h.get("created_by"), bool(h.get("empty_layer"))] for h in self.doc.get("history") or []]}
+        return "sha256:" + hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
     def clone(self) -> "StageState":
         return StageState(self.store, list(self.layers), copy.deepcopy(self.doc), None, False, (), self.fs_key,

@@ -24,8 +24,8 @@ from .state import StageState
 # The layer machinery (zstandard, the tar writer, extraction) loads only when a step needs
 # it: a build whose steps all hit should not pay for importing it.
 def tar_digest(path, epoch: int | None):
+    from ..layers.hashing import tar_digest as real
     from ..layers.tarstream import TarOptions
-    from ..store.materialize import tar_digest as real
 
     return real(path, TarOptions(epoch))
 

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 
 from runtime.record import Record, record
 
 _DIGEST = re.compile(r"^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)\Z")
 _HEX_LEN = {"sha256": 64, "sha512": 128}
+_SMALL = 1 << 16  # a manifest, an index, a config
+
+
+def _sha256(data: bytes):
+    """hashlib's (OpenSSL) sha256 for large data; for a small document Python's builtin one, so
+    that `cairn run` (it verifies the manifest and config it reads) does not load OpenSSL
+    (hashlib, ~4 ms of its start)."""
+    if len(data) <= _SMALL:
+        try:
+            from _sha256 import sha256
+        except ImportError:  # (a Python built without it)
+            from hashlib import sha256
+    else:
+        from hashlib import sha256
+    return sha256(data)
 
 
 class DigestError(ValueError):
@@ -48,13 +62,15 @@ class Digest(Record):
 
     @classmethod
     def of(cls, data: bytes) -> "Digest":
-        return cls("sha256", hashlib.sha256(data).hexdigest())
+        return cls("sha256", _sha256(data).hexdigest())
 
     @classmethod
     def from_hash(cls, h) -> "Digest":
         return cls(h.name, h.hexdigest())
 
     def new_hash(self):
+        import hashlib
+
         return hashlib.new(self.algorithm)
 
     def __str__(self) -> str:

@@ -29,3 +29,14 @@ class HashingWriter:
     @property
     def digest(self) -> Digest:
         return Digest.from_hash(self._hash)
+
+
+def tar_digest(path, options=None) -> tuple[Digest, int]:
+    """The diff_id and size of a snapshot's tar (tarstream.TarOptions `options`), hashed, not
+    written. (Here, not in store.materialize: a step that misses needs no compression or
+    extraction code to hash its layer.)"""
+    from .tarstream import write_tar
+
+    sink = HashingWriter()
+    write_tar(str(path), sink, options)
+    return sink.digest, sink.size

@@ -151,22 +151,26 @@ class _TarEmitter:
 def write_tar(root: str, out, options: TarOptions | None = None) -> None:
     """Write the tree under `root` (a snapshot, possibly an overlay upper dir) to `out`."""
     emitter = _TarEmitter(out, options or TarOptions())
-
-    def walk(dir_path: str, prefix: str) -> None:
-        for name in sorted(os.listdir(dir_path), key=os.fsencode):
-            full = dir_path + "/" + name
-            rel = prefix + name
-            st = os.lstat(full)
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                emitter.whiteout(prefix + WHITEOUT_PREFIX + name)
-                continue
-            opaque = emitter.entry(full, rel, st)
-            if stat.S_ISDIR(st.st_mode):
-                if opaque:
-                    emitter.whiteout(rel + "/" + OPAQUE_MARKER)
-                walk(full, rel + "/")
-
-    walk(root, "")
+    # (depth first, each directory's names sorted: an explicit stack of the directories being
+    # listed, not a recursion, for a tree some thousands of directories deep)
+    todo = [(root, "", iter(sorted(os.listdir(root), key=os.fsencode)))]
+    while todo:
+        dir_path, prefix, names = todo[-1]
+        name = next(names, None)
+        if name is None:
+            todo.pop()
+            continue
+        full = dir_path + "/" + name
+        rel = prefix + name
+        st = os.lstat(full)
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            emitter.whiteout(prefix + WHITEOUT_PREFIX + name)
+            continue
+        opaque = emitter.entry(full, rel, st)
+        if stat.S_ISDIR(st.st_mode):
+            if opaque:
+                emitter.whiteout(rel + "/" + OPAQUE_MARKER)
+            todo.append((full, rel + "/", iter(sorted(os.listdir(full), key=os.fsencode))))
     emitter.end()
 
 
@@ -177,8 +181,16 @@ def write_tar_at(dir_fd: int, out, options: TarOptions | None = None) -> None:
     parent's fd by its last name, never followed; devices, FIFOs and sockets are left out."""
     emitter = _TarEmitter(out, options or TarOptions())
 
-    def walk(fd: int, prefix: str) -> None:
-        for name in sorted(os.listdir(fd), key=os.fsencode):
+    todo = [(dir_fd, "", iter(sorted(os.listdir(dir_fd), key=os.fsencode)))]  # (as write_tar's)
+    try:
+        while todo:
+            fd, prefix, names = todo[-1]
+            name = next(names, None)
+            if name is None:
+                todo.pop()
+                if fd != dir_fd:
+                    os.close(fd)
+                continue
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
             if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
                 continue
@@ -191,9 +203,13 @@ def write_tar_at(dir_fd: int, out, options: TarOptions | None = None) -> None:
             if stat.S_ISDIR(st.st_mode):
                 child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
                 try:
-                    walk(child, prefix + name + "/")
-                finally:
+                    names = iter(sorted(os.listdir(child), key=os.fsencode))
+                except BaseException:
                     os.close(child)
-
-    walk(dir_fd, "")
+                    raise
+                todo.append((child, prefix + name + "/", names))
+    finally:
+        for fd, _, _ in todo:
+            if fd != dir_fd:
+                os.close(fd)
     emitter.end()

@@ -58,6 +58,11 @@ class Authenticator:
         self._lock = threading.Lock()
         self._fetching: dict[tuple[str, ...], threading.Lock] = {}
 
+    @property
+    def scheme(self) -> str | None:
+        """The scheme the registry's challenge asked for ("basic", "bearer"), None before one."""
+        return self._scheme
+
     def header(self, scopes: tuple[str, ...]) -> str | None:
         if self._scheme == "basic":
             return _basic(self.credentials) if self.credentials.username else None

@@ -24,8 +24,10 @@ def ensure_image(store, text: str, policy: str, options, log: Callable[[str], No
         ref = parse_reference(text)
     except ReferenceError:
         return  # an image ID: nothing to pull; resolving it reports the error
+    from ..startup_gc import resume
     from .pull import pull
 
+    resume()  # (a pull's work is collected as any command's: builder.startup_gc)
     log(f"Unable to find image '{ref.familiar}' locally" if policy == "missing" else f"Pulling {ref.familiar}")
     try:
         pull(store, ref, options, log=log)

@@ -75,6 +75,9 @@ def ensure_snapshots(store: Store, layers, registry_options=None) -> None:
     for layer in layers:
         if store.has_snapshot(layer.diff_id):
             continue
+        from ..startup_gc import resume
+
+        resume()  # (an unpack's work is collected as any command's: builder.startup_gc)
         held = store.layer_blobs(layer.diff_id)
         if held:
             digest, media_type, _ = held[0]

@@ -7,7 +7,7 @@ from .router import Router
 
 
 def make_router() -> Router:
-    from . import build, cli_route, containers, events, image_archive, image_transfer, images
+    from . import auth, build, cli_route, containers, events, image_archive, image_transfer, images
 
     router = Router()
     system.add_routes(router)
@@ -15,6 +15,7 @@ def make_router() -> Router:
     image_transfer.add_routes(router)
     image_archive.add_routes(router)
     build.add_routes(router)
+    auth.add_routes(router)
     containers.add_routes(router)
     events.add_routes(router)
     cli_route.add_routes(router)

@@ -114,7 +114,11 @@ def build(ctx, request) -> Response:
         if isinstance(err, CairnError):
             raise bad_request(str(err).replace(here, "")) from None
         raise
-    run = BuildRun(store, here, context, dockerfile, args, request.flag("q"), request.query.get("target") or None)
+    kind = BuildRun
+    if request.flag("cairnprogress"):  # (the cairn CLI's remote build: cairn's own events)
+        from .build_raw import RawBuildRun as kind
+    run = kind(store, here, context, dockerfile, args, request.flag("q"), request.query.get("target") or None)
+    run.zygote = getattr(ctx, "zygote", None)  # (forked warm, with the stat cache the daemon keeps)
     return Response(200, run.job().lines(getattr(request, "connection", None)), "application/json")
 
 

@@ -1,8 +1,8 @@
 """One POST /build: `cairn build --progress json` in a child process (the same executor, cache
 and store as on the command line; signals and RUN containers stay out of the server's
-threads), its events turned into docker's classic builder stream: `Step N/M : TEXT`, the step's
-output, ` ---> Using cache`, `{"aux": {"ID": ...}}`, `Successfully built`/`tagged`, and a failed
-RUN as docker words it, with the command's exit code. A client that leaves cancels the build:
+threads), its events turned into docker's classic builder stream by classic_stream.py (`Step N/M`,
+` ---> Running in`, the output, ` ---> ID`, `Successfully built`, a failed RUN as docker words
+it, with the command's exit code). A client that leaves cancels the build:
 the child gets SIGINT (its RUN step is killed and its mounts and cgroups removed), then SIGKILL
 if it lingers; cgroups a killed child left are reaped. A server that stops cancels its builds. The child sees none of the host's
 registry logins (DOCKER_CONFIG is an empty directory): an API client cannot borrow them."""
@@ -12,7 +12,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -20,50 +19,17 @@ import threading
 from pathlib import Path
 
 from ..errors import CairnError
+from .classic_stream import ClassicStream, Outline
 from .jsonstream import Job, message
 
 GRACE = 20.0          # seconds a cancelled build has to clean up before SIGKILL
 MAX_EVENT = 1 << 20   # a progress line longer than this is cut (a RUN printing without newlines)
-_CODE = re.compile(r"exited with code (\d+)")
 
 
 def _package_root() -> str:
     import builder
 
     return str(Path(builder.__file__).resolve().parent.parent)
-
-
-def step_total(dockerfile: str, target: str | None) -> int:
-    """docker's M in `Step N/M`: the instructions up to the end of the target stage (all without)."""
-    try:
-        import grammar
-
-        with open(dockerfile, "rb") as f:
-            tree = grammar.parse(f.read(16 << 20))
-    except Exception:  # noqa: BLE001 - a bad Dockerfile: cairn build reports it with its line
-        return 0
-    total, in_target = 0, False
-    for inst in tree.instructions:
-        if inst.keyword.upper() == "FROM":
-            if in_target:
-                break
-            words = [w.lower() for w in inst.args]
-            in_target = bool(target) and len(words) == 3 and words[1] == "as" and words[2] == target.lower()
-        total += 1
-    return total
-
-
-def _failed_command(text: str) -> str:
-    """docker's `The command '...'`: a shell-form RUN as /bin/sh -c TEXT, an exec form joined."""
-    body = text[3:].strip() if text.upper().startswith("RUN") else text
-    while body.startswith("--"):  # RUN --mount=... flags
-        body = body.split(None, 1)[1] if " " in body else ""
-    if body.startswith("["):
-        try:
-            return " ".join(json.loads(body))
-        except (ValueError, TypeError):
-            pass
-    return f"/bin/sh -c {body}"
 
 
 _RUNNING: set = set()
@@ -98,10 +64,11 @@ class BuildRun:
                  target: str | None = None):
         self.store, self.here, self.context, self.dockerfile = store, here, context, dockerfile
         self.args, self.quiet = args, quiet
-        self.total = step_total(dockerfile, target)
+        self.outline = Outline(dockerfile, target)
         self.proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self.cancelled = False
+        self.zygote = None  # (set by the route: the build is then forked warm by it, zygote_proc.py)
 
     def job(self) -> Job:
         return Job(self._work, self._cancel, name="cairn-serve-build")
@@ -109,6 +76,16 @@ class BuildRun:
     def _argv(self) -> list[str]:
         return [sys.executable, "-m", "builder.cli", "--root", str(self.store.root), "build", "--progress", "json",
                 "--iidfile", os.path.join(self.here, "iid"), f"--file={self.dockerfile}", *self.args, self.context]
+
+    def _spawn(self):
+        from .zygote_proc import spawn
+
+        argv = self._argv()
+        proc = spawn(self.zygote, argv[5:], self.here, self._env()["DOCKER_CONFIG"])  # (after `--root ROOT`)
+        if proc is not None:
+            return proc
+        return subprocess.Popen(argv, cwd=self.here, env=self._env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -145,8 +122,7 @@ class BuildRun:
                     return
                 with _RUNNING_LOCK:
                     _RUNNING.add(self)
-                self.proc = subprocess.Popen(self._argv(), cwd=self.here, env=self._env(), stdin=subprocess.DEVNULL,
-                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                self.proc = self._spawn()
             stdout = []
             reader = threading.Thread(target=lambda: stdout.append(self.proc.stdout.read(1 << 16)), daemon=True)
             reader.start()
@@ -173,37 +149,23 @@ class BuildRun:
             return self.proc.returncode
 
     def _relay(self, emit) -> tuple[str, int]:
-        """Events -> classic lines; (the error text, docker's exit code) for a failure."""
-        number, steps, error, code, other = 0, {}, "", 1, []
+        """Events -> classic lines (classic_stream.py); (the error text, docker's exit code) for a failure."""
+        self.stream = ClassicStream(lambda text: self._say(emit, text), self.outline, "--no-cache" in self.args,
+                                    lambda image_id: emit(message(aux={"ID": image_id})),
+                                    tuple(a.removeprefix("--label=") for a in self.args if a.startswith("--label=")))
+        other = []
         for raw in iter(lambda: self.proc.stderr.readline(MAX_EVENT), b""):
             try:
                 event = json.loads(raw)
-                kind = event["type"]
-            except (ValueError, TypeError, KeyError):
+            except ValueError:
+                event = None
+            if not isinstance(event, dict) or "type" not in event:
                 other.append(raw.decode("utf-8", "replace").rstrip("\n"))  # the CLI's own error message
                 continue
-            if kind in ("stage", "step"):
-                number += 1
-                steps[event.get("step")] = event.get("text", "")
-                total = max(self.total, number)
-                self._say(emit, f"Step {number}/{total} : {event.get('text', '')}\n")
-            elif kind == "log":
-                self._say(emit, f"{event.get('text', '')}\n")
-            elif kind == "done" and event.get("cached"):
-                self._say(emit, " ---> Using cache\n")
-            elif kind == "warning":
-                self._say(emit, f"[WARNING]: {event.get('text', '')}\n")
-            elif kind == "error":
-                text = steps.get(event.get("step"), "")
-                m = _CODE.search(str(event.get("text", "")))
-                if m and text.upper().startswith("RUN"):
-                    code = int(m.group(1))
-                    error = f"The command '{_failed_command(text)}' returned a non-zero code: {code}"
-                else:
-                    error = str(event.get("text", ""))
-        if not error:
-            error = "\n".join(line for line in other if line.strip())[-4000:] or "the build failed"
-        return error, code
+            self.stream.event(event)
+        self.stream.settle_all()
+        error = self.stream.error or "\n".join(line for line in other if line.strip())[-4000:] or "the build failed"
+        return error, self.stream.code
 
     def _say(self, emit, text: str) -> None:
         if not self.quiet:
@@ -214,6 +176,7 @@ class BuildRun:
             image_id = Path(self.here, "iid").read_text().strip()
         except OSError:
             raise _Failed("the build ended without an image", 1) from None
+        self.stream.finish(image_id)
         emit(message(aux={"ID": image_id}))
         if self.quiet:  # (docker -q prints the stream: dockerd's quiet build sends just the ID in it)
             emit(message(stream=f"{image_id}\n"))

@@ -2,7 +2,8 @@
 `cairn build|run|ps|images ...` asks the daemon to run the command (POST /cairn/cli) and hands
 it this process's stdin, stdout and stderr, so that output, terminal and exit code are those of
 the command run here; the daemon's imports and store stay warm between commands. Other
-commands run here as always (an explicit --host for them is refused: exit 2)."""
+commands run here as always (an explicit --host for them is refused: exit 2); with a tcp://
+daemon (builder/remote/) those that use a store are refused too, since here is another machine."""
 
 from __future__ import annotations
 
@@ -13,16 +14,25 @@ import socket
 from .cli_zygote import COMMANDS, ENV_PASSED
 
 
+# commands that touch no store and start no container: the same wherever the daemon is
+HOST_FREE = frozenset({"parse", "version", "help", "login", "logout", "serve"})
+
+
 class ClientError(Exception):
     def __init__(self, message: str, code: int = 1):
         super().__init__(message)
         self.code = code
 
 
-def split_host(args: list[str]) -> tuple[str | None, list[str], bool]:
+TLS_FILES = ("--tlscacert", "--tlscert", "--tlskey")
+
+
+def split_host(args: list[str], tls: dict | None = None) -> tuple[str | None, list[str], bool]:
     """(host, args without a global --host, whether --host was given) from the leading global
-    options; the host comes from CAIRN_HOST when no --host is given."""
+    options; the host comes from CAIRN_HOST when no --host is given. The global TLS options
+    (--tlsverify, --tlscacert/--tlscert/--tlskey FILE) go into tls."""
     out, host, given, i = [], None, False, 0
+    tls = {} if tls is None else tls
     while i < len(args) and args[i].startswith("-"):
         arg = args[i]
         if arg in ("--host", "-H") and i + 1 < len(args):
@@ -30,6 +40,16 @@ def split_host(args: list[str]) -> tuple[str | None, list[str], bool]:
             continue
         if arg.startswith("--host="):
             host, given, i = arg.split("=", 1)[1], True, i + 1
+            continue
+        if arg == "--tlsverify":
+            tls["verify"], i = True, i + 1
+            continue
+        if arg in TLS_FILES and i + 1 < len(args):
+            tls[arg[5:]], i = args[i + 1], i + 2
+            continue
+        if arg.split("=", 1)[0] in TLS_FILES:
+            key, _, value = arg.partition("=")
+            tls[key[5:]], i = value, i + 1
             continue
         out.append(arg)
         if arg == "--root" and i + 1 < len(args):
@@ -53,8 +73,8 @@ def command_of(args: list[str]) -> tuple[str | None, list[str]]:
 def forward(host: str, argv: list[str]) -> int:
     """Run argv (`build ...`) through the daemon at host; its exit code."""
     if not host.startswith("unix://"):
-        raise ClientError(f"CAIRN_HOST={host}: cairn commands go to a daemon on this machine through its unix "
-                          f"socket (unix:///PATH); for a tcp:// host use docker's clients", 2)
+        raise ClientError(f"CAIRN_HOST={host}: expected unix:///PATH (a daemon on this machine) or "
+                          f"tcp://HOST:PORT (one on another machine)", 2)
     path = host.removeprefix("unix://")
     body = json.dumps({"argv": argv, "cwd": os.getcwd(),
                        "env": {k: os.environ[k] for k in ENV_PASSED if k in os.environ}}).encode()
@@ -115,13 +135,23 @@ def _head(sock) -> tuple[int, bytes]:
     return status, body
 
 
-def maybe_forward(args: list[str]) -> tuple[int | None, list[str]]:
+def maybe_forward(args: list[str], remote=None) -> tuple[int | None, list[str]]:
     """(exit code, None-if-run-here) for the command line: a forwarded command's code, or None
-    and the args to run here (without a global --host)."""
-    host, rest, given = split_host(args)
+    and the args to run here (without a global --host). remote(host, tls options, argv) runs
+    a command on a tcp:// daemon (builder/remote/)."""
+    tls: dict = {}
+    host, rest, given = split_host(args, tls)
     if host is None:
+        if tls:
+            raise ClientError("cairn: --tlsverify, --tlscacert, --tlscert and --tlskey are for a daemon at "
+                              "--host tcp://HOST:PORT (or CAIRN_HOST)", 2)
         return None, rest
     name, argv = command_of(rest)
+    if host.startswith("tcp://") and name is not None and name not in COMMANDS and name not in HOST_FREE:
+        # (run here, `cairn rm` or `logs` would act on this machine's store, not the daemon's)
+        raise ClientError(f"cairn {name}: only {', '.join(sorted(COMMANDS))} go to a daemon at {host}; "
+                          f"it speaks Docker's Engine API, so `docker -H {host} --tlsverify ... {name}` "
+                          f"reaches it, or unset CAIRN_HOST to use this machine's store", 2)
     if name not in COMMANDS or "-h" in argv or "--help" in argv:
         if given and name is not None and name not in COMMANDS:
             raise ClientError(f"cairn --host: only {', '.join(COMMANDS)} run through the daemon; run "
@@ -130,4 +160,9 @@ def maybe_forward(args: list[str]) -> tuple[int | None, list[str]]:
     if "--root" in rest[:len(rest) - len(argv)]:
         raise ClientError("cairn: --root names a store here, but CAIRN_HOST sends the command to a daemon "
                           "(which serves its own store): give one or the other", 2)
+    if host.startswith("tcp://") and remote is not None:
+        return remote(host, tls, argv), rest
+    if tls:
+        raise ClientError(f"cairn: TLS options are for a tcp:// daemon, not {host} (a unix socket is guarded by "
+                          f"its mode and group)", 2)
     return forward(host, argv), rest

@@ -52,26 +52,43 @@ class Zygote:
                 slot[1] = msg["exit"]
                 slot[0].set()
 
-    def run(self, argv: list[str], cwd: str, env: dict, fds: list[int], gone) -> int:
-        """Run the command; gone() is asked now and then whether the client left."""
+    def start(self, argv: list[str], cwd: str, env: dict, fds: list[int],
+              docker_config: str | None = None) -> tuple[int, list]:
+        """Send a command to the zygote; (its id, its slot: [an Event set when it ended, its exit code]).
+        docker_config: the DOCKER_CONFIG it runs with (the server's own POST /build; never a client's)."""
         rid = next(self._ids)
         slot = [threading.Event(), None]
+        doc = {"id": rid, "argv": argv, "cwd": cwd, "env": env}
+        if docker_config is not None:
+            doc["docker_config"] = docker_config
         with self._lock:
             self._waiting[rid] = slot
-            socket.send_fds(self.chan, [json.dumps({"id": rid, "argv": argv, "cwd": cwd, "env": env}).encode()], fds)
+            socket.send_fds(self.chan, [json.dumps(doc).encode()], fds)
+        return rid, slot
+
+    def done(self, rid: int) -> None:
+        with self._lock:
+            self._waiting.pop(rid, None)
+
+    def cancel(self, rid: int, hard: bool = False) -> None:
+        """SIGINT to the command (SIGKILL when hard)."""
+        self._send({"cancel": rid, "hard": True} if hard else {"cancel": rid})
+
+    def run(self, argv: list[str], cwd: str, env: dict, fds: list[int], gone) -> int:
+        """Run the command; gone() is asked now and then whether the client left."""
+        rid, slot = self.start(argv, cwd, env, fds)
         try:
             cancelled = 0.0
             while not slot[0].wait(0.5):
                 if gone():
                     if not cancelled:
-                        self._send({"cancel": rid})
+                        self.cancel(rid)
                     cancelled += 0.5
                     if cancelled >= CANCEL_GRACE:
-                        self._send({"cancel": rid, "hard": True})
+                        self.cancel(rid, hard=True)
             return slot[1]
         finally:
-            with self._lock:
-                self._waiting.pop(rid, None)
+            self.done(rid)
 
     def monitor(self, doc: dict, exits: str, timeout: float) -> bytes | None:
         """Have the zygote start a container's monitor (serve/monitor.py) for the create request

@@ -8,7 +8,7 @@ It also starts the monitors of containers made through the API (serve/monitor.py
 that detaches and forks the monitor from this single thread, warm (no interpreter to start).
 
 The protocol on the socketpair (SOCK_SEQPACKET, one JSON message a packet):
-  server -> zygote  {"id": N, "argv": [...], "cwd": "/abs"} with 3 fds | {"cancel": N}
+  server -> zygote  {"id": N, "argv": [...], "cwd": "/abs"[, "docker_config": DIR]} with 3 fds | {"cancel": N}
                     | {"id": N, "monitor": EXITS_DIR} with 2 fds (the reply pipe, the body's memfd)
   zygote -> server  {"id": N, "exit": CODE}
 """
@@ -37,15 +37,16 @@ _PRELOAD = ("builder.commands.build", "builder.commands.run", "builder.commands.
             "runtime.portproxy", "runtime.seccomp_json")
 
 
-def start(root: str) -> tuple[socket.socket, int]:
-    """Fork the zygote; (the server's end of the socketpair, the zygote's pid)."""
+def start(root: str, log=None) -> tuple[socket.socket, int]:
+    """Fork the zygote; (the server's end of the socketpair, the zygote's pid). log: where the
+    zygote says what its stat cache holds (--debug), or None."""
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:  # the zygote
         code = 1
         try:
             ours.close()
-            _zygote(theirs, root)
+            _zygote(theirs, root, log)
             code = 0
         finally:
             os._exit(code)
@@ -61,10 +62,15 @@ def _preload() -> None:
             importlib.import_module(name)
 
 
-def _zygote(chan: socket.socket, root: str) -> None:
+def _zygote(chan: socket.socket, root: str, log=None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # (the server's terminal is not ours; SIGTERM ends us)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _preload()
+    from ..cache import stat_memory
+
+    memory = stat_memory.Memory(root, log=log)
+    stat_memory.hold(memory)  # (the stat cache's rows its build workers inherit, and report back to)
+    reports: dict[int, stat_memory.Report] = {}  # a build worker's pid -> its report pipe
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -72,9 +78,12 @@ def _zygote(chan: socket.socket, root: str) -> None:
     workers: dict[int, int] = {}  # pid -> request id
     by_id: dict[int, int] = {}
     while True:
-        ready, _, _ = select.select([chan, wake_r], [], [])
+        ready, _, _ = select.select([chan, wake_r, *(r.fd for r in reports.values())], [], [])
         if wake_r in ready:
             os.read(wake_r, 512)
+        for pid, report in list(reports.items()):
+            if report.fd in ready and not report.read():
+                reports.pop(pid).finish(memory)
         if chan in ready:
             try:
                 data, fds, _flags, _addr = socket.recv_fds(chan, MAX_MESSAGE, 3)
@@ -95,8 +104,12 @@ def _zygote(chan: socket.socket, root: str) -> None:
                 pid = _fork_worker(chan, wake_r, wake_w, root, msg, fds, monitor=True)
                 workers[pid] = msg["id"]
             else:
-                pid = _fork_worker(chan, wake_r, wake_w, root, msg, fds)
+                report = _report_pipe(msg)
+                pid = _fork_worker(chan, wake_r, wake_w, root, msg, fds, report=report)
                 workers[pid], by_id[msg["id"]] = msg["id"], pid
+                if report is not None:
+                    os.close(report[1])
+                    reports[pid] = stat_memory.Report(report[0])
             for fd in fds:
                 os.close(fd)
         while workers:
@@ -111,9 +124,24 @@ def _zygote(chan: socket.socket, root: str) -> None:
                 by_id.pop(rid, None)
                 code = os.waitstatus_to_exitcode(status)
                 chan.send(json.dumps({"id": rid, "exit": code if code >= 0 else 128 - code}).encode())
+            if pid in reports:  # (what it wrote before it ended, merged after the client has its answer;
+                report = reports.pop(pid)  # a pipe another process kept open is let go)
+                report.drain()
+                report.finish(memory)
 
 
-def _fork_worker(chan, wake_r, wake_w, root: str, msg: dict, fds: list[int], monitor: bool = False) -> int:
+def _report_pipe(msg: dict) -> tuple[int, int] | None:
+    """A pipe for a build worker's stat cache report (stat_memory.py): (read end, write end)."""
+    argv = msg.get("argv")
+    if not (isinstance(argv, list) and "build" in argv):
+        return None
+    r, w = os.pipe2(os.O_CLOEXEC)
+    os.set_blocking(r, False)
+    return r, w
+
+
+def _fork_worker(chan, wake_r, wake_w, root: str, msg: dict, fds: list[int], monitor: bool = False,
+                 report: tuple[int, int] | None = None) -> int:
     pid = os.fork()
     if pid != 0:
         return pid
@@ -137,6 +165,11 @@ def _fork_worker(chan, wake_r, wake_w, root: str, msg: dict, fds: list[int], mon
         for fd in fds:
             if fd > 2:
                 os.close(fd)
+        if report is not None:
+            from ..cache import stat_memory
+
+            os.close(report[0])
+            stat_memory.report_to(report[1])
         code = run_command(root, msg)
     except BaseException:  # noqa: BLE001 - a worker never returns into the zygote's loop
         code = 1
@@ -154,6 +187,8 @@ def run_command(root: str, msg: dict) -> int:
     for key in ENV_PASSED:
         os.environ.pop(key, None)
     os.environ.update({k: v for k, v in msg.get("env", {}).items() if k in ENV_PASSED})
+    if isinstance(msg.get("docker_config"), str):  # (the server's POST /build: none of the host's logins)
+        os.environ["DOCKER_CONFIG"] = msg["docker_config"]
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
     for fd, name in ((1, "stdout"), (2, "stderr")):
         raw = io.FileIO(fd, "w", closefd=False)

@@ -247,7 +247,7 @@ def _summary(doc: dict) -> dict:
             "ImageID": doc.get("Image", ""), "Command": " ".join(w for w in command if w),
             "Created": unix_time(doc.get("Created")), "Ports": _ports(doc), "Labels": config.get("Labels") or {}, "State": state["Status"],
             "Status": status, "HostConfig": {"NetworkMode": doc["HostConfig"]["NetworkMode"]},
-            "NetworkSettings": {"Networks": {}}, "Mounts": []}
+            "NetworkSettings": {"Networks": (doc.get("NetworkSettings") or {}).get("Networks") or {}}, "Mounts": []}
 
 
 def resize(ctx, _request, key: str) -> Response:

@@ -122,7 +122,7 @@ def _extra_hosts(value) -> tuple[tuple[str, str], ...]:
     hosts = _strings(value, "ExtraHosts")
     if not hosts:
         return ()
-    from ..containers.run import bridge_config
+    from ..containers.ipam import bridge_config
     from ..executor.sandbox import parse_add_host
 
     gateway = str(bridge_config().gateway)

@@ -159,8 +159,7 @@ def _serve(store, prep, req, exits: str, fds: tuple[int, int, int], first: bool)
     if _command(fds[0], cdir) != "s":
         os._exit(0)
     if not first and prep.address is not None:  # the last run gave its address back
-        from builder.containers.ipam import allocate
-        from builder.containers.run import bridge_config
+        from builder.containers.ipam import allocate, bridge_config
 
         bridge = bridge_config()
         prep.address = allocate(bridge.name, bridge.subnet, cdir.id, str(store.root))

@@ -7,12 +7,12 @@ digest matches. An existing blob is never rewritten.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from ..errors import CairnError
 from ..image.digest import Digest
+from .tmpnames import make_file
 
 
 class BlobError(CairnError):
@@ -25,10 +25,10 @@ class BlobWriter:
     def __init__(self, blobs: "BlobStore", expected: Digest | None = None):
         self._blobs = blobs
         self.expected = expected
-        import tempfile  # (not at start-up: it loads random, for names)
-
-        fd, self._tmp = tempfile.mkstemp(dir=blobs.tmp_dir, prefix=f"{blobs.tmp_prefix}blob-")
+        fd, self._tmp = make_file(blobs.tmp_dir, f"{blobs.tmp_prefix}blob-")
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        import hashlib  # (here: a store opened to read loads no OpenSSL)
+
         self._hash = hashlib.sha256()
         self.size = 0
         self._done = False

@@ -14,7 +14,7 @@ from ..errors import CairnError
 SCHEMA_VERSION = 1
 # PRAGMA user_version once every step of _migrate below has run: an open that finds it (and
 # the schema not newer) reads two values and writes nothing. Bump it with each new step.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: the build_memo table
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -173,6 +173,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         from .snapshot_files import SCHEMA as SNAPSHOT_FILES
 
         conn.execute(SNAPSHOT_FILES)
+        from .build_memo_table import SCHEMA as BUILD_MEMO
+
+        conn.execute(BUILD_MEMO)
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None:
             conn.execute("INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))

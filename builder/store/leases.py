@@ -6,8 +6,12 @@ so the lease lasts as long as the detached container). The file lists, one a lin
 snapshots (diff_ids) the process has mounted or is about to; the temp entries it makes
 are named `<id>.<...>` in `tmp/`. A lease whose file can be locked exclusively has no
 holder left (the process exited or was killed): it is stale, and prune removes it along
-with its temp entries. The file is made under a dot-name, locked, then renamed into
-place, so no prune can find it unlocked.
+with its temp entries. The file is made under a dot-name (`.new-<id>`), locked, then
+renamed into place, so no prune finds it unlocked under its name; a `.new-` file is stale
+only once the process that made it (the pid its id starts with) is gone: between its open
+and its flock it is not yet locked (a build's stale-tmp clean-up removed it there, and the
+lease's rename failed: cairn serve answered a concurrent `docker run` "internal error:
+FileNotFoundError").
 """
 
 from __future__ import annotations
@@ -72,14 +76,30 @@ def _remove_if_stale(path: Path) -> bool:
         os.close(fd)
 
 
+def _maker_alive(name: str) -> bool:
+    """Whether the process that made the lease file `name` (`.new-<pid>-<random>`) lives."""
+    pid = name.removeprefix(".new-").split("-", 1)[0]
+    if not pid.isdigit() or int(pid) <= 0:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except PermissionError:  # (another user's process: alive)
+        return True
+    except (OSError, OverflowError):
+        return False
+    return True
+
+
 def live_leases(directory: Path, own: str = "") -> LiveLeases:
     """The leases other processes still hold (stale ones are removed on the way); `own`,
     the caller's lease, does not count: a process's prune may drop what it used itself."""
     live = LiveLeases()
     for name in os.listdir(directory):
         path = directory / name
-        if name.removeprefix(".new-") == own or _remove_if_stale(path):
+        if name.removeprefix(".new-") == own:
             continue
+        if not (name.startswith(".new-") and _maker_alive(name)) and _remove_if_stale(path):
+            continue  # (a `.new-` file whose maker lives is being made, maybe not locked yet)
         live.ids.add(name.removeprefix(".new-"))
         try:
             live.snapshots.update(line for line in path.read_text().splitlines() if line)

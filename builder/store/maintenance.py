@@ -14,6 +14,7 @@ live processes lease (running containers, builds in progress).
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 from ..image import oci
@@ -141,18 +142,17 @@ class PruneResult:
 def _tree_size(path) -> int:
     """The bytes removing the tree frees: a file counts once its last link is in it (snapshots
     share the files an incremental COPY linked; a removed one frees only what no other holds)."""
+    from runtime.lstat_walk import lstat_walk  # (no recursion per level: os.walk's was, for a deep tree)
+
     total = 0
     seen: dict[tuple[int, int], int] = {}
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            key = (st.st_dev, st.st_ino)
-            seen[key] = seen.get(key, 0) + 1
-            if seen[key] == st.st_nlink:
-                total += st.st_size
+    for _, st in lstat_walk(path):
+        if stat.S_ISDIR(st.st_mode):
+            continue
+        key = (st.st_dev, st.st_ino)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] == st.st_nlink:
+            total += st.st_size
     return total
 
 

@@ -24,7 +24,7 @@ from ..image import oci
 from ..image.digest import Digest
 from ..layers.compression import DECOMPRESS_ERRORS, MEDIA_TYPES, compressor, decompressed
 from ..layers.extract import LayerError, extract_tar
-from ..layers.hashing import HashingWriter
+from ..layers.hashing import HashingWriter, tar_digest
 from ..layers.pipeline import ThreadedWriter
 from ..layers.tarstream import TarOptions, write_tar
 from .blobs import BlobError
@@ -65,12 +65,6 @@ class _HashingReader:
     @property
     def digest(self) -> Digest:
         return Digest.from_hash(self._h)
-
-
-def tar_digest(path, options: TarOptions | None = None) -> tuple[Digest, int]:
-    sink = HashingWriter()
-    write_tar(str(path), sink, options)
-    return sink.digest, sink.size
 
 
 def snapshot_from_stream(store: Store, stream, options: TarOptions | None = None) -> tuple[Digest, int]:

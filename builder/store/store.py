@@ -30,6 +30,7 @@ from . import db
 from .blobs import BlobStore
 from .layout import PRIVATE_DIRS, PRIVATE_FILES, StoreLayout
 from .leases import Lease, live_leases
+from .tmpnames import make_dir
 
 
 def _make_private(root: Path) -> None:
@@ -132,9 +133,7 @@ class Store:
 
     def new_tmp_dir(self, prefix: str = "snap-") -> Path:
         """A temp directory that prune leaves alone while this process lives."""
-        import tempfile  # (not at start-up: it loads random, for names)
-
-        return Path(tempfile.mkdtemp(dir=self.tmp_dir, prefix=f"{self.lease.id}.{prefix}"))
+        return Path(make_dir(self.tmp_dir, f"{self.lease.id}.{prefix}"))
 
     def lease_snapshots(self, diff_ids) -> None:
         """Keep these snapshots from prune while this process (or a fork of it) lives; taken
@@ -232,20 +231,61 @@ class Store:
 
 def remove_tree(path: Path) -> None:
     """Remove a directory tree, including read-only directories and device nodes (or a file)."""
-    def onerror(func, p, exc_info):
-        parent = os.path.dirname(p)
-        try:
-            os.chmod(parent, 0o700)
-            func(p)
-        except OSError:
-            pass
-
     if path.is_symlink() or not path.is_dir():
         try:
             path.unlink()
         except FileNotFoundError:
             pass
         return
-    import shutil  # (it loads zlib, bz2 and lzma: only when a tree is removed)
+    if _remove_shallow(path):
+        return
+    from runtime.remove import remove_all  # (any depth, no recursion: shutil.rmtree recursed per level)
 
-    shutil.rmtree(path, onerror=onerror)
+    remove_all(path)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _empty_dir(fd: int, depth: int) -> None:
+    """Remove what the directory `fd` holds, directories `depth` levels down at most (OSError,
+    ENOTEMPTY, below that)."""
+    with os.scandir(fd) as it:
+        entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+    for name, is_dir in entries:
+        if not is_dir:
+            os.unlink(name, dir_fd=fd)
+            continue
+        if depth > 0:
+            sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            try:
+                _empty_dir(sub, depth - 1)
+            finally:
+                os.close(sub)
+        os.rmdir(name, dir_fd=fd)
+
+
+_SHALLOW = 4  # levels below the removed directory: a container's upper/etc/hosts is 2
+
+
+def _remove_shallow(path: Path) -> bool:
+    """Remove a directory at most _SHALLOW levels deep (a RUN step's scratch directories, a
+    `run --rm` container's directory) without loading shutil; False when anything is left (a
+    deeper tree, a read-only or unreadable directory): runtime.remove removes the rest. Each
+    directory is opened under its parent's fd without following a link, its entries removed
+    by name under its own fd; the recursion is bounded by _SHALLOW."""
+    try:
+        fd = os.open(path, _DIR_FLAGS)
+    except OSError:
+        return False
+    try:
+        _empty_dir(fd, _SHALLOW)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError:
+        return False
+    return True

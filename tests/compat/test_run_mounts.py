@@ -17,6 +17,23 @@ def test_bind_mount_of_the_context(root, tmp_path):
 
 
 @container
+def test_bind_mounts_show_their_sources_mode_to_a_user_step(root, tmp_path):
+    """A context directory, a stage's directory (empty, or rw) mounted for a step run as nobody:
+    each mount's root has its source's mode (0755 here, not a scratch directory's 0700) and owner
+    (nobody writes in a directory of its own mounted rw)."""
+    ctx = write(tmp_path / "c", {"Dockerfile": (
+        "FROM busybox AS s\nRUN mkdir -p /a/b /e /o && echo st > /a/b/g && chmod 750 /e && chown nobody /o\n"
+        "FROM busybox\nUSER nobody\n"
+        "RUN --mount=target=/m,source=d --mount=from=s,source=a/b,target=/s,rw --mount=from=s,source=e,target=/e "
+        "--mount=target=/w,source=d,rw --mount=from=s,source=o,target=/o,rw "
+        "sh -c 'cat /m/f /s/g /w/f; stat -c %a /m /s /e /w; touch /o/x && echo nobody-wrote'\n"),
+        "d/f": "ok\n"})
+    (ctx / "d").chmod(0o755)
+    err = build_ok(root, ctx, "--progress", "plain", "--no-cache")
+    assert "755\n" in err and "750\n" in err and "700" not in err and "nobody-wrote" in err, err
+
+
+@container
 def test_tmpfs_mount_leaves_nothing(root, tmp_path):
     ctx = write(tmp_path / "c", {"Dockerfile": ("FROM busybox\nRUN --mount=target=/scratchpad,type=tmpfs touch /scratchpad/x\n"
                                                 "RUN [ ! -e /scratchpad/x ]\n")})

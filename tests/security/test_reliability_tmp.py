@@ -64,3 +64,32 @@ def test_prune_removes_temp_files_too(store):
     (store.tmp_dir / "blob-old").write_bytes(b"half a blob")  # rmtree alone left plain files
     prune(store)
     assert os.listdir(store.tmp_dir) == []
+
+
+def test_a_store_opened_while_another_process_cleans_up_opens(store, monkeypatch):
+    """Another cairn's clean-up (a build's, at its start) that runs between the new lease file's
+    creation and its lock left it alone: it removed the file, the lease's rename failed, and
+    cairn serve answered one of ten concurrent `docker run -d` "internal error: FileNotFoundError".
+    A lease file left half-made by a process that is gone is still removed."""
+    from builder.store import leases
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # (a pid that no longer runs)
+    left = store.layout.leases / f".new-{ended.pid}-0123456789ab"
+    left.write_text("")
+    real = leases.fcntl.flock
+
+    def flock_after_a_cleanup(fd, op):
+        if op == leases.fcntl.LOCK_SH:
+            store.remove_orphaned_tmp()  # (what another process's build does right then)
+        return real(fd, op)
+
+    monkeypatch.setattr(leases.fcntl, "flock", flock_after_a_cleanup)
+    other = Store(store.root)
+    monkeypatch.undo()
+    try:
+        assert other.lease.path.exists()
+        store.remove_orphaned_tmp()
+        assert other.lease.path.exists() and not left.exists()
+    finally:
+        other.close()
