@@ -117,3 +117,17 @@ def pytest_configure(config):
 
     for package in ("builder", "grammar", "runtime"):
         compileall.compile_dir(str(REPO / package), quiet=1)
+    _restore_interrupt()
+
+
+def _restore_interrupt() -> None:
+    """Ctrl-C and Ctrl-\\ as on a terminal for what the tests start. A suite started in the
+    background by a shell without job control (`.ci/run &` in a script) inherits SIGINT and
+    SIGQUIT ignored, and every process it starts would too: a `cairn logs -f` sent SIGINT by a
+    test then never ends (a user's Ctrl-C reaches a process whose SIGINT is not ignored)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
