@@ -5,7 +5,8 @@
 # apache2-utils (htpasswd) for the registry tests, tini (run --init), chromium (renders
 # `cairn bench` reports), git, and mmdebstrap (the corpus's Debian base images,
 # tests/corpus/bases.py), uidmap (newuidmap/newgidmap) and slirp4netns for rootless mode and
-# its tests (tests/test_rootless.py). Installs only what is missing. `setup-system.sh runtime` installs
+# its tests (tests/test_rootless.py), docker.io (the docker CLI that drives `cairn serve`, and the
+# private dockerd the comparisons with BuildKit start; none is started here). Installs only what is missing. `setup-system.sh runtime` installs
 # only what building and running the example needs (busybox-static, iptables, iproute2).
 set -eu
 need=""
@@ -24,6 +25,7 @@ command -v git >/dev/null 2>&1 || need="$need git"
 command -v mmdebstrap >/dev/null 2>&1 || need="$need mmdebstrap"
 command -v newuidmap >/dev/null 2>&1 || need="$need uidmap"
 command -v slirp4netns >/dev/null 2>&1 || need="$need slirp4netns"
+[ -x /usr/bin/docker ] || need="$need docker.io"
 fi
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
