@@ -72,6 +72,7 @@ class Memo:
     def __init__(self, store, place: str, key: str, context_print: str | None):
         self.store, self.place, self.key, self.context_print = store, place, key, context_print
         self.record: dict | None = None
+        self.unvouched: tuple | None = None  # (entries, walk started, root, print) of a walk too recent to vouch for
         self.tree: fingerprint.TreeWalk | None = None  # the walk, for the build's steps (fingerprint.sharing)
 
 
@@ -95,11 +96,14 @@ def open_memo(store, ctx, params: dict, context: str, path: str, raw: bytes) -> 
         raise  # (a directory replaced mid-walk: the build fails, as its own walk would)
     except (OSError, ValueError, CairnError):
         return None
-    printed = _sha256(marshal.dumps(entries)) \
-        if fingerprint.vouched(entries, walk_started, real) else None
-    memo = Memo(store, _place(real, path, params.get("target")), key, printed)
+    # (printed here, where every walk is: marshal's bytes for the same entries depend on how
+    # many references each object has at the time)
+    printed = _sha256(marshal.dumps(entries))
+    vouched = fingerprint.vouched(entries, walk_started, real)
+    memo = Memo(store, _place(real, path, params.get("target")), key, printed if vouched else None)
     memo.tree = tree
-    if printed is None:
+    if not vouched:
+        memo.unvouched = (entries, walk_started, real, printed)
         return memo
     text = build_memo_table.get(store, memo.place, key)
     if text is not None:
@@ -131,7 +135,7 @@ def remember(memo: Memo, result, tags: list, events: list, started: float, histo
     from .build_replay import all_cached
 
     steps = result.steps
-    if memo.context_print is None or result.bases is None or result.bases.fetched:
+    if (memo.context_print is None and memo.unvouched is None) or result.bases is None or result.bases.fetched:
         return
     hits = [s for s in steps if s.key is not None]
     if any(s.cached and s.cache_source != "local" for s in hits) or \
@@ -145,6 +149,13 @@ def remember(memo: Memo, result, tags: list, events: list, started: float, histo
         if cached is None:
             return
         events, metadata = cached
+    if memo.context_print is None:  # (a context changed just before the build: vouched for now, or never)
+        from .late_vouch import vouch_late
+
+        entries, walk_started, root, printed = memo.unvouched
+        if not vouch_late(entries, walk_started, root, result.racy_reads or {}):
+            return
+        memo.context_print = printed
     record = {
         "context": memo.context_print,
         "bases": [[text, _tag_of(text), manifest] for text, manifest in sorted(result.bases.local.items())],

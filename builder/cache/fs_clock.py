@@ -37,8 +37,16 @@ def fine(entry: tuple, started: int, path: str) -> bool:
     """Whether the entry (path, size, mtime_ns, ctime_ns, inode, mode[, link target]) of the
     file at `path` changed long enough before `started` (time.time_ns() before it was stat-ed)
     for a local sub-second filesystem, and is on one."""
+    if entry[3] >= started - FINE_NS:
+        return False
+    return fine_fs(entry, path)
+
+
+def fine_fs(entry: tuple, path: str) -> bool:
+    """Whether the entry's file is on a local filesystem that keeps sub-second times (told by
+    its own mtime and ctime, then statfs), whenever it changed."""
     mtime, ctime = entry[2], entry[3]
-    if ctime >= started - FINE_NS or not mtime % _GIGA or not ctime % _GIGA:
+    if not mtime % _GIGA or not ctime % _GIGA:
         return False
     if len(entry) == 7:  # (a link: statfs would follow it; it lives in its directory's filesystem)
         path = os.path.dirname(path) or "."

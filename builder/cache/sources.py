@@ -46,6 +46,10 @@ class StatCache:
         self.memory = stat_memory.held(store.root)
         self.warm: dict[str, str] = {}  # root -> its prefix ("root/")
         self.looked_up: list[tuple] = []
+        # path -> (seen, digest) of each file hashed but changed too recently to be remembered
+        # (None: read with other stat fields or another digest, or changing while read), for
+        # the build memo's vouching at the build's end (late_vouch.py)
+        self.racy: dict[str, tuple | None] = {}
 
     def preload(self, root: str) -> None:
         """Read the entries under a context root in one query (a context is stat-ed, not queried per file)."""
@@ -86,6 +90,9 @@ class StatCache:
             row = (path, *seen[1:6], digest)
             self.pending.append(row)
             self.known[path] = row
+        else:
+            read = (tuple(seen[:6]), digest) if complete else None
+            self.racy[path] = read if self.racy.get(path, read) == read else None
         return digest
 
     def _look_up(self, path: str, seen: tuple) -> bool:

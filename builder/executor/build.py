@@ -287,7 +287,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
         progress.warn(f"build arg {unused} was not consumed by any ARG")
     image = images.add_image(store, manifest, config, tags)
     export_caches(store, options, steps, image_stages, progress, keyonly_hits, used_mounts)
-    result = BuildResult(image, tuple(steps), checks, bases)
+    result = BuildResult(image, tuple(steps), checks, bases, stat_cache.racy)
     from ..cache.history import record as record_history
 
     record_history(store, started, dockerfile_path or options.dockerfile_name, os.path.realpath(context_dir),

@@ -44,6 +44,7 @@ class BuildResult(Record):
     steps: tuple[StepRecord, ...]
     checks: tuple = ()  # checks.Finding: the build checks that failed (warnings)
     bases: object = None  # base_images.BaseImages: what the build's images were resolved to
+    racy_reads: object = None  # sources.StatCache.racy: files hashed too soon after a change to be remembered
 
     def metadata(self) -> dict:
         """What --metadata-file writes; totals count RUN, COPY and ADD steps only."""
