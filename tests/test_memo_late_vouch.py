@@ -21,6 +21,7 @@ from builder.cache import fs_clock, late_vouch
 
 from .conftest import cairn_cli
 from .inproc import cairn
+from .test_build_memo import _count_builds
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the build memo is root's")
 
@@ -52,19 +53,6 @@ def ctx(tmp_path, monkeypatch):
 def _entry(root, rel):
     st = os.lstat(os.path.join(root, rel))
     return (rel, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode)
-
-
-def _count_builds(monkeypatch) -> list:
-    from builder.executor import build
-
-    ran, real = [], build.build
-
-    def counted(*args, **kwargs):
-        ran.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(build, "build", counted)
-    return ran
 
 
 def _build(store, ctx, memo=True) -> str:
