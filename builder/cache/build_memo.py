@@ -16,7 +16,8 @@ used only when the next build's inputs are the same, told without a parse:
   every entry's path, type and mode, size,
   mtime, ctime, inode and link target (fingerprint.py). A context with an entry (or a
   .dockerignore) changed less than fingerprint.RACY_NS (fs_clock.FINE_NS on a local
-  sub-second filesystem) before the walk is neither recorded nor answered;
+  sub-second filesystem) before the walk is not answered, and recorded only at the build's end
+  when late_vouch.py can vouch for each such entry then;
 - every image the build took from the store (FROM, COPY --from, RUN --mount from=,
   ONBUILD's), re-resolved by name in the store to the same manifest;
 - the records the build hit (its steps with no key, ENV, CMD..., made no layer), each
