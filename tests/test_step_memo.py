@@ -184,3 +184,19 @@ def test_a_walked_context_hashes_as_the_context_itself(tmp_path, store):
             walk = fingerprint.walk_context(ctx, selected)
             walked = hash_walked(walk, StatCache(store), with_mode)
             assert walked == hash_context_sources(ctx, selected, StatCache(store), with_mode), (selected, with_mode)
+
+
+def test_the_same_entries_give_the_same_bytes_however_many_hold_them():
+    """A memo's key hashes the walk's entries: the same entries give the same bytes whether or
+    not something else (a step's list, the stat cache) holds a reference to one of them."""
+    from builder.cache.fingerprint import entries_bytes
+
+    def walk():
+        return [("src/" + name, 6, 1796124070947015217, 1796124070947015217, 2146437, 0o100644)
+                for name in ("a.txt", "b.txt")]
+
+    entries = walk()
+    alone = entries_bytes(entries)
+    held = [entries[0], entries[1][0]]  # (another holder of a tuple and of a path)
+    assert entries_bytes(entries) == alone == entries_bytes(walk())
+    assert held

@@ -35,7 +35,6 @@ or with CAIRN_BUILD_MEMO=0 in the environment (what the tests compare against). 
 from __future__ import annotations
 
 import json
-import marshal
 import os
 import re
 import sys
@@ -97,9 +96,7 @@ def open_memo(store, ctx, params: dict, context: str, path: str, raw: bytes) -> 
         raise  # (a directory replaced mid-walk: the build fails, as its own walk would)
     except (OSError, ValueError, CairnError):
         return None
-    # (printed here, where every walk is: marshal's bytes for the same entries depend on how
-    # many references each object has at the time)
-    printed = _sha256(marshal.dumps(entries))
+    printed = _sha256(fingerprint.entries_bytes(entries))
     vouched = fingerprint.vouched(entries, walk_started, real)
     memo = Memo(store, _place(real, path, params.get("target")), key, printed if vouched else None)
     memo.tree = tree

@@ -168,8 +168,16 @@ def context_fingerprint(walk: ContextWalk, parent: str, epoch, definition: dict,
 
     head = canonical([VERSION, FORMAT, walk.root, parent, epoch, definition, walk.selected, walk.resolved, with_mode])
     h = hashlib.sha256(head.encode())
-    h.update(marshal.dumps(walk.entries))
+    h.update(entries_bytes(walk.entries))
     return h.hexdigest()
+
+
+def entries_bytes(entries: list) -> bytes:
+    """The walk's entries as bytes to hash: marshal's version 2, which writes every object in
+    full. Later versions mark an object referenced more than once at the time (its reference
+    count) and write it once, so the same entries could give other bytes, and a step or build
+    memo a miss, by how many references the process happened to hold."""
+    return marshal.dumps(entries, 2)
 
 
 class ContextTooLarge(ValueError):
