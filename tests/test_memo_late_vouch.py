@@ -125,3 +125,21 @@ def test_only_a_file_that_holds_what_the_steps_read_is_vouched_for(ctx):
         f.write(b"FIRST\n")
     os.utime(path, ns=(entry[2], entry[2]))
     assert not late_vouch.vouch_late([entry], started, root, good)
+
+
+def test_a_file_both_copied_and_bind_mounted_is_vouched_for(store, ctx, monkeypatch):
+    """A RUN --mount=type=bind keys the file by its full path, a COPY by the walk's entry
+    (relative to the root): the same read, not two that disagree. Fails on the old code: the
+    edit's build recorded nothing, so the no-op rebuild ran (a RUN step: under the lock)."""
+    (ctx / "Dockerfile").write_text("FROM busybox:local\nCOPY . /app/\n"
+                                    "RUN --mount=type=bind,source=src/a.txt,target=/m cat /m > /seen\n"
+                                    "CMD [\"cat\", \"/seen\"]\n")
+    _build(store, ctx)
+    ran = _count_builds(monkeypatch)
+    (ctx / "src" / "a.txt").write_bytes(b"second, a longer line\n")  # (then the build at once)
+    edited = _build(store, ctx)
+    assert len(ran) == 1
+    ran.clear()
+    assert _build(store, ctx) == edited and ran == []
+    assert _build(store, ctx, memo=False) == edited
+

@@ -91,7 +91,9 @@ class StatCache:
             self.pending.append(row)
             self.known[path] = row
         else:
-            read = (tuple(seen[:6]), digest) if complete else None
+            # (by the full path: a walk's entry names the file relative to the context's root,
+            # a stat of it (RUN --mount=type=bind's key) in full; the same read either way)
+            read = ((path, *seen[1:6]), digest) if complete else None
             self.racy[path] = read if self.racy.get(path, read) == read else None
         return digest
 
