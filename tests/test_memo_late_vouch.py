@@ -143,3 +143,29 @@ def test_a_file_both_copied_and_bind_mounted_is_vouched_for(store, ctx, monkeypa
     assert _build(store, ctx) == edited and ran == []
     assert _build(store, ctx, memo=False) == edited
 
+
+def test_a_dockerfile_dockerignore_named_from_another_directory(store, ctx, monkeypatch):
+    """`cairn build ctx` from the context's parent: <Dockerfile>.dockerignore is named
+    relative to the working directory, and its stat must be told by that file, not by
+    ctx/ctx/Dockerfile.dockerignore. Fails on the old code: an edit's build beside a new one
+    recorded nothing, so the no-op rebuild ran."""
+    monkeypatch.chdir(ctx.parent)
+    (ctx / "Dockerfile.dockerignore").write_text("notes.md\n")
+    time.sleep(WINDOW * 2 / 1e9)  # (there before the edit: the context's directory no longer recent)
+    (ctx / "Dockerfile.dockerignore").write_text("notes.md\n*.tmp\n")  # (edited in place, then the build at once)
+    ran = _count_builds(monkeypatch)
+
+    def build(memo=True):
+        os.environ["CAIRN_BUILD_MEMO"] = "1" if memo else "0"
+        try:
+            res = cairn("build", "-q", "-t", "app:late", "ctx", root=store)
+        finally:
+            os.environ.pop("CAIRN_BUILD_MEMO", None)
+        assert res.returncode == 0, res.stderr
+        return res.stdout.strip()
+
+    edited = build()
+    assert len(ran) == 1
+    ran.clear()
+    assert build() == edited and ran == []
+    assert build(memo=False) == edited

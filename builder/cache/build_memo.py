@@ -246,7 +246,10 @@ def _ignore_stats(real: str, path: str) -> list:
     """The stat of each .dockerignore the build may read (for the racy-clean window: one that
     ignores itself is not in the walk)."""
     out = []
-    for cand in ([path + ".dockerignore"] if path != "-" else []) + [os.path.join(real, ".dockerignore")]:
+    # (the Dockerfile's in full: a path relative to the working directory would be joined to
+    # the context's root by fingerprint.vouched and late_vouch, naming another file)
+    for cand in ([os.path.abspath(path) + ".dockerignore"] if path != "-" else []) + \
+            [os.path.join(real, ".dockerignore")]:
         try:
             st = os.stat(cand)
         except FileNotFoundError:
