@@ -404,3 +404,27 @@ def test_the_first_rebuild_after_an_edit_is_answered_as_the_rebuild_would_print(
     answered = _build(root, ctx, (), memo=True, mode=mode)
     assert ran == []
     assert answered == _build(root, ctx, (), memo=False, mode=mode)
+
+
+@pytest.mark.parametrize("between", [("--no-cache",), ("--no-cache-filter", "0")])
+def test_a_no_cache_build_between_moves_the_tag_as_the_build_would(project, env_restored, between):
+    """`build`, `build` (recorded), `build --no-cache`, `build`: the --no-cache build remakes each
+    COPY's layer, the same bytes at a new time (the records keep it: a cached rebuild's history
+    takes it), so the last build hits those records and gives the --no-cache build's image
+    (redteam: the memo answered the first image, moving the tag back to it)."""
+    root, _ctx = project
+    ctx = root.parent / "memo-nocache-ctx"
+    ctx.mkdir(exist_ok=True)
+    (ctx / "Dockerfile").write_text("FROM base:local\nCOPY a.txt /a.txt\nCMD [\"cat\", \"/a.txt\"]\n")
+    (ctx / "a.txt").write_text("a\n")
+    assert cairn_cli("tag", "busybox:local", "base:local", root=root).returncode == 0
+    _build(root, ctx, (), memo=True)
+    first = _build(root, ctx, (), memo=True)  # (recorded: the next build would be answered)
+    second = int(time.time())
+    while int(time.time()) == second:  # (history times count seconds: the remade layer's is another)
+        time.sleep(0.05)
+    fresh = _build(root, ctx, between, memo=True)
+    assert fresh["id"] != first["id"]
+    with_memo = _build(root, ctx, (), memo=True)
+    without = _build(root, ctx, (), memo=False)
+    assert (with_memo["id"], with_memo["tags"]) == (without["id"], without["tags"]) == (fresh["id"], fresh["tags"])

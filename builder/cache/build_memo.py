@@ -21,8 +21,10 @@ used only when the next build's inputs are the same, told without a parse:
 - every image the build took from the store (FROM, COPY --from, RUN --mount from=,
   ONBUILD's), re-resolved by name in the store to the same manifest;
 - the records the build hit (its steps with no key, ENV, CMD..., made no layer), each
-  still there with its layer and that layer's snapshot, and the image itself with its
-  manifest and config blobs (rmi, cache prune, a lost file: a miss).
+  still there with its layer, made at the same time (a --no-cache build remakes a COPY's
+  layer, the same bytes at a new time, that a cached rebuild's history takes), and that
+  layer's snapshot, and the image itself with its manifest and config blobs (rmi, cache
+  prune, a lost file: a miss).
 Never a memo (a normal build) for --no-cache(-filter), --pull, --push, -o, --cache-from/-to,
 --build-context, --call/--check, --ssh, RUN resource limits, a remote or stdin-tar context,
 a `# syntax=` line, a SOURCE_DATE_EPOCH that may name a stage (fetched from a URL), an ADD of
@@ -44,7 +46,7 @@ from ..errors import CairnError
 from ..image.digest import Digest
 from . import fingerprint
 
-VERSION = "cairn-build-memo-v1"
+VERSION = "cairn-build-memo-v2"  # v2: each hit with its layer's time
 SWITCH = "CAIRN_BUILD_MEMO"
 OUTPUT_ONLY = ("progress", "quiet", "iidfile", "metadata_file", "load")
 REFUSING = ("outputs", "push", "cache_from", "cache_to", "no_cache", "no_cache_filter", "pull", "build_contexts",
@@ -139,8 +141,9 @@ def remember(memo: Memo, result, tags: list, events: list, started: float, histo
     if any(s.cached and s.cache_source != "local" for s in hits) or \
             any(s.diff_id is not None for s in steps if s.key is None):
         return  # (a step came from elsewhere, or made a layer uncached)
-    if any(s.kind == "ADD" and _fetches(memo.store, s.key) for s in hits):
-        return
+    if any(s.kind == "ADD" and _fetches(memo.store, s.key) for s in hits) or \
+            any(s.diff_id not in (None, EMPTY) and s.created is None for s in hits):
+        return  # (a layer of no known time: its history entry took the time of this build)
     metadata = result.metadata()
     if not all(s.cached for s in hits):  # a miss: what the rebuild whose every step hits does
         cached = all_cached(events, steps, metadata)
@@ -157,7 +160,7 @@ def remember(memo: Memo, result, tags: list, events: list, started: float, histo
     record = {
         "context": memo.context_print,
         "bases": [[text, _tag_of(text), manifest] for text, manifest in sorted(result.bases.local.items())],
-        "hits": [[s.key, s.diff_id or EMPTY] for s in hits],
+        "hits": [[s.key, s.diff_id or EMPTY, s.created] for s in hits],
         "manifest": str(result.image.manifest),
         "config": str(result.image.config),
         "tags": [str(t) for t in tags],

@@ -18,7 +18,7 @@ def replay(store, record: dict, shown) -> tuple[str, dict]:
 
     started, t0 = time.time(), time.monotonic()
     tags = build_memo_table.retag(store, record["manifest"], record["tags"])
-    cache_table.touch_many(store, [key for key, _ in record["hits"]])
+    cache_table.touch_many(store, [hit[0] for hit in record["hits"]])
     metadata = dict(record["metadata"])
     metadata["image.name"] = ",".join(tags)
     shift = started - record["started"]

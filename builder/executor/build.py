@@ -230,7 +230,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
                 layer.descriptor.size if layer is not None and not cached else 0, explanation,
                 details.cause if details else None,
                 list(details.changed_files[:MAX_CHANGED_FILES]) if details else [],
-                round(seconds, 3), round(wall0, 3), round(wall0 + seconds, 3)))
+                round(seconds, 3), round(wall0, 3), round(wall0 + seconds, 3), made if layer is not None else None))
             progress.done(step, seconds, cached, source if source not in (None, "local") else None,
                           state.step_id() if progress.wants_ids else None)
         first_misses[ps.index] = first_miss

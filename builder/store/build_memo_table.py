@@ -37,11 +37,13 @@ def forget(store: Store, place: str) -> None:
 
 
 def hits_hold(store: Store, hits: list) -> bool:
-    """Whether each (key, diff_id) the build hit still has its record, with that layer, and
-    the layer its snapshot (a pruned record or snapshot: the build must run)."""
-    for key, diff_id in hits:
-        row = store.conn.execute("SELECT diff_id FROM cache_records WHERE key=?", (key,)).fetchone()
-        if row is None or row[0] != diff_id:
+    """Whether each (key, diff_id, created) the build hit still has its record, with that
+    layer made at that time (its history entry's: a layer remade by a --no-cache build gives
+    a rebuild another image), and the layer its snapshot (a pruned record or snapshot: the
+    build must run)."""
+    for key, diff_id, created in hits:
+        row = store.conn.execute("SELECT diff_id, created FROM cache_records WHERE key=?", (key,)).fetchone()
+        if row is None or row[0] != diff_id or (diff_id != EMPTY and row[1] != created):
             return False
         if diff_id != EMPTY:
             snap = store.conn.execute("SELECT 1 FROM snapshots WHERE diff_id=?", (diff_id,)).fetchone()
