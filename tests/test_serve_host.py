@@ -273,6 +273,26 @@ def test_cairn_commands_through_the_daemon_as_without_it(served, tmp_path):
     assert res.returncode == 1 and b"cannot reach the cairn daemon" in res.stderr
 
 
+def test_a_build_through_the_daemon_takes_the_clients_environment(served, tmp_path):
+    """What `cairn build` takes from the environment (a `--build-arg NAME` without a value,
+    DOCKER_DEFAULT_PLATFORM) is the client's through CAIRN_HOST, as without the daemon: the
+    same image, also when it changes between two builds or is unset on the client (redteam:
+    the worker took the daemon's environment, so the client's value was never used, and a
+    rebuild after it changed gave the image of before)."""
+    root, sock = served
+    ctx = tmp_path / "app"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM scratch\nARG V\nARG W=default\nLABEL v=$V w=$W\nCOPY a.txt /a.txt\n")
+    (ctx / "a.txt").write_text("a\n")
+    daemon = {"CAIRN_HOST": f"unix://{sock}"}
+    args = ("build", "-q", "--label", "--build-arg", "--build-arg", "V", "--build-arg=W", "-t", "envs:1", str(ctx))
+    for env in ({"V": "1"}, {"V": "2", "W": "w"}, {"V": "2", "DOCKER_DEFAULT_PLATFORM": "linux/arm64"}, {}):
+        here = cairn_cli(*args, root=root, env=env)
+        there = cairn_cli(*args, root=tmp_path / "unused", env={**env, **daemon})
+        assert here.returncode == 0, here.stderr
+        assert (there.returncode, there.stdout) == (0, here.stdout), (env, there.stderr)
+
+
 def test_docker_py_drives_the_socket(served, tmp_path):
     """docker-py (PyPI `docker` 7.x), as a script of a user's would use it."""
     docker_py = pytest.importorskip("docker")

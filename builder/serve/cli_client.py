@@ -76,6 +76,8 @@ def forward(host: str, argv: list[str]) -> int:
         raise ClientError(f"CAIRN_HOST={host}: expected unix:///PATH (a daemon on this machine) or "
                           f"tcp://HOST:PORT (one on another machine)", 2)
     path = host.removeprefix("unix://")
+    if argv[:1] == ["build"]:
+        argv = client_build_args(argv)
     body = json.dumps({"argv": argv, "cwd": os.getcwd(),
                        "env": {k: os.environ[k] for k in ENV_PASSED if k in os.environ}}).encode()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -106,6 +108,43 @@ def forward(host: str, argv: list[str]) -> int:
         return int(code)
     finally:
         sock.close()
+
+
+def client_build_args(argv: list[str]) -> list[str]:
+    """`build`'s argv with each `--build-arg NAME` (no value: the environment's, as docker
+    takes it) made `--build-arg=NAME=VALUE` from this process's environment, or left out when
+    NAME is not set here (as a build run here skips it): the worker runs with the daemon's
+    environment, where NAME is another value or none (redteam: the client's value was never
+    used, and a rebuild after it changed was answered as before)."""
+    if not any(a == "--build-arg" or a.startswith("--build-arg=") for a in argv):
+        return argv
+    import click  # (only now: which of build's options take a value, to tell values from options)
+
+    from ..commands.build import build_cmd
+
+    takes_value = {name for p in build_cmd.params if isinstance(p, click.Option) and not p.is_flag and not p.count
+                   for name in p.opts}
+    out, i = argv[:1], 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out += argv[i:]
+            break
+        if arg == "--build-arg" and i + 1 < len(argv) or arg.startswith("--build-arg="):
+            item = arg.partition("=")[2] if "=" in arg else argv[i + 1]
+            i += 1 if "=" in arg else 2
+            name, eq, _ = item.partition("=")
+            if eq or not name:
+                out.append(f"--build-arg={item}")
+            elif name in os.environ:
+                out.append(f"--build-arg={name}={os.environ[name]}")
+            continue
+        out.append(arg)
+        i += 1
+        if arg in takes_value and i < len(argv):  # (its value, whatever it looks like)
+            out.append(argv[i])
+            i += 1
+    return out
 
 
 def _head(sock) -> tuple[int, bytes]:

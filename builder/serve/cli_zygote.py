@@ -2,7 +2,8 @@
 forked from `cairn serve` before its first thread, it imports what those commands use once and
 then forks one worker a request, from this single thread (a fork from the threaded server
 could inherit a lock held by another thread). A worker gets the client's own stdin, stdout and
-stderr (passed over the unix socket), its working directory and a few display variables, runs
+stderr (passed over the unix socket), its working directory, a few display variables and the
+ones a build reads (ENV_PASSED; a `--build-arg NAME`'s value the client puts in the argv), runs
 the command as `cairn` would and exits with its code; the zygote reports the code back.
 It also starts the monitors of containers made through the API (serve/monitor.py): a worker
 that detaches and forks the monitor from this single thread, warm (no interpreter to start).
@@ -25,7 +26,8 @@ import sys
 
 COMMANDS = ("build", "run", "ps", "images")
 MAX_MESSAGE = 1 << 16  # one request's JSON (argv, cwd, env): the server refuses a longer one
-ENV_PASSED = ("TERM", "COLUMNS", "LINES", "NO_COLOR", "SOURCE_DATE_EPOCH", "BUILDKIT_PROGRESS")
+ENV_PASSED = ("TERM", "COLUMNS", "LINES", "NO_COLOR", "SOURCE_DATE_EPOCH", "BUILDKIT_PROGRESS",
+              "DOCKER_DEFAULT_PLATFORM")  # (build's and run's --platform default)
 _PRELOAD = ("builder.commands.build", "builder.commands.run", "builder.commands.containers",
             "builder.commands.images", "builder.executor.build", "builder.containers.run",
             "builder.store.store", "builder.cache.sources", "builder.context.build_context",
