@@ -29,7 +29,9 @@ class BaseImages:
         self._warned: set[str] = set()  # images of another platform used as they are
         self._lock = threading.Lock()
         self.local: dict[str, str] = {}  # name -> manifest of each image taken from the store as it is
-        self.fetched = False  # an image was pulled or copied in (the whole-build memo keys only local ones)
+        # an image was pulled or copied in, or SOURCE_DATE_EPOCH fetched from a stage's URL (stage_start.build_epoch):
+        # the whole-build memo keys only what is local
+        self.fetched = False
 
     def resolve(self, text: str, platform: dict | None = None, explicit: bool = False) -> images.ImageRecord:
         """An image by name or ID, for `platform` (the host's by default); raises

@@ -84,7 +84,7 @@ def build(store: Store, context_dir: str, dockerfile: bytes, options: BuildOptio
     # all that a step would refuse, before the first step runs
     check_stages(bp, g, Sandbox(options.network, allow=options.allow), [c.name for c in options.contexts],
                  {sid for sid, _ in options.secrets}, {s.id for s in options.ssh})
-    epoch = build_epoch(store, plan, g, build_args, options.dockerfile_name)
+    epoch = build_epoch(store, plan, g, build_args, options.dockerfile_name, bases)
     ctx = BuildContext.open(context_dir, dockerfile_path)
     reap_orphans = Once(lambda: reap_orphan_cgroups(options))  # before the build's first RUN step
     store.remove_orphaned_tmp()

@@ -54,13 +54,16 @@ def base_state(store: Store, ps: PlannedStage, states: dict[int, StageState], ba
     return StageState(store, [Layer(l.diff_id, l.descriptor) for l in image.layers], doc, base=str(image.config))
 
 
-def build_epoch(store: Store, plan, g: GlobalScope, build_args: dict[str, str], name: str) -> int | None:
+def build_epoch(store: Store, plan, g: GlobalScope, build_args: dict[str, str], name: str,
+                bases: BaseImages) -> int | None:
     """SOURCE_DATE_EPOCH: a number, or the time a source-only stage gives (which the stages
-    then see as the value of `ARG SOURCE_DATE_EPOCH`, as in BuildKit)."""
+    then see as the value of `ARG SOURCE_DATE_EPOCH`, as in BuildKit; fetched from its URL:
+    bases.fetched, so that the whole-build memo records no such build)."""
     value = build_args.get(epoch_arg.NAME, g.values.get(epoch_arg.NAME))
     stage = epoch_stage.named_stage(value, plan.stages)
     if stage is None:
         return epoch_arg.parse(value)
+    bases.fetched = True
     epoch = epoch_stage.stage_epoch(store, stage, g.values, build_args, g.escape, f"{name}:{stage.start_line}")
     resolved = str(epoch) if epoch is not None else ""
     g.values[epoch_arg.NAME] = resolved
