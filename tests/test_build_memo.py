@@ -472,3 +472,19 @@ def test_an_epoch_fetched_from_a_stage_url_is_fetched_again(project, env_restore
         server.shutdown()
         server.server_close()
 
+
+def test_the_code_print_covers_every_file_of_the_code(monkeypatch):
+    """The record keys on cairn's code: every file of it, not only the .py files (redteam: an
+    edit of grammar/dockerfile.lark, which the parser reads, was answered from the record made
+    with the old grammar)."""
+    import builder
+    from builder.cache import build_memo
+
+    from .conftest import REPO
+
+    monkeypatch.setattr(builder, "LOADED_NS", time.time_ns() + 2 * fingerprint.RACY_NS, raising=False)
+    files = {os.path.join(path, name) for package in ("builder", "grammar", "runtime")
+             for path, _dirs, names in os.walk(os.path.join(REPO, package)) if "__pycache__" not in path
+             for name in names}
+    assert os.path.join(REPO, "grammar", "dockerfile.lark") in files
+    assert {entry[0] for entry in build_memo._code_print()} == files

@@ -280,9 +280,10 @@ def _sha256(data: bytes) -> str:
 
 
 def _code_print() -> list:
-    """cairn's own code, told by its source files' stat: an upgrade or an edit is a miss. Code
-    changed since this process loaded it (a daemon's zygote forks builds from what it loaded
-    at its start) is refused (ValueError): its records would answer for code it does not run."""
+    """cairn's own code, told by its files' stat (its sources, and the grammar they read): an
+    upgrade or an edit is a miss. Code changed since this process loaded it (a daemon's
+    zygote forks builds from what it loaded at its start) is refused (ValueError): its
+    records would answer for code it does not run."""
     import builder
 
     base = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -293,7 +294,7 @@ def _code_print() -> list:
         while stack:
             with os.scandir(stack.pop()) as it:
                 for e in it:
-                    if e.name.endswith(".py"):
+                    if e.is_file(follow_symlinks=False):
                         st = e.stat(follow_symlinks=False)
                         if st.st_ctime_ns >= loaded:
                             raise ValueError(f"{e.path} changed since cairn loaded it")
