@@ -488,3 +488,21 @@ def test_the_code_print_covers_every_file_of_the_code(monkeypatch):
              for name in names}
     assert os.path.join(REPO, "grammar", "dockerfile.lark") in files
     assert {entry[0] for entry in build_memo._code_print()} == files
+
+
+def test_an_add_host_gateway_follows_the_bridge_subnet(project, env_restored, monkeypatch):
+    """`--add-host NAME:host-gateway` names the bridge's address, which CAIRN_SUBNET sets: the
+    RUN step's key holds the address, so a rebuild under another subnet runs it again
+    (redteam: the memo keyed the option's text and answered the image of the old address)."""
+    root, _ctx = project
+    ctx = root.parent / "memo-gateway-ctx"
+    ctx.mkdir(exist_ok=True)
+    (ctx / "Dockerfile").write_text("FROM base:local\nRUN --network=none grep gw /etc/hosts > /gw || true\n")
+    assert cairn_cli("tag", "busybox:local", "base:local", root=root).returncode == 0
+    args = ("--add-host", "gw:host-gateway")
+    _build(root, ctx, args, memo=True)
+    first = _build(root, ctx, args, memo=True)
+    monkeypatch.setenv("CAIRN_SUBNET", "10.91.0.0/24")
+    with_memo = _build(root, ctx, args, memo=True)
+    without = _build(root, ctx, args, memo=False)
+    assert with_memo["id"] == without["id"] != first["id"]

@@ -8,8 +8,9 @@ used only when the next build's inputs are the same, told without a parse:
 - the key: the Dockerfile's bytes (as read: the file, -f, stdin), every build option but
   those that only shape the output (--progress, but for whether it is json, whose events
   carry image IDs; -q, --iidfile, --metadata-file), a `--build-arg NAME`'s value from the
-  environment, SOURCE_DATE_EPOCH, the global options, the host's machine, the store layout,
-  Python's version and the code of cairn itself (its source files' stat);
+  environment, SOURCE_DATE_EPOCH, CAIRN_SUBNET with an --add-host of host-gateway, the
+  global options, the host's machine, the store layout, Python's version and the code of
+  cairn itself (its files' stat);
 - the .dockerignore's bytes (the one the build reads: <Dockerfile>.dockerignore or the
   context's) and the context, by a stat walk of all that it keeps (not only what the steps
   read: an edit of a kept file no step reads makes a miss too; of an ignored one, a hit):
@@ -268,8 +269,11 @@ def _key(ctx, params: dict, real: str, path: str, raw: bytes, ignore: bytes | No
     from_env = {a: os.environ.get(a) for a in params.get("build_args") or () if "=" not in a}
     ignores = _sha256(ignore) if ignore is not None else None
     ids = params.get("progress") == "json" and not params.get("quiet")  # (json's events carry image IDs)
+    # (--add-host NAME:host-gateway is the bridge's address, from CAIRN_SUBNET: containers/ipam.bridge_config)
+    gateway = any("host-gateway" in h for h in params.get("add_hosts") or ())
+    subnet = os.environ.get("CAIRN_SUBNET") if gateway else None
     head = [VERSION, LAYOUT_VERSION, _code_print(), sys.version, os.uname().machine, real, path, os.path.abspath(path),
-            options, from_env, os.environ.get("SOURCE_DATE_EPOCH"), ctx.find_root().params, ignores, ids]
+            options, from_env, os.environ.get("SOURCE_DATE_EPOCH"), ctx.find_root().params, ignores, ids, subnet]
     return _sha256(json.dumps(head, sort_keys=True, default=repr).encode() + raw)
 
 
