@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import time
 
 import pytest
@@ -483,11 +484,13 @@ def test_the_code_print_covers_every_file_of_the_code(monkeypatch):
     from .conftest import REPO
 
     monkeypatch.setattr(builder, "LOADED_NS", time.time_ns() + 2 * fingerprint.RACY_NS, raising=False)
-    files = {os.path.join(path, name) for package in ("builder", "grammar", "runtime")
-             for path, _dirs, names in os.walk(os.path.join(REPO, package)) if "__pycache__" not in path
-             for name in names}
+    listed = subprocess.run(["git", "ls-files", "builder", "grammar", "runtime"], cwd=REPO, capture_output=True,
+                            text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    files = {os.path.join(REPO, name) for name in listed.stdout.splitlines()}
     assert os.path.join(REPO, "grammar", "dockerfile.lark") in files
-    assert {entry[0] for entry in build_memo._code_print()} == files
+    assert files <= {entry[0] for entry in build_memo._code_print()}
 
 
 def test_an_add_host_gateway_follows_the_bridge_subnet(project, env_restored, monkeypatch):

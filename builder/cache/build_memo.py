@@ -298,6 +298,8 @@ def _code_print() -> list:
         while stack:
             with os.scandir(stack.pop()) as it:
                 for e in it:
+                    if e.name.startswith("."):  # (an editor's swap file: not code)
+                        continue
                     if e.is_file(follow_symlinks=False):
                         st = e.stat(follow_symlinks=False)
                         if st.st_ctime_ns >= loaded:
