@@ -509,3 +509,38 @@ def test_an_add_host_gateway_follows_the_bridge_subnet(project, env_restored, mo
     with_memo = _build(root, ctx, args, memo=True)
     without = _build(root, ctx, args, memo=False)
     assert with_memo["id"] == without["id"] != first["id"]
+
+
+def test_a_context_link_moved_while_the_build_starts_records_what_was_built(project, env_restored, monkeypatch):
+    """`cairn build current` where current -> releases/a is moved to releases/b (a deploy's
+    switch) between the memo's walk and the build's own opening of the context: the record
+    made must answer for what was built (redteam: the build read b and recorded it as a's, so
+    the next build of a was answered with b's image)."""
+    from builder.executor import build
+
+    root, _ctx = project
+    releases = root.parent / "memo-releases"
+    for name in ("a", "b"):
+        (releases / name).mkdir(parents=True, exist_ok=True)
+        (releases / name / "Dockerfile").write_text("FROM base:local\nCOPY f.txt /f.txt\n")
+        (releases / name / "f.txt").write_text(f"release {name}\n")
+    current = releases / "current"
+    if os.path.lexists(current):
+        current.unlink()
+    current.symlink_to("a")
+    assert cairn_cli("tag", "busybox:local", "base:local", root=root).returncode == 0
+    real = build.build
+
+    def switched(*args, **kwargs):  # (the switch lands just as the build opens its context)
+        current.unlink()
+        current.symlink_to("b")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(build, "build", switched)
+    _build(root, current, (), memo=True)
+    monkeypatch.setattr(build, "build", real)
+    current.unlink()
+    current.symlink_to("a")
+    with_memo = _build(root, current, (), memo=True)
+    without = _build(root, current, (), memo=False)
+    assert with_memo["id"] == without["id"]

@@ -194,7 +194,10 @@ def build_cmd(ctx, tags, dockerfile, target, build_args, secrets, ssh, outputs, 
             from ..cache.fingerprint import sharing
 
             with sharing(memo.tree if memo is not None else None):  # (the steps take the memo's walk)
-                result = build(store, context, raw, options, shown, None if path == "-" else path)
+                # (with a memo, the directory it walked: a link in the context's path moved since names
+                # another, whose image would be recorded as this one's)
+                result = build(store, memo.tree.root if memo is not None else context, raw, options, shown,
+                               None if path == "-" else path)
         finally:
             shown.close()  # (a live view prints its last frame before any error message)
     except grammar.DockerfileError as err:
