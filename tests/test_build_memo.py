@@ -544,3 +544,23 @@ def test_a_context_link_moved_while_the_build_starts_records_what_was_built(proj
     with_memo = _build(root, current, (), memo=True)
     without = _build(root, current, (), memo=False)
     assert with_memo["id"] == without["id"]
+
+
+def test_code_changed_just_before_the_process_loaded_it_is_taken(monkeypatch):
+    """`pip install -U ... && cairn serve`: the daemon loads the code a moment after its files
+    were written. On a filesystem keeping sub-second times that is code it runs, and the memo
+    must work (redteam: every file changed less than fingerprint.RACY_NS before the load was
+    taken as changed since, so that daemon neither answered nor recorded a build in its life)."""
+    import builder
+    from builder.cache import build_memo, fs_clock
+
+    from .conftest import REPO
+
+    code = os.path.join(REPO, "builder", "units.py")
+    st = os.stat(code)
+    if not (st.st_mtime_ns % 10**9 and st.st_ctime_ns % 10**9) or fs_clock.fs_type(code) not in fs_clock.LOCAL:
+        pytest.skip("the checkout's filesystem keeps whole seconds (or is not local): RACY_NS holds")
+    monkeypatch.setattr(builder, "LOADED_NS", time.time_ns() + 2 * fingerprint.RACY_NS, raising=False)
+    newest = max(entry[3] for entry in build_memo._code_print())
+    monkeypatch.setattr(builder, "LOADED_NS", newest + 2 * fs_clock.FINE_NS)
+    assert build_memo._code_print()  # (no ValueError: nothing changed since the load)

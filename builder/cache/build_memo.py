@@ -290,6 +290,8 @@ def _code_print() -> list:
     records would answer for code it does not run."""
     import builder
 
+    from .fs_clock import fine
+
     base = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     loaded = builder.LOADED_NS - fingerprint.RACY_NS
     out = []
@@ -302,9 +304,11 @@ def _code_print() -> list:
                         continue
                     if e.is_file(follow_symlinks=False):
                         st = e.stat(follow_symlinks=False)
-                        if st.st_ctime_ns >= loaded:
+                        entry = (e.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+                        # (changed a moment before the load: loaded as it is, when its times tell so)
+                        if st.st_ctime_ns >= loaded and not fine(entry, builder.LOADED_NS, e.path):
                             raise ValueError(f"{e.path} changed since cairn loaded it")
-                        out.append((e.path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+                        out.append(entry)
                     elif e.is_dir(follow_symlinks=False) and e.name != "__pycache__":
                         stack.append(e.path)
     return sorted(out)
