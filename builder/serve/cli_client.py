@@ -116,7 +116,9 @@ def client_build_args(argv: list[str]) -> list[str]:
     NAME is not set here (as a build run here skips it): the worker runs with the daemon's
     environment, where NAME is another value or none (redteam: the client's value was never
     used, and a rebuild after it changed was answered as before)."""
-    if not any(a == "--build-arg" or a.startswith("--build-arg=") for a in argv):
+    bare = [a.partition("=")[2] for a in argv if a.startswith("--build-arg=")] + \
+        [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--build-arg"]
+    if all("=" in item for item in bare):  # (NAME=VALUE only, or none: most builds, which pay no import)
         return argv
     import click  # (only now: which of build's options take a value, to tell values from options)
 
