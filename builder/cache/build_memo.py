@@ -142,9 +142,10 @@ def remember(memo: Memo, result, tags: list, events: list, started: float, histo
     if any(s.cached and s.cache_source != "local" for s in hits) or \
             any(s.diff_id is not None for s in steps if s.key is None):
         return  # (a step came from elsewhere, or made a layer uncached)
-    if any(s.kind == "ADD" and _fetches(memo.store, s.key) for s in hits) or \
-            any(s.diff_id not in (None, EMPTY) and s.created is None for s in hits):
-        return  # (a layer of no known time: its history entry took the time of this build)
+    if any(s.kind == "ADD" and _fetches(memo.store, s.key) for s in hits):
+        return
+    if any(s.diff_id not in (None, EMPTY) and s.created is None for s in hits):
+        return  # (a layer of no known time: its history entry took this build's time)
     metadata = result.metadata()
     if not all(s.cached for s in hits):  # a miss: what the rebuild whose every step hits does
         cached = all_cached(events, steps, metadata)

@@ -30,8 +30,7 @@ class StepRecord(Record):
     seconds: float = 0.0
     started: float = 0.0        # wall-clock times
     finished: float = 0.0
-    created: float | None = None  # when its layer was made: its history entry's time (the whole-build memo's
-    # check), not in the metadata
+    created: float | None = None  # when its layer was made (its history time; not in the metadata)
 
     def to_json(self) -> dict:
         """The step as --metadata-file writes it."""
