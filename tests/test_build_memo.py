@@ -564,3 +564,28 @@ def test_code_changed_just_before_the_process_loaded_it_is_taken(monkeypatch):
     newest = max(entry[3] for entry in build_memo._code_print())
     monkeypatch.setattr(builder, "LOADED_NS", newest + 2 * fs_clock.FINE_NS)
     assert build_memo._code_print()  # (no ValueError: nothing changed since the load)
+
+
+def test_steps_of_parallel_stages_done_in_another_order_are_told_apart():
+    """Parallel stages each append their step to the build's list, then say it is done: two
+    stages may do so interleaved, so a done event's order is not the list's. The rebuild made
+    from a build that missed must mark CACHED the steps that hit, whichever order they ended in
+    (redteam: steps were matched to done events by order, so the wrong step was marked)."""
+    from dataclasses import replace
+
+    from builder.cache.build_replay import all_cached
+
+    run = replace(_step("RUN", cached=False, key="k1", diff_id="sha256:" + "4" * 64), instruction="RUN make")
+    env = replace(_step("ENV", cached=False, key=None, diff_id=None), instruction="ENV A=1")
+    events = [["step", [1, "a", None, "RUN make", "cache miss", "files", False], {}],
+              ["step", [2, "b", None, "ENV A=1", None, None, None], {}],
+              ["log", [1, "making"], {}],
+              ["done", [2, 0.0, False, None, None], {}],
+              ["done", [1, 1.0, False, None, None], {}]]
+    got = all_cached(events, [run, env], {"steps": [], "hits": 0, "misses": 1})
+    if got is None:
+        return  # (not recorded: the build is run again, which is right too)
+    out, _metadata = got
+    done = {args[0]: args[2] for name, args, _ in out if name == "done"}
+    assert done == {1: True, 2: False}
+    assert not any(name == "log" for name, _args, _ in out)
