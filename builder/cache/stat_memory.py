@@ -19,7 +19,10 @@ hashes the file. After MAX_LOOKUPS such misses the root is read from the databas
 
 Bounded: at most ROOT_ROWS rows for one root (a larger root is not held), MAX_ROWS in all and
 MAX_ROOTS roots, the least recently used roots evicted first (CAIRN_SERVE_STAT_ROWS sets MAX_ROWS); a report
-larger than MAX_REPORT bytes, or malformed, is dropped whole.
+larger than MAX_REPORT bytes, or malformed, is dropped whole. The rows' bytes are bounded too
+(ROW_BYTES a row on average, the row's own objects and its path's size counted): a path is
+the context's to choose (a tar sent to POST /build may name files thousands of bytes deep), so
+a count of rows alone let 200,000 rows of 4 KiB paths hold a gigabyte.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import gc
 import marshal
 import os
 import struct
+import sys
 from collections import OrderedDict
 
 
@@ -41,6 +45,8 @@ MAX_ROWS = _max_rows()
 ROOT_ROWS = MAX_ROWS // 2 or MAX_ROWS
 MAX_REPORT = 64 + MAX_ROWS * 640  # bytes: a row is ~200-600 bytes marshalled (its path's length)
 MAX_ROOTS = 1024  # roots held at most (each POST /build unpacks its context in a new directory)
+ROW_BYTES = 1024  # a row's share of the memory budget (MAX_ROWS of them): its objects and a path of ~500
+ROW_OVERHEAD = 350  # a row's tuple, ints, hash and dict entry (~300 measured), counted with its path's size
 MAX_LOOKUPS = 256  # misses under a held root looked up one by one before the root is read whole
 _HEADER = struct.Struct("<Q")
 
@@ -54,8 +60,10 @@ class Memory:
     def __init__(self, store_root: str, max_rows: int = MAX_ROWS, root_rows: int = ROOT_ROWS, log=None):
         self.store_root = os.path.realpath(store_root)
         self.max_rows, self.root_rows, self.log = max_rows, root_rows, log
+        self.max_bytes = max_rows * ROW_BYTES
         self.roots: OrderedDict[str, dict[str, tuple]] = OrderedDict()
-        self.rows = 0
+        self.sizes: dict[str, int] = {}  # root -> the bytes its rows count
+        self.rows = self.bytes = 0
 
     def rows_of(self, root: str) -> dict | None:
         return self.roots.get(root)
@@ -85,6 +93,7 @@ class Memory:
         held = self.roots.pop(root, None)
         if held is not None:
             self.rows -= len(held)
+            self.bytes -= self.sizes.pop(root)
         if kind == "delta":
             if held is None:
                 return  # (only a root read whole is held: a delta alone would miss what sqlite has)
@@ -98,11 +107,17 @@ class Memory:
         if len(good) > self.root_rows:
             self._say(f"stat cache: {root} not kept ({len(good)} rows, more than {self.root_rows})")
             return
-        self.roots[root] = good
+        size = sum(map(sys.getsizeof, good)) + ROW_OVERHEAD * len(good)  # (a path's size: 1-4 bytes a character)
+        if size > self.max_bytes // 2:
+            self._say(f"stat cache: {root} not kept ({size} bytes, more than {self.max_bytes // 2})")
+            return
+        self.roots[root], self.sizes[root] = good, size
         self.rows += len(good)
-        while self.rows > self.max_rows or len(self.roots) > MAX_ROOTS:  # (least recently used first)
-            old, gone = self.roots.popitem(last=False)
+        self.bytes += size
+        while self.rows > self.max_rows or self.bytes > self.max_bytes or len(self.roots) > MAX_ROOTS:
+            old, gone = self.roots.popitem(last=False)  # (least recently used first)
             self.rows -= len(gone)
+            self.bytes -= self.sizes.pop(old)
             self._say(f"stat cache: evicted {old} ({len(gone)} rows)")
         self._say(f"stat cache: holding {root} ({len(good)} rows; {self.rows} in all)")
 
