@@ -349,9 +349,19 @@ def _check_tag(tag: str) -> str:
 
 def _write_iidfile(path: str, image_id: str) -> None:
     """--iidfile: the image ID alone, no newline (as docker writes it)."""
+    import stat
+
     from ..atomic_file import write_atomically
 
     try:
+        try:
+            special = not stat.S_ISREG(os.stat(path).st_mode)
+        except FileNotFoundError:
+            special = False
+        if special:  # (/dev/null, /dev/stdout, a FIFO: written into, as docker does; a rename replaced the device)
+            with open(path, "wb") as f:
+                f.write(image_id.encode())
+            return
         write_atomically(path, lambda f: f.write(image_id.encode()), mode_bits=0o644)
     except OSError as err:
         raise Failure(f"cannot write --iidfile {path}: {err.strerror or err}", 1) from None
