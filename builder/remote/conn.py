@@ -1,4 +1,6 @@
-"""The cairn CLI's connection to a daemon on another machine (CAIRN_HOST=tcp://HOST:PORT):
+"""The cairn CLI's connection to a daemon on another machine (CAIRN_HOST=tcp://HOST:PORT), or to
+one on this machine for a user other than its own (unix:///PATH: serve/cli_route.py runs commands
+inside the daemon only for root; here the user's own process reads and writes its files):
 TLS as docker's CLI sets it up (--tlsverify, --tlscacert/--tlscert/--tlskey, or
 CAIRN_TLS_VERIFY and CAIRN_CERT_PATH holding ca.pem, cert.pem, key.pem), plain TCP only to a
 loopback daemon (with a warning), and a small HTTP/1.1 client for the Engine API: JSON
@@ -54,6 +56,10 @@ class Daemon:
     """The daemon at tcp://HOST:PORT; connect() gives a fresh connection for each request."""
 
     def __init__(self, url: str, tls: Tls):
+        self.unix = url.removeprefix("unix://") if url.startswith("unix://") else None
+        if self.unix is not None:  # (a user other than the daemon's on its socket: cli_client.NotOwnUser)
+            self.url, self.host, self.port, self.files, self._ssl = url, "localhost", 0, None, None
+            return
         where = url.removeprefix("tcp://").rstrip("/")
         host, _, port = where.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -82,6 +88,14 @@ class Daemon:
         return self._ssl
 
     def connect(self) -> socket.socket:
+        if self.unix is not None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(self.unix)
+            except OSError as err:
+                sock.close()
+                raise RemoteError(f"cannot reach the cairn daemon at {self.url}: {err.strerror or err}") from None
+            return sock
         try:
             sock = socket.create_connection((self.host, self.port), timeout=60)
         except OSError as err:

@@ -24,6 +24,11 @@ class ClientError(Exception):
         self.code = code
 
 
+class NotOwnUser(ClientError):
+    """The daemon runs cairn commands inside itself only for its own user (root): another user's
+    command goes through the Engine API (builder/remote/), where this process reads its files."""
+
+
 TLS_FILES = ("--tlscacert", "--tlscert", "--tlskey")
 
 
@@ -89,12 +94,10 @@ def forward(host: str, argv: list[str]) -> int:
         sock.sendall(b"POST /cairn/cli HTTP/1.1\r\nHost: cairn\r\nContent-Type: application/json\r\n"
                      b"Connection: Upgrade\r\nUpgrade: cairn-cli\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         status, rest = _head(sock)
+        if status == 403:
+            raise NotOwnUser(f"cairn daemon at {host}: {_message(rest)}")
         if status != 101:
-            try:
-                message = json.loads(rest)["message"]
-            except (ValueError, KeyError, TypeError):
-                message = rest.decode("utf-8", "replace").strip()
-            raise ClientError(f"cairn daemon at {host}: {message}", 2 if status == 400 else 1)
+            raise ClientError(f"cairn daemon at {host}: {_message(rest)}", 2 if status == 400 else 1)
         socket.send_fds(sock, [b"F"], [0, 1, 2])
         line = b""
         while not line.endswith(b"\n"):
@@ -147,6 +150,13 @@ def client_build_args(argv: list[str]) -> list[str]:
             out.append(argv[i])
             i += 1
     return out
+
+
+def _message(body: bytes) -> str:
+    try:
+        return str(json.loads(body)["message"])
+    except (ValueError, KeyError, TypeError):
+        return body.decode("utf-8", "replace").strip()
 
 
 def _head(sock) -> tuple[int, bytes]:
@@ -206,4 +216,10 @@ def maybe_forward(args: list[str], remote=None) -> tuple[int | None, list[str]]:
     if tls:
         raise ClientError(f"cairn: TLS options are for a tcp:// daemon, not {host} (a unix socket is guarded by "
                           f"its mode and group)", 2)
-    return forward(host, argv), rest
+    try:
+        return forward(host, argv), rest
+    except NotOwnUser:
+        if remote is None:
+            raise
+    # (not the daemon's user: as docker's CLI, this process reads the context and writes --iidfile itself)
+    return remote(host, tls, argv), rest

@@ -12,11 +12,12 @@ import json
 import os
 import select
 import socket
+import struct
 import threading
 import time
 
 from .cli_zygote import COMMANDS, MAX_MESSAGE
-from .errors import bad_request
+from .errors import ApiError, bad_request
 from .http import Response
 from .jsonstream import client_gone
 
@@ -126,6 +127,16 @@ class Zygote:
             self.chan.send(json.dumps(msg).encode())
 
 
+def peer_uid(conn) -> int | None:
+    """The uid of the process at the other end of a unix socket (SO_PEERCRED), None if unknown."""
+    try:
+        _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                              struct.calcsize("3i")))
+    except OSError:
+        return None
+    return uid
+
+
 def _check(ctx, request) -> dict:
     if getattr(ctx, "zygote", None) is None:
         raise bad_request("this server does not run cairn commands")
@@ -133,6 +144,12 @@ def _check(ctx, request) -> dict:
     if conn is None or conn.family != socket.AF_UNIX:
         raise bad_request("cairn commands run through the daemon only over its unix socket (on the same "
                           "machine): set CAIRN_HOST=unix:///PATH")
+    if peer_uid(conn) != os.geteuid():
+        # (the command runs as root on the client's paths: its context, -f, --secret, -o, --iidfile, links
+        # in its cwd; a member of the socket's group gets the Engine API, where its own cairn reads and
+        # writes its files, as docker's CLI does: builder/remote/)
+        raise ApiError(403, "cairn commands run inside the daemon only for its own user (they would read and "
+                            "write your paths as root): the cairn CLI of another user goes through the Engine API")
     doc = request.json()
     argv, cwd = doc.get("argv"), doc.get("cwd")
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
