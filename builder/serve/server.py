@@ -23,6 +23,11 @@ from .events import EventBus
 
 MAX_CONNECTIONS = 64
 IDLE_TIMEOUT = 120.0  # seconds a connection may stay silent while a request is read
+# TLS: a handshake holds none of the MAX_CONNECTIONS (a client without a certificate must not
+# keep a client with one out), at most MAX_HANDSHAKES at once, each HANDSHAKE_TIMEOUT in all
+# (a byte a minute kept one going, and its slot held, for ever)
+MAX_HANDSHAKES = 256
+HANDSHAKE_TIMEOUT = 10.0
 
 
 class _Stop(Exception):
@@ -75,6 +80,7 @@ def serve(sock: socket.socket, path: Path | None, router, ctx: Context, log=None
     """Accept until SIGTERM/SIGINT, then close (and remove a unix socket). tls: an
     ssl.SSLContext that each TCP connection is wrapped in (handshake in its own thread)."""
     slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+    gate = slots if tls is None else threading.BoundedSemaphore(MAX_HANDSHAKES)  # (what an accept waits for)
     ctx.watcher = event_source.Watcher(ctx)
     ctx.watcher.start()
 
@@ -84,13 +90,13 @@ def serve(sock: socket.socket, path: Path | None, router, ctx: Context, log=None
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         while True:
-            slots.acquire()
+            gate.acquire()
             try:
                 conn, _ = sock.accept()
             except BaseException:
-                slots.release()
+                gate.release()
                 raise
-            threading.Thread(target=_connection, args=(conn, router, ctx, slots, log, tls), daemon=True).start()
+            threading.Thread(target=_connection, args=(conn, router, ctx, slots, log, tls, gate), daemon=True).start()
     except _Stop:
         pass
     finally:
@@ -105,16 +111,21 @@ def serve(sock: socket.socket, path: Path | None, router, ctx: Context, log=None
                 pass
 
 
-def _connection(conn: socket.socket, router, ctx: Context, slots, log, tls) -> None:
+def _connection(conn: socket.socket, router, ctx: Context, slots, log, tls, gate=None) -> None:
+    held = slots if tls is None else None  # (a plain connection's slot was taken by the accept)
     try:
         conn.settimeout(IDLE_TIMEOUT)
         if tls is not None:
             try:
-                conn = tls.wrap_socket(conn, server_side=True)
-            except (OSError, ValueError) as err:  # no client certificate, a bad one, not TLS at all
+                conn = _handshake(conn, tls)
+            except (OSError, ValueError) as err:  # no client certificate, a bad one, not TLS at all, too slow
                 if log is not None:
                     log(f"TLS handshake refused: {err}")
                 return
+            finally:
+                gate.release()
+            slots.acquire()
+            held = slots
         rfile = conn.makefile("rb")
         wfile = conn.makefile("wb")
         while True:
@@ -140,7 +151,25 @@ def _connection(conn: socket.socket, router, ctx: Context, slots, log, tls) -> N
         try:
             conn.close()
         finally:
-            slots.release()
+            if held is not None:
+                held.release()
+
+
+def _handshake(conn: socket.socket, tls):
+    """The TLS connection, its handshake done within HANDSHAKE_TIMEOUT (else the socket is shut:
+    the handshake fails with an OSError)."""
+    def cut():
+        try:
+            conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    timer = threading.Timer(HANDSHAKE_TIMEOUT, cut)
+    timer.daemon = True
+    timer.start()
+    try:
+        return tls.wrap_socket(conn, server_side=True)
+    finally:
+        timer.cancel()
 
 
 def _dispatch(router, ctx: Context, request: http.Request, log) -> http.Response:
