@@ -25,7 +25,12 @@ from collections import deque
 TICK = 0.1  # seconds between redraws, at most
 TAIL = 6  # lines of a running step's output shown under it
 KEEP_BYTES = 1 << 20  # of each step's output kept for printing it if the step fails
-LINE_CAP = 4096  # characters kept of one output line
+LINE_CAP = 4096  # characters kept of one output line (or step name, or warning)
+# the events may come from elsewhere (a remote daemon's build, builder/remote/): what the view
+# keeps is bounded whatever they say, not by the Dockerfile's size alone
+KEEP_TOTAL = 32 << 20  # of all the steps' output kept (each step's is KEEP_BYTES at most)
+MAX_ENTRIES = 2000  # steps and notes kept (the oldest finished ones leave first)
+MAX_WARNINGS = 1000
 
 _COLOURS = {"done": "34", "cached": "34", "error": "31", "canceled": "33", "log": "2", "warning": "33"}
 
@@ -74,7 +79,7 @@ class Entry:
 
     def __init__(self, kind: str, name: str, started: float):
         self.kind = kind  # step | note
-        self.name = printable(name)
+        self.name = printable(name[:LINE_CAP])
         self.started = started
         self.seconds: float | None = None  # set when it ended
         self.state = "running"  # running | done | cached | error | canceled
@@ -108,6 +113,7 @@ class TtyView:
         self.size = size or self._terminal_size
         self.started = clock()
         self.entries: dict[object, Entry] = {}
+        self.kept = 0  # bytes of output the entries keep
         self.warnings: list[str] = []
         self.gone = False  # the terminal went away: nothing more is written
         self._lock = threading.Lock()  # guards the entries
@@ -123,24 +129,50 @@ class TtyView:
         now = self.clock()
         with self._lock:
             kind, n = ev.get("type"), ev.get("step")
+            entry = self.entries.get(n) if kind in ("log", "done", "error", "stage", "step") else None
+            before = entry.kept if entry is not None else 0
             if kind in ("stage", "step"):
                 name = ev.get("name") or ev.get("text", "")
-                entry = self.entries[n] = Entry("step", name + (f" ({ev['reason']})" if ev.get("reason") else ""), now)
+                entry = self._add(n, Entry("step", name + (f" ({ev['reason']})" if ev.get("reason") else ""), now))
+                before = 0  # (the entry it replaced was let go by _add)
                 if kind == "stage":  # the base is resolved before its event: the line ends at once
                     entry.end("done", 0.0)
-            elif kind == "log" and n in self.entries:
-                self.entries[n].log(ev.get("text", ""), now)
-            elif kind == "done" and n in self.entries:
-                self.entries[n].end("cached" if ev.get("cached") else "done", float(ev.get("seconds") or 0.0))
-            elif kind == "error" and n in self.entries:
-                entry = self.entries[n]  # (its message the CLI prints, after the view)
+            elif entry is None:
+                if kind == "info":
+                    self._notes += 1
+                    note = self._add(("note", self._notes), Entry("note", ev.get("text", ""), now))
+                    note.end("done", 0.0)
+                elif kind == "warning" and len(self.warnings) < MAX_WARNINGS:
+                    self.warnings.append(printable(ev.get("text", "")[:LINE_CAP]))
+                return
+            elif kind == "log":
+                entry.log(ev.get("text", ""), now)
+            elif kind == "done":
+                entry.end("cached" if ev.get("cached") else "done", float(ev.get("seconds") or 0.0))
+            elif kind == "error":  # (its message the CLI prints, after the view)
                 entry.end("error", now - entry.started)
-            elif kind == "info":
-                self._notes += 1
-                self.entries[("note", self._notes)] = note = Entry("note", ev.get("text", ""), now)
-                note.end("done", 0.0)
-            elif kind == "warning":
-                self.warnings.append(printable(ev.get("text", "")))
+            self.kept += entry.kept - before
+            while self.kept > KEEP_TOTAL:  # (the oldest other step's lines first, this step's last)
+                victim = next((e for e in self.entries.values() if e.output and e is not entry),
+                              entry if entry.output else None)
+                if victim is None:
+                    break
+                size = len(victim.output.popleft()[1]) + 1
+                victim.kept -= size
+                self.kept -= size
+                victim.dropped += 1
+
+    def _add(self, key, entry: Entry) -> Entry:
+        """A new entry under key (one already there is replaced); the oldest finished ones leave
+        past MAX_ENTRIES."""
+        old = self.entries.get(key)
+        if old is not None:
+            self.kept -= old.kept
+        self.entries[key] = entry  # (in the place of the one it replaces)
+        while len(self.entries) > MAX_ENTRIES:
+            gone = next((k for k, e in self.entries.items() if e.state != "running"), next(iter(self.entries)))
+            self.kept -= self.entries.pop(gone).kept
+        return entry
 
     # drawing
 

@@ -272,8 +272,24 @@ def build(daemon, p: dict) -> int:
         query["networkmode"] = p["network"]
     mode = "quiet" if p["quiet"] else p["progress"]
     progress = Progress(mode, sys.stderr)
-    reply = daemon.request("POST", "/build", query, body,
-                           headers={"Content-Type": "application/x-tar"})
+    try:
+        code, image_id = _stream(daemon, query, body, progress)
+    finally:
+        progress.close()  # (also when the daemon's reply ends the command: the terminal's cursor comes back)
+    if code is None:
+        print("error: the cairn daemon ended the build without its result", file=sys.stderr)
+        return 1
+    if code == 0 and image_id:
+        print(image_id)
+        if p["iidfile"]:
+            with open(p["iidfile"], "w") as f:
+                f.write(image_id)
+    return int(code)
+
+
+def _stream(daemon, query: dict, body, progress):
+    """POST /build; (the build's exit status or None, the image's ID) from its reply."""
+    reply = daemon.request("POST", "/build", query, body, headers={"Content-Type": "application/x-tar"})
     code, image_id = None, None
     with reply:
         if reply.status != 200:
@@ -295,16 +311,7 @@ def build(daemon, p: dict) -> int:
                 progress.close()
                 print(f"error: {doc['error']}", file=sys.stderr)
                 code = 1
-    progress.close()
-    if code is None:
-        print("error: the cairn daemon ended the build without its result", file=sys.stderr)
-        return 1
-    if code == 0 and image_id:
-        print(image_id)
-        if p["iidfile"]:
-            with open(p["iidfile"], "w") as f:
-                f.write(image_id)
-    return int(code)
+    return code, image_id
 
 
 def _show(progress, event: dict) -> None:
