@@ -18,6 +18,9 @@ from urllib.parse import quote, urlencode
 
 MAX_JSON = 64 << 20   # a JSON reply (a list of images or containers) at most
 MAX_LINE = 4 << 20    # one line of a JSON stream (a build's progress event) at most
+# objects and arrays in one JSON reply at most: 64 MiB of `{},` are 22 million dicts (~1.5 GB
+# parsed; as many rows for ps, ~20 GB): the byte cap alone bounds no memory
+MAX_VALUES = 1_000_000
 API = "/v1.41"
 
 
@@ -153,6 +156,8 @@ class Daemon:
             data = reply.read_all()
             if reply.status not in ok:
                 raise RemoteError(reply.message(data))
+            if data.count(b"{") + data.count(b"[") > MAX_VALUES:  # (an upper bound: brackets in strings count too)
+                raise RemoteError(f"the cairn daemon at {self.url} sent a reply of more than {MAX_VALUES} objects")
             try:
                 return json.loads(data) if data.strip() else None
             except (ValueError, RecursionError):  # (not JSON, or nested past the parser's depth)

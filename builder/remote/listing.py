@@ -11,6 +11,7 @@ import time
 from .conn import RemoteError
 
 PS_SERVED = ("status", "name", "label", "ancestor", "id", "exited")
+MAX_ROWS = 100_000  # containers or images in a reply at most (a row is ~1 KB once formatted)
 IMAGES_SERVED = ("reference", "dangling", "label")
 
 
@@ -25,6 +26,14 @@ def _filters(values, known, served, command: str) -> dict[str, list[str]]:
             raise RemoteError(f"cairn {command} --filter {key}=...: not served by a remote daemon (it serves "
                               f"{', '.join(served)}); run it without CAIRN_HOST", 2)
     return wanted
+
+
+def _rows(docs, url: str, what: str) -> list:
+    if not isinstance(docs, list):
+        raise RemoteError(f"the cairn daemon at {url} sent {what} that are not a list")
+    if len(docs) > MAX_ROWS:
+        raise RemoteError(f"the cairn daemon at {url} sent more than {MAX_ROWS} {what}")
+    return docs
 
 
 def _ports(doc: dict) -> str:
@@ -75,7 +84,7 @@ def ps(daemon, p: dict) -> int:
         query["filters"] = json.dumps(wanted)
     if last > 0:
         query["limit"] = last
-    docs = daemon.json("GET", "/containers/json", query) or []
+    docs = _rows(daemon.json("GET", "/containers/json", query) or [], daemon.url, "containers")
     now = time.time()
     items = [container_record(d, p["no_trunc"], now) for d in docs if isinstance(d, dict)]
     if p["quiet"]:
@@ -122,7 +131,7 @@ def images(daemon, p: dict) -> int:
     if p["repository"]:
         wanted.setdefault("reference", []).append(p["repository"])
     query = {"filters": json.dumps(wanted)} if wanted else None
-    docs = daemon.json("GET", "/images/json", query) or []
+    docs = _rows(daemon.json("GET", "/images/json", query) or [], daemon.url, "images")
     records = image_records(docs, p["no_trunc"])
     if not fmt or fmt.strip() == "table":
         fmt = "{{.ID}}" if p["quiet"] else DEFAULT_TABLE
