@@ -21,6 +21,7 @@ MAX_LINE = 4 << 20    # one line of a JSON stream (a build's progress event) at 
 # objects and arrays in one JSON reply at most: 64 MiB of `{},` are 22 million dicts (~1.5 GB
 # parsed; as many rows for ps, ~20 GB): the byte cap alone bounds no memory
 MAX_VALUES = 1_000_000
+SMALL = 1 << 20  # a reply that is one small object (an error, a new container's ID, an exit status)
 API = "/v1.41"
 
 
@@ -254,6 +255,8 @@ class Reply:
 
     def message(self, data: bytes) -> str:
         try:
+            if len(data) > SMALL:  # (not an error document: not parsed, its start shown)
+                raise ValueError(len(data))
             return str(json.loads(data)["message"])
         except (ValueError, KeyError, TypeError, RecursionError):
             return data.decode("utf-8", "replace").strip()[:1000] or f"the daemon answered {self.status}"

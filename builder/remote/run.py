@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 
-from .conn import RemoteError
+from .conn import SMALL, RemoteError
 
 
 def create_body(p: dict) -> dict:
@@ -114,7 +114,7 @@ def _create(daemon, p: dict) -> str:
     for attempt in (1, 2):
         reply = daemon.request("POST", "/containers/create", query, create_body(p))
         with reply:
-            data = reply.read_all()
+            data = reply.read_all(SMALL)
         if reply.status == 201:
             return json.loads(data)["Id"]
         message = reply.message(data)
@@ -137,7 +137,7 @@ def _wait(daemon, cid: str, waiting, tty: bool) -> dict:
     restore = _raw_terminal() if tty else None
     try:
         with waiting as reply:
-            data = reply.read_all()
+            data = reply.read_all(SMALL)
         return json.loads(data) if data.strip() else {}
     finally:
         if restore is not None:
@@ -184,7 +184,7 @@ def _raw_terminal():
 def _start(daemon, cid: str) -> None:
     reply = daemon.request("POST", f"/containers/{cid}/start")
     with reply:
-        data = reply.read_all()
+        data = reply.read_all(SMALL)
         if reply.status not in (204, 304):
             raise RemoteError(reply.message(data), 125 if reply.status != 400 else 127)
 
