@@ -51,7 +51,7 @@ def failed_command(text: str) -> str:
     if body.startswith("["):
         try:
             return " ".join(json.loads(body))
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # (not an exec form: cairn ran it as a shell form)
             pass
     return f"/bin/sh -c {body}"
 
