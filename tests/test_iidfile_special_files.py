@@ -3,7 +3,8 @@
 file beside it and renamed over it: as root, `--iidfile /dev/null` replaced the machine's
 /dev/null with a regular file (it did so while this test suite was written). Now such a file is
 written into, as docker writes it. The test uses a FIFO in its own directory: the reader gets
-the ID and the FIFO is still one (the old code replaced it: the reader got nothing)."""
+the ID and the FIFO is still one (the old code replaced it: the reader got nothing). (No test
+writes /dev/stdout or /dev/null themselves: a regression would break the machine's.)"""
 
 from __future__ import annotations
 
@@ -28,3 +29,23 @@ def test_an_iidfile_that_is_a_fifo_is_written_into_never_replaced(tmp_path):
         os.close(reader)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode), "the FIFO was replaced by a regular file"
     assert got == res.stdout.decode().strip() and got.startswith("sha256:"), (got, res.stdout)
+
+
+def test_a_link_to_a_fifo_is_replaced_never_followed(tmp_path):
+    """(only the name given is written into: a link someone left there is replaced, as before)"""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM scratch\nLABEL a=b\n")
+    fifo = tmp_path / "elsewhere"
+    os.mkfifo(fifo)
+    (tmp_path / "iid").symlink_to(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        res = cairn_cli("build", "--progress", "quiet", "--iidfile", str(tmp_path / "iid"), str(ctx),
+                        root=tmp_path / "root")
+        assert res.returncode == 0, res.stderr
+        assert os.read(reader, 4096) == b""
+    finally:
+        os.close(reader)
+    assert (tmp_path / "iid").read_text() == res.stdout.decode().strip()
+
