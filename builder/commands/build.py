@@ -349,25 +349,10 @@ def _check_tag(tag: str) -> str:
 
 def _write_iidfile(path: str, image_id: str) -> None:
     """--iidfile: the image ID alone, no newline (as docker writes it)."""
-    import re
-    import stat
-
-    from ..atomic_file import write_atomically
+    from ..atomic_file import write_output
 
     try:
-        try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            mode = 0
-        # /dev/null, a FIFO (the name itself, never a link to one: O_NOFOLLOW), /dev/stdout: written
-        # into, as docker writes them (a rename over them replaced the machine's /dev/null)
-        stream = re.fullmatch(r"/dev/std(out|err)|/dev/fd/\d+|/proc/self/fd/\d+", os.path.normpath(path))
-        if stream or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
-            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | (os.O_APPEND if stream else os.O_NOFOLLOW))
-            with os.fdopen(fd, "wb") as f:
-                f.write(image_id.encode())
-            return
-        write_atomically(path, lambda f: f.write(image_id.encode()), mode_bits=0o644)
+        write_output(path, image_id.encode())
     except OSError as err:
         raise Failure(f"cannot write --iidfile {path}: {err.strerror or err}", 1) from None
 
