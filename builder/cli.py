@@ -69,7 +69,7 @@ def _main(args: list[str]) -> int:
         resume()  # (a client's command may stream for long: collected as before)
 
         try:
-            code, args = maybe_forward(args, _remote)
+            code, args = maybe_forward(args, _remote, _build_value_options)
         except ClientError as err:
             print(f"error: {err}", file=sys.stderr, flush=True)
             return err.code
@@ -139,6 +139,17 @@ def _remote(host: str, tls: dict, argv: list[str]) -> int:
         return run_remote(host, Tls(**tls), argv)
     except RemoteError as err:
         raise ClientError(str(err), err.code) from None
+
+
+def _build_value_options() -> set[str]:
+    """`cairn build`'s options that take a value (the daemon's client tells a value from an
+    option by them: serve/cli_client.client_build_args)."""
+    import click
+
+    from .commands.build import build_cmd
+
+    return {name for p in build_cmd.params if isinstance(p, click.Option) and not p.is_flag and not p.count
+            for name in p.opts}
 
 
 # commands that touch neither the store nor a container stay in the host's user namespace

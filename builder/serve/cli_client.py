@@ -75,14 +75,15 @@ def command_of(args: list[str]) -> tuple[str | None, list[str]]:
     return (args[i], args[i:]) if i < len(args) else (None, [])
 
 
-def forward(host: str, argv: list[str]) -> int:
-    """Run argv (`build ...`) through the daemon at host; its exit code."""
+def forward(host: str, argv: list[str], value_options=None) -> int:
+    """Run argv (`build ...`) through the daemon at host; its exit code. value_options: as
+    client_build_args takes it (None: the argv goes as it is)."""
     if not host.startswith("unix://"):
         raise ClientError(f"CAIRN_HOST={host}: expected unix:///PATH (a daemon on this machine) or "
                           f"tcp://HOST:PORT (one on another machine)", 2)
     path = host.removeprefix("unix://")
-    if argv[:1] == ["build"]:
-        argv = client_build_args(argv)
+    if argv[:1] == ["build"] and value_options is not None:
+        argv = client_build_args(argv, value_options)
     body = json.dumps({"argv": argv, "cwd": os.getcwd(),
                        "env": {k: os.environ[k] for k in ENV_PASSED if k in os.environ}}).encode()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -113,22 +114,18 @@ def forward(host: str, argv: list[str]) -> int:
         sock.close()
 
 
-def client_build_args(argv: list[str]) -> list[str]:
+def client_build_args(argv: list[str], value_options) -> list[str]:
     """`build`'s argv with each `--build-arg NAME` (no value: the environment's, as docker
     takes it) made `--build-arg=NAME=VALUE` from this process's environment, or left out when
     NAME is not set here (as a build run here skips it): the worker runs with the daemon's
     environment, where NAME is another value or none (redteam: the client's value was never
-    used, and a rebuild after it changed was answered as before)."""
+    used, and a rebuild after it changed was answered as before). value_options(): the build
+    command's options that take a value (builder/cli.py's, which may load the commands)."""
     bare = [a.partition("=")[2] for a in argv if a.startswith("--build-arg=")] + \
         [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--build-arg"]
     if all("=" in item for item in bare):  # (NAME=VALUE only, or none: most builds, which pay no import)
         return argv
-    import click  # (only now: which of build's options take a value, to tell values from options)
-
-    from ..commands.build import build_cmd
-
-    takes_value = {name for p in build_cmd.params if isinstance(p, click.Option) and not p.is_flag and not p.count
-                   for name in p.opts}
+    takes_value = value_options()  # (only now: it loads click and the build command)
     out, i = argv[:1], 1
     while i < len(argv):
         arg = argv[i]
@@ -186,10 +183,11 @@ def _head(sock) -> tuple[int, bytes]:
     return status, body
 
 
-def maybe_forward(args: list[str], remote=None) -> tuple[int | None, list[str]]:
+def maybe_forward(args: list[str], remote=None, value_options=None) -> tuple[int | None, list[str]]:
     """(exit code, None-if-run-here) for the command line: a forwarded command's code, or None
     and the args to run here (without a global --host). remote(host, tls options, argv) runs
-    a command on a tcp:// daemon (builder/remote/)."""
+    a command on a tcp:// daemon (builder/remote/); value_options() names the build command's
+    options that take a value (client_build_args)."""
     tls: dict = {}
     host, rest, given = split_host(args, tls)
     if host is None:
@@ -217,7 +215,7 @@ def maybe_forward(args: list[str], remote=None) -> tuple[int | None, list[str]]:
         raise ClientError(f"cairn: TLS options are for a tcp:// daemon, not {host} (a unix socket is guarded by "
                           f"its mode and group)", 2)
     try:
-        return forward(host, argv), rest
+        return forward(host, argv, value_options), rest
     except NotOwnUser:
         if remote is None:
             raise
