@@ -226,25 +226,16 @@ def test_independent_stages_run_in_parallel(root, tmp_path):
 
 def test_add_url_with_checksum(root, tmp_path):
     import hashlib
-    import http.server
-    import threading
+
+    from .static_http import serving
 
     served = tmp_path / "served"
     served.mkdir()
     (served / "tool.tar.gz").write_bytes(b"not unpacked: remote files stay as they are")
     digest = hashlib.sha256((served / "tool.tar.gz").read_bytes()).hexdigest()
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(served), **kw)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/tool.tar.gz"
-    try:
+    with serving(served) as base:
+        url = f"{base}/tool.tar.gz"
         ctx = write(tmp_path / "ctx", {"Dockerfile": f"FROM busybox:local\nADD --checksum=sha256:{digest} {url} /opt/\n"
                                                       f"ADD {url} /renamed\n"})
         res = build(root, ctx, "-t", "t9")
@@ -257,9 +248,6 @@ def test_add_url_with_checksum(root, tmp_path):
         (ctx / "Dockerfile").write_text(f"FROM busybox:local\nADD {url}.missing /opt/\n")
         res = build(root, ctx, "-t", "t9missing")
         assert res.returncode == 1 and b"cannot download" in res.stderr
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_run_mount_from_a_stage(root, tmp_path):

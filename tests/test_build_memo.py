@@ -437,8 +437,7 @@ def test_an_epoch_fetched_from_a_stage_url_is_fetched_again(project, env_restore
     each build: a rebuild after the server's file changed has another epoch, so another image
     (redteam: the ARG's name split by a line continuation passed the memo's textual check,
     and the rebuild was answered with the old epoch)."""
-    import http.server
-    import threading
+    from .static_http import serving
 
     root, _ctx = project
     served = root.parent / "memo-epoch-served"
@@ -446,20 +445,11 @@ def test_an_epoch_fetched_from_a_stage_url_is_fetched_again(project, env_restore
     (served / "f.txt").write_text("data\n")
     os.utime(served / "f.txt", (1_600_000_000, 1_600_000_000))
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(served), **kw)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with serving(served) as base:
         ctx = root.parent / "memo-epoch-ctx"
         ctx.mkdir(exist_ok=True)
         (ctx / "Dockerfile").write_text(f"{arg_line}FROM scratch AS epochsrc\n"
-                                        f"ADD http://127.0.0.1:{server.server_address[1]}/f.txt /f\n"
+                                        f"ADD {base}/f.txt /f\n"
                                         "FROM base:local\nCOPY a.txt /a.txt\n")
         (ctx / "a.txt").write_text("a\n")
         assert cairn_cli("tag", "busybox:local", "base:local", root=root).returncode == 0
@@ -469,9 +459,6 @@ def test_an_epoch_fetched_from_a_stage_url_is_fetched_again(project, env_restore
         with_memo = _build(root, ctx, (), memo=True)
         without = _build(root, ctx, (), memo=False)
         assert with_memo["id"] == without["id"] != first["id"]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_the_code_print_covers_every_file_of_the_code(monkeypatch):

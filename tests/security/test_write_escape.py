@@ -4,14 +4,13 @@ the context and the store, and checks its fingerprint is unchanged afterwards.""
 
 from __future__ import annotations
 
-import http.server
 import os
-import threading
 from pathlib import Path
 
 import pytest
 
 from ..conftest import cairn_cli, imported_store
+from ..static_http import serving
 from .sentinel import fingerprint
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="builds need root")
@@ -77,26 +76,14 @@ def test_add_url_over_a_link_replaces_the_link(root, tmp_path, host):
     served.mkdir()
     (served / "victim").write_text("downloaded\n")
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(served), **kw)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/victim"
+    with serving(served) as base:
+        url = f"{base}/victim"
         ctx = context(tmp_path / "ctx", f"FROM busybox:local\nADD d1 {url} /dst/\n",
                       links={"d1/victim": f"{host}/victim"})
         dest = tmp_path / "out"
         res = out_tree(root, ctx, dest)
         assert res.returncode == 0, res.stderr
         assert (dest / "dst" / "victim").read_text() == "downloaded\n"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_a_context_link_to_the_host_names_the_contexts_own_root(root, tmp_path, host):
