@@ -293,6 +293,36 @@ def test_a_build_through_the_daemon_takes_the_clients_environment(served, tmp_pa
         assert (there.returncode, there.stdout) == (0, here.stdout), (env, there.stderr)
 
 
+def _memo_rows(root) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{root}/cairn.db?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT count(*) FROM build_memo").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_the_clients_build_memo_switch_reaches_the_daemon(served, tmp_path):
+    """CAIRN_BUILD_MEMO=0 in the client's environment is a build without the whole-build memo
+    through CAIRN_HOST too (none recorded after a fully cached rebuild), as without the daemon;
+    without it, the memo is recorded (review: the worker ignored the client's switch)."""
+    root, sock = served
+    daemon = {"CAIRN_HOST": f"unix://{sock}"}
+    for memo, grows in (("0", 0), (None, 1)):
+        ctx = tmp_path / f"memo-{memo}"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM scratch\nLABEL memo={memo}\nCOPY a.txt /a.txt\n")
+        (ctx / "a.txt").write_text("a\n")
+        env = {**daemon, "CAIRN_BUILD_MEMO": memo} if memo else daemon
+        before = _memo_rows(root)
+        for _ in range(2):  # (the second, whose every step hits, is the one a memo is recorded for)
+            res = cairn_cli("build", "-q", "-t", f"memo:{memo}", str(ctx), root=tmp_path / "unused",
+                            env=env if memo else {**env, "CAIRN_BUILD_MEMO": ""})
+            assert res.returncode == 0, res.stderr
+        assert _memo_rows(root) - before == grows, memo
+
+
 def test_docker_py_drives_the_socket(served, tmp_path):
     """docker-py (PyPI `docker` 7.x), as a script of a user's would use it."""
     docker_py = pytest.importorskip("docker")
