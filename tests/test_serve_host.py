@@ -293,6 +293,43 @@ def test_a_build_through_the_daemon_takes_the_clients_environment(served, tmp_pa
         assert (there.returncode, there.stdout) == (0, here.stdout), (env, there.stderr)
 
 
+def test_a_builds_secrets_from_variables_are_the_clients(served, tmp_path):
+    """`--secret id=X` (the variable X when set, else the file X), `id=X,env=Y` and
+    `type=env,id=X,src=Y` through CAIRN_HOST read the client's variables, as without the daemon:
+    the same secret in the step, or the same refusal when the client lacks one; never the
+    daemon's own variable of that name (review: the worker read the daemon's environment, so
+    the client's secret was never used, and one the client lacked was the daemon's)."""
+    import re
+
+    root, _sock = served
+    names = ("CAIRN_T_SA", "CAIRN_T_SB", "CAIRN_T_SC")
+    sock = tmp_path / "secrets.sock"
+    proc = _start(root, sock, env={name: f"daemon-{name}" for name in names})
+    try:
+        ctx = tmp_path / "app"
+        ctx.mkdir()
+        mounts = " ".join(f"--mount=type=secret,id={sid}" for sid in ("CAIRN_T_SA", "b", "c"))
+        (ctx / "Dockerfile").write_text(
+            f"FROM busybox:local\nRUN {mounts} for s in CAIRN_T_SA b c; do "
+            f"echo \"secret-$s=$(sha256sum < /run/secrets/$s | cut -c1-16)\"; done\n")
+        args = ("build", "--no-cache", "--progress", "plain", "--secret", "id=CAIRN_T_SA",
+                "--secret=id=b,env=CAIRN_T_SB", "--secret", "type=env,id=c,src=CAIRN_T_SC", str(ctx))
+
+        def seen(res) -> tuple:
+            return (res.returncode, re.findall(rb"secret-\w+=[0-9a-f]{16}", res.stderr),
+                    [line for line in res.stderr.splitlines() if b"invalid --secret" in line])
+
+        full = {name: f"client-{name}" for name in names}
+        for env in (full, {**full, "CAIRN_T_SA": "changed"}, {k: v for k, v in full.items() if k != "CAIRN_T_SA"},
+                    {k: v for k, v in full.items() if k != "CAIRN_T_SB"}):
+            here = seen(cairn_cli(*args, root=root, env=env))
+            there = seen(cairn_cli(*args, root=tmp_path / "unused", env={**env, "CAIRN_HOST": f"unix://{sock}"}))
+            assert there == here, env
+            assert (here[0], len(here[1])) == ((0, 3) if env.keys() == full.keys() else (2, 0)), (env, here)
+    finally:
+        _stop(proc)
+
+
 def _memo_rows(root) -> int:
     import sqlite3
 

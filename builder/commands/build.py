@@ -362,23 +362,9 @@ def _parse_secret(text: str) -> tuple[str, object]:
     env, the variable ID if it is set, else the file ID. A file is read when a step mounts it;
     a variable's value is taken now (bytes), and goes nowhere but the mount."""
     from ..errors import UsageError
+    from ..secret_option import fields
 
-    fields: dict[str, str] = {}
-    for field in text.split(","):
-        key, eq, value = field.partition("=")
-        key = key.strip().lower()
-        if not eq:
-            raise UsageError(f"invalid --secret {text!r}: field {field!r} must be a key=value pair")
-        if key not in ("id", "type", "src", "source", "env"):
-            raise UsageError(f"invalid --secret {text!r}: unexpected key {key!r}")
-        fields["src" if key == "source" else key] = value
-    kind, sid, src, env = fields.get("type"), fields.get("id"), fields.get("src"), fields.get("env")
-    if kind not in (None, "file", "env"):
-        raise UsageError(f"invalid --secret {text!r}: unsupported secret type {kind!r}")
-    if kind == "env" and not env:
-        env, src = src, None
-    if not sid:
-        raise UsageError(f"invalid --secret {text!r}: the secret has no id (id=ID)")
+    sid, env, src = fields(text)
     if not src and not env:
         env, src = (sid, None) if sid in os.environ else (None, sid)
     if env:

@@ -82,10 +82,11 @@ def forward(host: str, argv: list[str], value_options=None) -> int:
         raise ClientError(f"CAIRN_HOST={host}: expected unix:///PATH (a daemon on this machine) or "
                           f"tcp://HOST:PORT (one on another machine)", 2)
     path = host.removeprefix("unix://")
+    env = {k: os.environ[k] for k in ENV_PASSED if k in os.environ}
     if argv[:1] == ["build"] and value_options is not None:
         argv = client_build_args(argv, value_options)
-    body = json.dumps({"argv": argv, "cwd": os.getcwd(),
-                       "env": {k: os.environ[k] for k in ENV_PASSED if k in os.environ}}).encode()
+        env.update(client_secret_env(argv, value_options))
+    body = json.dumps({"argv": argv, "cwd": os.getcwd(), "env": env}).encode()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         try:
@@ -147,6 +148,18 @@ def client_build_args(argv: list[str], value_options) -> list[str]:
             out.append(argv[i])
             i += 1
     return out
+
+
+def client_secret_env(argv: list[str], value_options) -> dict[str, str]:
+    """The variables of this process's environment that `build`'s --secret options are read
+    from (`id=X,env=Y`: Y; `id=X` alone: X when it is set), for the request's env: the worker
+    reads a secret's variable from what the client sent, never from the daemon's environment
+    (review: the daemon's value, or none, was the secret, whatever the client's)."""
+    if not any(a == "--secret" or a.startswith("--secret=") for a in argv):
+        return {}  # (most builds: no import)
+    from ..secret_option import secret_variables
+
+    return {name: os.environ[name] for name in secret_variables(argv, value_options()) if name in os.environ}
 
 
 def _message(body: bytes) -> str:

@@ -3,7 +3,8 @@ forked from `cairn serve` before its first thread, it imports what those command
 then forks one worker a request, from this single thread (a fork from the threaded server
 could inherit a lock held by another thread). A worker gets the client's own stdin, stdout and
 stderr (passed over the unix socket), its working directory, a few display variables and the
-ones a build reads (ENV_PASSED; a `--build-arg NAME`'s value the client puts in the argv), runs
+ones a build reads (ENV_PASSED; a `--build-arg NAME`'s value the client puts in the argv; a
+--secret's variable the client sends, or none: secret_option.py), runs
 the command as `cairn` would and exits with its code; the zygote reports the code back.
 It also starts the monitors of containers made through the API (serve/monitor.py): a worker
 that detaches and forks the monitor from this single thread, warm (no interpreter to start).
@@ -187,9 +188,19 @@ def run_command(root: str, msg: dict) -> int:
 
     os.chdir(msg["cwd"])
     os.environ.pop("CAIRN_HOST", None)  # (the command runs here, never sent on again)
-    for key in ENV_PASSED:
+    import importlib
+
+    # the program's own entry, as `python -m builder.cli` runs it (by name: the entry point sits
+    # above every package, and the worker is that program, forked warm instead of exec'ed)
+    entry = importlib.import_module("builder.cli")
+    passed = set(ENV_PASSED)
+    if msg["argv"][:1] == ["build"]:  # (a --secret's variable: the client's, or none; never the daemon's)
+        from ..secret_option import secret_variables
+
+        passed.update(secret_variables(msg["argv"], entry._build_value_options()))
+    for key in passed:
         os.environ.pop(key, None)
-    os.environ.update({k: v for k, v in msg.get("env", {}).items() if k in ENV_PASSED})
+    os.environ.update({k: v for k, v in msg.get("env", {}).items() if k in passed})
     if isinstance(msg.get("docker_config"), str):  # (the server's POST /build: none of the host's logins)
         os.environ["DOCKER_CONFIG"] = msg["docker_config"]
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
@@ -197,11 +208,6 @@ def run_command(root: str, msg: dict) -> int:
         raw = io.FileIO(fd, "w", closefd=False)
         setattr(sys, name, io.TextIOWrapper(io.BufferedWriter(raw), line_buffering=raw.isatty(),
                                             write_through=fd == 2))
-    import importlib
-
-    # the program's own entry, as `python -m builder.cli` runs it (by name: the entry point sits
-    # above every package, and the worker is that program, forked warm instead of exec'ed)
-    entry = importlib.import_module("builder.cli")
     code = entry._main(["--root", root, *msg["argv"]])
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
