@@ -2,14 +2,26 @@
 docker's daemon checks them, `GET /v2/` answering its challenge (Basic, or a Bearer token from
 the realm), and answered {"Status": "Login Succeeded"}, or 401 with docker's message. Nothing
 is kept: the client saves its credentials and sends them with each pull or push
-(X-Registry-Auth); the server's own saved logins are never used."""
+(X-Registry-Auth); the server's own saved logins are never used.
+
+The whole check is bounded (DEADLINE seconds, CAIRN_LOGIN_DEADLINE overrides it: the tests
+set a short one), as docker's login is: a registry that accepts and never answers is a 500
+"did not answer" when it passes, never a connection slot held for the registry client's
+timeout times its retries (review: ~20 minutes). The check runs in a thread of its own, each
+of its reads bounded by the deadline too and not retried, so that one left behind ends soon."""
 
 from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
 
 from .errors import ApiError, bad_request
 from .http import json_response
 
 _FIELDS = ("username", "password", "serveraddress", "identitytoken", "email", "auth", "registrytoken")
+DEADLINE = 30.0  # seconds for the whole login check
 
 
 def registry_domain(address: str) -> str:
@@ -41,14 +53,45 @@ def login(_ctx, request):
         raise bad_request("invalid auth configuration: fields must be strings")
     domain = registry_domain(fields["serveraddress"])
     creds = Credentials(fields["username"], fields["password"], fields["identitytoken"])
-    with RegistryClient(domain, RegistryOptions.from_env(), creds) as client:
+    deadline = _deadline()
+    env = RegistryOptions.from_env()
+    options = RegistryOptions(insecure=env.insecure, timeout=min(env.timeout, deadline), retries=0)
+    outcome: list = []  # [(status, message)] (status 200: logged in), once the check ended
+
+    def check() -> None:
         try:
-            client.check_login()
-        except AuthError as err:
-            raise ApiError(401, _refusal(client, creds, err)) from None
-        except RegistryError as err:
-            raise ApiError(500, str(err)) from None
+            with RegistryClient(domain, options, creds) as client:
+                try:
+                    client.check_login()
+                    outcome.append((200, ""))
+                except AuthError as err:
+                    outcome.append((401, _refusal(client, creds, err)))
+                except RegistryError as err:
+                    outcome.append((500, str(err)))
+        except Exception as err:  # noqa: BLE001 - answered as the server answers a handler's fault
+            traceback.print_exc(file=sys.stderr)
+            outcome.append((500, f"internal error: {type(err).__name__}"))
+
+    # (the outcome is data, never the thread's exception raised here: its traceback would hold
+    # this frame, and the request's connection with it, in a cycle until a garbage collection,
+    # and the client would wait for the connection's end as long)
+    worker = threading.Thread(target=check, name="cairn-serve-login", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if not outcome:
+        raise ApiError(500, f"{domain}: the registry did not answer the login check within {deadline:g}s")
+    status, message = outcome[0]
+    if status != 200:
+        raise ApiError(status, message)
     return json_response({"IdentityToken": "", "Status": "Login Succeeded"})
+
+
+def _deadline() -> float:
+    try:
+        value = float(os.environ.get("CAIRN_LOGIN_DEADLINE") or DEADLINE)
+    except ValueError:
+        return DEADLINE
+    return value if 0 < value <= DEADLINE * 10 else DEADLINE
 
 
 def _refusal(client, creds, err) -> str:
