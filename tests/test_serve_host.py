@@ -330,6 +330,35 @@ def test_a_builds_secrets_from_variables_are_the_clients(served, tmp_path):
         _stop(proc)
 
 
+def test_a_builds_ssh_default_is_the_clients_agent(served, tmp_path):
+    """`--ssh default` through CAIRN_HOST is the client's $SSH_AUTH_SOCK, as without the daemon:
+    a client without one is refused as here, never given the daemon's agent (review: the
+    worker took the daemon's SSH_AUTH_SOCK, and a build of the client reached its keys)."""
+    root, _sock = served
+    agents = {}
+    for who in ("daemon", "client"):  # (listening sockets: --ssh checks that one is there)
+        agents[who] = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        agents[who].bind(str(tmp_path / f"{who}.agent"))
+        agents[who].listen()
+    sock = tmp_path / "ssh.sock"
+    proc = _start(root, sock, env={"SSH_AUTH_SOCK": str(tmp_path / "daemon.agent")})
+    try:
+        ctx = tmp_path / "app"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text("FROM busybox:local\nRUN --mount=type=ssh [ -S \"$SSH_AUTH_SOCK\" ]\n")
+        args = ("build", "--no-cache", "-q", "--ssh", "default", str(ctx))
+        for agent, code in ((str(tmp_path / "client.agent"), 0), ("", 2)):
+            env = {"SSH_AUTH_SOCK": agent}
+            here = cairn_cli(*args, root=root, env=env)
+            there = cairn_cli(*args, root=tmp_path / "unused", env={**env, "CAIRN_HOST": f"unix://{sock}"})
+            assert here.returncode == code, here.stderr
+            assert (there.returncode, there.stderr) == (code, here.stderr), agent
+    finally:
+        _stop(proc)
+        for agent in agents.values():
+            agent.close()
+
+
 def _memo_rows(root) -> int:
     import sqlite3
 

@@ -29,7 +29,8 @@ COMMANDS = ("build", "run", "ps", "images")
 MAX_MESSAGE = 1 << 16  # one request's JSON (argv, cwd, env): the server refuses a longer one
 ENV_PASSED = ("TERM", "COLUMNS", "LINES", "NO_COLOR", "SOURCE_DATE_EPOCH", "BUILDKIT_PROGRESS",
               "DOCKER_DEFAULT_PLATFORM",  # (build's --platform default)
-              "CAIRN_BUILD_MEMO")  # (=0: no whole-build memo, cache/build_memo.py; the client's, not the daemon's)
+              "CAIRN_BUILD_MEMO",  # (=0: no whole-build memo, cache/build_memo.py; the client's, not the daemon's)
+              "SSH_AUTH_SOCK")  # (build's --ssh default: the client's agent, never the daemon's)
 _PRELOAD = ("builder.commands.build", "builder.commands.run", "builder.commands.containers",
             "builder.commands.images", "builder.executor.build", "builder.containers.run",
             "builder.store.store", "builder.cache.sources", "builder.context.build_context",
