@@ -47,3 +47,35 @@ def test_a_small_reply_that_is_not_small_is_refused_within_bounded_memory(daemon
         err = res.stderr.decode()
         assert res.returncode in (1, 125) and "error:" in err, (what, res.returncode, err[-300:])
         assert "MemoryError" not in err and "Traceback" not in err and len(err) < 4000, (what, err[-300:])
+
+
+def test_a_json_stream_split_anywhere_gives_the_same_objects():
+    """Reply.lines (a build's or a pull's progress from the daemon) reads one split a chunk:
+    objects cut across chunks, blank lines between them and a run of 100,000 bare newlines
+    (which a line-at-a-time split copied the buffer for, each line) give the objects sent."""
+    import json
+    import socket
+    import threading
+
+    from builder.remote.conn import Reply
+
+    objects = [{"stream": "a"}, {"aux": {"ID": "sha256:" + "1" * 64}}, {"stream": "b" * 70_000}, {"end": 1}]
+    body = b"\n\n".join(json.dumps(o).encode() for o in objects[:3]) + b"\n" * 100_000 + json.dumps(objects[3]).encode()
+    for piece in (3, 4096, 65_536):
+        ours, theirs = socket.socketpair()
+
+        def send(sock=theirs, piece=piece):
+            with sock:
+                sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                for i in range(0, len(body), piece):
+                    part = body[i:i + piece]
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+                sock.sendall(b"0\r\n\r\n")
+
+        sender = threading.Thread(target=send)
+        sender.start()
+        try:
+            with Reply(ours, "tcp://127.0.0.1:1") as reply:
+                assert list(reply.lines()) == objects, piece
+        finally:
+            sender.join()
