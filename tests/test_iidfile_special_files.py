@@ -14,10 +14,15 @@ import stat
 from .conftest import cairn_cli
 
 
-def test_an_iidfile_that_is_a_fifo_is_written_into_never_replaced(tmp_path):
+def _scratch_context(tmp_path):
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "Dockerfile").write_text("FROM scratch\nLABEL a=b\n")
+    return ctx
+
+
+def test_an_iidfile_that_is_a_fifo_is_written_into_never_replaced(tmp_path):
+    ctx = _scratch_context(tmp_path)
     fifo = tmp_path / "iid"
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # (a reader is there: the writer's open does not wait)
@@ -33,9 +38,7 @@ def test_an_iidfile_that_is_a_fifo_is_written_into_never_replaced(tmp_path):
 
 def test_a_link_to_a_fifo_is_replaced_never_followed(tmp_path):
     """(only the name given is written into: a link someone left there is replaced, as before)"""
-    ctx = tmp_path / "ctx"
-    ctx.mkdir()
-    (ctx / "Dockerfile").write_text("FROM scratch\nLABEL a=b\n")
+    ctx = _scratch_context(tmp_path)
     fifo = tmp_path / "elsewhere"
     os.mkfifo(fifo)
     (tmp_path / "iid").symlink_to(fifo)
